@@ -1,0 +1,45 @@
+{
+  "targets": [
+    {
+      "target_name": "tsgi",
+      "sources": [
+        "native/addon.cc",
+        "native/napi/parser_binding.cc",
+        "native/core/loop.cc",
+        "native/conn/connection.cc",
+        "native/conn/out_queue.cc",
+        "native/net/address.cc",
+        "native/net/socket.cc",
+        "native/proto/http1/parser.cc",
+        "native/proto/http1/writer.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "native"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NODE_ADDON_API_CPP_EXCEPTIONS"
+      ],
+      "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++14", "-std=gnu++17"],
+      "conditions": [
+        ["OS=='linux'", {
+          "sources": ["native/poller/poller_epoll.cc"]
+        }],
+        ["OS=='mac' or OS=='freebsd' or OS=='openbsd'", {
+          "sources": ["native/poller/poller_kqueue.cc"]
+        }],
+        ["OS=='mac'", {
+          "xcode_settings": {
+            "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+            "MACOSX_DEPLOYMENT_TARGET": "11.0",
+            "OTHER_CPLUSPLUSFLAGS": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+          }
+        }]
+      ]
+    }
+  ]
+}

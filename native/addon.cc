@@ -1,0 +1,488 @@
+// The N-API boundary: the only file (with napi/) that knows JavaScript.
+//
+// One Server object wraps one Loop. Sink events are staged in native memory
+// during a batch and handed to JS in one call, onEvents(batch, count[, events]):
+//   batch   an ArrayBuffer holding request records and body bytes
+//   events  the shared Float64Array, 4 numbers per event: type, handle, a, b
+// Request record (u32 words at byte offset a, 4-aligned; offsets marked "rel"
+// are relative to head_off):
+//   0 head_off  1 flags  2 content_length lo  3 hi
+//   4,5 method rel  6,7 target rel  8,9 path rel  10,11 query rel  12,13 host rel
+//   14,15 peer host (abs)  16 peer port  17,18 local host (abs)  19 local port
+//   20 listener  21 header count  22.. name rel, name len, value rel, value len
+#include <napi.h>
+#include <uv.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "conn/connection.h"
+#include "core/loop.h"
+
+namespace tsgi {
+
+void InitParserTesting(Napi::Env env, Napi::Object exports);
+
+enum EventType : int {
+  kEvRequest = 1,
+  kEvBody = 2,
+  kEvBodyEnd = 3,
+  kEvBodyError = 4,
+  kEvAbort = 5,
+  kEvDrain = 6,
+};
+
+class Server : public Napi::ObjectWrap<Server>, public Sink {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit Server(const Napi::CallbackInfo& info);
+  ~Server() override;
+
+  // Sink
+  void on_request(Connection& c, double handle, const http1::RequestHead& head,
+                  const char* head_bytes, uint32_t rec_flags) override;
+  void on_body(double handle, const char* data, size_t len) override;
+  void on_body_end(double handle) override { event(kEvBodyEnd, handle, 0, 0); }
+  void on_body_error(double handle, int status) override { event(kEvBodyError, handle, status, 0); }
+  void on_abort(double handle) override { event(kEvAbort, handle, 0, 0); }
+  void on_drain(double handle) override { event(kEvDrain, handle, 0, 0); }
+  void log(const std::string& line) override { logs_.push_back(line); }
+
+ private:
+  Napi::Value Listen(const Napi::CallbackInfo& info);
+  Napi::Value Respond(const Napi::CallbackInfo& info);
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value End(const Napi::CallbackInfo& info);
+  Napi::Value ReadBody(const Napi::CallbackInfo& info);
+  Napi::Value Abort(const Napi::CallbackInfo& info);
+  Napi::Value StopListening(const Napi::CallbackInfo& info);
+  Napi::Value CloseIdle(const Napi::CallbackInfo& info);
+  Napi::Value DestroyAll(const Napi::CallbackInfo& info);
+  Napi::Value ConnectionCount(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  void event(int type, double handle, double a, double b);
+  uint32_t stage(const char* data, size_t len);
+  void deliver();
+  void drain();
+  void after_call();
+  void teardown();
+  static void OnPoll(uv_poll_t* h, int status, int events);
+  static void OnTimer(uv_timer_t* h);
+  static void OnIdle(uv_idle_t* h);
+
+  Napi::Env env_;
+  Loop* loop_ = nullptr;
+  uv_loop_t* uv_ = nullptr;
+  uv_poll_t* poll_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
+  uv_idle_t* idle_ = nullptr;
+  bool idle_on_ = false;
+  bool delivering_ = false;
+  Napi::FunctionReference on_events_;
+  Napi::FunctionReference on_log_;
+  Napi::Reference<Napi::Float64Array> shared_;
+  double* shared_data_ = nullptr;
+  size_t shared_cap_ = 0;  // events
+  std::vector<char> stage_;
+  std::vector<double> events_;
+  std::vector<std::string> logs_;
+  std::string scratch_;
+};
+
+static uint32_t opt_u32(const Napi::Object& o, const char* key, uint32_t dflt) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : dflt;
+}
+
+Server::Server(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Server>(info), env_(info.Env()) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsObject() || !info[1].IsFunction() || !info[2].IsFunction() ||
+      !info[3].IsTypedArray()) {
+    throw Napi::TypeError::New(env, "Server(options, onEvents, onLog, Float64Array)");
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  LoopOptions opts;
+  opts.limits.max_head = opt_u32(o, "maxHeaderSize", opts.limits.max_head);
+  opts.limits.max_headers = opt_u32(o, "maxHeaders", opts.limits.max_headers);
+  Napi::Value mb = o.Get("maxBodySize");
+  if (mb.IsNumber()) opts.max_body = static_cast<uint64_t>(mb.As<Napi::Number>().DoubleValue());
+  opts.header_timeout_ms = opt_u32(o, "headerTimeout", opts.header_timeout_ms);
+  opts.keepalive_timeout_ms = opt_u32(o, "keepAliveTimeout", opts.keepalive_timeout_ms);
+  opts.io_timeout_ms = opt_u32(o, "ioTimeout", opts.io_timeout_ms);
+  opts.max_connections = opt_u32(o, "maxConnections", opts.max_connections);
+  opts.out_high_water = opt_u32(o, "highWaterMark", static_cast<uint32_t>(opts.out_high_water));
+  opts.out_low_water = opts.out_high_water / 4;
+  on_events_ = Napi::Persistent(info[1].As<Napi::Function>());
+  on_log_ = Napi::Persistent(info[2].As<Napi::Function>());
+  Napi::Float64Array shared = info[3].As<Napi::Float64Array>();
+  shared_ = Napi::Persistent(shared);
+  shared_data_ = shared.Data();
+  shared_cap_ = shared.ElementLength() / 4;
+
+  loop_ = new Loop(this, opts);
+  if (!loop_->ok()) throw Napi::Error::New(env, std::string("cannot create the poller: ") + std::strerror(errno));
+  if (napi_get_uv_event_loop(env, &uv_) != napi_ok) throw Napi::Error::New(env, "no libuv loop");
+  loop_->set_now(uv_now(uv_));
+  poll_ = new uv_poll_t;
+  timer_ = new uv_timer_t;
+  idle_ = new uv_idle_t;
+  uv_poll_init(uv_, poll_, loop_->poll_fd());
+  poll_->data = this;
+  uv_poll_start(poll_, UV_READABLE, OnPoll);
+  uv_timer_init(uv_, timer_);
+  timer_->data = this;
+  uv_timer_start(timer_, OnTimer, 1000, 1000);
+  uv_unref(reinterpret_cast<uv_handle_t*>(timer_));
+  uv_idle_init(uv_, idle_);
+  idle_->data = this;
+}
+
+Server::~Server() { teardown(); }
+
+void Server::event(int type, double handle, double a, double b) {
+  events_.push_back(type);
+  events_.push_back(handle);
+  events_.push_back(a);
+  events_.push_back(b);
+}
+
+uint32_t Server::stage(const char* data, size_t len) {
+  uint32_t off = static_cast<uint32_t>(stage_.size());
+  stage_.insert(stage_.end(), data, data + len);
+  return off;
+}
+
+void Server::on_request(Connection& c, double handle, const http1::RequestHead& h,
+                        const char* head_bytes, uint32_t rec_flags) {
+  // Align the record, then lay it out: words first, the bytes they point into after.
+  size_t pad = (4 - stage_.size() % 4) % 4;
+  stage_.resize(stage_.size() + pad);
+  uint32_t rec = static_cast<uint32_t>(stage_.size());
+  size_t words = 22 + 4 * h.num_headers;
+  stage_.resize(stage_.size() + words * 4);
+  uint32_t head_off = stage(head_bytes, h.head_len);
+  uint32_t peer_off = stage(c.peer_host.data(), c.peer_host.size());
+  uint32_t local_off = stage(c.local_host.data(), c.local_host.size());
+  uint32_t* w = reinterpret_cast<uint32_t*>(stage_.data() + rec);
+  w[0] = head_off;
+  w[1] = h.flags | rec_flags;
+  w[2] = static_cast<uint32_t>(h.content_length & 0xffffffffu);
+  w[3] = static_cast<uint32_t>(h.content_length >> 32);
+  w[4] = h.method.off; w[5] = h.method.len;
+  w[6] = h.target.off; w[7] = h.target.len;
+  w[8] = h.path.off; w[9] = h.path.len;
+  w[10] = h.query.off; w[11] = h.query.len;
+  w[12] = h.host.off; w[13] = h.host.len;
+  w[14] = peer_off; w[15] = static_cast<uint32_t>(c.peer_host.size()); w[16] = c.peer_port;
+  w[17] = local_off; w[18] = static_cast<uint32_t>(c.local_host.size()); w[19] = c.local_port;
+  w[20] = c.listener;
+  w[21] = h.num_headers;
+  for (uint32_t i = 0; i < h.num_headers; i++) {
+    w[22 + 4 * i] = h.headers[i].name.off;
+    w[23 + 4 * i] = h.headers[i].name.len;
+    w[24 + 4 * i] = h.headers[i].value.off;
+    w[25 + 4 * i] = h.headers[i].value.len;
+  }
+  event(kEvRequest, handle, rec, 0);
+}
+
+void Server::on_body(double handle, const char* data, size_t len) {
+  uint32_t off = stage(data, len);
+  event(kEvBody, handle, off, static_cast<double>(len));
+}
+
+void Server::deliver() {
+  Napi::Env env = env_;
+  Napi::HandleScope scope(env);
+  if (!logs_.empty()) {
+    std::vector<std::string> logs;
+    logs.swap(logs_);
+    for (const std::string& line : logs) {
+      try {
+        on_log_.MakeCallback(Value(), {Napi::String::New(env, line)});
+      } catch (const Napi::Error& e) {
+        napi_fatal_exception(env, e.Value());
+      }
+    }
+  }
+  if (events_.empty()) return;
+  size_t count = events_.size() / 4;
+  Napi::ArrayBuffer batch = Napi::ArrayBuffer::New(env, stage_.size() ? stage_.size() : 4);
+  if (!stage_.empty()) std::memcpy(batch.Data(), stage_.data(), stage_.size());
+  std::vector<napi_value> args{batch, Napi::Number::New(env, static_cast<double>(count))};
+  if (count <= shared_cap_) {
+    std::memcpy(shared_data_, events_.data(), events_.size() * sizeof(double));
+  } else {
+    Napi::Float64Array big = Napi::Float64Array::New(env, events_.size());
+    std::memcpy(big.Data(), events_.data(), events_.size() * sizeof(double));
+    args.push_back(big);
+  }
+  stage_.clear();
+  events_.clear();
+  delivering_ = true;
+  try {
+    on_events_.MakeCallback(Value(), args);
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(env, e.Value());
+  }
+  delivering_ = false;
+}
+
+// Delivers events, writes what the app produced, and repeats while that
+// resumes pipelined input; bounded so one turn cannot run forever.
+void Server::drain() {
+  if (!loop_) return;
+  for (int round = 0; round < 64; round++) {
+    deliver();
+    if (!loop_) return;  // closed from JS
+    if (!loop_->has_dirty()) break;
+    loop_->flush_dirty();
+  }
+  loop_->flush_dirty();  // also frees connections closed in this turn
+  bool more = loop_->has_dirty() || !events_.empty() || !logs_.empty();
+  if (more && !idle_on_) {
+    uv_idle_start(idle_, OnIdle);
+    idle_on_ = true;
+  } else if (!more && idle_on_) {
+    uv_idle_stop(idle_);
+    idle_on_ = false;
+  }
+}
+
+// A reply call made outside a batch (a promise settled later, a timer): make
+// sure the loop comes back to write it this turn.
+void Server::after_call() {
+  if (delivering_ || !loop_ || idle_on_) return;
+  uv_idle_start(idle_, OnIdle);
+  idle_on_ = true;
+}
+
+void Server::OnPoll(uv_poll_t* h, int status, int events) {
+  Server* s = static_cast<Server*>(h->data);
+  if (!s->loop_) return;
+  s->loop_->set_now(uv_now(s->uv_));
+  s->loop_->run_ready();
+  s->drain();
+}
+
+void Server::OnTimer(uv_timer_t* h) {
+  Server* s = static_cast<Server*>(h->data);
+  if (!s->loop_) return;
+  s->loop_->sweep(uv_now(s->uv_));
+  s->drain();
+}
+
+void Server::OnIdle(uv_idle_t* h) {
+  Server* s = static_cast<Server*>(h->data);
+  if (!s->loop_) return;
+  s->loop_->set_now(uv_now(s->uv_));
+  s->drain();
+}
+
+// ---- calls from JS ---------------------------------------------------------
+
+static double handle_arg(const Napi::CallbackInfo& info) {
+  return info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+}
+
+Napi::Value Server::Listen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!loop_) throw Napi::Error::New(env, "server is closed");
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "listen(address, mode, exclusive)");
+  std::string address = info[0].As<Napi::String>().Utf8Value();
+  uint32_t mode = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
+  bool exclusive = info.Length() > 2 && info[2].ToBoolean().Value();
+  std::string error;
+  int index = loop_->listen(address, mode, exclusive, &error);
+  if (index < 0) {
+    Napi::Error e = Napi::Error::New(env, error.empty() ? "cannot listen on " + address : error);
+    e.Set("code", Napi::String::New(env, "TSGI_ERR_LISTEN"));
+    e.Set("errno", Napi::Number::New(env, -index));
+    throw e;
+  }
+  const Listener* l = loop_->listener(static_cast<uint32_t>(index));
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("index", index);
+  r.Set("tcp", l->is_tcp);
+  r.Set("host", l->bound_host);
+  r.Set("port", l->bound_port);
+  return r;
+}
+
+// Body argument: a string (UTF-8), a Buffer/Uint8Array, or nothing. Large
+// buffers are referenced, not copied; small ones are copied.
+struct HeldBuffer {
+  napi_env env;
+  napi_ref ref;
+};
+static void release_held(void* ctx) {
+  HeldBuffer* h = static_cast<HeldBuffer*>(ctx);
+  napi_delete_reference(h->env, h->ref);
+  delete h;
+}
+static constexpr size_t kReferenceAbove = 16 * 1024;
+
+Napi::Value Server::Respond(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!loop_) return Napi::Number::New(env, kReplyGone);
+  double handle = handle_arg(info);
+  int status = info[1].As<Napi::Number>().Int32Value();
+  std::string headers = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : std::string();
+  int64_t content_length = info[4].IsNumber() ? info[4].As<Napi::Number>().Int64Value() : -1;
+  uint32_t flags = info[5].IsNumber() ? info[5].As<Napi::Number>().Uint32Value() : 0;
+  const char* body = nullptr;
+  size_t body_len = 0;
+  Napi::Value b = info[3];
+  if (b.IsString()) {
+    size_t len = 0;
+    napi_get_value_string_utf8(env, b, nullptr, 0, &len);
+    scratch_.resize(len + 1);
+    napi_get_value_string_utf8(env, b, &scratch_[0], len + 1, &len);
+    body = scratch_.data();
+    body_len = len;
+  } else if (b.IsTypedArray()) {
+    Napi::Uint8Array u = b.As<Napi::Uint8Array>();
+    body = reinterpret_cast<const char*>(u.Data());
+    body_len = u.ByteLength();
+  }
+  int rc = loop_->respond(handle, status, headers.data(), headers.size(), body, body_len, content_length, flags);
+  after_call();
+  return Napi::Number::New(env, rc);
+}
+
+Napi::Value Server::Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!loop_) return Napi::Number::New(env, kReplyGone);
+  double handle = handle_arg(info);
+  Napi::Value b = info[1];
+  int rc;
+  if (b.IsString()) {
+    size_t len = 0;
+    napi_get_value_string_utf8(env, b, nullptr, 0, &len);
+    scratch_.resize(len + 1);
+    napi_get_value_string_utf8(env, b, &scratch_[0], len + 1, &len);
+    rc = loop_->write(handle, scratch_.data(), len, nullptr, nullptr);
+  } else if (b.IsTypedArray()) {
+    Napi::Uint8Array u = b.As<Napi::Uint8Array>();
+    const char* data = reinterpret_cast<const char*>(u.Data());
+    size_t len = u.ByteLength();
+    if (len > kReferenceAbove) {
+      HeldBuffer* held = new HeldBuffer{env, nullptr};
+      napi_create_reference(env, b, 1, &held->ref);
+      rc = loop_->write(handle, data, len, release_held, held);
+    } else {
+      rc = loop_->write(handle, data, len, nullptr, nullptr);
+    }
+  } else {
+    throw Napi::TypeError::New(env, "write(handle, string | Uint8Array)");
+  }
+  after_call();
+  return Napi::Number::New(env, rc);
+}
+
+Napi::Value Server::End(const Napi::CallbackInfo& info) {
+  if (!loop_) return Napi::Number::New(info.Env(), kReplyGone);
+  int rc = loop_->end(handle_arg(info));
+  after_call();
+  return Napi::Number::New(info.Env(), rc);
+}
+
+Napi::Value Server::ReadBody(const Napi::CallbackInfo& info) {
+  if (!loop_) return Napi::Number::New(info.Env(), kReplyGone);
+  int rc = loop_->read_body(handle_arg(info), info[1].ToBoolean().Value());
+  after_call();
+  return Napi::Number::New(info.Env(), rc);
+}
+
+Napi::Value Server::Abort(const Napi::CallbackInfo& info) {
+  if (!loop_) return Napi::Number::New(info.Env(), kReplyGone);
+  int rc = loop_->abort(handle_arg(info));
+  after_call();
+  return Napi::Number::New(info.Env(), rc);
+}
+
+Napi::Value Server::StopListening(const Napi::CallbackInfo& info) {
+  if (loop_) loop_->stop_listening();
+  return info.Env().Undefined();
+}
+
+Napi::Value Server::CloseIdle(const Napi::CallbackInfo& info) {
+  size_t n = loop_ ? loop_->close_idle() : 0;
+  after_call();
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+Napi::Value Server::DestroyAll(const Napi::CallbackInfo& info) {
+  if (loop_) loop_->destroy_all();
+  after_call();
+  return info.Env().Undefined();
+}
+
+Napi::Value Server::ConnectionCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), loop_ ? static_cast<double>(loop_->connection_count()) : 0);
+}
+
+// Stops everything and releases the libuv handles so the process may exit.
+void Server::teardown() {
+  if (!loop_) return;
+  loop_->stop_listening();
+  loop_->destroy_all();
+  events_.clear();
+  stage_.clear();
+  logs_.clear();
+  uv_poll_stop(poll_);
+  uv_timer_stop(timer_);
+  uv_idle_stop(idle_);
+  uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+  uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  uv_close(reinterpret_cast<uv_handle_t*>(idle_), [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
+  poll_ = nullptr;
+  timer_ = nullptr;
+  idle_ = nullptr;
+  // libuv stopped watching the poller fd above, so the loop (and fd) can go.
+  delete loop_;
+  loop_ = nullptr;
+}
+
+Napi::Value Server::Close(const Napi::CallbackInfo& info) {
+  teardown();
+  return info.Env().Undefined();
+}
+
+Napi::Function Server::Define(Napi::Env env) {
+  return DefineClass(env, "Server", {
+    InstanceMethod<&Server::Listen>("listen"),
+    InstanceMethod<&Server::Respond>("respond"),
+    InstanceMethod<&Server::Write>("write"),
+    InstanceMethod<&Server::End>("end"),
+    InstanceMethod<&Server::ReadBody>("readBody"),
+    InstanceMethod<&Server::Abort>("abort"),
+    InstanceMethod<&Server::StopListening>("stopListening"),
+    InstanceMethod<&Server::CloseIdle>("closeIdle"),
+    InstanceMethod<&Server::DestroyAll>("destroyAll"),
+    InstanceMethod<&Server::ConnectionCount>("connectionCount"),
+    InstanceMethod<&Server::Close>("close"),
+  });
+}
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Server", Server::Define(env));
+  Napi::Object ev = Napi::Object::New(env);
+  ev.Set("REQUEST", static_cast<int>(kEvRequest));
+  ev.Set("BODY", static_cast<int>(kEvBody));
+  ev.Set("BODY_END", static_cast<int>(kEvBodyEnd));
+  ev.Set("BODY_ERROR", static_cast<int>(kEvBodyError));
+  ev.Set("ABORT", static_cast<int>(kEvAbort));
+  ev.Set("DRAIN", static_cast<int>(kEvDrain));
+  exports.Set("events", ev);
+  InitParserTesting(env, exports);
+  return exports;
+}
+
+}  // namespace tsgi
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return tsgi::Init(env, exports); }
+
+NODE_API_MODULE(tsgi, InitAddon)

@@ -1,0 +1,87 @@
+// One accepted socket: its input buffer, its output queue and the state of the
+// request on it. The request cycle itself is driven by Loop (core/loop.cc);
+// this file owns the buffers and the bookkeeping they need.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "conn/out_queue.h"
+#include "proto/http1/parser.h"
+#include "proto/http1/writer.h"
+
+namespace tsgi {
+
+class Connection {
+ public:
+  Connection(int fd, uint32_t slot, uint32_t listener, bool is_tcp);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Input: the unconsumed bytes are [in_data(), in_data() + in_len()).
+  const char* in_data() const { return in_buf_ + in_start_; }
+  size_t in_len() const { return in_end_ - in_start_; }
+  void consume(size_t n);
+  // Reads once into the buffer, growing it up to `limit` buffered bytes.
+  // Returns bytes read, 0 at EOF, -EAGAIN, -ENOBUFS when the buffer is at
+  // limit, or another -errno.
+  ssize_t read_into(size_t limit);
+  // Gives back memory of an idle connection.
+  void shrink();
+
+  // Identity, fixed at accept.
+  const int fd;
+  const uint32_t slot;
+  const uint32_t listener;
+  const bool is_tcp;
+  std::string peer_host, local_host;
+  uint16_t peer_port = 0, local_port = 0;
+
+  // Input side of the current request.
+  enum class In : uint8_t {
+    kHead,      // waiting for a request head
+    kBody,      // request dispatched, body arriving
+    kBodyDone,  // request dispatched, body complete; later bytes wait
+    kDiscard,   // reply done, dropping the rest of an unread body
+  };
+  In in_state = In::kHead;
+  size_t head_scan = 0;
+  bool chunked = false;
+  uint64_t body_left = 0;   // Content-Length bytes not yet taken
+  uint64_t body_seen = 0;   // for max_body on chunked bodies
+  http1::ChunkedDecoder decoder;
+  bool body_flowing = false;   // the app is reading the body
+  bool expect_continue = false;
+  bool continue_sent = false;
+  bool peer_eof = false;
+
+  // Output side.
+  bool request_active = false;  // dispatched and the reply not finished
+  bool reply_started = false;
+  bool reply_ended = false;
+  bool head_method = false;
+  bool http11 = true;
+  bool keep_alive = true;
+  bool no_body_status = false;
+  http1::HeadFraming framing = http1::kFrameLength;
+  uint64_t reply_left = 0;      // kFrameLength bytes still owed
+  bool want_drain = false;
+  bool close_after_flush = false;
+  OutQueue out;
+
+  // Bookkeeping.
+  double handle = 0;           // current request's handle, 0 when none
+  uint32_t requests = 0;       // served on this connection
+  uint32_t interest = 0;       // poller interest now registered
+  uint64_t deadline_ms = 0;    // 0 = none
+  bool dirty = false;
+  bool closed = false;
+
+ private:
+  char* in_buf_ = nullptr;
+  size_t in_cap_ = 0, in_start_ = 0, in_end_ = 0;
+};
+
+}  // namespace tsgi

@@ -1,0 +1,98 @@
+#include "conn/out_queue.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <sys/uio.h>
+
+#include "net/socket.h"
+
+namespace tsgi {
+
+char* OutQueue::reserve(size_t n) {
+  if (!segs_.empty()) {
+    Segment& tail = segs_.back();
+    if (tail.owned && tail.cap - tail.len >= n) return tail.owned + tail.len;
+  }
+  size_t cap = n > kBlock ? n : kBlock;
+  char* block = static_cast<char*>(std::malloc(cap));
+  if (!block) throw std::bad_alloc();
+  segs_.push_back(Segment{block, block, 0, cap, nullptr, nullptr});
+  return block;
+}
+
+void OutQueue::commit(size_t n) {
+  segs_.back().len += n;
+  bytes_ += n;
+}
+
+void OutQueue::append(const char* data, size_t len) {
+  if (len == 0) return;
+  std::memcpy(reserve(len), data, len);
+  commit(len);
+}
+
+void OutQueue::append_ref(const char* data, size_t len, Release release, void* ctx) {
+  if (len == 0) {
+    if (release) release(ctx);
+    return;
+  }
+  segs_.push_back(Segment{nullptr, data, len, 0, release, ctx});
+  bytes_ += len;
+}
+
+void OutQueue::pop_front() {
+  Segment& s = segs_.front();
+  if (s.owned) std::free(s.owned);
+  if (s.release) s.release(s.ctx);
+  segs_.pop_front();
+  front_off_ = 0;
+}
+
+ssize_t OutQueue::flush(int fd) {
+  size_t total = 0;
+  while (bytes_ > 0) {
+    struct iovec iov[kMaxIov];
+    int count = 0;
+    size_t offered = 0;
+    for (size_t i = 0; i < segs_.size() && count < kMaxIov; i++) {
+      const Segment& s = segs_[i];
+      size_t skip = i == 0 ? front_off_ : 0;
+      if (s.len == skip) continue;
+      iov[count].iov_base = const_cast<char*>(s.data + skip);
+      iov[count].iov_len = s.len - skip;
+      offered += iov[count].iov_len;
+      count++;
+    }
+    ssize_t n = net::send_iov(fd, iov, count);
+    if (n < 0) return total > 0 && n == -EAGAIN ? static_cast<ssize_t>(total) : n;
+    size_t left = static_cast<size_t>(n);
+    total += left;
+    bytes_ -= left;
+    while (left > 0) {
+      Segment& s = segs_.front();
+      size_t avail = s.len - front_off_;
+      if (left < avail) {
+        front_off_ += left;
+        left = 0;
+      } else if (segs_.size() == 1 && s.owned) {
+        // Keep the last block for the next response: no malloc per request.
+        left -= avail;
+        s.len = 0;
+        front_off_ = 0;
+      } else {
+        left -= avail;
+        pop_front();
+      }
+    }
+    if (static_cast<size_t>(n) < offered) return static_cast<ssize_t>(total);
+  }
+  return static_cast<ssize_t>(total);
+}
+
+void OutQueue::clear() {
+  while (!segs_.empty()) pop_front();
+  bytes_ = 0;
+}
+
+}  // namespace tsgi

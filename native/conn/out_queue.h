@@ -1,0 +1,57 @@
+// The bytes waiting to go out on one connection, as a queue of segments
+// written with one writev. Small pieces (heads, short bodies, chunk framing)
+// are copied into owned blocks; large bodies are referenced where they lie
+// (the owner is released once the bytes are on the wire), so a 1 MiB Buffer
+// from JS is never copied.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <sys/types.h>
+
+namespace tsgi {
+
+class OutQueue {
+ public:
+  using Release = void (*)(void* ctx);
+
+  OutQueue() = default;
+  ~OutQueue() { clear(); }
+  OutQueue(const OutQueue&) = delete;
+  OutQueue& operator=(const OutQueue&) = delete;
+
+  // Room for at least n bytes at the tail; fill it, then commit(written).
+  char* reserve(size_t n);
+  void commit(size_t n);
+  void append(const char* data, size_t len);
+  // Queues [data, data+len) without copying; release(ctx) runs once the bytes
+  // are written or the queue is cleared.
+  void append_ref(const char* data, size_t len, Release release, void* ctx);
+
+  // Writes as much as the socket takes. Returns bytes written, or -errno
+  // (-EAGAIN when the socket is full).
+  ssize_t flush(int fd);
+
+  size_t size() const { return bytes_; }
+  bool empty() const { return bytes_ == 0; }
+  void clear();
+
+ private:
+  static constexpr size_t kBlock = 16 * 1024;
+  static constexpr int kMaxIov = 64;
+  struct Segment {
+    char* owned;        // block we allocated (copy path), else nullptr
+    const char* data;
+    size_t len;         // bytes queued in this segment
+    size_t cap;         // owned blocks: capacity
+    Release release;    // referenced segments
+    void* ctx;
+  };
+  void pop_front();
+  std::deque<Segment> segs_;
+  size_t bytes_ = 0;
+  size_t front_off_ = 0;  // bytes of segs_.front() already written
+};
+
+}  // namespace tsgi

@@ -1,0 +1,641 @@
+#include "core/loop.h"
+
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
+
+#include "conn/connection.h"
+
+namespace tsgi {
+
+// A handle packs the connection's slot (low 20 bits) and a per-loop request
+// number (high 32 bits) into a double, exact up to 2^53: a reply for a request
+// that has ended can never reach the next request on a reused slot.
+static constexpr double kSlotSpan = 1048576.0;  // 2^20
+static constexpr uint32_t kMaxSlots = 1u << 20;
+
+static double make_handle(uint32_t request, uint32_t slot) {
+  return static_cast<double>(request) * kSlotSpan + static_cast<double>(slot);
+}
+
+// Listener entries in PollEvent::data are tagged with the low bit so they can
+// share the poller with connections (both are at least 2-aligned).
+static void* tag_listener(uint32_t index) {
+  return reinterpret_cast<void*>((static_cast<uintptr_t>(index) << 1) | 1u);
+}
+
+Loop::Loop(Sink* sink, const LoopOptions& opts) : sink_(sink), opts_(opts) {
+  if (opts_.max_connections > kMaxSlots - 1) opts_.max_connections = kMaxSlots - 1;
+  if (opts_.limits.max_headers > http1::kMaxHeadersCap) opts_.limits.max_headers = http1::kMaxHeadersCap;
+  slots_.push_back(nullptr);  // slot 0 unused: handle 0 means "none"
+}
+
+Loop::~Loop() {
+  destroy_all();
+  stop_listening();
+  for (Connection* c : graveyard_) delete c;
+}
+
+int Loop::listen(const std::string& address, uint32_t mode, bool exclusive, std::string* error) {
+  net::Address addr;
+  if (!net::parse_address(address, &addr, error)) return -EINVAL;
+  net::ListenOptions lo;
+  lo.mode = mode;
+  int fd = net::listen_on(addr, lo, error);
+  if (fd < 0) return fd;
+  Listener l;
+  l.fd = fd;
+  l.index = static_cast<uint32_t>(listeners_.size());
+  l.name = address;
+  l.exclusive = exclusive;
+  if (addr.kind == net::AddrKind::kTcp) {
+    l.is_tcp = true;
+  } else if (addr.kind == net::AddrKind::kUnix) {
+    l.unix_path = addr.host;
+  } else if (addr.kind == net::AddrKind::kFd) {
+    bool is_tcp = false;
+    if (net::inspect_listening(fd, &is_tcp, error) < 0) return -EINVAL;
+    l.is_tcp = is_tcp;
+  }
+  if (l.is_tcp) net::local_name(fd, &l.bound_host, &l.bound_port);
+  listeners_.push_back(l);
+  Listener& added = listeners_.back();
+  if (accepting_) {
+    uint32_t interest = kPollRead | (exclusive ? uint32_t{kPollExclusive} : 0u);
+    int rc = poller_.add(fd, interest, tag_listener(added.index));
+    if (rc < 0) {
+      *error = "cannot watch " + address + ": " + std::strerror(-rc);
+      ::close(fd);
+      listeners_.pop_back();
+      return rc;
+    }
+    added.watching = true;
+  }
+  return static_cast<int>(added.index);
+}
+
+void Loop::watch_listeners(bool on) {
+  for (Listener& l : listeners_) {
+    if (l.fd < 0 || l.watching == on) continue;
+    // Exclusive registrations cannot be modified, so pausing is remove + add.
+    int rc = on ? poller_.add(l.fd, kPollRead | (l.exclusive ? uint32_t{kPollExclusive} : 0u), tag_listener(l.index))
+                : poller_.remove(l.fd, kPollRead);
+    if (rc == 0) l.watching = on;
+  }
+}
+
+void Loop::stop_listening() {
+  watch_listeners(false);
+  for (Listener& l : listeners_) {
+    if (l.fd < 0) continue;
+    ::close(l.fd);
+    l.fd = -1;
+    if (!l.unix_path.empty()) ::unlink(l.unix_path.c_str());
+  }
+  accepting_ = false;
+}
+
+size_t Loop::close_idle() {
+  closing_ = true;
+  for (Connection* c : slots_) {
+    if (!c || c->closed) continue;
+    if (!c->request_active && c->in_state == Connection::In::kHead && c->out.empty()) {
+      close_conn(c);
+    } else {
+      c->keep_alive = c->reply_started ? c->keep_alive : false;
+    }
+  }
+  return live_;
+}
+
+void Loop::destroy_all() {
+  for (Connection* c : slots_) {
+    if (c && !c->closed) close_conn(c);
+  }
+}
+
+Connection* Loop::find(double handle) {
+  if (!(handle > 0) || handle >= 9007199254740992.0) return nullptr;
+  uint64_t h = static_cast<uint64_t>(handle);
+  uint32_t slot = static_cast<uint32_t>(h & (kMaxSlots - 1));
+  if (slot >= slots_.size()) return nullptr;
+  Connection* c = slots_[slot];
+  if (!c || c->closed || c->handle != handle) return nullptr;
+  return c;
+}
+
+int Loop::run_ready() {
+  PollEvent events[256];
+  int total = 0;
+  in_batch_++;
+  for (int round = 0; round < 8; round++) {
+    int n = poller_.wait(events, 256, 0);
+    if (n <= 0) break;
+    total += n;
+    for (int i = 0; i < n; i++) {
+      uintptr_t tag = reinterpret_cast<uintptr_t>(events[i].data);
+      if (tag & 1u) {
+        uint32_t index = static_cast<uint32_t>(tag >> 1);
+        if (index < listeners_.size() && listeners_[index].fd >= 0) on_listener_ready(listeners_[index]);
+      } else {
+        Connection* c = static_cast<Connection*>(events[i].data);
+        if (!c->closed) on_conn_event(c, events[i].flags);
+      }
+    }
+    if (n < 256) break;
+  }
+  in_batch_--;
+  return total;
+}
+
+void Loop::on_listener_ready(Listener& l) {
+  // Bounded per wake-up so one busy listener cannot starve the connections.
+  for (int i = 0; i < 64; i++) {
+    if (live_ >= opts_.max_connections) {
+      // At the limit: stop watching listeners; the kernel's backlog holds new
+      // clients until a connection closes (close_conn resumes accepting).
+      if (accepting_) {
+        accepting_ = false;
+        watch_listeners(false);
+      }
+      return;
+    }
+    int fd = net::accept_conn(l.fd);
+    if (fd == -EAGAIN) return;
+    if (fd == -ECONNABORTED) continue;
+    if (fd < 0) {
+      // EMFILE and friends: pause accepting until the next sweep rather than
+      // spin on a listener that stays readable.
+      sink_->log(std::string("accept on ") + l.name + ": " + std::strerror(-fd) + "; pausing accepts for 1s");
+      accepting_ = false;
+      accept_backoff_ = true;
+      watch_listeners(false);
+      return;
+    }
+    net::tune_accepted(fd, l.is_tcp);
+    uint32_t slot;
+    if (!free_slots_.empty()) {
+      slot = free_slots_.back();
+      free_slots_.pop_back();
+    } else {
+      slot = static_cast<uint32_t>(slots_.size());
+      slots_.push_back(nullptr);
+    }
+    Connection* c = new Connection(fd, slot, l.index, l.is_tcp);
+    if (l.is_tcp) {
+      net::peer_name(fd, &c->peer_host, &c->peer_port);
+      net::local_name(fd, &c->local_host, &c->local_port);
+    }
+    slots_[slot] = c;
+    live_++;
+    c->interest = kPollRead;
+    if (poller_.add(fd, kPollRead, c) < 0) {
+      close_conn(c);
+      continue;
+    }
+    c->deadline_ms = now_ms_ + opts_.header_timeout_ms;
+  }
+}
+
+void Loop::on_conn_event(Connection* c, uint32_t flags) {
+  if (flags & (kPollRead | kPollHup | kPollErr)) {
+    // Read until the socket is empty or the buffer is at its limit; the limit
+    // is how input backpressure works (level-triggered: not asking to read).
+    for (int i = 0; i < 4 && !c->closed; i++) {
+      size_t limit = c->in_state == Connection::In::kHead ? opts_.limits.max_head : opts_.in_buffer;
+      ssize_t n = c->read_into(limit);
+      if (n > 0) {
+        if (c->in_state == Connection::In::kBody && c->body_flowing) c->deadline_ms = now_ms_ + opts_.io_timeout_ms;
+        continue;
+      }
+      if (n == -EAGAIN || n == -ENOBUFS) break;
+      // EOF or a read error.
+      c->peer_eof = true;
+      if (c->request_active || n < 0 || c->in_len() == 0) {
+        close_conn(c);  // the client left: on_abort fires for an active request
+        return;
+      }
+      break;  // complete requests may still be buffered: serve them, then close
+    }
+    process_input(c);
+  }
+  if (!c->closed && (flags & kPollWrite)) flush(c);
+  if (!c->closed) settle(c);
+}
+
+void Loop::process_input(Connection* c) {
+  while (!c->closed) {
+    switch (c->in_state) {
+      case Connection::In::kHead: {
+        if (c->request_active || c->out.size() > opts_.out_high_water) return;
+        if (c->in_len() == 0) return;
+        http1::HeadError err;
+        http1::Result r = http1::parse_head(c->in_data(), c->in_len(), opts_.limits, &c->head_scan, &head_, &err);
+        if (r == http1::Result::kAgain) {
+          if (c->peer_eof) close_conn(c);  // a partial head and no more bytes coming
+          return;
+        }
+        c->head_scan = 0;
+        if (r == http1::Result::kError) {
+          send_error(c, err.status);
+          return;
+        }
+        if (!begin_request(c)) return;
+        break;
+      }
+      case Connection::In::kBody:
+        if (!c->body_flowing) return;
+        deliver_body(c);
+        if (c->in_state == Connection::In::kBody) return;
+        break;
+      case Connection::In::kDiscard:
+        deliver_body(c);
+        if (c->in_state == Connection::In::kDiscard) return;
+        break;
+      case Connection::In::kBodyDone:
+        return;
+    }
+  }
+}
+
+bool Loop::begin_request(Connection* c) {
+  const http1::RequestHead& h = head_;
+  if (h.flags & http1::kUpgrade) {
+    send_error(c, 501);  // protocol upgrades (WebSocket, h2c) come later
+    return false;
+  }
+  if ((h.flags & http1::kContentLength) && h.content_length > opts_.max_body) {
+    send_error(c, 413);
+    return false;
+  }
+  const char* base = c->in_data();
+  c->http11 = (h.flags & http1::kHttp11) != 0;
+  c->keep_alive = (h.flags & http1::kKeepAlive) != 0 && !closing_ && !c->peer_eof;
+  c->head_method = h.method.len == 4 && std::memcmp(base + h.method.off, "HEAD", 4) == 0;
+  c->chunked = (h.flags & http1::kChunked) != 0;
+  c->body_left = (h.flags & http1::kContentLength) ? h.content_length : 0;
+  c->body_seen = 0;
+  c->decoder.reset();
+  c->body_flowing = false;
+  c->expect_continue = (h.flags & http1::kExpectContinue) != 0;
+  c->continue_sent = false;
+  c->request_active = true;
+  c->reply_started = c->reply_ended = false;
+  c->want_drain = false;
+  c->deadline_ms = 0;  // the app's time is not the client's fault
+  bool no_body = !c->chunked && c->body_left == 0;
+  c->in_state = no_body ? Connection::In::kBodyDone : Connection::In::kBody;
+  uint32_t request = ++next_request_;
+  if (request == 0) request = ++next_request_;
+  c->handle = make_handle(request, c->slot);
+  uint32_t rec = (no_body ? uint32_t{kRecNoBody} : 0u) | (c->head_method ? uint32_t{kRecHead} : 0u);
+  sink_->on_request(*c, c->handle, h, base, rec);
+  c->consume(h.head_len);
+  return true;
+}
+
+void Loop::deliver_body(Connection* c) {
+  bool discard = c->in_state == Connection::In::kDiscard;
+  while (c->in_len() > 0) {
+    const char* data = nullptr;
+    size_t data_len = 0;
+    if (c->chunked) {
+      size_t used = 0;
+      auto step = c->decoder.feed(c->in_data(), c->in_len(), &used, &data, &data_len);
+      if (step == http1::ChunkedDecoder::Step::kError) {
+        if (!discard) sink_->on_body_error(c->handle, 400);
+        if (!c->reply_started) {
+          send_error(c, 400);
+        } else {
+          c->keep_alive = false;
+          c->close_after_flush = true;
+        }
+        return;
+      }
+      if (step == http1::ChunkedDecoder::Step::kData) {
+        c->body_seen += data_len;
+        if (c->body_seen > opts_.max_body) {
+          if (!discard) sink_->on_body_error(c->handle, 413);
+          if (!c->reply_started) send_error(c, 413);
+          else c->close_after_flush = true;
+          return;
+        }
+        if (!discard) sink_->on_body(c->handle, data, data_len);
+        c->consume(used);
+        continue;
+      }
+      c->consume(used);
+      if (step == http1::ChunkedDecoder::Step::kDone) {
+        finish_body(c);
+        return;
+      }
+      return;  // kAgain: all consumed
+    }
+    size_t n = c->in_len() < c->body_left ? c->in_len() : static_cast<size_t>(c->body_left);
+    if (!discard) sink_->on_body(c->handle, c->in_data(), n);
+    c->consume(n);
+    c->body_left -= n;
+    if (c->body_left == 0) {
+      finish_body(c);
+      return;
+    }
+  }
+}
+
+void Loop::finish_body(Connection* c) {
+  if (c->in_state == Connection::In::kDiscard) {
+    c->in_state = Connection::In::kBodyDone;
+    finish_request(c);
+    return;
+  }
+  c->in_state = Connection::In::kBodyDone;
+  sink_->on_body_end(c->handle);
+  if (!c->request_active) finish_request(c);
+}
+
+// Both the reply and the request body are complete.
+void Loop::finish_request(Connection* c) {
+  c->requests++;
+  c->handle = 0;
+  c->in_state = Connection::In::kHead;
+  if (!c->keep_alive) {
+    c->close_after_flush = true;
+    return;
+  }
+  c->deadline_ms = now_ms_ + (c->in_len() > 0 ? opts_.header_timeout_ms : opts_.keepalive_timeout_ms);
+  mark_dirty(c);  // pipelined requests may be waiting
+}
+
+void Loop::send_error(Connection* c, int status) {
+  char buf[512];
+  size_t n = http1::error_response(buf, status, date_.line());
+  c->out.append(buf, n);
+  c->keep_alive = false;
+  c->close_after_flush = true;
+  // Nothing more is read from a client we refused: its framing is unknown.
+  c->in_state = Connection::In::kBodyDone;
+  c->consume(c->in_len());
+  if (c->request_active) {
+    c->request_active = false;
+    c->handle = 0;
+  }
+  mark_dirty(c);
+}
+
+void Loop::mark_dirty(Connection* c) {
+  if (c->dirty || c->closed) return;
+  c->dirty = true;
+  dirty_.push_back(c);
+}
+
+bool Loop::flush_dirty() {
+  if (dirty_.empty()) {
+    for (Connection* c : graveyard_) delete c;
+    graveyard_.clear();
+    return false;
+  }
+  in_batch_++;
+  std::vector<Connection*> batch;
+  batch.swap(dirty_);
+  for (Connection* c : batch) {
+    c->dirty = false;
+    if (c->closed) continue;
+    flush(c);
+    if (c->closed) continue;
+    process_input(c);
+    if (!c->closed) settle(c);
+  }
+  in_batch_--;
+  return true;
+}
+
+void Loop::flush(Connection* c) {
+  if (!c->out.empty()) {
+    ssize_t n = c->out.flush(c->fd);
+    if (n < 0 && n != -EAGAIN) {
+      close_conn(c);  // EPIPE, ECONNRESET: the client is gone
+      return;
+    }
+    if (n > 0 && !c->out.empty()) c->deadline_ms = now_ms_ + opts_.io_timeout_ms;
+  }
+  if (c->want_drain && c->out.size() <= opts_.out_low_water && c->request_active) {
+    c->want_drain = false;
+    sink_->on_drain(c->handle);
+  }
+  if (c->out.empty() && c->close_after_flush) {
+    close_conn(c);
+  }
+}
+
+// Registers the interest the connection's state calls for, and its deadline.
+void Loop::settle(Connection* c) {
+  if (c->closed) return;
+  bool want_read = !c->peer_eof && !c->close_after_flush;
+  if (want_read) {
+    size_t limit = c->in_state == Connection::In::kHead ? opts_.limits.max_head : opts_.in_buffer;
+    want_read = c->in_len() < limit;
+  }
+  uint32_t interest = (want_read ? uint32_t{kPollRead} : 0u) | (c->out.empty() ? 0u : uint32_t{kPollWrite});
+  if (interest != c->interest) {
+    if (poller_.modify(c->fd, c->interest, interest, c) == 0) c->interest = interest;
+  }
+  if (c->out.empty() && c->in_state == Connection::In::kHead && !c->request_active && c->in_len() == 0) {
+    c->shrink();
+  }
+}
+
+void Loop::close_conn(Connection* c) {
+  if (c->closed) return;
+  c->closed = true;
+  if (c->request_active) sink_->on_abort(c->handle);
+  c->request_active = false;
+  c->handle = 0;
+  poller_.remove(c->fd, c->interest);
+  c->out.clear();
+  slots_[c->slot] = nullptr;
+  free_slots_.push_back(c->slot);
+  live_--;
+  graveyard_.push_back(c);  // PollEvents of this batch may still point at it
+  if (!accepting_ && !accept_backoff_ && !closing_ && live_ < opts_.max_connections &&
+      listeners_.size() > 0 && listeners_[0].fd >= 0) {
+    accepting_ = true;
+    watch_listeners(true);
+  }
+}
+
+void Loop::sweep(uint64_t now_ms) {
+  now_ms_ = now_ms;
+  if (accept_backoff_ && !closing_) {
+    accept_backoff_ = false;
+    if (live_ < opts_.max_connections) {
+      accepting_ = true;
+      watch_listeners(true);
+    }
+  }
+  for (Connection* c : slots_) {
+    if (!c || c->closed || c->deadline_ms == 0 || c->deadline_ms > now_ms) continue;
+    if (c->in_state == Connection::In::kHead && !c->request_active && c->in_len() > 0 && c->out.empty()) {
+      send_error(c, 408);  // RFC 9110 15.5.9: the head did not arrive in time
+      c->deadline_ms = now_ms + 1000;  // and we wait no longer for it to be read
+      continue;
+    }
+    close_conn(c);
+  }
+  for (Connection* c : graveyard_) delete c;
+  graveyard_.clear();
+}
+
+// ---- replies ---------------------------------------------------------------
+
+int Loop::backpressure(Connection* c) {
+  mark_dirty(c);
+  if (c->out.size() > opts_.out_high_water) {
+    c->want_drain = true;
+    return kReplyFull;
+  }
+  return kReplyOk;
+}
+
+int Loop::respond(double handle, int status, const char* headers, size_t headers_len,
+                  const char* body, size_t body_len, int64_t content_length, uint32_t flags) {
+  Connection* c = find(handle);
+  if (!c || !c->request_active || c->reply_started) return kReplyGone;
+  c->reply_started = true;
+  bool ends = (flags & kEnd) != 0;
+  if (flags & kClose) c->keep_alive = false;
+  // An unread body that is too large to drain costs the connection; say so.
+  if (c->in_state == Connection::In::kBody && !c->body_flowing &&
+      (c->chunked || c->body_left > opts_.discard_limit)) {
+    c->keep_alive = false;
+  }
+  // A client waiting on 100-continue that never got it will not send the
+  // body; the connection's framing is then unknown (RFC 9110 10.1.1).
+  if (c->expect_continue && !c->continue_sent && c->in_state == Connection::In::kBody) c->keep_alive = false;
+  c->no_body_status = status < 200 || status == 204 || status == 304;
+  http1::HeadFraming framing;
+  uint64_t length = 0;
+  if (c->no_body_status) {
+    framing = http1::kFrameNone;  // RFC 9112 6.3: these never have content
+  } else if (ends) {
+    framing = http1::kFrameLength;
+    length = body_len;
+  } else if (content_length >= 0) {
+    framing = http1::kFrameLength;
+    length = static_cast<uint64_t>(content_length);
+  } else if (c->http11) {
+    framing = http1::kFrameChunked;
+  } else {
+    framing = http1::kFrameClose;  // HTTP/1.0 without a length: close delimits
+    c->keep_alive = false;
+  }
+  c->framing = framing;
+  c->reply_left = length;
+  char* out = c->out.reserve(http1::head_size(headers_len));
+  const char* date = (flags & kNoDate) ? nullptr : date_.line();
+  size_t n = http1::head(out, status, c->http11, headers, headers_len, date, framing, length, c->keep_alive);
+  c->out.commit(n);
+  if (body_len > 0) append_body(c, body, body_len, nullptr, nullptr);
+  if (ends) return end(handle);
+  return backpressure(c);
+}
+
+int Loop::append_body(Connection* c, const char* data, size_t len, OutQueue::Release release, void* ctx) {
+  if (len == 0 || c->head_method || c->no_body_status) {
+    // RFC 9110 9.3.2 / 6.4.1: HEAD, 204 and 304 replies carry no content.
+    if (release) release(ctx);
+    return kReplyOk;
+  }
+  if (c->framing == http1::kFrameLength) {
+    if (len > c->reply_left) {
+      if (release) release(ctx);
+      return kReplyOverflow;
+    }
+    c->reply_left -= len;
+  } else if (c->framing == http1::kFrameChunked) {
+    char* p = c->out.reserve(20);
+    c->out.commit(http1::chunk_prefix(p, len));
+  }
+  if (release) {
+    c->out.append_ref(data, len, release, ctx);
+  } else {
+    c->out.append(data, len);
+  }
+  if (c->framing == http1::kFrameChunked) c->out.append(http1::kChunkSuffix, 2);
+  return kReplyOk;
+}
+
+int Loop::write(double handle, const char* data, size_t len, OutQueue::Release release, void* ctx) {
+  Connection* c = find(handle);
+  if (!c || !c->request_active || !c->reply_started || c->reply_ended) {
+    if (release) release(ctx);
+    return kReplyGone;
+  }
+  int rc = append_body(c, data, len, release, ctx);
+  if (rc != kReplyOk) return rc;
+  return backpressure(c);
+}
+
+int Loop::end(double handle) {
+  Connection* c = find(handle);
+  if (!c || !c->request_active || !c->reply_started || c->reply_ended) return kReplyGone;
+  bool has_content = !c->head_method && !c->no_body_status;
+  if (has_content && c->framing == http1::kFrameChunked) {
+    c->out.append(http1::kLastChunk, sizeof(http1::kLastChunk) - 1);
+  } else if (has_content && c->framing == http1::kFrameLength && c->reply_left > 0) {
+    // Fewer bytes than the Content-Length promised: the client can only learn
+    // that the reply is incomplete from the connection closing.
+    sink_->log("reply ended " + std::to_string(c->reply_left) + " bytes short of its Content-Length; closing the connection");
+    c->keep_alive = false;
+  }
+  if (c->framing == http1::kFrameClose) c->keep_alive = false;
+  reply_done(c);
+  mark_dirty(c);
+  return kReplyOk;
+}
+
+void Loop::reply_done(Connection* c) {
+  c->reply_ended = true;
+  c->request_active = false;
+  c->want_drain = false;
+  switch (c->in_state) {
+    case Connection::In::kBodyDone:
+      finish_request(c);
+      break;
+    case Connection::In::kBody:
+      if (c->keep_alive) {
+        c->in_state = Connection::In::kDiscard;  // drop the unread rest, then go on
+      } else {
+        c->close_after_flush = true;
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+int Loop::read_body(double handle, bool flowing) {
+  Connection* c = find(handle);
+  if (!c || !c->request_active) return kReplyGone;
+  c->body_flowing = flowing;
+  if (flowing && c->in_state == Connection::In::kBody) {
+    if (c->expect_continue && !c->continue_sent && !c->reply_started) {
+      // RFC 9110 10.1.1: the client waits for this before sending the body;
+      // it goes out only once the app asks for the body.
+      c->out.append(http1::kContinue, sizeof(http1::kContinue) - 1);
+      c->continue_sent = true;
+    }
+    c->deadline_ms = now_ms_ + opts_.io_timeout_ms;
+  }
+  mark_dirty(c);
+  return kReplyOk;
+}
+
+int Loop::abort(double handle) {
+  Connection* c = find(handle);
+  if (!c) return kReplyGone;
+  c->request_active = false;  // the app asked for it: no abort event back
+  close_conn(c);
+  return kReplyOk;
+}
+
+}  // namespace tsgi

@@ -1,0 +1,164 @@
+// The core of one JS thread: a poller, its listeners and connections, and the
+// HTTP/1.1 request cycle. It knows nothing of JavaScript: requests and body
+// data go out through a Sink (the N-API boundary implements it and batches
+// them into one call), replies come in through respond()/write()/end().
+//
+// Life of a batch: the addon calls run_ready() when libuv says the poller fd is
+// readable; socket events are turned into Sink events; the addon hands them to
+// JS in one call; JS replies synchronously or later; the addon then calls
+// flush_dirty(), which writes every touched connection once (one writev) and
+// resumes pipelined input, possibly producing the next batch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "conn/out_queue.h"
+#include "net/socket.h"
+#include "poller/poller.h"
+#include "proto/http1/parser.h"
+#include "proto/http1/writer.h"
+
+namespace tsgi {
+
+struct LoopOptions {
+  http1::Limits limits;
+  uint64_t max_body = 100ull * 1024 * 1024;  // -> 413
+  uint32_t header_timeout_ms = 60000;        // accept/previous reply -> full head, else 408
+  uint32_t keepalive_timeout_ms = 15000;     // idle between requests
+  uint32_t io_timeout_ms = 60000;            // body bytes or send progress stalled
+  uint32_t max_connections = 10000;
+  size_t in_buffer = 64 * 1024;          // request bytes buffered ahead of the app
+  size_t out_high_water = 256 * 1024;    // write() says "wait for drain" above this
+  size_t out_low_water = 64 * 1024;      // drain is reported below this
+  size_t discard_limit = 256 * 1024;     // unread body drained to keep the connection
+};
+
+enum class Protocol : uint8_t { kHttp };
+
+struct Listener {
+  int fd = -1;
+  uint32_t index = 0;
+  Protocol protocol = Protocol::kHttp;
+  bool is_tcp = false;
+  bool exclusive = false;
+  bool watching = false;
+  std::string name;       // as given by the user, for logs
+  std::string unix_path;  // unlinked on close (not for abstract or inherited)
+  std::string bound_host; // TCP: the address actually bound, and its port
+  uint16_t bound_port = 0;
+};
+
+class Connection;
+
+// Events toward the app. `handle` identifies one request on one connection; a
+// stale handle (the request ended) is refused by the reply calls.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual void on_request(Connection& c, double handle, const http1::RequestHead& head,
+                          const char* head_bytes, uint32_t rec_flags) = 0;
+  virtual void on_body(double handle, const char* data, size_t len) = 0;
+  virtual void on_body_end(double handle) = 0;
+  virtual void on_body_error(double handle, int status) = 0;
+  virtual void on_abort(double handle) = 0;  // the client left before the reply ended
+  virtual void on_drain(double handle) = 0;
+  virtual void log(const std::string& line) = 0;
+};
+
+// Flags added to RequestHead::flags in the record sent to JS.
+enum RecordFlags : uint32_t {
+  kRecNoBody = 1u << 16,  // the request has no body: it is already complete
+  kRecHead = 1u << 17,    // method is HEAD
+};
+
+// Results of the reply calls, as JS sees them.
+enum ReplyStatus : int {
+  kReplyGone = 0,   // the request is over (client left, or already answered)
+  kReplyOk = 1,
+  kReplyFull = 2,   // accepted, but the client is slow: wait for on_drain
+  kReplyOverflow = 3,  // more body than the Content-Length the app declared
+};
+
+class Loop {
+ public:
+  Loop(Sink* sink, const LoopOptions& opts);
+  ~Loop();
+  bool ok() const { return poller_.ok(); }
+  int poll_fd() const { return poller_.fd(); }
+  const LoopOptions& options() const { return opts_; }
+
+  // Returns the listener index or -errno with *error set.
+  int listen(const std::string& address, uint32_t mode, bool exclusive, std::string* error);
+  void stop_listening();
+  // Graceful close: idle keep-alive connections close now, busy ones after
+  // their current reply. Returns the number of connections still open.
+  size_t close_idle();
+  void destroy_all();
+  size_t connection_count() const { return live_; }
+  const Listener* listener(uint32_t i) const { return i < listeners_.size() ? &listeners_[i] : nullptr; }
+
+  // Drains ready poller events. Returns the number handled.
+  int run_ready();
+  // Writes touched connections and resumes their input. Returns true if that
+  // produced new Sink events (the caller should deliver them and call again).
+  bool flush_dirty();
+  bool has_dirty() const { return !dirty_.empty(); }
+  bool in_batch() const { return in_batch_ > 0; }
+  // Monotonic milliseconds, set by the addon before each batch.
+  void set_now(uint64_t now_ms) { now_ms_ = now_ms; }
+  // Once a second: timeouts, paused listeners, deferred frees.
+  void sweep(uint64_t now_ms);
+
+  // Replies. `headers` is the app's validated header block ("Name: value\r\n"…).
+  // content_length < 0 means unknown. Flags below.
+  enum ReplyFlags : uint32_t { kEnd = 1, kClose = 2, kNoDate = 4 /* the app sent its own */ };
+  int respond(double handle, int status, const char* headers, size_t headers_len,
+              const char* body, size_t body_len, int64_t content_length, uint32_t flags);
+  // Body bytes: copied, or referenced until written when release != nullptr.
+  int write(double handle, const char* data, size_t len, OutQueue::Release release, void* ctx);
+  int end(double handle);
+  int read_body(double handle, bool flowing);
+  int abort(double handle);
+
+ private:
+  friend class Connection;
+  Connection* find(double handle);
+  void on_listener_ready(Listener& l);
+  void on_conn_event(Connection* c, uint32_t flags);
+  void watch_listeners(bool on);
+  void process_input(Connection* c);
+  bool begin_request(Connection* c);
+  void deliver_body(Connection* c);
+  void finish_body(Connection* c);
+  void finish_request(Connection* c);
+  void send_error(Connection* c, int status);
+  void flush(Connection* c);
+  void settle(Connection* c);
+  void mark_dirty(Connection* c);
+  void close_conn(Connection* c);
+  void reply_done(Connection* c);
+  int append_body(Connection* c, const char* data, size_t len, OutQueue::Release release, void* ctx);
+  int backpressure(Connection* c);
+
+  Sink* sink_;
+  LoopOptions opts_;
+  Poller poller_;
+  http1::DateCache date_;
+  std::vector<Listener> listeners_;
+  std::vector<Connection*> slots_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<Connection*> dirty_;
+  std::vector<Connection*> graveyard_;  // freed after the batch that closed them
+  size_t live_ = 0;
+  uint32_t next_request_ = 0;
+  uint64_t now_ms_ = 0;
+  bool accepting_ = true;   // false while stopped or at max_connections
+  bool closing_ = false;    // close() was called: no keep-alive from now on
+  bool accept_backoff_ = false;
+  http1::RequestHead head_;  // scratch, one per loop
+  int in_batch_ = 0;
+};
+
+}  // namespace tsgi

@@ -1,0 +1,69 @@
+// Socket calls and their portability fixes; nothing above net/ includes
+// <sys/socket.h> directly. Every function returns a descriptor / 0 on success
+// or -errno on failure, and sets `error` (when given) to a one-line message a
+// user can act on.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <sys/types.h>
+#include <sys/uio.h>  // struct iovec: declared here it would be tsgi::net::iovec
+
+namespace tsgi::net {
+
+enum class AddrKind : uint8_t { kTcp, kUnix, kAbstract, kFd };
+
+// A parsed listening address:
+//   "127.0.0.1:8000", "[::1]:8000", ":8000" (all interfaces, IPv6 dual-stack
+//   where available, else IPv4), "localhost:8000" (resolved, first address),
+//   "/path/app.sock" or "unix:/path/app.sock", "@name" (Linux abstract socket),
+//   "fd:3" (an already-listening inherited descriptor).
+struct Address {
+  AddrKind kind = AddrKind::kTcp;
+  std::string host;   // kTcp: literal or name ("" = any); kUnix/kAbstract: path/name
+  uint16_t port = 0;  // kTcp
+  int fd = -1;        // kFd
+};
+
+bool parse_address(const std::string& text, Address* out, std::string* error);
+
+struct ListenOptions {
+  int backlog = 1024;
+  // Unix sockets: mode applied with chmod() after bind (0 = leave umask's).
+  uint32_t mode = 0;
+  bool reuse_port = false;
+};
+
+// Creates, binds and listens; the descriptor is non-blocking and close-on-exec.
+// A stale unix socket file (nothing accepting on it) is removed first; a live
+// one gives EADDRINUSE.
+int listen_on(const Address& addr, const ListenOptions& opts, std::string* error);
+
+// Accepts one connection, non-blocking and close-on-exec. Returns the fd, or
+// -EAGAIN when the queue is empty, or another -errno. Errors that concern only
+// the accepted connection (ECONNABORTED, EPROTO...) come back as -ECONNABORTED
+// so the caller just tries again.
+int accept_conn(int listen_fd);
+
+// TCP_NODELAY on TCP sockets; no-op on unix sockets. SO_NOSIGPIPE on Apple.
+void tune_accepted(int fd, bool is_tcp);
+
+// Peer and local address of a connected socket as text ("127.0.0.1", "::1",
+// or "" for unix sockets) and port (0 for unix).
+void peer_name(int fd, std::string* host, uint16_t* port);
+void local_name(int fd, std::string* host, uint16_t* port);
+
+// writev that never raises SIGPIPE. Returns bytes written or -errno.
+ssize_t send_iov(int fd, const struct iovec* iov, int count);
+// read() returning bytes, 0 at EOF, or -errno.
+ssize_t recv_some(int fd, char* buf, size_t len);
+
+int set_nonblocking(int fd);
+int set_cloexec(int fd);
+
+// Kind of the listening socket behind an inherited descriptor: true for
+// AF_INET/AF_INET6 (so TCP_NODELAY applies). Fails if fd is not a listening
+// stream socket.
+int inspect_listening(int fd, bool* is_tcp, std::string* error);
+
+}  // namespace tsgi::net

@@ -1,0 +1,647 @@
+// HTTP/1.1 request head parser and chunked decoder; see parser.h.
+//
+// parse_head() works in two passes over bytes it has already got. The scan
+// pass runs on every call: it skips leading empty lines, checks the method,
+// and looks for the blank line from `scan_from` on, rejecting bare LF as it
+// goes. Its checks look only at bytes up to the one that decides them, so a
+// prefix of a request never fails for a different reason than the whole
+// request would; the fixtures and the fuzzer check that property. The parse
+// pass runs once, when the blank line has arrived, and validates everything.
+// Nothing past min(len, max_head) is ever read.
+#include "proto/http1/parser.h"
+
+#include <cstring>
+
+namespace tsgi::http1 {
+namespace {
+
+// ---- Character classes -----------------------------------------------------
+
+enum : uint8_t {
+  kTchar = 1,       // token (RFC 9110 5.6.2)
+  kFieldChar = 2,   // field-vchar, obs-text, SP, HTAB (RFC 9110 5.5)
+  kTargetChar = 4,  // visible US-ASCII but '#' (RFC 9112 3.2, RFC 3986 3.5)
+  kAuthChar = 8,    // unreserved, pct, sub-delims, ':', '[', ']' (RFC 3986 3.2)
+  kQdText = 16,     // qdtext of quoted-string (RFC 9110 5.6.4)
+};
+
+constexpr bool is_alnum(unsigned c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+constexpr bool in_set(unsigned c, const char* set) {
+  for (; *set; ++set)
+    if (static_cast<unsigned char>(*set) == c) return true;
+  return false;
+}
+
+constexpr uint8_t classify(unsigned c) {
+  uint8_t v = 0;
+  if (is_alnum(c) || in_set(c, "!#$%&'*+-.^_`|~")) v |= kTchar;
+  if (c == ' ' || c == '\t' || (c >= 0x21 && c != 0x7f)) v |= kFieldChar;
+  if (c >= 0x21 && c <= 0x7e && c != '#') v |= kTargetChar;
+  if (is_alnum(c) || in_set(c, "-._~%!$&'()*+,;=:[]")) v |= kAuthChar;
+  if (c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) ||
+      (c >= 0x5d && c <= 0x7e) || c >= 0x80)
+    v |= kQdText;
+  return v;
+}
+
+struct CharTable {
+  uint8_t v[256] = {};
+  constexpr CharTable() {
+    for (unsigned c = 0; c < 256; ++c) v[c] = classify(c);
+  }
+};
+constexpr CharTable kChars;
+
+inline bool is(char c, uint8_t cls) { return kChars.v[static_cast<unsigned char>(c)] & cls; }
+inline bool is_ws(char c) { return c == ' ' || c == '\t'; }
+
+int hex_value(unsigned char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c |= 0x20;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// `lit` is lower case letters, digits and '-'. OR-ing 0x20 folds A-Z onto a-z;
+// the other bytes it could fold onto those are CTLs, which never get here.
+bool eq_nocase(const char* p, size_t n, const char* lit) {
+  for (size_t i = 0; i < n; ++i, ++lit)
+    if (*lit == 0 || (p[i] | 0x20) != *lit) return false;
+  return *lit == 0;
+}
+
+Slice slice(size_t off, size_t len) {
+  return Slice{static_cast<uint32_t>(off), static_cast<uint32_t>(len)};
+}
+
+Result fail(HeadError* err, int status, const char* reason) {
+  err->status = status;
+  err->reason = reason;
+  return Result::kError;
+}
+
+// ---- Scan pass ---------------------------------------------------------------
+
+constexpr size_t kMaxMethod = 32;
+constexpr int kMaxEmptyLines = 4;
+enum class Scan { kDone, kMore, kError };
+
+// RFC 9112 2.2: a server SHOULD ignore at least one empty line before the
+// request-line; a few are skipped, more is not a client being sloppy.
+Scan skip_empty_lines(const char* b, size_t avail, size_t* start, HeadError* err) {
+  size_t p = 0;
+  for (int n = 0;; ++n, p += 2) {
+    if (p >= avail) return Scan::kMore;
+    if (b[p] == '\n') return fail(err, 400, "bare LF"), Scan::kError;  // RFC 9112 2.2
+    if (b[p] != '\r') break;
+    if (n == kMaxEmptyLines) return fail(err, 400, "too many empty lines"), Scan::kError;
+    if (p + 1 >= avail) return Scan::kMore;
+    if (b[p + 1] != '\n') return fail(err, 400, "bare CR"), Scan::kError;  // RFC 9112 2.2
+  }
+  *start = p;
+  return Scan::kDone;
+}
+
+// method = token (RFC 9112 3.1), then exactly one SP. Sets *method_end.
+Scan check_method(const char* b, size_t start, size_t avail, size_t* method_end,
+                  HeadError* err) {
+  size_t end = start + kMaxMethod + 1 < avail ? start + kMaxMethod + 1 : avail;
+  for (size_t p = start; p < end; ++p) {
+    if (b[p] == ' ') {
+      if (p == start) return fail(err, 400, "empty method"), Scan::kError;  // RFC 9112 3
+      *method_end = p;
+      return Scan::kDone;
+    }
+    if (!is(b[p], kTchar)) return fail(err, 400, "invalid method"), Scan::kError;  // RFC 9112 3.1
+  }
+  if (end == start + kMaxMethod + 1)  // RFC 9112 3: longer than any we know -> 501
+    return fail(err, 501, "method too long"), Scan::kError;
+  return Scan::kMore;
+}
+
+// Length of the request-target in b[method_end + 1, end): up to SP or `end`.
+size_t partial_target_len(const char* b, size_t method_end, size_t end) {
+  size_t t = method_end + 1, p = t;
+  while (p < end && b[p] != ' ') ++p;
+  return p - t;
+}
+
+// The most a valid request-line and its CR can take.
+size_t max_line(const Limits& limits) {
+  return kMaxMethod + 1 + size_t{limits.max_target} + 1 + 8 + 1;
+}
+
+// Finds the blank line ending the head in b[from, avail). Each LF looks back
+// at its CR and at the LF before, so a CRLFCRLF split across calls is found
+// with no need to back off `from`.
+Scan find_head_end(const char* b, size_t start, size_t from, size_t avail,
+                   size_t* head_end, HeadError* err) {
+  while (from < avail) {
+    const void* q = std::memchr(b + from, '\n', avail - from);
+    if (!q) break;
+    size_t p = static_cast<const char*>(q) - b;
+    if (p == start || b[p - 1] != '\r') return fail(err, 400, "bare LF"), Scan::kError;  // RFC 9112 2.2
+    if (p >= start + 2 && b[p - 2] == '\n') {
+      *head_end = p + 1;
+      return Scan::kDone;
+    }
+    from = p + 1;
+  }
+  return Scan::kMore;
+}
+
+// ---- Parse pass --------------------------------------------------------------
+
+struct Fields {
+  int host_count = 0;
+  bool te = false, te_chunked = false, te_last_chunked = false, te_other = false;
+  bool cl = false, conn_close = false, conn_keep_alive = false;
+  bool expect_continue = false;
+};
+
+// request-line = method SP request-target SP HTTP-version CRLF (RFC 9112 3).
+// Returns the offset just past its CRLF in *next.
+Result parse_request_line(const char* b, size_t start, size_t method_end, size_t head_end,
+                          const Limits& limits, RequestHead* out, HeadError* err,
+                          size_t* next) {
+  out->method = slice(start, method_end - start);
+  size_t t = method_end + 1, p = t;
+  while (is(b[p], kTargetChar)) ++p;  // stops at the CR ending the line at last
+  if (p - t > limits.max_target) return fail(err, 414, "request-target too long");  // RFC 9112 3
+  if (b[p] == '#') return fail(err, 400, "fragment in request-target");  // RFC 9112 3.2
+  if (b[p] != ' ') return fail(err, 400, "invalid request-target");  // RFC 9112 3.2
+  if (p == t) return fail(err, 400, "empty request-target");  // RFC 9112 3: one SP
+  out->target = slice(t, p - t);
+  size_t v = p + 1;
+  // The scan saw a CR before the line's LF, so there is one before head_end.
+  size_t cr = static_cast<const char*>(std::memchr(b + v, '\r', head_end - v)) - b;
+  if (b[cr + 1] != '\n') return fail(err, 400, "bare CR");  // RFC 9112 2.2
+  const char* ver = b + v;
+  size_t vlen = cr - v;
+  if (vlen == 8 && std::memcmp(ver, "HTTP/1.", 7) == 0 && (ver[7] == '1' || ver[7] == '0')) {
+    if (ver[7] == '1') out->flags |= kHttp11;
+  } else if (vlen == 8 && std::memcmp(ver, "HTTP/", 5) == 0 && ver[5] >= '0' &&
+             ver[5] <= '9' && ver[6] == '.' && ver[7] >= '0' && ver[7] <= '9') {
+    return fail(err, 505, "HTTP version not supported");  // RFC 9110 15.6.6
+  } else {
+    return fail(err, 400, "invalid HTTP version");  // RFC 9112 2.3, case-sensitive
+  }
+  *next = cr + 2;
+  return Result::kOk;
+}
+
+bool valid_authority(const char* p, size_t n) {
+  if (n == 0 || p[0] == ':') return false;  // RFC 9110 4.2.1: no empty host
+  for (size_t i = 0; i < n; ++i)
+    if (!is(p[i], kAuthChar)) return false;  // no userinfo '@' (RFC 9110 4.2.4)
+  return true;
+}
+
+// Splits b[from, end) at the first '?' into path and query.
+void split_query(const char* b, size_t from, size_t end, RequestHead* out) {
+  const void* q = std::memchr(b + from, '?', end - from);
+  size_t qpos = q ? static_cast<const char*>(q) - b : end;
+  out->path = slice(from, qpos - from);
+  out->query = q ? slice(qpos + 1, end - qpos - 1) : slice(end, 0);
+}
+
+// The four request-target forms (RFC 9112 3.2).
+Result parse_target(const char* b, RequestHead* out, HeadError* err) {
+  const char* t = b + out->target.off;
+  size_t n = out->target.len, end = out->target.off + n;
+  if (t[0] == '/') {  // origin-form, RFC 9112 3.2.1
+    split_query(b, out->target.off, end, out);
+    return Result::kOk;
+  }
+  if (n == 1 && t[0] == '*') {  // asterisk-form, RFC 9112 3.2.4: OPTIONS only
+    if (out->method.len != 7 || std::memcmp(b + out->method.off, "OPTIONS", 7) != 0)
+      return fail(err, 400, "asterisk-form without OPTIONS");
+    out->flags |= kAsteriskForm;
+    out->path = out->target;
+    out->query = slice(end, 0);
+    return Result::kOk;
+  }
+  size_t scheme = 0;  // absolute-form, RFC 9112 3.2.2; schemes are case-insensitive
+  if (n >= 7 && eq_nocase(t, 7, "http://")) scheme = 7;
+  if (n >= 8 && eq_nocase(t, 8, "https://")) scheme = 8;
+  if (scheme == 0) return fail(err, 400, "invalid request-target");  // RFC 9112 3.2
+  size_t a = out->target.off + scheme, p = a;
+  while (p < end && b[p] != '/' && b[p] != '?') ++p;
+  if (!valid_authority(b + a, p - a)) return fail(err, 400, "invalid authority");  // RFC 9110 4.2.1
+  out->host = slice(a, p - a);
+  out->flags |= kAbsoluteForm;
+  split_query(b, p, end, out);  // path len 0 = "/" (parser.h)
+  return Result::kOk;
+}
+
+// #element list iteration (RFC 9110 5.6.1): calls f(elem, len) for each
+// element with OWS trimmed, empty ones included; stops at the first false.
+template <typename F>
+bool for_each_element(const char* p, size_t n, F f) {
+  size_t i = 0;
+  for (;;) {
+    size_t s = i;
+    while (i < n && p[i] != ',') ++i;
+    size_t e = i;
+    while (s < e && is_ws(p[s])) ++s;
+    while (e > s && is_ws(p[e - 1])) --e;
+    if (!f(p + s, e - s)) return false;
+    if (i == n) return true;
+    ++i;
+  }
+}
+
+bool is_token(const char* p, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (!is(p[i], kTchar)) return false;
+  return n > 0;
+}
+
+// RFC 9110 8.6: 1*DIGIT; a list of one repeated value is that value.
+bool parse_content_length(const char* v, size_t n, Fields* f, RequestHead* out) {
+  return for_each_element(v, n, [&](const char* p, size_t len) {
+    if (len == 0 || len > 19) return false;  // 19 digits cannot overflow uint64
+    uint64_t x = 0;
+    for (size_t i = 0; i < len; ++i) {
+      if (p[i] < '0' || p[i] > '9') return false;
+      x = x * 10 + static_cast<uint64_t>(p[i] - '0');
+    }
+    if (f->cl && x != out->content_length) return false;  // RFC 9112 6.3 (5)
+    f->cl = true;
+    out->content_length = x;
+    return true;
+  });
+}
+
+// transfer-coding = token *( OWS ";" OWS transfer-parameter ) (RFC 9112 7).
+Result parse_transfer_encoding(const char* v, size_t n, Fields* f, HeadError* err) {
+  const char* why = nullptr;
+  f->te = true;
+  for_each_element(v, n, [&](const char* p, size_t len) {
+    size_t tok = 0;
+    while (tok < len && is(p[tok], kTchar)) ++tok;
+    if (tok == 0) return why = "invalid transfer-coding", false;  // also empty elements
+    if (eq_nocase(p, tok, "chunked")) {
+      if (tok != len) return why = "parameters on chunked", false;  // RFC 9112 7
+      if (f->te_chunked) return why = "chunked applied twice", false;  // RFC 9112 6.1
+      f->te_chunked = f->te_last_chunked = true;
+      return true;
+    }
+    if (tok != len && !is_ws(p[tok]) && p[tok] != ';') return why = "invalid transfer-coding", false;
+    f->te_other = true;
+    f->te_last_chunked = false;
+    return true;
+  });
+  return why ? fail(err, 400, why) : Result::kOk;
+}
+
+// Connection = #connection-option, a token (RFC 9110 7.6.1).
+bool parse_connection(const char* v, size_t n, Fields* f) {
+  return for_each_element(v, n, [&](const char* p, size_t len) {
+    if (len == 0) return true;  // RFC 9110 5.6.1: ignore empty elements
+    if (!is_token(p, len)) return false;
+    if (eq_nocase(p, len, "close")) f->conn_close = true;
+    if (eq_nocase(p, len, "keep-alive")) f->conn_keep_alive = true;
+    return true;
+  });
+}
+
+// Recognises the fields that shape framing and the connection; names are
+// matched by length first.
+Result on_field(const char* b, const Header& h, Fields* f, RequestHead* out,
+                HeadError* err) {
+  const char* name = b + h.name.off;
+  const char* v = b + h.value.off;
+  size_t n = h.value.len;
+  switch (h.name.len) {
+    case 4:
+      if (!eq_nocase(name, 4, "host")) break;
+      if (++f->host_count > 1) return fail(err, 400, "duplicate Host");  // RFC 9112 3.2
+      // RFC 9112 3.2: 400 for an invalid Host; an empty one names no http host
+      // (RFC 9110 4.2.1), which only absolute-form may leave unused.
+      if (n != 0 && !valid_authority(v, n)) return fail(err, 400, "invalid Host");
+      if (n == 0 && !(out->flags & kAbsoluteForm)) return fail(err, 400, "empty Host");
+      if (!(out->flags & kAbsoluteForm)) out->host = h.value;  // RFC 9112 3.2.2
+      break;
+    case 14:
+      if (!eq_nocase(name, 14, "content-length")) break;
+      if (!parse_content_length(v, n, f, out))  // RFC 9112 6.3 (5)
+        return fail(err, 400, "invalid Content-Length");
+      break;
+    case 17:
+      if (!eq_nocase(name, 17, "transfer-encoding")) break;
+      return parse_transfer_encoding(v, n, f, err);
+    case 10:
+      if (!eq_nocase(name, 10, "connection")) break;
+      if (!parse_connection(v, n, f)) return fail(err, 400, "invalid Connection");
+      break;
+    case 6:
+      if (!eq_nocase(name, 6, "expect")) break;
+      if (!eq_nocase(v, n, "100-continue"))  // RFC 9110 10.1.1
+        return fail(err, 417, "unsupported expectation");
+      f->expect_continue = true;
+      break;
+    case 7:
+      if (eq_nocase(name, 7, "upgrade")) out->flags |= kUpgrade;
+      break;
+  }
+  return Result::kOk;
+}
+
+// field-line = field-name ":" OWS field-value OWS, each ending in CRLF
+// (RFC 9112 5). `p` is the first line, `end` the final CRLF.
+Result parse_fields(const char* b, size_t p, size_t end, const Limits& limits,
+                    RequestHead* out, HeadError* err, Fields* f) {
+  uint32_t max = limits.max_headers < kMaxHeadersCap ? limits.max_headers : kMaxHeadersCap;
+  while (p < end) {
+    if (is_ws(b[p])) return fail(err, 400, "obs-fold");  // RFC 9112 5.2 (and 2.2 on line 1)
+    size_t q = p;
+    while (is(b[q], kTchar)) ++q;  // stops at the line's CR at last
+    if (is_ws(b[q])) return fail(err, 400, "whitespace before colon");  // RFC 9112 5.1
+    if (b[q] != ':') return fail(err, 400, "invalid field name");  // RFC 9110 5.1
+    if (q == p) return fail(err, 400, "empty field name");  // RFC 9110 5.1
+    size_t vs = q + 1;
+    while (is_ws(b[vs])) ++vs;
+    size_t ve = vs;
+    while (is(b[ve], kFieldChar)) ++ve;
+    if (b[ve] != '\r') return fail(err, 400, "invalid field value");  // RFC 9110 5.5
+    if (b[ve + 1] != '\n') return fail(err, 400, "bare CR");  // RFC 9112 2.2
+    size_t next = ve + 2;
+    while (ve > vs && is_ws(b[ve - 1])) --ve;  // RFC 9112 5: OWS is not in the value
+    if (out->num_headers == max) return fail(err, 431, "too many header fields");  // RFC 6585 5
+    Header& h = out->headers[out->num_headers++];
+    h.name = slice(p, q - p);
+    h.value = slice(vs, ve - vs);
+    if (on_field(b, h, f, out, err) != Result::kOk) return Result::kError;
+    p = next;
+  }
+  return Result::kOk;
+}
+
+// Whole-message rules once every field has been seen.
+Result finish(const Fields& f, RequestHead* out, HeadError* err) {
+  bool http11 = out->flags & kHttp11;
+  if (http11 && f.host_count == 0) return fail(err, 400, "missing Host");  // RFC 9112 3.2
+  if (f.te) {
+    if (!http11) return fail(err, 400, "Transfer-Encoding in HTTP/1.0");  // RFC 9112 6.1
+    if (f.cl) return fail(err, 400, "Content-Length with Transfer-Encoding");  // RFC 9112 6.1
+    if (!f.te_last_chunked) return fail(err, 400, "chunked is not the final coding");  // RFC 9112 6.3 (4)
+    if (f.te_other) return fail(err, 501, "unsupported transfer-coding");  // RFC 9112 6.1
+    out->flags |= kChunked;
+  }
+  if (f.cl) out->flags |= kContentLength;
+  if (f.expect_continue && http11) out->flags |= kExpectContinue;  // RFC 9110 10.1.1: ignore for 1.0
+  if (http11 ? !f.conn_close : (f.conn_keep_alive && !f.conn_close))  // RFC 9112 9.3
+    out->flags |= kKeepAlive;
+  return Result::kOk;
+}
+
+Result parse_all(const char* b, size_t start, size_t method_end, size_t head_end,
+                 const Limits& limits, RequestHead* out, HeadError* err) {
+  out->target = out->path = out->query = out->host = Slice{};
+  out->flags = 0;
+  out->content_length = 0;
+  out->num_headers = 0;
+  size_t fields = 0;
+  if (parse_request_line(b, start, method_end, head_end, limits, out, err, &fields) !=
+      Result::kOk)
+    return Result::kError;
+  if (out->method.len == 7 && std::memcmp(b + start, "CONNECT", 7) == 0)
+    return fail(err, 501, "CONNECT not supported");  // RFC 9112 3.2.3: authority-form
+  if (parse_target(b, out, err) != Result::kOk) return Result::kError;
+  Fields f;
+  if (parse_fields(b, fields, head_end - 2, limits, out, err, &f) != Result::kOk)
+    return Result::kError;
+  if (finish(f, out, err) != Result::kOk) return Result::kError;
+  out->head_len = static_cast<uint32_t>(head_end);
+  return Result::kOk;
+}
+
+// The head limit was reached with no blank line: 414 if the request-line is
+// still open and its target is already too long, else 431 (RFC 6585 5).
+Result head_too_large(const char* b, size_t start, bool have_method, size_t method_end,
+                      size_t avail, const Limits& limits, HeadError* err) {
+  if (have_method && !std::memchr(b + start, '\n', avail - start) &&
+      partial_target_len(b, method_end, avail) > limits.max_target)
+    return fail(err, 414, "request-target too long");  // RFC 9112 3
+  return fail(err, 431, "request head too large");  // RFC 6585 5
+}
+
+}  // namespace
+
+Result parse_head(const char* buf, size_t len, const Limits& limits,
+                  size_t* scan_from, RequestHead* out, HeadError* err) {
+  size_t avail = len < limits.max_head ? len : limits.max_head;
+  size_t start = 0, method_end = 0, head_end = 0;
+  bool have_start = false, have_method = false;
+  Scan s = skip_empty_lines(buf, avail, &start, err);
+  if (s == Scan::kError) return Result::kError;
+  if (s == Scan::kDone) {
+    have_start = true;
+    s = check_method(buf, start, avail, &method_end, err);
+    if (s == Scan::kError) return Result::kError;
+    have_method = s == Scan::kDone;
+  }
+  if (have_method) {
+    // A request-line that cannot end in time is answered now, from the first
+    // max_line bytes alone (RFC 9112 3: 414 for a long target).
+    size_t window = max_line(limits) + 1;
+    if (avail - start >= window && !std::memchr(buf + start, '\n', window)) {
+      if (partial_target_len(buf, method_end, start + window) > limits.max_target)
+        return fail(err, 414, "request-target too long");  // RFC 9112 3
+      return fail(err, 400, "request-line too long");  // RFC 9112 3
+    }
+    size_t from = scan_from && *scan_from > start ? *scan_from : start;
+    if (from > avail) from = avail;
+    s = find_head_end(buf, start, from, avail, &head_end, err);
+    if (s == Scan::kError) return Result::kError;
+    if (s == Scan::kDone) return parse_all(buf, start, method_end, head_end, limits, out, err);
+  }
+  if (len >= limits.max_head) {
+    if (!have_start) return fail(err, 431, "request head too large");  // RFC 6585 5
+    return head_too_large(buf, start, have_method, method_end, avail, limits, err);
+  }
+  if (scan_from) *scan_from = avail;
+  return Result::kAgain;
+}
+
+// ---- ChunkedDecoder ------------------------------------------------------------
+
+namespace {
+constexpr uint32_t kMaxExtLen = 4 * 1024;       // chunk-ext bytes per chunk line
+constexpr uint32_t kMaxTrailerLen = 16 * 1024;  // trailer section, final CRLF included
+}  // namespace
+
+void ChunkedDecoder::reset() { *this = ChunkedDecoder(); }
+
+ChunkedDecoder::Step ChunkedDecoder::feed(const char* in, size_t len, size_t* consumed,
+                                          const char** data, size_t* data_len) {
+  *data = nullptr;
+  *data_len = 0;
+  *consumed = 0;
+  if (error_) return Step::kError;
+  if (state_ == State::kDone) return Step::kDone;
+  size_t p = 0;
+  while (p < len) {
+    if (state_ == State::kData) {  // body bytes are handed out in place
+      size_t n = len - p < remaining_ ? len - p : static_cast<size_t>(remaining_);
+      remaining_ -= n;
+      if (remaining_ == 0) state_ = State::kDataCr;
+      *data = in + p;
+      *data_len = n;
+      *consumed = p + n;
+      return Step::kData;
+    }
+    if (!step(static_cast<unsigned char>(in[p]))) {
+      *consumed = p;
+      return Step::kError;
+    }
+    ++p;
+    if (state_ == State::kDone) {
+      *consumed = p;
+      return Step::kDone;
+    }
+  }
+  *consumed = p;
+  return Step::kAgain;
+}
+
+// chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF (RFC 9112 7.1).
+bool ChunkedDecoder::step(unsigned char c) {
+  switch (state_) {
+    case State::kSize: {
+      int h = hex_value(c);
+      if (h >= 0) {
+        if (size_digits_ == 16) return fail("chunk-size too long");  // uint64 bound
+        remaining_ = remaining_ << 4 | static_cast<unsigned>(h);
+        ++size_digits_;
+        return true;
+      }
+      if (size_digits_ == 0) return fail("invalid chunk-size");  // RFC 9112 7.1: 1*HEXDIG
+      if (c == '\r') return state_ = State::kSizeLf, true;
+      if (c == ';' || is_ws(static_cast<char>(c))) {  // RFC 9112 7.1.1: BWS ";"
+        state_ = c == ';' ? State::kExt : State::kSizeWs;
+        return ++ext_len_, true;
+      }
+      return fail(c == '\n' ? "bare LF" : "invalid chunk-size");  // RFC 9112 2.2
+    }
+    case State::kSizeLf:
+      if (c != '\n') return fail("bare CR");  // RFC 9112 2.2
+      state_ = remaining_ ? State::kData : State::kTrailerStart;  // last-chunk: 1*"0"
+      return true;
+    case State::kDataCr:
+      if (c != '\r') return fail("chunk-data not followed by CRLF");  // RFC 9112 7.1
+      return state_ = State::kDataLf, true;
+    case State::kDataLf:
+      if (c != '\n') return fail("chunk-data not followed by CRLF");  // RFC 9112 7.1
+      state_ = State::kSize;
+      size_digits_ = 0;
+      ext_len_ = 0;
+      return true;
+    case State::kTrailerStart:
+    case State::kTrailerLine:
+    case State::kTrailerValue:
+    case State::kTrailerLf:
+    case State::kFinalLf:
+      return step_trailer(c);
+    case State::kData:
+    case State::kDone:
+      return fail("internal state");  // feed() never steps these
+    default:
+      return step_ext(c);
+  }
+}
+
+// chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ),
+// ext-val = token / quoted-string (RFC 9112 7.1.1).
+bool ChunkedDecoder::step_ext(unsigned char c) {
+  if (++ext_len_ > kMaxExtLen) return fail("chunk-ext too long");
+  char ch = static_cast<char>(c);
+  bool ws = is_ws(ch), tchar = is(ch, kTchar);
+  switch (state_) {
+    case State::kSizeWs:  // BWS between chunk-size and ";"
+      if (ws) return true;
+      if (c == ';') return state_ = State::kExt, true;
+      break;
+    case State::kExt:  // after ";"
+      if (ws) return true;
+      if (tchar) return state_ = State::kExtName, true;
+      break;
+    case State::kExtName:
+      if (tchar) return true;
+      if (ws) return state_ = State::kExtNameWs, true;
+      if (c == '=') return state_ = State::kExtValWs, true;
+      if (c == ';') return state_ = State::kExt, true;
+      if (c == '\r') return state_ = State::kSizeLf, true;
+      break;
+    case State::kExtNameWs:  // BWS before "=" or the next ";"
+      if (ws) return true;
+      if (c == '=') return state_ = State::kExtValWs, true;
+      if (c == ';') return state_ = State::kExt, true;
+      break;
+    case State::kExtValWs:
+      if (ws) return true;
+      if (c == '"') return state_ = State::kExtQuoted, true;
+      if (tchar) return state_ = State::kExtToken, true;
+      break;
+    case State::kExtToken:
+      if (tchar) return true;
+      if (ws) return state_ = State::kExtValEnd, true;
+      if (c == ';') return state_ = State::kExt, true;
+      if (c == '\r') return state_ = State::kSizeLf, true;
+      break;
+    case State::kExtQuoted:
+      if (c == '"') return state_ = State::kExtValEnd, true;
+      if (c == '\\') return state_ = State::kExtQuotedPair, true;
+      if (is(ch, kQdText)) return true;
+      break;
+    case State::kExtQuotedPair:  // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+      if (is(ch, kFieldChar)) return state_ = State::kExtQuoted, true;
+      break;
+    case State::kExtValEnd:  // after a value: BWS ";" or the CRLF
+      if (ws) return true;
+      if (c == ';') return state_ = State::kExt, true;
+      if (c == '\r') return state_ = State::kSizeLf, true;
+      break;
+    default:
+      break;
+  }
+  return fail(c == '\n' ? "bare LF" : "invalid chunk-ext");  // RFC 9112 7.1.1
+}
+
+// trailer-section = *( field-line CRLF ), then CRLF (RFC 9112 7.1.2); lines
+// are checked like header fields and then dropped.
+bool ChunkedDecoder::step_trailer(unsigned char c) {
+  if (++trailer_len_ > kMaxTrailerLen) return fail("trailer section too large");
+  char ch = static_cast<char>(c);
+  switch (state_) {
+    case State::kTrailerStart:
+      if (c == '\r') return state_ = State::kFinalLf, true;
+      if (is(ch, kTchar)) return state_ = State::kTrailerLine, true;
+      if (is_ws(ch)) return fail("obs-fold in trailer");  // RFC 9112 5.2
+      break;
+    case State::kTrailerLine:
+      if (is(ch, kTchar)) return true;
+      if (c == ':') return state_ = State::kTrailerValue, true;
+      if (is_ws(ch)) return fail("whitespace before colon");  // RFC 9112 5.1
+      break;
+    case State::kTrailerValue:
+      if (is(ch, kFieldChar)) return true;  // OWS and field-vchar (RFC 9110 5.5)
+      if (c == '\r') return state_ = State::kTrailerLf, true;
+      break;
+    case State::kTrailerLf:
+      if (c != '\n') return fail("bare CR");  // RFC 9112 2.2
+      return state_ = State::kTrailerStart, true;
+    case State::kFinalLf:
+      if (c != '\n') return fail("bare CR");  // RFC 9112 2.2
+      return state_ = State::kDone, true;
+    default:
+      break;
+  }
+  return fail(c == '\n' ? "bare LF" : "invalid trailer field");
+}
+
+}  // namespace tsgi::http1

@@ -1,0 +1,84 @@
+// Loads the addon: a prebuilt binary from prebuilds/<platform>-<arch>/ or the
+// one node-gyp built at install. Fails loudly with what to do, never silently.
+import * as path from 'node:path';
+
+export interface NativeListenResult {
+  index: number;
+  tcp: boolean;
+  port: number;
+  host: string;
+}
+
+export interface NativeServer {
+  listen(address: string, mode: number, exclusive: boolean): NativeListenResult;
+  respond(handle: number, status: number, headers: string, body: string | Uint8Array | undefined,
+    contentLength: number, flags: number): number;
+  write(handle: number, chunk: string | Uint8Array): number;
+  end(handle: number): number;
+  readBody(handle: number, flowing: boolean): number;
+  abort(handle: number): number;
+  stopListening(): void;
+  closeIdle(): number;
+  destroyAll(): void;
+  connectionCount(): number;
+  close(): void;
+}
+
+export interface NativeServerOptions {
+  maxHeaderSize?: number;
+  maxHeaders?: number;
+  maxBodySize?: number;
+  headerTimeout?: number;
+  keepAliveTimeout?: number;
+  ioTimeout?: number;
+  maxConnections?: number;
+  highWaterMark?: number;
+}
+
+export type OnEvents = (batch: ArrayBuffer, count: number, events?: Float64Array) => void;
+
+export interface ParsedHead {
+  result: 'ok' | 'again' | 'error';
+  status?: number;
+  reason?: string;
+  method?: string;
+  target?: string;
+  path?: string;
+  query?: string;
+  host?: string;
+  flags?: number;
+  contentLength?: number;
+  headLen?: number;
+  headers?: [string, string][];
+}
+
+export interface Binding {
+  Server: new (options: NativeServerOptions, onEvents: OnEvents, onLog: (line: string) => void,
+    events: Float64Array) => NativeServer;
+  events: { REQUEST: number; BODY: number; BODY_END: number; BODY_ERROR: number; ABORT: number; DRAIN: number };
+  parseHead(buf: Uint8Array, maxHead?: number, maxHeaders?: number): ParsedHead;
+  decodeChunked(buf: Uint8Array, pieceSize: number): {
+    result: 'done' | 'again' | 'error'; body: Buffer; consumed: number; error?: string;
+  };
+}
+
+function load(): Binding {
+  const root = path.resolve(__dirname, '..', '..');
+  const override = process.env.TSGI_ADDON;
+  try {
+    if (override) return require(path.resolve(override)) as Binding;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const gypBuild = require('node-gyp-build') as (dir: string) => Binding;
+    return gypBuild(root);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    const e = new Error(
+      `tsgi: cannot load its native addon for ${process.platform}-${process.arch} (node ${process.version}, ` +
+      `N-API): ${reason}. No prebuilt binary matched and none was built: install a C++ toolchain ` +
+      `(python3, make, g++ or clang) and run "npm rebuild tsgi".`);
+    (e as Error & { code: string }).code = 'TSGI_ERR_ADDON_LOAD';
+    throw e;
+  }
+}
+
+export const binding: Binding = load();

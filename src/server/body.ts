@@ -1,0 +1,128 @@
+// The request body as TSGI's Body: bytes arrive from the core as events, the
+// app pulls them. Nothing flows until the app first reads (so an unread body
+// costs nothing and 100-continue goes out only when wanted); above a high
+// water mark the core stops reading the socket until the app catches up.
+import { TsgiError } from '../errors.js';
+import type { Body } from '../tsgi/types.js';
+
+const HIGH_WATER = 64 * 1024;
+const LOW_WATER = 16 * 1024;
+const DEFAULT_LIMIT = 1024 * 1024;
+
+export interface BodyControl {
+  /** Ask the core to deliver body bytes (true) or to stop reading (false). */
+  flow(on: boolean): void;
+}
+
+export class RequestBody implements Body {
+  private chunks: Uint8Array[] = [];
+  private queued = 0;
+  private ended: boolean;
+  private error: Error | undefined;
+  private wake: (() => void) | undefined;
+  private started = false;
+  private flowing = false;
+
+  constructor(private readonly control: BodyControl, empty: boolean) {
+    this.ended = empty;
+  }
+
+  get done(): boolean {
+    return this.ended && this.chunks.length === 0;
+  }
+
+  /** From the core: bytes of the body. */
+  push(chunk: Uint8Array): void {
+    this.chunks.push(chunk);
+    this.queued += chunk.byteLength;
+    if (this.flowing && this.queued > HIGH_WATER) {
+      this.flowing = false;
+      this.control.flow(false);
+    }
+    this.notify();
+  }
+
+  /** From the core: the body is complete. */
+  end(): void {
+    this.ended = true;
+    this.notify();
+  }
+
+  /** From the core or the server: the body cannot complete. */
+  fail(err: Error): void {
+    if (this.ended && this.chunks.length === 0) return;
+    this.error ??= err;
+    this.notify();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private start(): void {
+    if (this.started) throw new TsgiError('TSGI_ERR_BODY_CONSUMED');
+    this.started = true;
+    if (!this.ended) {
+      this.flowing = true;
+      this.control.flow(true);
+    }
+  }
+
+  private async next(): Promise<Uint8Array | undefined> {
+    for (;;) {
+      const chunk = this.chunks.shift();
+      if (chunk !== undefined) {
+        this.queued -= chunk.byteLength;
+        if (!this.flowing && !this.ended && this.queued < LOW_WATER) {
+          this.flowing = true;
+          this.control.flow(true);
+        }
+        return chunk;
+      }
+      if (this.error) throw this.error;
+      if (this.ended) return undefined;
+      await new Promise<void>((resolve) => { this.wake = resolve; });
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    this.start();
+    for (;;) {
+      const chunk = await this.next();
+      if (chunk === undefined) return;
+      yield chunk;
+    }
+  }
+
+  async bytes(limit = DEFAULT_LIMIT): Promise<Uint8Array> {
+    this.start();
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = await this.next();
+      if (chunk === undefined) break;
+      total += chunk.byteLength;
+      if (total > limit) {
+        throw new TsgiError('TSGI_ERR_BODY_TOO_LARGE', `more than ${limit} bytes`);
+      }
+      parts.push(chunk);
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+  }
+
+  async text(limit = DEFAULT_LIMIT): Promise<string> {
+    const bytes = await this.bytes(limit);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  }
+
+  async json<T = unknown>(limit = DEFAULT_LIMIT): Promise<T> {
+    const text = await this.text(limit);
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      throw new TsgiError('TSGI_ERR_BODY_INVALID', 'not JSON', { cause: err });
+    }
+  }
+}

@@ -1,0 +1,275 @@
+// The request as the app sees it: a view over the record the core wrote into
+// the batch buffer (see native/addon.cc for the layout). Strings are decoded
+// the first time they are read; nothing else is built per request.
+import type { Body, Request, ServerInfo } from '../tsgi/types.js';
+import { RequestBody, type BodyControl } from './body.js';
+
+// Flags, as native/proto/http1/parser.h and native/core/loop.h define them.
+export const F_HTTP11 = 1 << 0;
+export const F_CHUNKED = 1 << 2;
+export const F_CONTENT_LENGTH = 1 << 3;
+export const F_ABSOLUTE_FORM = 1 << 6;
+export const F_NO_BODY = 1 << 16;
+export const F_HEAD = 1 << 17;
+
+const W_HEAD = 0, W_FLAGS = 1, W_CL_LO = 2, W_CL_HI = 3, W_METHOD = 4, W_TARGET = 6,
+  W_PATH = 8, W_QUERY = 10, W_HOST = 12, W_PEER = 14, W_PEER_PORT = 16, W_LOCAL = 17,
+  W_LOCAL_PORT = 19, W_NHEADERS = 21, W_HEADERS = 22;
+
+/** Per-listener facts a request needs. */
+export interface ListenerInfo {
+  readonly tcp: boolean;
+  readonly info: ServerInfo;
+}
+
+// Buffer#latin1Slice skips toString()'s encoding lookup; it is internal, so
+// fall back to toString() if a Node release drops it.
+type Latin1 = (buf: Buffer, start: number, end: number) => string;
+const proto = Buffer.prototype as Buffer & { latin1Slice?: (start: number, end: number) => string };
+const latin1: Latin1 = typeof proto.latin1Slice === 'function'
+  ? (buf, start, end) => (buf as typeof proto).latin1Slice!(start, end)
+  : (buf, start, end) => buf.toString('latin1', start, end);
+
+const PERCENT = /%([0-9A-Fa-f]{2})/g;
+
+/** Percent-decodes into a latin1 string (one char per byte), as WSGI does. */
+function unescapePath(raw: string): string {
+  if (raw.indexOf('%') === -1) return raw;
+  return raw.replace(PERCENT, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+function cgiName(header: string): string {
+  return 'HTTP_' + header.toUpperCase().replace(/-/g, '_');
+}
+
+export class HttpRequest implements Request {
+  private readonly head: number;
+  private _path: string | undefined;
+  private _headers: Array<readonly [string, string]> | undefined;
+  private _body: RequestBody | undefined;
+  private _abort: AbortController | undefined;
+  aborted = false;
+  replyStarted = false;
+  private drainWaiter: (() => void) | undefined;
+
+  constructor(
+    private readonly buf: Buffer,
+    private readonly u32: Uint32Array,
+    private readonly w: number,
+    readonly handle: number,
+    private readonly listener: ListenerInfo,
+    private readonly control: BodyControl,
+  ) {
+    this.head = u32[w + W_HEAD]!;
+  }
+
+  private slice(word: number): string {
+    const off = this.head + this.u32[this.w + word]!;
+    return latin1(this.buf, off, off + this.u32[this.w + word + 1]!);
+  }
+
+  get flags(): number {
+    return this.u32[this.w + W_FLAGS]!;
+  }
+
+  get REQUEST_METHOD(): string {
+    return this.slice(W_METHOD);
+  }
+
+  get SCRIPT_NAME(): string {
+    return '';
+  }
+
+  get PATH_INFO(): string {
+    if (this._path === undefined) {
+      const raw = this.u32[this.w + W_PATH + 1] === 0 ? '/' : this.slice(W_PATH);
+      this._path = unescapePath(raw);
+    }
+    return this._path;
+  }
+
+  get QUERY_STRING(): string {
+    return this.slice(W_QUERY);
+  }
+
+  get REQUEST_URI(): string {
+    return this.slice(W_TARGET);
+  }
+
+  get CONTENT_TYPE(): string {
+    return this.header('content-type') ?? '';
+  }
+
+  get CONTENT_LENGTH(): string {
+    if (!(this.flags & F_CONTENT_LENGTH)) return '';
+    const lo = this.u32[this.w + W_CL_LO]!;
+    const hi = this.u32[this.w + W_CL_HI]!;
+    return String(hi * 4294967296 + lo);
+  }
+
+  get SERVER_NAME(): string {
+    const host = this.slice(W_HOST);
+    if (host === '') {
+      const local = this.localHost();
+      return local === '' ? 'localhost' : local;
+    }
+    if (host[0] === '[') {
+      const end = host.indexOf(']');
+      return end === -1 ? host : host.slice(0, end + 1);
+    }
+    const colon = host.lastIndexOf(':');
+    return colon === -1 ? host : host.slice(0, colon);
+  }
+
+  get SERVER_PORT(): string {
+    if (this.listener.tcp) return String(this.u32[this.w + W_LOCAL_PORT]);
+    const host = this.slice(W_HOST);
+    const m = /:(\d+)$/.exec(host);
+    return m ? m[1]! : this.listener.info.url_scheme === 'https' ? '443' : '80';
+  }
+
+  get SERVER_PROTOCOL(): string {
+    return this.flags & F_HTTP11 ? 'HTTP/1.1' : 'HTTP/1.0';
+  }
+
+  get REMOTE_ADDR(): string {
+    const off = this.u32[this.w + W_PEER]!;
+    return latin1(this.buf, off, off + this.u32[this.w + W_PEER + 1]!);
+  }
+
+  get REMOTE_PORT(): string {
+    return this.listener.tcp ? String(this.u32[this.w + W_PEER_PORT]) : '';
+  }
+
+  private localHost(): string {
+    const off = this.u32[this.w + W_LOCAL]!;
+    return latin1(this.buf, off, off + this.u32[this.w + W_LOCAL + 1]!);
+  }
+
+  get headers(): ReadonlyArray<readonly [string, string]> {
+    if (this._headers === undefined) {
+      const n = this.u32[this.w + W_NHEADERS]!;
+      const list: Array<readonly [string, string]> = [];
+      for (let i = 0; i < n; i++) {
+        const at = this.w + W_HEADERS + 4 * i;
+        const nOff = this.head + this.u32[at]!;
+        const name = latin1(this.buf, nOff, nOff + this.u32[at + 1]!);
+        if (name.indexOf('_') !== -1) continue;
+        const vOff = this.head + this.u32[at + 2]!;
+        list.push([name, latin1(this.buf, vOff, vOff + this.u32[at + 3]!)]);
+      }
+      this._headers = list;
+    }
+    return this._headers;
+  }
+
+  header(name: string): string | undefined {
+    // Common case without building the list: scan the record for the name.
+    const want = name.length;
+    const n = this.u32[this.w + W_NHEADERS]!;
+    let found: string | undefined;
+    for (let i = 0; i < n; i++) {
+      const at = this.w + W_HEADERS + 4 * i;
+      if (this.u32[at + 1] !== want) continue;
+      const nOff = this.head + this.u32[at]!;
+      const candidate = latin1(this.buf, nOff, nOff + want);
+      if (candidate.toLowerCase() !== name.toLowerCase() || candidate.indexOf('_') !== -1) continue;
+      const vOff = this.head + this.u32[at + 2]!;
+      const value = latin1(this.buf, vOff, vOff + this.u32[at + 3]!);
+      const sep = want === 6 && name.toLowerCase() === 'cookie' ? '; ' : ', ';
+      found = found === undefined ? value : found + sep + value;
+    }
+    return found;
+  }
+
+  var(name: string): string | undefined {
+    switch (name) {
+      case 'REQUEST_METHOD': return this.REQUEST_METHOD;
+      case 'SCRIPT_NAME': return this.SCRIPT_NAME;
+      case 'PATH_INFO': return this.PATH_INFO;
+      case 'QUERY_STRING': return this.QUERY_STRING;
+      case 'REQUEST_URI': return this.REQUEST_URI;
+      case 'CONTENT_TYPE': return this.CONTENT_TYPE;
+      case 'CONTENT_LENGTH': return this.CONTENT_LENGTH;
+      case 'SERVER_NAME': return this.SERVER_NAME;
+      case 'SERVER_PORT': return this.SERVER_PORT;
+      case 'SERVER_PROTOCOL': return this.SERVER_PROTOCOL;
+      case 'REMOTE_ADDR': return this.REMOTE_ADDR;
+      case 'REMOTE_PORT': return this.REMOTE_PORT;
+      case 'GATEWAY_INTERFACE': return 'CGI/1.1';
+      case 'SERVER_SOFTWARE': return SERVER_SOFTWARE;
+    }
+    if (name.startsWith('HTTP_')) return this.vars()[name];
+    return undefined;
+  }
+
+  vars(): Record<string, string> {
+    const v: Record<string, string> = {
+      GATEWAY_INTERFACE: 'CGI/1.1',
+      SERVER_SOFTWARE,
+      REQUEST_METHOD: this.REQUEST_METHOD,
+      SCRIPT_NAME: this.SCRIPT_NAME,
+      PATH_INFO: this.PATH_INFO,
+      QUERY_STRING: this.QUERY_STRING,
+      REQUEST_URI: this.REQUEST_URI,
+      CONTENT_TYPE: this.CONTENT_TYPE,
+      CONTENT_LENGTH: this.CONTENT_LENGTH,
+      SERVER_NAME: this.SERVER_NAME,
+      SERVER_PORT: this.SERVER_PORT,
+      SERVER_PROTOCOL: this.SERVER_PROTOCOL,
+      REMOTE_ADDR: this.REMOTE_ADDR,
+      REMOTE_PORT: this.REMOTE_PORT,
+    };
+    for (const [name, value] of this.headers) {
+      const lower = name.toLowerCase();
+      if (lower === 'content-type' || lower === 'content-length') continue;
+      const key = cgiName(name);
+      const prev = v[key];
+      v[key] = prev === undefined ? value : prev + (lower === 'cookie' ? '; ' : ', ') + value;
+    }
+    return v;
+  }
+
+  get body(): Body {
+    this._body ??= new RequestBody(this.control, (this.flags & F_NO_BODY) !== 0);
+    return this._body;
+  }
+
+  /** The body, only if the app touched it (events for untouched bodies are dropped). */
+  get bodyIfUsed(): RequestBody | undefined {
+    return this._body;
+  }
+
+  get signal(): AbortSignal {
+    if (this._abort === undefined) {
+      this._abort = new AbortController();
+      if (this.aborted) this._abort.abort();
+    }
+    return this._abort.signal;
+  }
+
+  get tsgi(): ServerInfo {
+    return this.listener.info;
+  }
+
+  /** The client left (or the server is stopping): fire the signal, fail the body. */
+  abort(err: Error): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this._abort?.abort(err);
+    this._body?.fail(err);
+    this.drained();
+  }
+
+  waitDrain(): Promise<void> {
+    return new Promise((resolve) => { this.drainWaiter = resolve; });
+  }
+
+  drained(): void {
+    const w = this.drainWaiter;
+    this.drainWaiter = undefined;
+    w?.();
+  }
+}
+
+export const SERVER_SOFTWARE = 'tsgi';

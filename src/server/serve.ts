@@ -1,0 +1,258 @@
+// serve(): binds the listeners, takes the core's event batches, runs the app
+// for each request and hands its reply back to the core.
+import { binding, type NativeServer, type NativeServerOptions } from '../native/load.js';
+import { TsgiError } from '../errors.js';
+import type { App, Chunk, Reply, ServerInfo } from '../tsgi/types.js';
+import { encodeHeaders, INTERNAL_ERROR_BODY } from './reply.js';
+import { F_HEAD, HttpRequest, type ListenerInfo } from './request.js';
+
+const EV = binding.events;
+const GONE = 0, FULL = 2, OVERFLOW = 3;
+const FLAG_END = 1, FLAG_CLOSE = 2, FLAG_NO_DATE = 4;
+
+export interface ServeOptions extends NativeServerOptions {
+  /**
+   * Where to listen, one address or several: "127.0.0.1:8000", "[::1]:8000",
+   * ":8000", "8000", "/path/app.sock" or "unix:/path/app.sock", "@abstract",
+   * "fd:3"; each may be prefixed with "http://". Default "127.0.0.1:8000".
+   */
+  listen?: string | readonly string[];
+  /** Permissions of unix socket files, e.g. 0o660. */
+  socketMode?: number;
+  /** Share one listening socket with other processes, waking one per connection. */
+  exclusiveAccept?: boolean;
+  /** Where tsgi writes its log lines (errors, refused requests). Default: stderr. */
+  log?: (line: string) => void;
+  /** Milliseconds close() waits for in-flight requests before cutting them. Default 10000. */
+  shutdownTimeout?: number;
+}
+
+export interface BoundAddress {
+  /** As given. */
+  readonly address: string;
+  /** TCP: the address and port actually bound (port 0 resolves here). */
+  readonly host?: string;
+  readonly port?: number;
+}
+
+export interface ServerHandle {
+  readonly addresses: readonly BoundAddress[];
+  /** Stops accepting, lets in-flight requests finish (bounded), resolves when all is closed. */
+  close(timeoutMs?: number): Promise<void>;
+  readonly closed: boolean;
+}
+
+const defaultLog = (line: string): void => {
+  process.stderr.write(`tsgi: ${line}\n`);
+};
+
+function stripScheme(address: string): string {
+  return address.startsWith('http://') ? address.slice(7) : address;
+}
+
+export function serve(app: App, options: ServeOptions = {}): ServerHandle {
+  if (typeof app !== 'function') throw new TsgiError('TSGI_ERR_APP_KIND', 'serve() needs a function');
+  const log = options.log ?? defaultLog;
+  const shared = new Float64Array(4 * 1024);
+  const active = new Map<number, HttpRequest>();
+  const listeners: ListenerInfo[] = [];
+  let native: NativeServer;
+
+  const control = (handle: number) => ({ flow: (on: boolean) => { native.readBody(handle, on); } });
+
+  function fail(req: HttpRequest, err: unknown): void {
+    const what = `${req.REQUEST_METHOD} ${req.REQUEST_URI}`;
+    const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    log(`app error on ${what}: ${detail}`);
+    if (!req.replyStarted && !req.aborted) {
+      req.replyStarted = true;
+      native.respond(req.handle, 500, 'Content-Type: text/plain; charset=utf-8\r\n', INTERNAL_ERROR_BODY, -1, FLAG_END);
+    } else {
+      native.abort(req.handle);
+    }
+    done(req);
+  }
+
+  function done(req: HttpRequest): void {
+    active.delete(req.handle);
+    if (!req.bodyIfUsed?.done) req.bodyIfUsed?.fail(new TsgiError('TSGI_ERR_BODY_ABORTED', 'the reply was already sent'));
+  }
+
+  function send(req: HttpRequest, reply: Reply): void {
+    if (req.aborted) {
+      done(req);
+      return;
+    }
+    if (reply === null || typeof reply !== 'object') {
+      throw new TsgiError('TSGI_ERR_REPLY_BODY', 'the app must return a reply object');
+    }
+    const status = reply.status ?? 200;
+    if (!Number.isInteger(status) || status < 200 || status > 599) {
+      throw new TsgiError('TSGI_ERR_REPLY_STATUS', String(status));
+    }
+    const enc = encodeHeaders(reply.headers);
+    const flags = (enc.close ? FLAG_CLOSE : 0) | (enc.hasDate ? FLAG_NO_DATE : 0);
+    const body = reply.body;
+    const h = req.handle;
+    if (body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array) {
+      req.replyStarted = true;
+      const empty = body === undefined || body === null || body.length === 0;
+      if (empty && enc.contentLength >= 0 && (req.flags & F_HEAD)) {
+        // A HEAD reply may state the length a GET would have (RFC 9110 9.3.2).
+        native.respond(h, status, enc.block, undefined, enc.contentLength, flags);
+        native.end(h);
+      } else {
+        native.respond(h, status, enc.block, body ?? undefined, -1, flags | FLAG_END);
+      }
+      done(req);
+      return;
+    }
+    if (typeof body === 'object' && (Symbol.asyncIterator in body || Symbol.iterator in body)) {
+      req.replyStarted = true;
+      const rc = native.respond(h, status, enc.block, undefined, enc.contentLength, flags);
+      if (rc === GONE) {
+        done(req);
+        return;
+      }
+      void pump(req, body as AsyncIterable<Chunk> | Iterable<Chunk>);
+      return;
+    }
+    throw new TsgiError('TSGI_ERR_REPLY_BODY', typeof body);
+  }
+
+  async function pump(req: HttpRequest, body: AsyncIterable<Chunk> | Iterable<Chunk>): Promise<void> {
+    const h = req.handle;
+    try {
+      for await (const chunk of body) {
+        if (req.aborted) break;
+        if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
+          throw new TsgiError('TSGI_ERR_REPLY_BODY', `a chunk of type ${typeof chunk}`);
+        }
+        const rc = native.write(h, chunk);
+        if (rc === GONE) break;
+        if (rc === OVERFLOW) throw new TsgiError('TSGI_ERR_REPLY_LENGTH');
+        if (rc === FULL) await req.waitDrain();
+      }
+      if (!req.aborted) native.end(h);
+      done(req);
+    } catch (err) {
+      fail(req, err);
+    }
+  }
+
+  function run(req: HttpRequest): void {
+    let result: Reply | Promise<Reply>;
+    try {
+      result = app(req);
+      if (result !== null && typeof result === 'object' && typeof (result as Promise<Reply>).then === 'function') {
+        (result as Promise<Reply>).then(
+          (reply) => {
+            try {
+              send(req, reply);
+            } catch (err) {
+              fail(req, err);
+            }
+          },
+          (err) => fail(req, err),
+        );
+        return;
+      }
+      send(req, result as Reply);
+    } catch (err) {
+      fail(req, err);
+    }
+  }
+
+  function onEvents(batch: ArrayBuffer, count: number, big?: Float64Array): void {
+    const ev = big ?? shared;
+    const buf = Buffer.from(batch);
+    let u32: Uint32Array | undefined;
+    for (let i = 0; i < count; i++) {
+      const type = ev[4 * i]!;
+      const handle = ev[4 * i + 1]!;
+      const a = ev[4 * i + 2]!;
+      if (type === EV.REQUEST) {
+        u32 ??= new Uint32Array(batch, 0, batch.byteLength >>> 2);
+        const rec = a >>> 2;
+        const req = new HttpRequest(buf, u32, rec, handle, listeners[u32[rec + 20]!]!, control(handle));
+        active.set(handle, req);
+        run(req);
+        continue;
+      }
+      const req = active.get(handle);
+      if (req === undefined) continue;
+      switch (type) {
+        case EV.BODY:
+          req.bodyIfUsed?.push(buf.subarray(a, a + ev[4 * i + 3]!));
+          break;
+        case EV.BODY_END:
+          req.bodyIfUsed?.end();
+          break;
+        case EV.BODY_ERROR:
+          req.bodyIfUsed?.fail(a === 413
+            ? new TsgiError('TSGI_ERR_BODY_TOO_LARGE', 'over the server limit')
+            : new TsgiError('TSGI_ERR_BODY_INVALID', 'bad chunked encoding'));
+          break;
+        case EV.ABORT:
+          active.delete(handle);
+          req.abort(new TsgiError('TSGI_ERR_BODY_ABORTED'));
+          break;
+        case EV.DRAIN:
+          req.drained();
+          break;
+      }
+    }
+  }
+
+  native = new binding.Server(options, onEvents, log, shared);
+  const addresses: BoundAddress[] = [];
+  const list = options.listen === undefined ? ['127.0.0.1:8000']
+    : typeof options.listen === 'string' ? [options.listen] : options.listen;
+  try {
+    for (const address of list) {
+      const r = native.listen(stripScheme(address), options.socketMode ?? 0, options.exclusiveAccept ?? false);
+      const info: ServerInfo = Object.freeze({
+        version: [0, 1] as const, url_scheme: 'http', protocol: 'http',
+        multiprocess: false, multithread: false, run_once: false,
+      });
+      listeners[r.index] = { tcp: r.tcp, info };
+      addresses.push(r.tcp ? { address, host: r.host, port: r.port } : { address });
+    }
+  } catch (err) {
+    native.close();
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  const handle: ServerHandle = {
+    addresses,
+    get closed() { return closing !== undefined; },
+    close(timeoutMs = options.shutdownTimeout ?? 10_000): Promise<void> {
+      if (closing) return closing;
+      native.stopListening();
+      native.closeIdle();
+      closing = new Promise((resolve) => {
+        const started = Date.now();
+        const finish = () => {
+          for (const req of active.values()) req.abort(new TsgiError('TSGI_ERR_BODY_ABORTED', 'server closed'));
+          active.clear();
+          native.destroyAll();
+          native.close();
+          resolve();
+        };
+        if (native.connectionCount() === 0) {
+          finish();
+          return;
+        }
+        const timer = setInterval(() => {
+          if (native.connectionCount() === 0 || Date.now() - started >= timeoutMs) {
+            clearInterval(timer);
+            finish();
+          }
+        }, 10);
+      });
+      return closing;
+    },
+  };
+  return handle;
+}

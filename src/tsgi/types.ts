@@ -1,0 +1,94 @@
+// TSGI v0: the gateway interface between tsgi and apps, as types. These are the
+// normative form; docs/tsgi.md is the prose. The request carries the CGI/1.1
+// meta-variables by name (RFC 3875 section 4.1), whatever protocol brought it.
+
+/** The request body: read it once, as a stream or whole with a size limit. */
+export interface Body extends AsyncIterable<Uint8Array> {
+  /** Bytes of the whole body. Rejects with a 413 TsgiError past `limit` (default 1 MiB). */
+  bytes(limit?: number): Promise<Uint8Array>;
+  /** The whole body as UTF-8 text, same limit rule. */
+  text(limit?: number): Promise<string>;
+  /** The whole body parsed as JSON, same limit rule; a 400 TsgiError if it is not JSON. */
+  json<T = unknown>(limit?: number): Promise<T>;
+  /** True once the body was fully read, or when there was none. */
+  readonly done: boolean;
+}
+
+/** Facts about the server and this request, like WSGI's `wsgi.*` keys. */
+export interface ServerInfo {
+  /** TSGI version implemented: [major, minor]. */
+  readonly version: readonly [number, number];
+  readonly url_scheme: 'http' | 'https';
+  /** The front protocol that carried the request. */
+  readonly protocol: 'http' | 'uwsgi' | 'fastcgi' | 'scgi' | 'cgi';
+  readonly multiprocess: boolean;
+  readonly multithread: boolean;
+  readonly run_once: boolean;
+}
+
+export interface Request {
+  readonly REQUEST_METHOD: string;
+  /** The mount point the app is served under; "" at the root. */
+  readonly SCRIPT_NAME: string;
+  /** The path below SCRIPT_NAME, percent-decoded. */
+  readonly PATH_INFO: string;
+  /** After "?", undecoded; "" if none. */
+  readonly QUERY_STRING: string;
+  /** The request-target as sent, undecoded. */
+  readonly REQUEST_URI: string;
+  /** "" when the request has none. */
+  readonly CONTENT_TYPE: string;
+  /** Decimal, or "" when the request has no Content-Length (e.g. chunked). */
+  readonly CONTENT_LENGTH: string;
+  readonly SERVER_NAME: string;
+  readonly SERVER_PORT: string;
+  /** "HTTP/1.1" or "HTTP/1.0". */
+  readonly SERVER_PROTOCOL: string;
+  readonly REMOTE_ADDR: string;
+  readonly REMOTE_PORT: string;
+
+  /** A CGI variable by name, including HTTP_* for request headers. */
+  var(name: string): string | undefined;
+  /** All CGI variables as a plain object (built on each call). */
+  vars(): Record<string, string>;
+  /** A request header by name, case-insensitive; repeated fields joined with ", ". */
+  header(name: string): string | undefined;
+  /**
+   * Header fields in the order received, names as sent. Fields whose names
+   * contain "_" are dropped, as nginx and Apache do, so that `X_Forwarded_For`
+   * cannot pose as `X-Forwarded-For` once mapped to HTTP_X_FORWARDED_FOR.
+   */
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly body: Body;
+  /** Fires when the client goes away before the reply is complete. */
+  readonly signal: AbortSignal;
+  readonly tsgi: ServerInfo;
+}
+
+export type HeaderList =
+  | ReadonlyArray<readonly [string, string]>
+  | Readonly<Record<string, string | number | ReadonlyArray<string>>>;
+
+export type Chunk = string | Uint8Array;
+
+export type ReplyBody =
+  | Chunk
+  | Iterable<Chunk>
+  | AsyncIterable<Chunk>
+  | null
+  | undefined;
+
+export interface Reply {
+  /** 200 when absent. 200..599 (1xx interim replies are the server's business). */
+  status?: number;
+  /** Several fields of one name (two Set-Cookie) as repeated pairs or an array value. */
+  headers?: HeaderList;
+  /**
+   * A string (sent as UTF-8), bytes, or a sync or async iterable of either,
+   * streamed with backpressure. A known length becomes Content-Length;
+   * otherwise HTTP/1.1 replies are chunked.
+   */
+  body?: ReplyBody;
+}
+
+export type App = (req: Request) => Reply | Promise<Reply>;
