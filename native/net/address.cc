@@ -17,6 +17,10 @@ namespace {
 // that byte to its leading NUL instead. 107 on Linux, 103 on macOS/BSD.
 constexpr size_t kMaxSunPath = sizeof(sockaddr_un::sun_path) - 1;
 
+// Host names and IPv6 zones: letters, digits, '.', '-', '_'.
+const char kNameChars[] =
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_";
+
 const char kForms[] =
     "expected PORT, HOST:PORT, [IPV6]:PORT, a unix socket path containing '/', "
     "unix:PATH, @NAME or fd:N";
@@ -95,9 +99,7 @@ bool is_ipv6(const std::string& s) {
   if (inet_pton(AF_INET6, addr.c_str(), &a) != 1) return false;
   if (pct == std::string::npos) return true;
   std::string zone = s.substr(pct + 1);
-  return !zone.empty() && zone.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
-                                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") ==
-                              std::string::npos;
+  return !zone.empty() && zone.find_first_not_of(kNameChars) == std::string::npos;
 }
 
 bool check_host(const std::string& host, std::string* why) {
@@ -106,10 +108,7 @@ bool check_host(const std::string& host, std::string* why) {
     *why = "write \":PORT\" to listen on all interfaces";
   } else if (host.find_first_not_of("0123456789.") == std::string::npos) {
     *why = quote(host) + " is not a valid IPv4 address";
-  } else if (host.size() > 253 ||
-             host.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
-                                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
-                 std::string::npos) {
+  } else if (host.size() > 253 || host.find_first_not_of(kNameChars) != std::string::npos) {
     *why = quote(host) + " is not a valid host name or IPv4 address";
   } else {
     return true;
@@ -119,7 +118,7 @@ bool check_host(const std::string& host, std::string* why) {
 
 bool parse_unix(const std::string& text, const std::string& path, Address* out,
                 std::string* error) {
-  bool abstract = path[0] == '@';
+  bool abstract = !path.empty() && path[0] == '@';
   std::string name = abstract ? path.substr(1) : path;
   if (name.empty()) return fail(text, abstract ? "missing name after '@'" : "empty path", error);
 #ifndef __linux__

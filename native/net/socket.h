@@ -25,27 +25,35 @@ struct Address {
   int fd = -1;        // kFd
 };
 
+// Parses only; names are resolved by listen_on(). A bare number is a port,
+// a string with '/' a unix path. Control characters are refused.
 bool parse_address(const std::string& text, Address* out, std::string* error);
 
 struct ListenOptions {
   int backlog = 1024;
-  // Unix sockets: mode applied with chmod() after bind (0 = leave umask's).
+  // Unix sockets: mode applied with chmod() after bind, before listen (0 =
+  // leave umask's). Refused (EINVAL) for abstract sockets, which have no file.
   uint32_t mode = 0;
+  // SO_REUSEPORT (SO_REUSEPORT_LB on FreeBSD); ENOPROTOOPT where missing.
   bool reuse_port = false;
 };
 
 // Creates, binds and listens; the descriptor is non-blocking and close-on-exec.
 // A stale unix socket file (nothing accepting on it) is removed first; a live
-// one gives EADDRINUSE.
+// one gives EADDRINUSE; a path that is not a socket gives EEXIST and is never
+// removed. A name that does not resolve gives EADDRNOTAVAIL. kFd returns the
+// inherited fd itself once inspect_listening() accepts it. The caller unlinks
+// a unix socket's path when it closes the listener.
 int listen_on(const Address& addr, const ListenOptions& opts, std::string* error);
 
 // Accepts one connection, non-blocking and close-on-exec. Returns the fd, or
 // -EAGAIN when the queue is empty, or another -errno. Errors that concern only
 // the accepted connection (ECONNABORTED, EPROTO...) come back as -ECONNABORTED
-// so the caller just tries again.
+// so the caller just tries again. EMFILE, ENFILE, ENOBUFS and ENOMEM are
+// returned as they are: the caller backs off.
 int accept_conn(int listen_fd);
 
-// TCP_NODELAY on TCP sockets; no-op on unix sockets. SO_NOSIGPIPE on Apple.
+// TCP_NODELAY on TCP sockets; SO_NOSIGPIPE where it exists (Apple, BSDs).
 void tune_accepted(int fd, bool is_tcp);
 
 // Peer and local address of a connected socket as text ("127.0.0.1", "::1",
@@ -53,7 +61,8 @@ void tune_accepted(int fd, bool is_tcp);
 void peer_name(int fd, std::string* host, uint16_t* port);
 void local_name(int fd, std::string* host, uint16_t* port);
 
-// writev that never raises SIGPIPE. Returns bytes written or -errno.
+// writev that never raises SIGPIPE. Returns bytes written or -errno (-EAGAIN
+// when full). Past IOV_MAX entries, the rest is left for the next call.
 ssize_t send_iov(int fd, const struct iovec* iov, int count);
 // read() returning bytes, 0 at EOF, or -errno.
 ssize_t recv_some(int fd, char* buf, size_t len);

@@ -1,0 +1,377 @@
+#!/usr/bin/env node
+// Hello-world benchmark: tsgi vs node:http vs Fastify.
+//
+//   RUNS=5 DURATION=5 node bench/run.mjs [--json] [--no-write] [--servers=tsgi,node-http]
+//
+// Each server runs in its own process pinned to one CPU (SERVER_CPU, default 0);
+// wrk runs pinned to another (WRK_CPU, default 1). Every server is started,
+// checked (status 200, content-type text/plain, exact body), warmed up, then
+// measured RUNS times, interleaved (A B C A B C ...) so drift hits all alike.
+// Per run: wrk's requests/s and latency percentiles, and the server's CPU time
+// (utime + stime of the whole process, /proc/PID/stat fields 14 and 15) over
+// the run divided by the requests wrk completed: CPU µs per request.
+//
+// Environment: RUNS (5), DURATION seconds (5), CONNECTIONS (64), THREADS (1),
+// WARMUP seconds (2, per server, not measured), SERVER_CPU (0), WRK_CPU (1),
+// BASE_PORT (18081), SERVERS (comma list; or --servers=).
+import { spawn, execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { request } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(`--${name}`);
+const opt = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+if (flag('help') || flag('h')) {
+  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 17)
+    .map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+  process.exit(0);
+}
+
+const env = process.env;
+const RUNS = int(env.RUNS, 5);
+const DURATION = int(env.DURATION, 5);
+const CONNECTIONS = int(env.CONNECTIONS, 64);
+const THREADS = int(env.THREADS, 1);
+const WARMUP = int(env.WARMUP, 2);
+const SERVER_CPU = env.SERVER_CPU ?? '0';
+const WRK_CPU = env.WRK_CPU ?? '1';
+const BASE_PORT = int(env.BASE_PORT, 18081);
+const JSON_OUT = flag('json');
+const WRITE = !flag('no-write');
+const EXPECT_BODY = 'Hello, World!\n';
+
+const ALL = [
+  { name: 'tsgi', file: 'servers/tsgi.mjs' },
+  { name: 'node:http', file: 'servers/node-http.mjs' },
+  { name: 'fastify', file: 'servers/fastify.mjs' },
+];
+const wanted = (opt('servers') ?? env.SERVERS)?.split(',').map((s) => s.trim().replace(/^node-http$/, 'node:http'));
+const SERVERS = wanted ? ALL.filter((s) => wanted.includes(s.name)) : ALL;
+if (SERVERS.length === 0) die(`no known server in ${wanted}; known: ${ALL.map((s) => s.name).join(', ')}`);
+
+function int(v, dflt) {
+  const n = v === undefined || v === '' ? dflt : Number(v);
+  if (!Number.isInteger(n) || n < 0) die(`not a whole number: ${v}`);
+  return n;
+}
+function die(msg) {
+  process.stderr.write(`bench: ${msg}\n`);
+  process.exit(1);
+}
+const log = (msg) => process.stderr.write(`${msg}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+for (const tool of ['wrk', 'taskset']) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+  } catch {
+    die(`${tool} is not installed (apt-get install -y ${tool === 'taskset' ? 'util-linux' : tool})`);
+  }
+}
+if (SERVERS.some((s) => s.name === 'tsgi') && !existsSync(path.join(root, 'dist/index.js'))) {
+  die('dist/ is missing: run `npm run build:native && npm run build:ts` first');
+}
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+// ---- process facts ---------------------------------------------------------
+
+/** CPU seconds (user + system, all threads) of a process so far. */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // comm (field 2) may hold spaces and parens: split after the last ')'.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state), so field N is rest[N - 3].
+  return (Number(rest[14 - 3]) + Number(rest[15 - 3])) / CLK_TCK;
+}
+
+/** CPU seconds of this process's reaped children (wrk, once it has exited). */
+function childrenCpuSeconds() {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[16 - 3]) + Number(rest[17 - 3])) / CLK_TCK;
+}
+
+/** Busy seconds (everything but idle and iowait) of one CPU, or of all with cpu = ''. */
+function cpuBusy(cpu) {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
+  if (!line) return NaN;
+  const t = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal guest guest_nice (guest is inside user)
+  return (t[0] + t[1] + t[2] + t[5] + t[6] + t[7]) / CLK_TCK;
+}
+
+function memory(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssMB: kb('VmRSS') / 1024, peakMB: kb('VmHWM') / 1024 };
+}
+
+// ---- servers ---------------------------------------------------------------
+
+function startServer(s, port) {
+  const child = spawn('taskset', ['-c', SERVER_CPU, process.execPath, path.join(here, s.file)], {
+    cwd: root,
+    env: { ...env, PORT: String(port), NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  child.on('exit', (code, signal) => {
+    if (!child.stopping) log(`bench: ${s.name} exited (${signal ?? code}) early:\n${output}`);
+    child.exited = true;
+  });
+  child.output = () => output;
+  return child;
+}
+
+function get(port) {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('latin1') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.setTimeout(2000, () => req.destroy(new Error('timeout')));
+    req.end();
+  });
+}
+
+async function waitReady(s, port, child) {
+  const until = Date.now() + 20_000;
+  let last;
+  while (Date.now() < until) {
+    if (child.exited) die(`${s.name} died while starting:\n${child.output()}`);
+    try {
+      return await get(port);
+    } catch (err) {
+      last = err;
+      await sleep(100);
+    }
+  }
+  die(`${s.name} did not answer on port ${port}: ${last?.message}\n${child.output()}`);
+}
+
+function verify(s, res) {
+  const problems = [];
+  if (res.status !== 200) problems.push(`status ${res.status}`);
+  if (!/^text\/plain\b/.test(res.headers['content-type'] ?? '')) problems.push(`content-type ${res.headers['content-type']}`);
+  if (res.body !== EXPECT_BODY) problems.push(`body ${JSON.stringify(res.body)}`);
+  if (problems.length) die(`${s.name} answered wrongly: ${problems.join(', ')}`);
+  return { framing: res.headers['content-length'] !== undefined ? 'content-length' : res.headers['transfer-encoding'] ?? 'close' };
+}
+
+// ---- wrk ---------------------------------------------------------------------
+
+function wrk(port, seconds) {
+  const argv = ['-c', WRK_CPU, 'wrk', `-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}/`];
+  return new Promise((resolve, reject) => {
+    const child = spawn('taskset', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`wrk exited ${code}:\n${out}`))));
+  });
+}
+
+/** wrk's duration strings ("812.00us", "1.23ms", "2.00s") in milliseconds. */
+function ms(text) {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text);
+  if (!m) return NaN;
+  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60000 }[m[2]];
+}
+
+function parseWrk(out) {
+  const num = (re) => { const m = re.exec(out); return m ? Number(m[1]) : NaN; };
+  const pct = (p) => { const m = new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(out); return m ? ms(m[1]) : NaN; };
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    rps: num(/Requests\/sec:\s+([\d.]+)/),
+    requests: num(/(\d+) requests in/),
+    p50: pct(50), p75: pct(75), p90: pct(90), p99: pct(99),
+    non2xx: num(/Non-2xx or 3xx responses: (\d+)/) || 0,
+    socketErrors: sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+  };
+}
+
+// ---- statistics & output -------------------------------------------------------
+
+function median(xs) {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+const summary = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
+const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : 'n/a');
+const range = (s, d = 0, unit = '') => `${fmt(s.median, d)}${unit} (${fmt(s.min, d)}–${fmt(s.max, d)})`;
+
+function machine() {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown';
+  const nproc = execFileSync('nproc', { encoding: 'utf8' }).trim();
+  return { nproc: Number(nproc), cpu: model, node: process.version, kernel: os.release(), wrk: wrkVersion() };
+}
+function wrkVersion() {
+  try {
+    return execFileSync('wrk', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0].trim();
+  } catch (err) {
+    return String(err.stdout ?? '').split('\n')[0].trim() || 'wrk';
+  }
+}
+
+function table(results) {
+  const rows = [
+    '| server | req/s median (min–max) | server CPU µs/req median (min–max) | server CPU use (others on its CPU) | wrk CPU use (others on its CPU) | p50 ms | p99 ms median (min–max) | RSS MB end (peak) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of results) {
+    rows.push(`| ${r.name} | ${range(r.rps)} | ${range(r.cpuUsPerReq, 2)} | ${fmt(r.cpuUse.median * 100)}% (${fmt(r.others.median * 100)}%) | ${fmt(r.wrkUse.median * 100)}% (${fmt(r.wrkOthers.median * 100)}%) | ${fmt(r.p50.median, 2)} | ${range(r.p99, 2)} | ${fmt(r.memory.rssMB, 1)} (${fmt(r.memory.peakMB, 1)}) |`);
+  }
+  const base = results.find((r) => r.name === 'node:http');
+  const lines = [rows.join('\n')];
+  if (base && results.length > 1) {
+    const ratio = results.filter((r) => r !== base).map((r) =>
+      `| ${r.name} / node:http | ${fmt(r.rps.median / base.rps.median, 2)}× | ${fmt(r.cpuUsPerReq.median / base.cpuUsPerReq.median, 2)}× | ${fmt(r.p99.median, 2)} vs ${fmt(base.p99.median, 2)} |`);
+    lines.push(['| ratio | req/s | CPU per request | p99 ms |', '|---|---:|---:|---:|', ...ratio].join('\n'));
+  }
+  return lines.join('\n\n');
+}
+
+// ---- main ------------------------------------------------------------------------
+
+const children = [];
+function stopAll() {
+  for (const c of children) {
+    if (c.exited) continue;
+    c.stopping = true;
+    try { c.kill('SIGTERM'); } catch { /* already gone */ }
+  }
+}
+process.on('SIGINT', () => { stopAll(); process.exit(130); });
+process.on('exit', stopAll);
+
+const info = machine();
+const loadBefore = os.loadavg();
+// What else runs on the machine, measured over one second before we start.
+const idleBusy0 = cpuBusy('');
+await sleep(1000);
+const background = (cpuBusy('') - idleBusy0) / 1;  // CPU-seconds per second, all CPUs
+const command = `RUNS=${RUNS} DURATION=${DURATION} CONNECTIONS=${CONNECTIONS} node bench/run.mjs${wanted ? ` --servers=${wanted.join(',')}` : ''}`;
+log(`bench: ${info.nproc} CPUs (${info.cpu}), node ${info.node}; servers on CPU ${SERVER_CPU}, wrk on CPU ${WRK_CPU}`);
+if (background > 0.1) log(`bench: warning: ${fmt(background * 100)}% of a CPU busy before starting (load average ${loadBefore[0].toFixed(2)}); numbers will be noisy`);
+log(`bench: wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s --latency, ${RUNS} runs per server, interleaved`);
+
+const live = [];
+for (const [i, s] of SERVERS.entries()) {
+  const port = BASE_PORT + i;
+  const child = startServer(s, port);
+  children.push(child);
+  const res = await waitReady(s, port, child);
+  const { framing } = verify(s, res);
+  log(`bench: ${s.name} on :${port} (pid ${child.pid}) answers 200 "${EXPECT_BODY.trim()}" (${framing})`);
+  live.push({ ...s, port, child, runs: [] });
+}
+
+if (WARMUP > 0) {
+  for (const s of live) {
+    log(`bench: warming up ${s.name} (${WARMUP}s)`);
+    await wrk(s.port, WARMUP);
+  }
+}
+
+for (let run = 1; run <= RUNS; run++) {
+  for (const s of live) {
+    if (s.child.exited) die(`${s.name} died:\n${s.child.output()}`);
+    await sleep(200);  // let the previous run's connections close
+    const t0 = process.hrtime.bigint();
+    const cpu0 = cpuSeconds(s.child.pid);
+    const busy0 = cpuBusy(SERVER_CPU);
+    const wrkBusy0 = cpuBusy(WRK_CPU);
+    const wrkCpu0 = childrenCpuSeconds();
+    const out = await wrk(s.port, DURATION);
+    const cpu1 = cpuSeconds(s.child.pid);
+    const busy1 = cpuBusy(SERVER_CPU);
+    const wrkBusy1 = cpuBusy(WRK_CPU);
+    const wrkCpu = childrenCpuSeconds() - wrkCpu0;
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    const w = parseWrk(out);
+    if (!Number.isFinite(w.rps) || !(w.requests > 0)) die(`cannot read wrk's output:\n${out}`);
+    const cpu = cpu1 - cpu0;
+    // Time the server's CPU spent on anything but the server (other processes, wrk's spill-over).
+    const others = Math.max(0, (busy1 - busy0 - cpu) / wall);
+    // Same for wrk's CPU: if others take it, wrk (not the server) caps req/s.
+    const wrkOthers = Math.max(0, (wrkBusy1 - wrkBusy0 - wrkCpu) / wall);
+    const r = { ...w, cpuSeconds: cpu, wall, cpuUsPerReq: (cpu * 1e6) / w.requests, cpuUse: cpu / wall, others,
+      wrkUse: wrkCpu / wall, wrkOthers };
+    s.runs.push(r);
+    const warn = w.non2xx || w.socketErrors ? `  [non-2xx ${w.non2xx}, socket errors ${w.socketErrors}]` : '';
+    log(`bench: run ${run}/${RUNS} ${s.name.padEnd(9)} ${fmt(w.rps).padStart(7)} req/s  ${fmt(r.cpuUsPerReq, 2).padStart(6)} µs/req  p50 ${fmt(w.p50, 2)}ms  p99 ${fmt(w.p99, 2)}ms  server cpu ${fmt(r.cpuUse * 100)}% (others ${fmt(others * 100)}%)  wrk cpu ${fmt(r.wrkUse * 100)}% (others ${fmt(wrkOthers * 100)}%)${warn}`);
+  }
+}
+
+const loadAfter = os.loadavg();
+const results = live.map((s) => ({
+  name: s.name,
+  pid: s.child.pid,
+  rps: summary(s.runs.map((r) => r.rps)),
+  cpuUsPerReq: summary(s.runs.map((r) => r.cpuUsPerReq)),
+  cpuUse: summary(s.runs.map((r) => r.cpuUse)),
+  others: summary(s.runs.map((r) => r.others)),
+  wrkUse: summary(s.runs.map((r) => r.wrkUse)),
+  wrkOthers: summary(s.runs.map((r) => r.wrkOthers)),
+  p50: summary(s.runs.map((r) => r.p50)),
+  p99: summary(s.runs.map((r) => r.p99)),
+  errors: s.runs.reduce((a, r) => a + r.non2xx + r.socketErrors, 0),
+  memory: memory(s.child.pid),
+  runs: s.runs,
+}));
+stopAll();
+
+const md = table(results);
+const errs = results.filter((r) => r.errors > 0).map((r) => `${r.name}: ${r.errors} non-2xx responses or socket errors`);
+const date = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+const section = [
+  `## ${date}: hello world, ${SERVERS.map((s) => s.name).join(' vs ')}`,
+  '',
+  `Machine: ${info.nproc} CPUs, ${info.cpu}, Linux ${info.kernel}; node ${info.node}; ${info.wrk}. ` +
+    `Before starting, ${fmt(background * 100)}% of a CPU was busy with other work; load average ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after` +
+    (background > 0.1 ? ' (**the machine was not idle: other processes competed for the CPUs**).' : '.'),
+  `Servers pinned to CPU ${SERVER_CPU}, \`wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s --latency\` pinned to CPU ${WRK_CPU}; ` +
+    `${RUNS} interleaved runs per server after a ${WARMUP}s warm-up each.`,
+  '',
+  '```',
+  command,
+  '```',
+  '',
+  md,
+  '',
+  'CPU µs/req: server process user+system time during the run / requests wrk completed. ' +
+    'CPU use: server CPU time / wall time (100% = the server saturated its core); ' +
+    '"others": time that CPU spent on other processes during the run. ' +
+    'If wrk is near 100% of its CPU, or others take much of it, req/s is capped by the client, not the server.',
+  ...(errs.length ? ['', `**Errors:** ${errs.join('; ')}`] : []),
+  '',
+].join('\n');
+
+if (WRITE) {
+  const file = path.join(here, 'RESULTS.md');
+  const head = '# Benchmark results\n\nAppended by `node bench/run.mjs` (see bench/README.md). Newest last.\n\n';
+  const old = existsSync(file) ? readFileSync(file, 'utf8') : head;
+  writeFileSync(file, old.replace(/\n*$/, '\n\n') + section);
+  log(`bench: appended to ${path.relative(process.cwd(), file) || file}`);
+}
+if (JSON_OUT) {
+  process.stdout.write(JSON.stringify({ date, machine: info, command, load: { before: loadBefore, after: loadAfter, backgroundCpus: background }, config: { RUNS, DURATION, CONNECTIONS, THREADS, WARMUP, SERVER_CPU, WRK_CPU }, results }, null, 2) + '\n');
+} else {
+  process.stdout.write(`\n${md}\n`);
+}
