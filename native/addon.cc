@@ -89,6 +89,7 @@ class Server : public Napi::ObjectWrap<Server>, public Sink {
   std::vector<double> events_;
   std::vector<std::string> logs_;
   std::string scratch_;
+  std::string header_scratch_;
 };
 
 static uint32_t opt_u32(const Napi::Object& o, const char* key, uint32_t dflt) {
@@ -324,30 +325,41 @@ static void release_held(void* ctx) {
 }
 static constexpr size_t kReferenceAbove = 16 * 1024;
 
+// Reads a JS string into `out` (UTF-8 or latin1), with one N-API call when it
+// fits the buffer's current capacity (the common case), two when it does not.
+static const char* read_string(napi_env env, napi_value v, bool latin1, std::string* out, size_t* len) {
+  if (out->size() < 4096) out->resize(4096);
+  auto get = latin1 ? napi_get_value_string_latin1 : napi_get_value_string_utf8;
+  get(env, v, &(*out)[0], out->size(), len);
+  // Room left for any UTF-8 sequence means nothing was cut.
+  if (*len + 4 < out->size()) return out->data();
+  get(env, v, nullptr, 0, len);  // may have been cut short: size it exactly
+  out->resize(*len + 1);
+  get(env, v, &(*out)[0], out->size(), len);
+  return out->data();
+}
+
 Napi::Value Server::Respond(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!loop_) return Napi::Number::New(env, kReplyGone);
   double handle = handle_arg(info);
   int status = info[1].As<Napi::Number>().Int32Value();
-  std::string headers = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : std::string();
+  const char* headers = nullptr;
+  size_t headers_len = 0;
+  if (info[2].IsString()) headers = read_string(env, info[2], true, &header_scratch_, &headers_len);
   int64_t content_length = info[4].IsNumber() ? info[4].As<Napi::Number>().Int64Value() : -1;
   uint32_t flags = info[5].IsNumber() ? info[5].As<Napi::Number>().Uint32Value() : 0;
   const char* body = nullptr;
   size_t body_len = 0;
   Napi::Value b = info[3];
   if (b.IsString()) {
-    size_t len = 0;
-    napi_get_value_string_utf8(env, b, nullptr, 0, &len);
-    scratch_.resize(len + 1);
-    napi_get_value_string_utf8(env, b, &scratch_[0], len + 1, &len);
-    body = scratch_.data();
-    body_len = len;
+    body = read_string(env, b, false, &scratch_, &body_len);
   } else if (b.IsTypedArray()) {
     Napi::Uint8Array u = b.As<Napi::Uint8Array>();
     body = reinterpret_cast<const char*>(u.Data());
     body_len = u.ByteLength();
   }
-  int rc = loop_->respond(handle, status, headers.data(), headers.size(), body, body_len, content_length, flags);
+  int rc = loop_->respond(handle, status, headers, headers_len, body, body_len, content_length, flags);
   after_call();
   return Napi::Number::New(env, rc);
 }
@@ -360,10 +372,8 @@ Napi::Value Server::Write(const Napi::CallbackInfo& info) {
   int rc;
   if (b.IsString()) {
     size_t len = 0;
-    napi_get_value_string_utf8(env, b, nullptr, 0, &len);
-    scratch_.resize(len + 1);
-    napi_get_value_string_utf8(env, b, &scratch_[0], len + 1, &len);
-    rc = loop_->write(handle, scratch_.data(), len, nullptr, nullptr);
+    const char* data = read_string(env, b, false, &scratch_, &len);
+    rc = loop_->write(handle, data, len, nullptr, nullptr);
   } else if (b.IsTypedArray()) {
     Napi::Uint8Array u = b.As<Napi::Uint8Array>();
     const char* data = reinterpret_cast<const char*>(u.Data());

@@ -25,7 +25,8 @@ void Connection::consume(size_t n) {
   if (in_start_ == in_end_) in_start_ = in_end_ = 0;
 }
 
-ssize_t Connection::read_into(size_t limit) {
+ssize_t Connection::read_into(size_t limit, bool* filled) {
+  *filled = false;
   size_t have = in_len();
   if (have >= limit) return -ENOBUFS;
   if (in_cap_ - in_end_ < 1024) {
@@ -49,7 +50,10 @@ ssize_t Connection::read_into(size_t limit) {
   if (room > limit - have) room = limit - have;
   if (room == 0) return -ENOBUFS;
   ssize_t n = net::recv_some(fd, in_buf_ + in_end_, room);
-  if (n > 0) in_end_ += static_cast<size_t>(n);
+  if (n > 0) {
+    in_end_ += static_cast<size_t>(n);
+    *filled = static_cast<size_t>(n) == room;
+  }
   return n;
 }
 

@@ -26,8 +26,10 @@ class Connection {
   void consume(size_t n);
   // Reads once into the buffer, growing it up to `limit` buffered bytes.
   // Returns bytes read, 0 at EOF, -EAGAIN, -ENOBUFS when the buffer is at
-  // limit, or another -errno.
-  ssize_t read_into(size_t limit);
+  // limit, or another -errno. *filled says the read used all the room offered
+  // (so the socket may hold more); after a short read another read() would
+  // only say EAGAIN, a syscall the level-triggered poller makes unnecessary.
+  ssize_t read_into(size_t limit, bool* filled);
   // Gives back memory of an idle connection.
   void shrink();
 

@@ -199,14 +199,16 @@ void Loop::on_listener_ready(Listener& l) {
 
 void Loop::on_conn_event(Connection* c, uint32_t flags) {
   if (flags & (kPollRead | kPollHup | kPollErr)) {
-    // Read until the socket is empty or the buffer is at its limit; the limit
-    // is how input backpressure works (level-triggered: not asking to read).
+    // Read while reads fill the buffer, up to its limit; the limit is how input
+    // backpressure works (level-triggered: not asking to read).
     for (int i = 0; i < 4 && !c->closed; i++) {
       size_t limit = c->in_state == Connection::In::kHead ? opts_.limits.max_head : opts_.in_buffer;
-      ssize_t n = c->read_into(limit);
+      bool filled = false;
+      ssize_t n = c->read_into(limit, &filled);
       if (n > 0) {
         if (c->in_state == Connection::In::kBody && c->body_flowing) c->deadline_ms = now_ms_ + opts_.io_timeout_ms;
-        continue;
+        if (filled) continue;
+        break;
       }
       if (n == -EAGAIN || n == -ENOBUFS) break;
       // EOF or a read error.

@@ -42,7 +42,7 @@ function cgiName(header: string): string {
   return 'HTTP_' + header.toUpperCase().replace(/-/g, '_');
 }
 
-export class HttpRequest implements Request {
+export class HttpRequest implements Request, BodyControl {
   private readonly head: number;
   private _path: string | undefined;
   private _headers: Array<readonly [string, string]> | undefined;
@@ -58,7 +58,7 @@ export class HttpRequest implements Request {
     private readonly w: number,
     readonly handle: number,
     private readonly listener: ListenerInfo,
-    private readonly control: BodyControl,
+    private readonly native: { readBody(handle: number, flowing: boolean): number },
   ) {
     this.head = u32[w + W_HEAD]!;
   }
@@ -231,7 +231,7 @@ export class HttpRequest implements Request {
   }
 
   get body(): Body {
-    this._body ??= new RequestBody(this.control, (this.flags & F_NO_BODY) !== 0);
+    this._body ??= new RequestBody(this, (this.flags & F_NO_BODY) !== 0);
     return this._body;
   }
 
@@ -246,6 +246,11 @@ export class HttpRequest implements Request {
       if (this.aborted) this._abort.abort();
     }
     return this._abort.signal;
+  }
+
+  /** BodyControl: the body reader asks the core to deliver or hold bytes. */
+  flow(on: boolean): void {
+    this.native.readBody(this.handle, on);
   }
 
   get tsgi(): ServerInfo {

@@ -58,8 +58,6 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
   const listeners: ListenerInfo[] = [];
   let native: NativeServer;
 
-  const control = (handle: number) => ({ flow: (on: boolean) => { native.readBody(handle, on); } });
-
   function fail(req: HttpRequest, err: unknown): void {
     const what = `${req.REQUEST_METHOD} ${req.REQUEST_URI}`;
     const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
@@ -174,7 +172,7 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
       if (type === EV.REQUEST) {
         u32 ??= new Uint32Array(batch, 0, batch.byteLength >>> 2);
         const rec = a >>> 2;
-        const req = new HttpRequest(buf, u32, rec, handle, listeners[u32[rec + 20]!]!, control(handle));
+        const req = new HttpRequest(buf, u32, rec, handle, listeners[u32[rec + 20]!]!, native);
         active.set(handle, req);
         run(req);
         continue;

@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// npm run fuzz [-- target...]: builds the libFuzzer targets with clang into
+// build-fuzz/ and runs each for FUZZ_SECONDS (default 60) on a copy of its
+// seed corpus and regressions, so generated inputs never land in the repo.
+// A crash (or leak, timeout, OOM) input is copied to
+// test/fuzz/regressions/<target>/, which the ordinary test run replays, and
+// the script exits non-zero.
+'use strict';
+
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+const BUILD = path.join(ROOT, 'build-fuzz');
+const TARGETS = ['http1'];
+const seconds = Number(process.env.FUZZ_SECONDS || 60);
+
+function run(cmd, args, opts = {}) {
+  console.log(`$ ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: ROOT, ...opts });
+  if (r.error) {
+    console.error(`fuzz: cannot run ${cmd}: ${r.error.message}`);
+    process.exit(1);
+  }
+  return r.status === null ? 128 : r.status;
+}
+
+function copyDir(from, to) {
+  if (!fs.existsSync(from)) return;
+  for (const f of fs.readdirSync(from)) {
+    if (!f.startsWith('.')) fs.copyFileSync(path.join(from, f), path.join(to, f));
+  }
+}
+
+function fuzz(target) {
+  const work = path.join(BUILD, 'corpus', target);
+  const artifacts = path.join(BUILD, 'artifacts', target) + path.sep;
+  fs.mkdirSync(work, { recursive: true });
+  fs.mkdirSync(artifacts, { recursive: true });
+  copyDir(path.join(ROOT, 'test', 'fuzz', 'corpus', target), work);
+  copyDir(path.join(ROOT, 'test', 'fuzz', 'regressions', target), work);
+  const before = new Set(fs.readdirSync(artifacts));
+
+  const status = run(path.join(BUILD, `${target}_fuzz`), [
+    work,
+    `-dict=${path.join(ROOT, 'test', 'fuzz', `${target}.dict`)}`,
+    `-max_total_time=${seconds}`,
+    `-artifact_prefix=${artifacts}`,
+    '-print_final_stats=1',
+  ]);
+
+  const found = fs.readdirSync(artifacts).filter((f) => !before.has(f));
+  if (status === 0 && found.length === 0) return true;
+  const regressions = path.join(ROOT, 'test', 'fuzz', 'regressions', target);
+  fs.mkdirSync(regressions, { recursive: true });
+  for (const f of found) {
+    fs.copyFileSync(path.join(artifacts, f), path.join(regressions, f));
+    console.error(`fuzz: ${target}: ${path.join(artifacts, f)}`);
+    console.error(`      copied to ${path.relative(ROOT, path.join(regressions, f))}`);
+  }
+  if (found.length === 0) console.error(`fuzz: ${target}: the fuzzer exited with status ${status}`);
+  return false;
+}
+
+function main() {
+  const chosen = process.argv.slice(2);
+  for (const t of chosen) {
+    if (!TARGETS.includes(t)) {
+      console.error(`fuzz: unknown target ${t} (known: ${TARGETS.join(', ')})`);
+      process.exit(2);
+    }
+  }
+  if (!(seconds > 0)) {
+    console.error('fuzz: FUZZ_SECONDS must be a positive number');
+    process.exit(2);
+  }
+  const targets = chosen.length ? chosen : TARGETS;
+  if (run('cmake', ['-S', '.', '-B', BUILD, '-DTSGI_FUZZ=ON', '-DCMAKE_CXX_COMPILER=clang++']) !== 0 ||
+      run('cmake', ['--build', BUILD, '--parallel', '--target', ...targets.map((t) => `${t}_fuzz`)]) !== 0) {
+    console.error('fuzz: the build failed (it needs clang++ with libFuzzer, e.g. Debian libclang-rt-14-dev)');
+    process.exit(1);
+  }
+  const failed = targets.filter((t) => !fuzz(t));
+  if (failed.length) {
+    console.error(`fuzz: failures in ${failed.join(', ')}; the inputs are in test/fuzz/regressions/`);
+    process.exit(1);
+  }
+  console.log(`fuzz: ${targets.join(', ')}: no crash in ${seconds} s each`);
+}
+
+main();
