@@ -198,7 +198,10 @@ void Loop::on_listener_ready(Listener& l) {
 }
 
 void Loop::on_conn_event(Connection* c, uint32_t flags) {
-  if (flags & (kPollRead | kPollHup | kPollErr)) {
+  // Write first: a reply that drains below the high-water mark lets the next
+  // pipelined request in.
+  if (flags & kPollWrite) flush(c);
+  if (!c->closed && (flags & (kPollRead | kPollHup | kPollErr))) {
     // Read while reads fill the buffer, up to its limit; the limit is how input
     // backpressure works (level-triggered: not asking to read).
     for (int i = 0; i < 4 && !c->closed; i++) {
@@ -219,9 +222,8 @@ void Loop::on_conn_event(Connection* c, uint32_t flags) {
       }
       break;  // complete requests may still be buffered: serve them, then close
     }
-    process_input(c);
   }
-  if (!c->closed && (flags & kPollWrite)) flush(c);
+  if (!c->closed) process_input(c);
   if (!c->closed) settle(c);
 }
 
@@ -316,6 +318,11 @@ void Loop::deliver_body(Connection* c) {
       }
       if (step == http1::ChunkedDecoder::Step::kData) {
         c->body_seen += data_len;
+        if (discard && c->body_seen > opts_.discard_limit) {
+          c->close_after_flush = true;  // not worth draining: close instead
+          c->consume(c->in_len());
+          return;
+        }
         if (c->body_seen > opts_.max_body) {
           if (!discard) sink_->on_body_error(c->handle, 413);
           if (!c->reply_started) send_error(c, 413);
@@ -360,7 +367,7 @@ void Loop::finish_request(Connection* c) {
   c->requests++;
   c->handle = 0;
   c->in_state = Connection::In::kHead;
-  if (!c->keep_alive) {
+  if (!c->keep_alive || closing_) {
     c->close_after_flush = true;
     return;
   }
@@ -378,6 +385,7 @@ void Loop::send_error(Connection* c, int status) {
   c->in_state = Connection::In::kBodyDone;
   c->consume(c->in_len());
   if (c->request_active) {
+    sink_->on_abort(c->handle);  // the app's signal fires; its reply is moot
     c->request_active = false;
     c->handle = 0;
   }

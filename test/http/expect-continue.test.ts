@@ -10,11 +10,11 @@ import { delay, header, RawConnection } from '../helpers/index.js';
 describe('Expect: 100-continue', () => {
   let server: ServerHandle;
   let port: number;
-  let release: (() => void) | undefined;
+  const gate: { release?: () => void } = {};
   let bodyDone = false;
   const app: App = async (req) => {
     if (req.PATH_INFO === '/refuse') return { status: 403, body: 'no thanks' };
-    if (req.PATH_INFO === '/gated') await new Promise<void>((resolve) => { release = resolve; });
+    if (req.PATH_INFO === '/gated') await new Promise<void>((resolve) => { gate.release = resolve; });
     const text = await req.body.text();
     bodyDone = true;
     return { body: `got ${text}` };
@@ -29,16 +29,18 @@ describe('Expect: 100-continue', () => {
   test('100 Continue is sent only once the app reads the body, then the reply', async () => {
     const c = await RawConnection.open(port);
     try {
-      release = undefined;
+      delete gate.release;
       bodyDone = false;
       await c.write('POST /gated HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n');
       // The app is holding off: nothing may arrive yet.
       const waitApp = Date.now();
-      while (release === undefined && Date.now() - waitApp < 2000) await delay(5);
-      assert.ok(release, 'the app was called before the body was sent');
+      const waiting = (): (() => void) | undefined => gate.release;
+      while (waiting() === undefined && Date.now() - waitApp < 2000) await delay(5);
+      const releaseApp = waiting();
+      assert.ok(releaseApp, 'the app was called before the body was sent');
       await delay(100);
       assert.equal(c.received, 0, `nothing before the app reads; got ${JSON.stringify(c.data.toString())}`);
-      release();
+      releaseApp();
       await c.waitUntil(() => c.data.includes('\r\n\r\n'), 2000, '100 Continue');
       assert.equal(c.data.toString('latin1'), 'HTTP/1.1 100 Continue\r\n\r\n');
       assert.equal(bodyDone, false);
