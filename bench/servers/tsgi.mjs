@@ -3,7 +3,9 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 // The CommonJS build directly: works whether or not dist/index.mjs was written.
-const { serve } = require('../../dist/index.js');
+// TSGI_ROOT points at another checkout (or a copy of dist/ + build/) to compare builds.
+const root = process.env.TSGI_ROOT ?? new URL('../..', import.meta.url).pathname;
+const { serve } = require(`${root.replace(/\/$/, '')}/dist/index.js`);
 
 const port = Number(process.env.PORT ?? 8001);
 const BODY = 'Hello, World!\n';

@@ -1,6 +1,7 @@
 // The HTTP/1.1 framer against its fixtures (test/fixtures/http1/*.json), and
 // the fuzz corpus and regressions replayed so they stay fixed without clang.
 //
+// The hooks are test-only exports of the addon (native/napi/parser_binding.cc).
 // parseHead() itself feeds every prefix of its input with one persistent
 // scan_from and throws if the first answer differs from the whole buffer's,
 // so each head fixture here is also checked split at every offset. Chunked
@@ -8,8 +9,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { binding } from '../../src/native/load.js';
+import { join } from 'node:path';
+import { binding } from 'tsgi/native';
+import { ROOT as root } from '../helpers/index.js';
 
 interface HeadResult {
   result: 'ok' | 'again' | 'error';
@@ -72,15 +74,6 @@ interface Fixture {
 }
 
 const hooks = binding as unknown as ParserHooks;
-
-function repoRoot(): string {
-  for (let dir = process.cwd(); ; dir = resolve(dir, '..')) {
-    if (existsSync(join(dir, 'test', 'fixtures', 'http1'))) return dir;
-    if (resolve(dir, '..') === dir) throw new Error('cannot find test/fixtures/http1 above ' + process.cwd());
-  }
-}
-
-const root = repoRoot();
 
 // The flag bits come from parser.h, so the names here cannot drift from it:
 // `kKeepAlive = 1u << 1` becomes keepAlive.

@@ -65,8 +65,8 @@ int hex_value(unsigned char c) {
   return -1;
 }
 
-// `lit` is lower case letters, digits and '-'. OR-ing 0x20 folds A-Z onto a-z;
-// the other bytes it could fold onto those are CTLs, which never get here.
+// `lit` is lower case letters, digits, '-', ':' and '/'. OR-ing 0x20 folds A-Z
+// onto a-z; the other bytes it folds onto those are CTLs, which never get here.
 bool eq_nocase(const char* p, size_t n, const char* lit) {
   for (size_t i = 0; i < n; ++i, ++lit)
     if (*lit == 0 || (p[i] | 0x20) != *lit) return false;
@@ -89,17 +89,22 @@ constexpr size_t kMaxMethod = 32;
 constexpr int kMaxEmptyLines = 4;
 enum class Scan { kDone, kMore, kError };
 
+Scan scan_fail(HeadError* err, int status, const char* reason) {
+  fail(err, status, reason);
+  return Scan::kError;
+}
+
 // RFC 9112 2.2: a server SHOULD ignore at least one empty line before the
 // request-line; a few are skipped, more is not a client being sloppy.
 Scan skip_empty_lines(const char* b, size_t avail, size_t* start, HeadError* err) {
   size_t p = 0;
   for (int n = 0;; ++n, p += 2) {
     if (p >= avail) return Scan::kMore;
-    if (b[p] == '\n') return fail(err, 400, "bare LF"), Scan::kError;  // RFC 9112 2.2
+    if (b[p] == '\n') return scan_fail(err, 400, "bare LF");  // RFC 9112 2.2
     if (b[p] != '\r') break;
-    if (n == kMaxEmptyLines) return fail(err, 400, "too many empty lines"), Scan::kError;
+    if (n == kMaxEmptyLines) return scan_fail(err, 400, "too many empty lines");
     if (p + 1 >= avail) return Scan::kMore;
-    if (b[p + 1] != '\n') return fail(err, 400, "bare CR"), Scan::kError;  // RFC 9112 2.2
+    if (b[p + 1] != '\n') return scan_fail(err, 400, "bare CR");  // RFC 9112 2.2
   }
   *start = p;
   return Scan::kDone;
@@ -111,14 +116,14 @@ Scan check_method(const char* b, size_t start, size_t avail, size_t* method_end,
   size_t end = start + kMaxMethod + 1 < avail ? start + kMaxMethod + 1 : avail;
   for (size_t p = start; p < end; ++p) {
     if (b[p] == ' ') {
-      if (p == start) return fail(err, 400, "empty method"), Scan::kError;  // RFC 9112 3
+      if (p == start) return scan_fail(err, 400, "empty method");  // RFC 9112 3
       *method_end = p;
       return Scan::kDone;
     }
-    if (!is(b[p], kTchar)) return fail(err, 400, "invalid method"), Scan::kError;  // RFC 9112 3.1
+    if (!is(b[p], kTchar)) return scan_fail(err, 400, "invalid method");  // RFC 9112 3.1
   }
   if (end == start + kMaxMethod + 1)  // RFC 9112 3: longer than any we know -> 501
-    return fail(err, 501, "method too long"), Scan::kError;
+    return scan_fail(err, 501, "method too long");
   return Scan::kMore;
 }
 
@@ -143,7 +148,7 @@ Scan find_head_end(const char* b, size_t start, size_t from, size_t avail,
     const void* q = std::memchr(b + from, '\n', avail - from);
     if (!q) break;
     size_t p = static_cast<const char*>(q) - b;
-    if (p == start || b[p - 1] != '\r') return fail(err, 400, "bare LF"), Scan::kError;  // RFC 9112 2.2
+    if (p == start || b[p - 1] != '\r') return scan_fail(err, 400, "bare LF");  // RFC 9112 2.2
     if (p >= start + 2 && b[p - 2] == '\n') {
       *head_end = p + 1;
       return Scan::kDone;
@@ -159,7 +164,7 @@ struct Fields {
   int host_count = 0;
   bool te = false, te_chunked = false, te_last_chunked = false, te_other = false;
   bool cl = false, conn_close = false, conn_keep_alive = false;
-  bool expect_continue = false;
+  bool expect_continue = false, upgrade = false;
 };
 
 // request-line = method SP request-target SP HTTP-version CRLF (RFC 9112 3).
@@ -279,18 +284,19 @@ bool parse_content_length(const char* v, size_t n, Fields* f, RequestHead* out) 
 // transfer-coding = token *( OWS ";" OWS transfer-parameter ) (RFC 9112 7).
 Result parse_transfer_encoding(const char* v, size_t n, Fields* f, HeadError* err) {
   const char* why = nullptr;
+  auto bad = [&why](const char* reason) { return why = reason, false; };
   f->te = true;
   for_each_element(v, n, [&](const char* p, size_t len) {
     size_t tok = 0;
     while (tok < len && is(p[tok], kTchar)) ++tok;
-    if (tok == 0) return why = "invalid transfer-coding", false;  // also empty elements
+    if (tok == 0) return bad("invalid transfer-coding");  // empty elements too
     if (eq_nocase(p, tok, "chunked")) {
-      if (tok != len) return why = "parameters on chunked", false;  // RFC 9112 7
-      if (f->te_chunked) return why = "chunked applied twice", false;  // RFC 9112 6.1
+      if (tok != len) return bad("parameters on chunked");  // RFC 9112 7: chunked has none
+      if (f->te_chunked) return bad("chunked applied twice");  // RFC 9112 6.1
       f->te_chunked = f->te_last_chunked = true;
       return true;
     }
-    if (tok != len && !is_ws(p[tok]) && p[tok] != ';') return why = "invalid transfer-coding", false;
+    if (tok != len && !is_ws(p[tok]) && p[tok] != ';') return bad("invalid transfer-coding");
     f->te_other = true;
     f->te_last_chunked = false;
     return true;
@@ -345,7 +351,7 @@ Result on_field(const char* b, const Header& h, Fields* f, RequestHead* out,
       f->expect_continue = true;
       break;
     case 7:
-      if (eq_nocase(name, 7, "upgrade")) out->flags |= kUpgrade;
+      if (eq_nocase(name, 7, "upgrade")) f->upgrade = true;
       break;
   }
   return Result::kOk;
@@ -394,6 +400,7 @@ Result finish(const Fields& f, RequestHead* out, HeadError* err) {
   }
   if (f.cl) out->flags |= kContentLength;
   if (f.expect_continue && http11) out->flags |= kExpectContinue;  // RFC 9110 10.1.1: ignore for 1.0
+  if (f.upgrade && http11) out->flags |= kUpgrade;  // RFC 9110 7.8: ignore for 1.0
   if (http11 ? !f.conn_close : (f.conn_keep_alive && !f.conn_close))  // RFC 9112 9.3
     out->flags |= kKeepAlive;
   return Result::kOk;

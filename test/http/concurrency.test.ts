@@ -1,0 +1,55 @@
+// Many connections at once: 1,000 clients connect first, then each sends one
+// request; every one is answered.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { serve, type ServerHandle } from 'tsgi';
+import { RawConnection } from '../helpers/index.js';
+
+const N = 1000;
+
+describe('1,000 concurrent connections', () => {
+  let server: ServerHandle;
+  let port: number;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const ports = new Set<string>();
+  let releaseAll!: () => void;
+  const allIn = new Promise<void>((resolve) => { releaseAll = resolve; });
+
+  before(() => {
+    server = serve(async (req) => {
+      ports.add(req.REMOTE_PORT);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      // Hold every request until all N are in the app at once (or 10 s pass).
+      if (inFlight === N) releaseAll();
+      await Promise.race([allIn, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      inFlight--;
+      return { body: req.PATH_INFO };
+    }, { listen: '127.0.0.1:0', log: () => {} });
+    port = server.addresses[0]!.port!;
+  });
+  after(() => server.close());
+
+  test('all connect, then all send, all get their own reply', async () => {
+    const conns: RawConnection[] = [];
+    try {
+      // Open in waves so the kernel's accept queue is never the test's subject.
+      for (let i = 0; i < N; i += 200) {
+        conns.push(...await Promise.all(Array.from({ length: Math.min(200, N - i) }, () => RawConnection.open(port))));
+      }
+      assert.equal(conns.length, N);
+      await Promise.all(conns.map((c, i) => c.write(`GET /c/${i} HTTP/1.1\r\nHost: x\r\n\r\n`)));
+      const replies = await Promise.all(conns.map((c) => c.responses(1, { timeoutMs: 20_000 })));
+      replies.forEach((r, i) => {
+        assert.equal(r[0]!.status, 200);
+        assert.equal(r[0]!.body.toString(), `/c/${i}`);
+      });
+      assert.equal(ports.size, N, 'one request per connection');
+      assert.equal(maxInFlight, N, 'all requests were in the app at once');
+      assert.ok(conns.every((c) => !c.closed), 'keep-alive connections stay open');
+    } finally {
+      for (const c of conns) c.destroy();
+    }
+  });
+});
