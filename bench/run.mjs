@@ -13,7 +13,8 @@
 //
 // Environment: RUNS (5), DURATION seconds (5), CONNECTIONS (64), THREADS (1),
 // WARMUP seconds (2, per server, not measured), SERVER_CPU (0), WRK_CPU (1),
-// BASE_PORT (18081), SERVERS (comma list; or --servers=).
+// BASE_PORT (18081), SERVERS (comma list; or --servers=), NICE (e.g. -10: run the
+// servers and wrk at that priority, so other work on a shared machine disturbs less; root).
 import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { request } from 'node:http';
@@ -42,6 +43,10 @@ const WARMUP = int(env.WARMUP, 2);
 const SERVER_CPU = env.SERVER_CPU ?? '0';
 const WRK_CPU = env.WRK_CPU ?? '1';
 const BASE_PORT = int(env.BASE_PORT, 18081);
+const NICE = env.NICE ? Number(env.NICE) : undefined;
+if (NICE !== undefined && !Number.isInteger(NICE)) die(`NICE is not a whole number: ${env.NICE}`);
+/** argv prefix that pins (and optionally renices) a command. */
+const pinned = (cpu, argv) => (NICE === undefined ? ['taskset', ['-c', cpu, ...argv]] : ['nice', ['-n', String(NICE), 'taskset', '-c', cpu, ...argv]]);
 const JSON_OUT = flag('json');
 const WRITE = !flag('no-write');
 const EXPECT_BODY = 'Hello, World!\n';
@@ -97,13 +102,16 @@ function childrenCpuSeconds() {
   return (Number(rest[16 - 3]) + Number(rest[17 - 3])) / CLK_TCK;
 }
 
-/** Busy seconds (everything but idle and iowait) of one CPU, or of all with cpu = ''. */
+/**
+ * Busy seconds of one CPU (or of all with cpu = ''): everything but idle and
+ * iowait, and apart from it the time the hypervisor took (steal).
+ */
 function cpuBusy(cpu) {
   const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
-  if (!line) return NaN;
+  if (!line) return { busy: NaN, steal: NaN };
   const t = line.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal guest guest_nice (guest is inside user)
-  return (t[0] + t[1] + t[2] + t[5] + t[6] + t[7]) / CLK_TCK;
+  return { busy: (t[0] + t[1] + t[2] + t[5] + t[6]) / CLK_TCK, steal: (t[7] ?? 0) / CLK_TCK };
 }
 
 function memory(pid) {
@@ -115,7 +123,8 @@ function memory(pid) {
 // ---- servers ---------------------------------------------------------------
 
 function startServer(s, port) {
-  const child = spawn('taskset', ['-c', SERVER_CPU, process.execPath, path.join(here, s.file)], {
+  const [cmd, argv] = pinned(SERVER_CPU, [process.execPath, path.join(here, s.file)]);
+  const child = spawn(cmd, argv, {
     cwd: root,
     env: { ...env, PORT: String(port), NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -172,9 +181,9 @@ function verify(s, res) {
 // ---- wrk ---------------------------------------------------------------------
 
 function wrk(port, seconds) {
-  const argv = ['-c', WRK_CPU, 'wrk', `-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}/`];
+  const [cmd, argv] = pinned(WRK_CPU, ['wrk', `-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}/`]);
   return new Promise((resolve, reject) => {
-    const child = spawn('taskset', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { out += d; });
@@ -231,11 +240,11 @@ function wrkVersion() {
 
 function table(results) {
   const rows = [
-    '| server | req/s median (min–max) | server CPU µs/req median (min–max) | server CPU use (others on its CPU) | wrk CPU use (others on its CPU) | p50 ms | p99 ms median (min–max) | RSS MB end (peak) |',
+    '| server | req/s median (min–max) | server CPU µs/req median (min–max) | server CPU use (others; steal) | wrk CPU use (others; steal) | p50 ms | p99 ms median (min–max) | RSS MB end (peak) |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of results) {
-    rows.push(`| ${r.name} | ${range(r.rps)} | ${range(r.cpuUsPerReq, 2)} | ${fmt(r.cpuUse.median * 100)}% (${fmt(r.others.median * 100)}%) | ${fmt(r.wrkUse.median * 100)}% (${fmt(r.wrkOthers.median * 100)}%) | ${fmt(r.p50.median, 2)} | ${range(r.p99, 2)} | ${fmt(r.memory.rssMB, 1)} (${fmt(r.memory.peakMB, 1)}) |`);
+    rows.push(`| ${r.name} | ${range(r.rps)} | ${range(r.cpuUsPerReq, 2)} | ${fmt(r.cpuUse.median * 100)}% (${fmt(r.others.median * 100)}%; ${fmt(r.steal.median * 100)}%) | ${fmt(r.wrkUse.median * 100)}% (${fmt(r.wrkOthers.median * 100)}%; ${fmt(r.wrkSteal.median * 100)}%) | ${fmt(r.p50.median, 2)} | ${range(r.p99, 2)} | ${fmt(r.memory.rssMB, 1)} (${fmt(r.memory.peakMB, 1)}) |`);
   }
   const base = results.find((r) => r.name === 'node:http');
   const lines = [rows.join('\n')];
@@ -263,10 +272,11 @@ process.on('exit', stopAll);
 const info = machine();
 const loadBefore = os.loadavg();
 // What else runs on the machine, measured over one second before we start.
-const idleBusy0 = cpuBusy('');
+const idle0 = cpuBusy('');
 await sleep(1000);
-const background = (cpuBusy('') - idleBusy0) / 1;  // CPU-seconds per second, all CPUs
-const command = `RUNS=${RUNS} DURATION=${DURATION} CONNECTIONS=${CONNECTIONS} node bench/run.mjs${wanted ? ` --servers=${wanted.join(',')}` : ''}`;
+const idle1 = cpuBusy('');
+const background = idle1.busy - idle0.busy + idle1.steal - idle0.steal;  // CPU-seconds per second, all CPUs
+const command = `${NICE !== undefined ? `NICE=${NICE} ` : ''}RUNS=${RUNS} DURATION=${DURATION} CONNECTIONS=${CONNECTIONS} node bench/run.mjs${wanted ? ` --servers=${wanted.join(',')}` : ''}`;
 log(`bench: ${info.nproc} CPUs (${info.cpu}), node ${info.node}; servers on CPU ${SERVER_CPU}, wrk on CPU ${WRK_CPU}`);
 if (background > 0.1) log(`bench: warning: ${fmt(background * 100)}% of a CPU busy before starting (load average ${loadBefore[0].toFixed(2)}); numbers will be noisy`);
 log(`bench: wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s --latency, ${RUNS} runs per server, interleaved`);
@@ -308,14 +318,17 @@ for (let run = 1; run <= RUNS; run++) {
     if (!Number.isFinite(w.rps) || !(w.requests > 0)) die(`cannot read wrk's output:\n${out}`);
     const cpu = cpu1 - cpu0;
     // Time the server's CPU spent on anything but the server (other processes, wrk's spill-over).
-    const others = Math.max(0, (busy1 - busy0 - cpu) / wall);
+    // /proc/stat is sampled per tick, the processes' times are exact: expect a few % of slack.
+    const others = Math.max(0, (busy1.busy - busy0.busy - cpu) / wall);
+    const steal = (busy1.steal - busy0.steal) / wall;
     // Same for wrk's CPU: if others take it, wrk (not the server) caps req/s.
-    const wrkOthers = Math.max(0, (wrkBusy1 - wrkBusy0 - wrkCpu) / wall);
-    const r = { ...w, cpuSeconds: cpu, wall, cpuUsPerReq: (cpu * 1e6) / w.requests, cpuUse: cpu / wall, others,
-      wrkUse: wrkCpu / wall, wrkOthers };
+    const wrkOthers = Math.max(0, (wrkBusy1.busy - wrkBusy0.busy - wrkCpu) / wall);
+    const wrkSteal = (wrkBusy1.steal - wrkBusy0.steal) / wall;
+    const r = { ...w, cpuSeconds: cpu, wall, cpuUsPerReq: (cpu * 1e6) / w.requests, cpuUse: cpu / wall, others, steal,
+      wrkUse: wrkCpu / wall, wrkOthers, wrkSteal };
     s.runs.push(r);
     const warn = w.non2xx || w.socketErrors ? `  [non-2xx ${w.non2xx}, socket errors ${w.socketErrors}]` : '';
-    log(`bench: run ${run}/${RUNS} ${s.name.padEnd(9)} ${fmt(w.rps).padStart(7)} req/s  ${fmt(r.cpuUsPerReq, 2).padStart(6)} µs/req  p50 ${fmt(w.p50, 2)}ms  p99 ${fmt(w.p99, 2)}ms  server cpu ${fmt(r.cpuUse * 100)}% (others ${fmt(others * 100)}%)  wrk cpu ${fmt(r.wrkUse * 100)}% (others ${fmt(wrkOthers * 100)}%)${warn}`);
+    log(`bench: run ${run}/${RUNS} ${s.name.padEnd(9)} ${fmt(w.rps).padStart(7)} req/s  ${fmt(r.cpuUsPerReq, 2).padStart(6)} µs/req  p50 ${fmt(w.p50, 2)}ms  p99 ${fmt(w.p99, 2)}ms  server cpu ${fmt(r.cpuUse * 100)}% (others ${fmt(others * 100)}%, steal ${fmt(steal * 100)}%)  wrk cpu ${fmt(r.wrkUse * 100)}% (others ${fmt(wrkOthers * 100)}%, steal ${fmt(wrkSteal * 100)}%)${warn}`);
   }
 }
 
@@ -327,6 +340,8 @@ const results = live.map((s) => ({
   cpuUsPerReq: summary(s.runs.map((r) => r.cpuUsPerReq)),
   cpuUse: summary(s.runs.map((r) => r.cpuUse)),
   others: summary(s.runs.map((r) => r.others)),
+  steal: summary(s.runs.map((r) => r.steal)),
+  wrkSteal: summary(s.runs.map((r) => r.wrkSteal)),
   wrkUse: summary(s.runs.map((r) => r.wrkUse)),
   wrkOthers: summary(s.runs.map((r) => r.wrkOthers)),
   p50: summary(s.runs.map((r) => r.p50)),
@@ -347,7 +362,8 @@ const section = [
     `Before starting, ${fmt(background * 100)}% of a CPU was busy with other work; load average ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after` +
     (background > 0.1 ? ' (**the machine was not idle: other processes competed for the CPUs**).' : '.'),
   `Servers pinned to CPU ${SERVER_CPU}, \`wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s --latency\` pinned to CPU ${WRK_CPU}; ` +
-    `${RUNS} interleaved runs per server after a ${WARMUP}s warm-up each.`,
+    `${RUNS} interleaved runs per server after a ${WARMUP}s warm-up each` +
+    (NICE !== undefined ? `; servers and wrk at nice ${NICE}.` : '.'),
   '',
   '```',
   command,
@@ -357,7 +373,7 @@ const section = [
   '',
   'CPU µs/req: server process user+system time during the run / requests wrk completed. ' +
     'CPU use: server CPU time / wall time (100% = the server saturated its core); ' +
-    '"others": time that CPU spent on other processes during the run. ' +
+    '"others": time that CPU spent on other processes during the run; "steal": time the hypervisor took from it. ' +
     'If wrk is near 100% of its CPU, or others take much of it, req/s is capped by the client, not the server.',
   ...(errs.length ? ['', `**Errors:** ${errs.join('; ')}`] : []),
   '',
@@ -371,7 +387,7 @@ if (WRITE) {
   log(`bench: appended to ${path.relative(process.cwd(), file) || file}`);
 }
 if (JSON_OUT) {
-  process.stdout.write(JSON.stringify({ date, machine: info, command, load: { before: loadBefore, after: loadAfter, backgroundCpus: background }, config: { RUNS, DURATION, CONNECTIONS, THREADS, WARMUP, SERVER_CPU, WRK_CPU }, results }, null, 2) + '\n');
+  process.stdout.write(JSON.stringify({ date, machine: info, command, load: { before: loadBefore, after: loadAfter, backgroundCpus: background }, config: { RUNS, DURATION, CONNECTIONS, THREADS, WARMUP, SERVER_CPU, WRK_CPU, NICE }, results }, null, 2) + '\n');
 } else {
   process.stdout.write(`\n${md}\n`);
 }

@@ -1,0 +1,440 @@
+// The `tsgi` command as a user runs it: `node bin/tsgi ...` from the repo.
+// Usage errors exit 2, start-up failures exit non-zero, each with ONE line on
+// stderr that names the culprit; SIGTERM finishes in-flight requests, exits 0.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ROOT, rawRequest, tempDir } from '../helpers/index.js';
+
+const BIN = path.join(ROOT, 'bin', 'tsgi');
+const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+const dir = tempDir('tsgi-cli-');
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function writeApp(name: string, source: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, source);
+  return file;
+}
+
+const APP = writeApp('app.js', `module.exports = (req) => ({ body: 'cjs ' + req.PATH_INFO });\n`);
+const SLOW = writeApp('slow.js', `
+module.exports = async (req) => {
+  process.stdout.write('started ' + req.PATH_INFO + '\\n');
+  await new Promise((r) => setTimeout(r, 300));
+  return { headers: { 'content-type': 'text/plain' }, body: 'x'.repeat(100000) + 'END' };
+};\n`);
+
+interface Exit { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+interface Running {
+  child: ChildProcess;
+  /** "serving ... on WHERE" lines, one per listener. */
+  where: string[];
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<Exit>;
+}
+
+/** Starts tsgi; resolves once it printed one "serving" line per --http, or rejects if it exits. */
+function start(args: string[], listeners: number, timeoutMs = 10_000): Promise<Running> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
+  child.stderr!.setEncoding('utf8');
+  const exited = new Promise<Exit>((resolve) => {
+    child.on('exit', (code, signal) => resolve({ code, signal, stdout: out, stderr: err }));
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`tsgi did not start within ${timeoutMs} ms; stderr:\n${err}`));
+    }, timeoutMs);
+    child.stderr!.on('data', (c: string) => {
+      err += c;
+      const where = [...err.matchAll(/^tsgi: serving .* on (\S+)$/gm)].map((m) => m[1]!);
+      if (where.length === listeners) {
+        clearTimeout(timer);
+        resolve({ child, where, stdout: () => out, stderr: () => err, exited });
+      }
+    });
+    void exited.then((e) => {
+      clearTimeout(timer);
+      reject(new Error(`tsgi exited (${e.code ?? e.signal}) before serving; stderr:\n${e.stderr}`));
+    });
+  });
+}
+
+/** Runs tsgi to completion (bounded: SIGKILL after timeoutMs). */
+async function run(args: string[], timeoutMs = 10_000): Promise<Exit> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => { err += c; });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+    child.on('close', (c, s) => resolve([c, s]));
+  });
+  clearTimeout(timer);
+  assert.notEqual(signal, 'SIGKILL', `tsgi ${args.join(' ')} did not exit within ${timeoutMs} ms`);
+  return { code, signal, stdout: out, stderr: err };
+}
+
+/** Waits (bounded: SIGKILL after timeoutMs) for an exit already asked for. */
+async function waitExit(r: Running, timeoutMs = 5_000): Promise<Exit> {
+  const timer = setTimeout(() => r.child.kill('SIGKILL'), timeoutMs);
+  const e = await r.exited;
+  clearTimeout(timer);
+  assert.notEqual(e.signal, 'SIGKILL', `tsgi did not exit within ${timeoutMs} ms`);
+  return e;
+}
+
+/** Sends SIGTERM, waits (bounded) for the exit. */
+function stop(r: Running, timeoutMs = 5_000): Promise<Exit> {
+  r.child.kill('SIGTERM');
+  return waitExit(r, timeoutMs);
+}
+
+/** Starts a request now, to be awaited later without an unhandled rejection meanwhile. */
+function inFlight<T>(p: Promise<T>): () => Promise<T> {
+  const settled = p.then((v) => ({ v }), (err: unknown) => ({ err }));
+  return async () => {
+    const s = await settled;
+    if ('err' in s) throw s.err;
+    return s.v;
+  };
+}
+
+async function waitFor(read: () => string, text: string, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!read().includes(text) && Date.now() < deadline) await new Promise((s) => setTimeout(s, 10));
+  assert.ok(read().includes(text), `never saw "${text}"`);
+}
+
+function oneLine(stderr: string): string {
+  const lines = stderr.split('\n').filter((l) => l !== '');
+  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`);
+  assert.match(lines[0]!, /^tsgi: /);
+  return lines[0]!;
+}
+
+/** "http://127.0.0.1:PORT" -> PORT; a unix socket path stays a path. */
+function target(where: string): number | string {
+  const m = /^http:\/\/[^/]*:(\d+)$/.exec(where);
+  return m ? Number(m[1]) : where;
+}
+
+interface Reply { status: number; headers: string; body: string }
+
+async function get(where: number | string, p = '/', timeoutMs = 5_000): Promise<Reply> {
+  const res = await rawRequest(where, `GET ${p} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`, { timeoutMs });
+  const text = res.data.toString('latin1');
+  const split = text.indexOf('\r\n\r\n');
+  assert.ok(split > 0, `no complete response head: ${JSON.stringify(text.slice(0, 200))}`);
+  const head = text.slice(0, split);
+  const status = /^HTTP\/1\.1 (\d{3}) /.exec(head);
+  assert.ok(status, `bad status line: ${head.split('\r\n')[0]}`);
+  return { status: Number(status[1]), headers: head, body: text.slice(split + 4) };
+}
+
+function listenBusy(): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  });
+}
+
+// -- usage -------------------------------------------------------------------
+
+test('--help exits 0 and lists --http', async () => {
+  const r = await run(['--help']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^Usage: tsgi /);
+  assert.match(r.stdout, /^\s+--http ADDR\s/m);
+  assert.equal(r.stderr, '');
+});
+
+test('--version prints the package version', async () => {
+  for (const flag of ['--version', '-V']) {
+    const r = await run([flag]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, new RegExp(`^tsgi ${VERSION.replace(/\./g, '\\.')}\\b`));
+    assert.equal(r.stderr, '');
+  }
+});
+
+test('an unknown flag exits 2 with one line naming it', async () => {
+  const r = await run(['--no-such-flag', APP]);
+  assert.equal(r.code, 2);
+  assert.match(oneLine(r.stderr), /--no-such-flag/);
+  assert.equal(r.stdout, '');
+});
+
+test('a flag missing its value, no app, or no listener exit 2 with one line', async () => {
+  const cases: [string[], RegExp][] = [
+    [['--http'], /--http/],
+    [['--http', '127.0.0.1:0'], /app/],
+    [[APP], /--http/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await run(args);
+    assert.equal(r.code, 2, `tsgi ${args.join(' ')}`);
+    assert.match(oneLine(r.stderr), re);
+  }
+});
+
+test('--http with a bad address exits non-zero with one line naming it', async () => {
+  for (const bad of ['300.1.1.1:80', '127.0.0.1:99999', '[::1', '127.0.0.1:http', '']) {
+    const r = await run(['--http', bad, APP]);
+    assert.notEqual(r.code, 0, `--http "${bad}" was accepted`);
+    const line = oneLine(r.stderr);
+    assert.ok(line.includes(`"${bad}"`) || line.includes(` ${bad}:`), `"${bad}" not named in: ${line}`);
+  }
+});
+
+test('a busy port exits non-zero with one line: address already in use, and the address', async () => {
+  const busy = await listenBusy();
+  try {
+    const port = (busy.address() as net.AddressInfo).port;
+    const r = await run(['--http', `127.0.0.1:${port}`, APP]);
+    assert.notEqual(r.code, 0);
+    const line = oneLine(r.stderr);
+    assert.match(line, /address already in use/i);
+    assert.ok(line.includes(`127.0.0.1:${port}`), `address not named in: ${line}`);
+  } finally {
+    busy.close();
+  }
+});
+
+test('a unix socket in a missing directory exits non-zero with one line naming the path', async () => {
+  const sock = path.join(dir, 'no-such-dir', 'app.sock');
+  const r = await run(['--http', sock, APP]);
+  assert.notEqual(r.code, 0);
+  assert.ok(oneLine(r.stderr).includes(sock));
+});
+
+// -- the app module ------------------------------------------------------------
+
+test('a missing module exits non-zero with one line naming it', async () => {
+  const missing = path.join(dir, 'missing.js');
+  const r = await run(['--http', '127.0.0.1:0', missing]);
+  assert.notEqual(r.code, 0);
+  assert.ok(oneLine(r.stderr).includes(missing));
+});
+
+test('a module that throws at load exits non-zero with one line naming it and the error', async () => {
+  const file = writeApp('throws.js', `throw new Error('boom at load');\n`);
+  const r = await run(['--http', '127.0.0.1:0', file]);
+  assert.notEqual(r.code, 0);
+  const line = oneLine(r.stderr);
+  assert.ok(line.includes(file), line);
+  assert.match(line, /boom at load/);
+});
+
+test('a module with a syntax error exits non-zero with one line naming it', async () => {
+  const file = writeApp('syntax.js', `module.exports = (req) => {\n`);
+  const r = await run(['--http', '127.0.0.1:0', file]);
+  assert.notEqual(r.code, 0);
+  assert.ok(oneLine(r.stderr).includes(file));
+});
+
+test('a module exporting a non-function exits non-zero with one line naming it', async () => {
+  for (const [name, src] of [['num.js', 'module.exports = 42;\n'], ['obj.mjs', 'export default { a: 1 };\n'],
+    ['none.mjs', 'export const x = 1;\n']] as const) {
+    const file = writeApp(name, src);
+    const r = await run(['--http', '127.0.0.1:0', file]);
+    assert.notEqual(r.code, 0, name);
+    assert.ok(oneLine(r.stderr).includes(file), `${name}: ${r.stderr}`);
+  }
+});
+
+test('a missing named export exits non-zero with one line naming the module and export', async () => {
+  const file = writeApp('named-missing.js', `exports.other = () => ({ body: '' });\n`);
+  const r = await run(['--http', '127.0.0.1:0', `${file}:handler`]);
+  assert.notEqual(r.code, 0);
+  const line = oneLine(r.stderr);
+  assert.ok(line.includes(file), line);
+  assert.match(line, /handler/);
+});
+
+test('ESM default export, CommonJS module.exports and a named export all load and serve', async () => {
+  const cases: [string, string][] = [
+    [writeApp('esm.mjs', `export default (req) => ({ body: 'esm ' + req.PATH_INFO });\n`), 'esm /p'],
+    [APP, 'cjs /p'],
+    [`${writeApp('named.js', `exports.handler = (req) => ({ body: 'named ' + req.PATH_INFO });\n`)}:handler`, 'named /p'],
+    [`${writeApp('named.mjs', `export const handler = async (req) => ({ body: 'esm-named ' + req.PATH_INFO });\n`)}:handler`,
+      'esm-named /p'],
+  ];
+  for (const [spec, body] of cases) {
+    const r = await start(['--http', '127.0.0.1:0', spec], 1);
+    try {
+      const reply = await get(target(r.where[0]!), '/p');
+      assert.equal(reply.status, 200, spec);
+      assert.equal(reply.body, body, spec);
+    } finally {
+      const e = await stop(r);
+      assert.equal(e.code, 0, `${spec}: ${e.stderr}`);
+    }
+  }
+});
+
+test('a relative module path resolves from the working directory', async () => {
+  const r = await start(['--http', '127.0.0.1:0', path.relative(ROOT, APP)], 1);
+  try {
+    assert.equal((await get(target(r.where[0]!), '/rel')).body, 'cjs /rel');
+  } finally {
+    assert.equal((await stop(r)).code, 0);
+  }
+});
+
+// -- serving -----------------------------------------------------------------
+
+test('serves on a TCP port and a unix socket at once', async () => {
+  const sock = path.join(dir, 'two.sock');
+  const r = await start(['--http', '127.0.0.1:0', '--http', sock, APP], 2);
+  try {
+    const tcp = r.where.find((w) => w.startsWith('http://'));
+    assert.ok(tcp, `no TCP listener in ${r.where.join(', ')}`);
+    assert.ok(r.where.includes(sock), `no unix listener in ${r.where.join(', ')}`);
+    assert.equal((await get(target(tcp), '/tcp')).body, 'cjs /tcp');
+    assert.equal((await get(sock, '/unix')).body, 'cjs /unix');
+  } finally {
+    assert.equal((await stop(r)).code, 0);
+  }
+});
+
+test('after a graceful stop, a new tsgi can serve on the same unix socket path', async () => {
+  const sock = path.join(dir, 'again.sock');
+  for (let round = 0; round < 2; round++) {
+    const r = await start(['--http', sock, APP], 1);
+    try {
+      assert.equal((await get(sock, `/r${round}`)).body, `cjs /r${round}`);
+    } finally {
+      assert.equal((await stop(r)).code, 0);
+    }
+  }
+});
+
+test('SIGTERM finishes an in-flight request, then exits 0', async () => {
+  const r = await start(['--http', '127.0.0.1:0', SLOW], 1);
+  const port = target(r.where[0]!) as number;
+  const pending = inFlight(get(port, '/slow', 5_000));
+  await waitFor(r.stdout, 'started /slow'); // the app has the request: now signal
+  const t0 = Date.now();
+  const e = await stop(r);
+  const reply = await pending();
+  assert.equal(reply.status, 200);
+  assert.equal(reply.body.length, 100003, 'the reply was cut');
+  assert.ok(reply.body.endsWith('END'));
+  assert.equal(e.code, 0, e.stderr);
+  assert.ok(Date.now() - t0 < 4_000, 'the exit waited far longer than the request');
+  assert.match(e.stderr, /SIGTERM/);
+});
+
+test('after SIGTERM no new connection is accepted while a request finishes', async () => {
+  const r = await start(['--http', '127.0.0.1:0', SLOW], 1);
+  const port = target(r.where[0]!) as number;
+  const pending = inFlight(get(port, '/slow', 5_000));
+  await waitFor(r.stdout, 'started /slow');
+  r.child.kill('SIGTERM');
+  await waitFor(r.stderr, 'SIGTERM');
+  // The in-flight request still has ~300 ms to go; the listener must be gone.
+  const refused = await new Promise<string>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    const timer = setTimeout(() => { s.destroy(); resolve('timeout'); }, 1_000);
+    s.on('connect', () => { clearTimeout(timer); s.destroy(); resolve('connected'); });
+    s.on('error', (err: NodeJS.ErrnoException) => { clearTimeout(timer); resolve(err.code ?? 'error'); });
+  });
+  const reply = await pending();
+  const e = await waitExit(r);
+  assert.equal(refused, 'ECONNREFUSED');
+  assert.equal(reply.body.length, 100003);
+  assert.equal(e.code, 0);
+});
+
+test('SIGTERM with an idle keep-alive connection exits 0 promptly', async () => {
+  const r = await start(['--http', '127.0.0.1:0', APP], 1);
+  const port = target(r.where[0]!) as number;
+  const sock = net.connect(port, '127.0.0.1');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.write('GET /ka HTTP/1.1\r\nHost: t\r\n\r\n');
+      sock.once('data', () => resolve());
+    });
+    const t0 = Date.now();
+    const e = await stop(r);
+    assert.equal(e.code, 0);
+    assert.ok(Date.now() - t0 < 2_000, `took ${Date.now() - t0} ms`);
+  } finally {
+    sock.destroy();
+  }
+});
+
+test('a second tsgi on the same port fails with address already in use', async () => {
+  const first = await start(['--http', '127.0.0.1:0', APP], 1);
+  try {
+    const port = target(first.where[0]!) as number;
+    const r = await run(['--http', `127.0.0.1:${port}`, APP]);
+    assert.notEqual(r.code, 0, 'two servers bound the same port');
+    const line = oneLine(r.stderr);
+    assert.match(line, /address already in use/i);
+    assert.ok(line.includes(`127.0.0.1:${port}`), line);
+    assert.equal((await get(port, '/still')).body, 'cjs /still', 'the first server stopped answering');
+  } finally {
+    assert.equal((await stop(first)).code, 0);
+  }
+});
+
+const VERY_SLOW = writeApp('very-slow.js', `
+module.exports = async (req) => {
+  process.stdout.write('started ' + req.PATH_INFO + '\\n');
+  await new Promise((r) => setTimeout(r, 5000));
+  return { body: 'late' };
+};\n`);
+
+test('SIGINT stops gracefully like SIGTERM', async () => {
+  const r = await start(['--http', '127.0.0.1:0', SLOW], 1);
+  const pending = inFlight(get(target(r.where[0]!), '/int', 5_000));
+  await waitFor(r.stdout, 'started /int');
+  r.child.kill('SIGINT');
+  const e = await waitExit(r);
+  const reply = await pending();
+  assert.equal(reply.body.length, 100003);
+  assert.equal(e.code, 0, e.stderr);
+  assert.match(e.stderr, /SIGINT/);
+});
+
+test('a second signal during the graceful stop exits at once, non-zero', async () => {
+  const r = await start(['--http', '127.0.0.1:0', VERY_SLOW], 1);
+  const pending = inFlight(rawRequest(target(r.where[0]!), 'GET /forced HTTP/1.1\r\nHost: t\r\n\r\n', { timeoutMs: 8_000 }));
+  await waitFor(r.stdout, 'started /forced');
+  r.child.kill('SIGTERM');
+  await waitFor(r.stderr, 'SIGTERM');
+  const t0 = Date.now();
+  const e = await stop(r, 3_000);
+  assert.notEqual(e.code, 0);
+  assert.ok(Date.now() - t0 < 2_000, `took ${Date.now() - t0} ms`);
+  assert.equal((await pending()).closed, true);
+});
+
+test('--shutdown-timeout bounds the wait for in-flight requests', async () => {
+  const r = await start(['--shutdown-timeout', '0.5', '--http', '127.0.0.1:0', VERY_SLOW], 1);
+  const pending = inFlight(rawRequest(target(r.where[0]!), 'GET /cut HTTP/1.1\r\nHost: t\r\n\r\n', { timeoutMs: 8_000 }));
+  await waitFor(r.stdout, 'started /cut');
+  const t0 = Date.now();
+  const e = await stop(r, 4_000);
+  const took = Date.now() - t0;
+  const res = await pending();
+  assert.equal(e.code, 0, e.stderr);
+  assert.ok(took >= 400 && took < 3_000, `stopped after ${took} ms, expected about 500`);
+  assert.equal(res.closed, true, 'the cut connection was left open');
+  assert.ok(!res.data.toString('latin1').includes('late'), 'the reply arrived after all');
+});
