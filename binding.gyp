@@ -5,12 +5,16 @@
       "sources": [
         "native/addon.cc",
         "native/napi/parser_binding.cc",
+        "native/napi/cgi_binding.cc",
         "native/core/loop.cc",
         "native/conn/connection.cc",
         "native/conn/out_queue.cc",
         "native/net/address.cc",
         "native/net/socket.cc",
         "native/proto/http1/parser.cc",
+        "native/proto/cgi/vars.cc",
+        "native/proto/uwsgi/framer.cc",
+        "native/proto/scgi/framer.cc",
         "native/proto/http1/writer.cc"
       ],
       "include_dirs": [

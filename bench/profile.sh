@@ -18,11 +18,19 @@ WRK_CPU=${WRK_CPU:-1}
 PORT=${PORT:-18400}
 OUT=${OUT:-/tmp/tsgi-profile}
 mkdir -p "$OUT"
+if curl -s -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null; then
+  echo "port $PORT is already in use: set PORT=" >&2; exit 1
+fi
 command -v perf >/dev/null || { echo "perf is missing: apt-get install -y linux-perf" >&2; exit 1; }
 
 PORT=$PORT taskset -c "$SERVER_CPU" node --perf-basic-prof ${NODE_FLAGS:-} "$here/servers/$server.mjs" >"$OUT/server.log" 2>&1 &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null || true' EXIT INT TERM
+stop() {
+  kill -TERM $pid 2>/dev/null || return 0
+  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 $pid 2>/dev/null || return 0; sleep 0.5; done
+  kill -KILL $pid 2>/dev/null || true
+}
+trap stop EXIT INT TERM
 i=0
 until curl -sf "http://127.0.0.1:$PORT/" >/dev/null 2>&1; do
   i=$((i + 1)); [ $i -lt 100 ] || { echo "server did not start:" >&2; cat "$OUT/server.log" >&2; exit 1; }

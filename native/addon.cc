@@ -23,6 +23,7 @@
 namespace tsgi {
 
 void InitParserTesting(Napi::Env env, Napi::Object exports);
+void InitCgiTesting(Napi::Env env, Napi::Object exports);
 
 enum EventType : int {
   kEvRequest = 1,
@@ -488,6 +489,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ev.Set("DRAIN", static_cast<int>(kEvDrain));
   exports.Set("events", ev);
   InitParserTesting(env, exports);
+  InitCgiTesting(env, exports);
   return exports;
 }
 

@@ -61,6 +61,16 @@ export interface Binding {
   decodeChunked(buf: Uint8Array, pieceSize: number): {
     result: 'done' | 'again' | 'error'; body: Buffer; consumed: number; error?: string;
   };
+  /** Test hook: the uwsgi framer (native/napi/cgi_binding.cc), checked at every split. */
+  parseUwsgi(buf: Uint8Array, maxBlock?: number, maxVars?: number): {
+    result: 'ok' | 'again' | 'error'; error?: string; message?: string; detail?: number;
+    headLen?: number; contentLength?: number | bigint; modifier1?: number; vars?: [string, string][];
+  };
+  /** Test hook: the SCGI framer (native/napi/cgi_binding.cc), checked at every split. */
+  parseScgi(buf: Uint8Array, maxBlock?: number, maxVars?: number): {
+    result: 'ok' | 'again' | 'error'; error?: string; message?: string; detail?: number;
+    headLen?: number; contentLength?: number | bigint; vars?: [string, string][];
+  };
 }
 
 function load(): Binding {

@@ -438,3 +438,43 @@ test('--shutdown-timeout bounds the wait for in-flight requests', async () => {
   assert.equal(res.closed, true, 'the cut connection was left open');
   assert.ok(!res.data.toString('latin1').includes('late'), 'the reply arrived after all');
 });
+
+test('--chmod-socket sets the socket file mode; the file is removed on exit', async () => {
+  const sock = path.join(dir, 'mode.sock');
+  const r = await start(['--chmod-socket', '660', '--http', sock, APP], 1);
+  try {
+    assert.equal(fs.statSync(sock).mode & 0o777, 0o660);
+    assert.equal((await get(sock, '/m')).body, 'cjs /m');
+  } finally {
+    assert.equal((await stop(r)).code, 0);
+  }
+  assert.equal(fs.existsSync(sock), false, 'the socket file was left behind');
+});
+
+test('--http fd:3 serves on an inherited listening socket (socket activation)', async () => {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
+  assert.ok(fd > 2, 'no descriptor for the listening socket');
+  const child = spawn(process.execPath, [BIN, '--http', 'fd:3', APP], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe', fd] });
+  // The child has its own copy now; ours must not accept the test's connection.
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  let err = '';
+  child.stdout!.resume();
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => { err += c; });
+  const exited = new Promise<Exit>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout: '', stderr: err })));
+  const r: Running = { child, where: [], stdout: () => '', stderr: () => err, exited };
+  try {
+    await waitFor(() => err, 'tsgi: serving');
+    assert.equal((await get(port, '/fd')).body, 'cjs /fd');
+  } finally {
+    assert.equal((await stop(r)).code, 0, err);
+  }
+});
+
+test('--http fd:N that is not a listening socket fails with one line naming it', async () => {
+  const r = await run(['--http', 'fd:0', APP]);
+  assert.notEqual(r.code, 0);
+  assert.match(oneLine(r.stderr), /fd:0/);
+});

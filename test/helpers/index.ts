@@ -192,7 +192,7 @@ export function parseResponses(data: Buffer, opts: ParseOptions = {}): { respons
  */
 export class RawConnection {
   readonly socket: net.Socket;
-  private chunks: Buffer[] = [];
+  private buf = Buffer.alloc(16 * 1024);
   private total = 0;
   private waiters = new Set<() => void>();
   /** The server closed (FIN or RST) or the socket failed. */
@@ -204,7 +204,12 @@ export class RawConnection {
     this.socket = socket;
     socket.setNoDelay(true);
     socket.on('data', (c: Buffer) => {
-      this.chunks.push(c);
+      if (this.total + c.length > this.buf.length) {
+        const bigger = Buffer.alloc(Math.max(this.buf.length * 2, this.total + c.length));
+        this.buf.copy(bigger, 0, 0, this.total);
+        this.buf = bigger;
+      }
+      c.copy(this.buf, this.total);
       this.total += c.length;
       this.wake();
     });
@@ -234,8 +239,7 @@ export class RawConnection {
 
   /** Everything received so far. */
   get data(): Buffer {
-    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
-    return this.chunks[0] ?? Buffer.alloc(0);
+    return this.buf.subarray(0, this.total);
   }
 
   get received(): number {
@@ -313,4 +317,20 @@ export async function exchange(target: number | string, request: string | Buffer
   } finally {
     c.destroy();
   }
+}
+
+/** Polls `get()` every 5 ms until it returns something other than undefined; rejects after `ms`. */
+export async function eventually<T>(get: () => T | undefined, ms = 3000, what = 'a condition'): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const v = get();
+    if (v !== undefined) return v;
+    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await delay(5);
+  }
+}
+
+/** Resolves when `cond()` holds, polling every 5 ms; rejects after `ms`. */
+export async function until(cond: () => boolean, ms = 3000, what = 'a condition'): Promise<void> {
+  await eventually(() => (cond() ? true : undefined), ms, what);
 }

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serve, type ServerHandle } from 'tsgi';
-import { RawConnection } from '../helpers/index.js';
+import { delay, RawConnection } from '../helpers/index.js';
 
 const N = 1000;
 
@@ -16,20 +16,25 @@ describe('1,000 concurrent connections', () => {
   let releaseAll!: () => void;
   const allIn = new Promise<void>((resolve) => { releaseAll = resolve; });
 
+  let bound: NodeJS.Timeout;
   before(() => {
+    bound = setTimeout(() => releaseAll(), 10_000);
     server = serve(async (req) => {
       ports.add(req.REMOTE_PORT);
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      // Hold every request until all N are in the app at once (or 10 s pass).
+      // Hold every request until all N are in the app at once (or `bound` passes).
       if (inFlight === N) releaseAll();
-      await Promise.race([allIn, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      await allIn;
       inFlight--;
       return { body: req.PATH_INFO };
     }, { listen: '127.0.0.1:0', log: () => {} });
     port = server.addresses[0]!.port!;
   });
-  after(() => server.close());
+  after(async () => {
+    clearTimeout(bound);
+    await server.close();
+  });
 
   test('all connect, then all send, all get their own reply', async () => {
     const conns: RawConnection[] = [];
@@ -50,6 +55,32 @@ describe('1,000 concurrent connections', () => {
       assert.ok(conns.every((c) => !c.closed), 'keep-alive connections stay open');
     } finally {
       for (const c of conns) c.destroy();
+    }
+  });
+});
+
+describe('maxConnections', () => {
+  test('a client over the limit waits in the backlog until a connection closes', async () => {
+    const server = serve((req) => ({ body: req.PATH_INFO }), { listen: '127.0.0.1:0', maxConnections: 2, log: () => {} });
+    const conns: RawConnection[] = [];
+    try {
+      const port = server.addresses[0]!.port!;
+      for (let i = 0; i < 3; i++) {
+        const c = await RawConnection.open(port);  // the kernel completes the handshake
+        conns.push(c);
+        await c.write(`GET /m${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      }
+      const [a, b, third] = conns as [RawConnection, RawConnection, RawConnection];
+      assert.equal((await a.responses(1))[0]!.body.toString(), '/m0');
+      assert.equal((await b.responses(1))[0]!.body.toString(), '/m1');
+      await delay(200);
+      assert.equal(third.received, 0, 'the third is not served while two are open');
+      a.destroy();
+      const [r] = await third.responses(1, { timeoutMs: 3000 });
+      assert.equal(r!.body.toString(), '/m2', 'served once a slot is free');
+    } finally {
+      for (const c of conns) c.destroy();
+      await server.close();
     }
   });
 });

@@ -81,7 +81,7 @@ describe('50 MiB download to a slow reader', () => {
   });
   after(() => server.close());
 
-  test('whole length arrives, the generator waits for the client, memory stays bounded', async (t) => {
+  test('whole length arrives, the generator waits for the client, memory stays bounded', { timeout: 60_000 }, async (t) => {
     const mem = () => {
       gc();
       const m = process.memoryUsage();

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serve, type ServerHandle } from 'tsgi';
 import type { App } from 'tsgi';
-import { delay, header, RawConnection } from '../helpers/index.js';
+import { delay, eventually, header, RawConnection } from '../helpers/index.js';
 
 describe('Expect: 100-continue', () => {
   let server: ServerHandle;
@@ -14,6 +14,7 @@ describe('Expect: 100-continue', () => {
   let bodyDone = false;
   const app: App = async (req) => {
     if (req.PATH_INFO === '/refuse') return { status: 403, body: 'no thanks' };
+    if (req.PATH_INFO === '/echo') return { body: req.body };  // streams the request body back
     if (req.PATH_INFO === '/gated') await new Promise<void>((resolve) => { gate.release = resolve; });
     const text = await req.body.text();
     bodyDone = true;
@@ -33,11 +34,7 @@ describe('Expect: 100-continue', () => {
       bodyDone = false;
       await c.write('POST /gated HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n');
       // The app is holding off: nothing may arrive yet.
-      const waitApp = Date.now();
-      const waiting = (): (() => void) | undefined => gate.release;
-      while (waiting() === undefined && Date.now() - waitApp < 2000) await delay(5);
-      const releaseApp = waiting();
-      assert.ok(releaseApp, 'the app was called before the body was sent');
+      const releaseApp = await eventually(() => gate.release, 2000, 'the app to be called before the body is sent');
       await delay(100);
       assert.equal(c.received, 0, `nothing before the app reads; got ${JSON.stringify(c.data.toString())}`);
       releaseApp();
@@ -102,6 +99,22 @@ describe('Expect: 100-continue', () => {
       c.destroy();
     }
   });
+
+  test('an app that streams the request body back gets it: 100 Continue goes out first',
+    { todo: 'bug: once the reply has started, reading the body never sends 100 Continue' }, async () => {
+      const c = await RawConnection.open(port);
+      try {
+        await c.write('POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n');
+        // A client waits for the 100 (curl: 1 s, others longer) before sending.
+        await c.waitUntil(() => c.data.includes('\r\n\r\n'), 2000, 'a response head');
+        assert.match(c.data.toString('latin1'), /^HTTP\/1\.1 100 Continue\r\n\r\n/);
+        await c.write('hello');
+        const res = await c.responses(1);
+        assert.equal(res.at(-1)!.body.toString(), 'hello');
+      } finally {
+        c.destroy();
+      }
+    });
 
   test('HTTP/1.0 with Expect gets no 100 (RFC 9110 10.1.1)', async () => {
     const c = await RawConnection.open(port);

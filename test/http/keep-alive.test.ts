@@ -3,13 +3,17 @@
 // says so.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { serve, type ServerHandle } from 'tsgi';
 import type { App } from 'tsgi';
-import { header, parseResponses, RawConnection } from '../helpers/index.js';
+import { header, parseResponses, RawConnection, tempDir } from '../helpers/index.js';
 
-describe('keep-alive', () => {
+for (const kind of ['tcp', 'unix'] as const) describe(`keep-alive over ${kind}`, () => {
   let server: ServerHandle;
-  let port: number;
+  // A TCP port or a unix socket path: RawConnection.open takes either.
+  let port: number | string;
+  const dir = tempDir();
   const remotePorts = new Set<string>();
   const app: App = async (req) => {
     remotePorts.add(req.REMOTE_PORT);
@@ -19,10 +23,14 @@ describe('keep-alive', () => {
   };
 
   before(() => {
-    server = serve(app, { listen: '127.0.0.1:0', log: () => {} });
-    port = server.addresses[0]!.port!;
+    const listen = kind === 'tcp' ? '127.0.0.1:0' : path.join(dir, 's.sock');
+    server = serve(app, { listen, log: () => {} });
+    port = kind === 'tcp' ? server.addresses[0]!.port! : listen;
   });
-  after(() => server.close());
+  after(async () => {
+    await server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   test('HTTP/1.1: several requests on one socket, each answered, one after the other', async () => {
     const c = await RawConnection.open(port);

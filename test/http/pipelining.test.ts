@@ -2,14 +2,23 @@
 // the order they were sent, whatever order the app finishes them in.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { serve, type ServerHandle } from 'tsgi';
 import type { App } from 'tsgi';
-import { delay, RawConnection } from '../helpers/index.js';
+import { delay, RawConnection, tempDir } from '../helpers/index.js';
 
-describe('pipelining', () => {
+for (const kind of ['tcp', 'unix'] as const) describe(`pipelining over ${kind}`, () => {
   let server: ServerHandle;
-  let port: number;
+  // A TCP port or a unix socket path: RawConnection.open takes either.
+  let port: number | string;
+  const dir = tempDir();
+  let bigCalls = 0;
   const app: App = async (req) => {
+    if (req.PATH_INFO === '/big') {
+      bigCalls++;
+      return { body: Buffer.alloc(1024 * 1024, 0x41 + (bigCalls % 26)) };
+    }
     const q = new URLSearchParams(req.QUERY_STRING);
     const wait = Number(q.get('wait') ?? 0);
     if (wait > 0) await delay(wait);
@@ -18,10 +27,14 @@ describe('pipelining', () => {
   };
 
   before(() => {
-    server = serve(app, { listen: '127.0.0.1:0', log: () => {} });
-    port = server.addresses[0]!.port!;
+    const listen = kind === 'tcp' ? '127.0.0.1:0' : path.join(dir, 's.sock');
+    server = serve(app, { listen, log: () => {} });
+    port = kind === 'tcp' ? server.addresses[0]!.port! : listen;
   });
-  after(() => server.close());
+  after(async () => {
+    await server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   test('100 requests in one write get 100 responses, in order', async () => {
     const c = await RawConnection.open(port);
@@ -87,6 +100,50 @@ describe('pipelining', () => {
       }
       const res = await c.responses(100, { timeoutMs: 10_000 });
       res.forEach((r, i) => assert.equal(r.body.toString(), `/s/${i}`));
+    } finally {
+      c.destroy();
+    }
+  });
+
+  test('unread request bodies in a pipeline are skipped, every request answered', async () => {
+    const c = await RawConnection.open(port);
+    try {
+      let all = '';
+      for (let i = 0; i < 50; i++) all += `PUT /u/${i} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n${'GET / HTTP/1.1\r\n'.repeat(62)}${'z'.repeat(8)}`;
+      await c.write(all);
+      const res = await c.responses(50);
+      res.forEach((r, i) => assert.equal(r.body.toString(), `/u/${i}`));
+      assert.equal(c.closed, false);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  test('a CRLF after a body, before the next request, is ignored (RFC 9112 2.2)', async () => {
+    const c = await RawConnection.open(port);
+    try {
+      await c.write('POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n');
+      const res = await c.responses(2);
+      assert.deepEqual(res.map((r) => r.body.toString()), ['/a ab', '/b']);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  test('a pipeline of large replies to a client that does not read stops early', async () => {
+    const c = await RawConnection.open(port);
+    try {
+      bigCalls = 0;
+      c.socket.pause();
+      let all = '';
+      for (let i = 0; i < 20; i++) all += 'GET /big HTTP/1.1\r\nHost: x\r\n\r\n';
+      await c.write(all);
+      await delay(300);
+      assert.ok(bigCalls > 0 && bigCalls < 12, `${bigCalls} of 20 replies were made for a client that reads nothing`);
+      c.socket.resume();
+      const res = await c.responses(20, { timeoutMs: 10_000 });
+      assert.equal(bigCalls, 20);
+      for (const r of res) assert.equal(r.body.length, 1024 * 1024);
     } finally {
       c.destroy();
     }

@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+// `npm run test:asan`: builds the addon with AddressSanitizer + UBSan into
+// build-asan/ (never build/Release, which would shadow the normal build and
+// the prebuilds), then runs the HTTP tests against it. Fails if any test fails
+// or any sanitizer report appears, from any process the tests start.
+//
+//   npm run test:asan                       # build-test/http/
+//   npm run test:asan -- build-test/proto/  # other compiled tests
+//
+// Needs cmake, clang++ and its ASan runtime (Debian: clang libclang-rt-14-dev).
+// Plain cmake, not cmake-js: cmake-js would download node headers; the local
+// ones (beside the node binary, or npm's nodedir) are enough.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const out = path.join(root, 'build-asan');
+const reports = path.join(out, 'reports');
+const cxx = process.env.TSGI_ASAN_CXX || 'clang++';
+
+function die(msg) {
+  process.stderr.write(`asan: ${msg}\n`);
+  process.exit(1);
+}
+
+function run(cmd, args, opts = {}, label = `${cmd} ${args.join(' ')}`) {
+  process.stderr.write(`asan: ${label}\n`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
+  if (r.error) die(`${cmd}: ${r.error.message}`);
+  return r.status === null ? 128 + (os.constants.signals[r.signal] || 0) : r.status;
+}
+
+function must(cmd, args, opts) {
+  const code = run(cmd, args, opts);
+  if (code !== 0) die(`${cmd} exited ${code}`);
+}
+
+function capture(cmd, args) {
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+// -- tools and headers --------------------------------------------------------
+
+if (process.platform !== 'linux') die('only Linux is supported (LD_PRELOAD of the ASan runtime)');
+if (capture('cmake', ['--version']) === undefined) die('cmake not found: apt-get install cmake');
+if (capture(cxx, ['--version']) === undefined) die(`${cxx} not found: apt-get install clang libclang-rt-14-dev`);
+
+function nodeInclude() {
+  const candidates = [
+    path.join(path.dirname(process.execPath), '..', 'include', 'node'),
+    process.env.npm_config_nodedir && path.join(process.env.npm_config_nodedir, 'include', 'node'),
+  ];
+  const npmDir = capture(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['config', 'get', 'nodedir']);
+  if (npmDir && npmDir !== 'undefined' && npmDir !== 'null') candidates.push(path.join(npmDir, 'include', 'node'));
+  return candidates.filter(Boolean).map((d) => path.resolve(d)).find((d) => fs.existsSync(path.join(d, 'node_api.h')));
+}
+const include = nodeInclude();
+if (!include) die('node_api.h not found beside node or in npm\'s nodedir; install the node headers (e.g. the nodejs-dev package)');
+
+const rtArch = { x64: 'x86_64', arm64: 'aarch64', ia32: 'i386' }[process.arch] || process.arch;
+const runtime = capture(cxx, [`-print-file-name=libclang_rt.asan-${rtArch}.so`]);
+if (!runtime || !path.isAbsolute(runtime) || !fs.existsSync(runtime)) {
+  die(`the ASan runtime libclang_rt.asan-${rtArch}.so was not found by ${cxx}: apt-get install libclang-rt-14-dev`);
+}
+
+// -- build ----------------------------------------------------------------------
+
+must('cmake', ['-S', root, '-B', out, '-DTSGI_SANITIZE=ON', `-DCMAKE_CXX_COMPILER=${cxx}`, `-DCMAKE_JS_INC=${include}`]);
+must('cmake', ['--build', out, '--parallel', String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length))]);
+const addon = path.join(out, 'tsgi.node');
+if (!fs.existsSync(addon)) die(`the build made no ${path.relative(root, addon)}`);
+if (!fs.readFileSync(addon).includes('__asan_report_')) die(`${path.relative(root, addon)} is not instrumented`);
+
+// -- run ------------------------------------------------------------------------
+
+must(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', 'pretest']);
+
+// Programs that deadlock with the ASan runtime preloaded (glibc 2.36 +
+// compiler-rt 14: setlocale at start-up) run through shims that drop it; the
+// tests' other peers and every node process keep it.
+const shims = path.join(out, 'shims');
+fs.mkdirSync(shims, { recursive: true });
+for (const prog of ['curl', 'wget']) {
+  const real = capture('sh', ['-c', `command -v ${prog}`]);
+  const shim = path.join(shims, prog);
+  if (!real) {
+    fs.rmSync(shim, { force: true });
+    continue;
+  }
+  fs.writeFileSync(shim, `#!/bin/sh\nunset LD_PRELOAD\nexec ${real} "$@"\n`, { mode: 0o755 });
+}
+
+fs.rmSync(reports, { recursive: true, force: true });
+fs.mkdirSync(reports, { recursive: true });
+const env = {
+  ...process.env,
+  TSGI_ADDON: addon,
+  // For tests whose measure ASan distorts: it replaces malloc process-wide and
+  // keeps freed memory in quarantine, so RSS bounds do not hold under it.
+  TSGI_ASAN: '1',
+  LD_PRELOAD: [runtime, process.env.LD_PRELOAD].filter(Boolean).join(':'),
+  // Node itself leaks at exit by design; reports go to files so that those of
+  // servers started by the tests, whose stderr nobody reads, are seen too.
+  ASAN_OPTIONS: `detect_leaks=0:abort_on_error=1:log_path=${path.join(reports, 'report')}`,
+  UBSAN_OPTIONS: `print_stacktrace=1:halt_on_error=1:log_path=${path.join(reports, 'report')}`,
+  PATH: `${shims}${path.delimiter}${process.env.PATH}`,
+};
+
+// First prove the instrumented addon loads and serves at all.
+const smoke = `
+const { serve } = require(${JSON.stringify(root)});
+const { binding } = require(${JSON.stringify(path.join(root, 'dist', 'native', 'load.js'))});
+if (!Object.keys(require.cache).includes(${JSON.stringify(addon)})) throw new Error('not the ASan addon: ' + Object.keys(require.cache).filter((k) => k.endsWith('.node')));
+const s = serve(async (req) => ({ body: req.REQUEST_METHOD === 'POST' ? Buffer.from(await req.body.bytes()) : 'ok' }), { listen: '127.0.0.1:0', log: () => {} });
+const base = 'http://127.0.0.1:' + s.addresses[0].port;
+(async () => {
+  const big = 'x'.repeat(1 << 20);
+  if ((await (await fetch(base + '/')).text()) !== 'ok') throw new Error('GET');
+  if ((await (await fetch(base + '/', { method: 'POST', body: big })).text()) !== big) throw new Error('POST');
+  await s.close();
+  console.error('asan: smoke test served GET and a 1 MiB POST with ' + ${JSON.stringify(path.relative(root, addon))});
+})().catch((e) => { console.error(e); process.exit(1); });`;
+const smokeCode = run(process.execPath, ['-e', smoke], { env, timeout: 60_000 }, 'smoke test: serve() on the instrumented addon');
+
+const targets = process.argv.slice(2);
+if (targets.length === 0) targets.push(path.join('build', 'test', 'http') + path.sep);
+const testCode = smokeCode === 0
+  ? run(process.execPath, ['--test', '--test-concurrency=1', ...targets], { env, timeout: 30 * 60_000 })
+  : smokeCode;
+
+const found = fs.readdirSync(reports);
+for (const f of found) {
+  process.stderr.write(`\nasan: ---- ${path.join(path.relative(root, reports), f)} ----\n`);
+  process.stderr.write(fs.readFileSync(path.join(reports, f), 'utf8'));
+}
+if (found.length > 0) die(`${found.length} sanitizer report(s) above`);
+if (testCode !== 0) die(`the tests failed (exit ${testCode}) under ASan + UBSan`);
+process.stderr.write('asan: no sanitizer reports; all tests passed\n');

@@ -1,0 +1,64 @@
+// The uwsgi framer against its fixtures (test/fixtures/uwsgi/*.json, format
+// in test/helpers/cgi-fixtures.ts), and the fuzz corpus and regressions
+// replayed so they stay fixed without clang.
+//
+// The hook is a test-only export of the addon (native/napi/cgi_binding.cc).
+// parseUwsgi() itself feeds every prefix of its input and throws if the first
+// answer that is not 'again' differs from the whole buffer's, so each fixture
+// here is also checked split at every offset.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { binding } from 'tsgi/native';
+import { checkResult, fuzzFiles, inputOf, loadCgiFixtures } from '../helpers/cgi-fixtures.js';
+
+const ERRORS = ['kLooksLikeHttp', 'kTooLarge', 'kBadModifier', 'kMalformed', 'kTooManyVars', 'kBadContentLength'];
+
+describe('uwsgi framer fixtures', () => {
+  const fixtures = loadCgiFixtures('uwsgi');
+
+  test('there are fixtures, their names are unique and every error is covered', () => {
+    assert.ok(fixtures.length >= 25);
+    assert.equal(new Set(fixtures.map((f) => f.name)).size, fixtures.length);
+    const seen = new Set(fixtures.map((f) => f.expect.error ?? f.expect.result));
+    for (const e of [...ERRORS, 'ok', 'again']) assert.ok(seen.has(e), `no fixture for ${e}`);
+    assert.ok(fixtures.some((f) => f.expect.result === 'ok' && f.expect.modifier1 === 30), 'no modifier1 30 fixture');
+  });
+
+  for (const fx of fixtures) {
+    test(fx.name, () => {
+      const buf = inputOf(fx);
+      const got = binding.parseUwsgi(buf, fx.limits?.maxBlock, fx.limits?.maxVars);
+      checkResult(got, fx.expect);
+      if (got.result === 'ok') {
+        // The body is never read: more bytes after the packet change nothing.
+        assert.deepEqual(binding.parseUwsgi(Buffer.concat([buf, Buffer.from('\0GET body')]),
+          fx.limits?.maxBlock, fx.limits?.maxVars), got);
+        assert.equal(binding.parseUwsgi(buf.subarray(0, got.headLen! - 1), fx.limits?.maxBlock,
+          fx.limits?.maxVars).result, 'again');
+      }
+    });
+  }
+});
+
+// The same work as test/fuzz/uwsgi_fuzz.cc, minus the sanitizers and the
+// byte-level invariants: parseUwsgi throws if any split disagrees.
+for (const folder of ['regressions', 'corpus'] as const) {
+  describe(`uwsgi fuzz ${folder}`, () => {
+    const files = fuzzFiles(folder, 'uwsgi');
+    if (folder === 'corpus') {
+      test('the seed corpus is not empty', () => assert.ok(files.length >= 10));
+    }
+    for (const file of files) {
+      test(basename(file), () => {
+        const buf = readFileSync(file);
+        const got = binding.parseUwsgi(buf);
+        binding.parseUwsgi(buf, 64, 4);
+        binding.parseUwsgi(buf, buf.length >> 1, 3);
+        // Packets captured from nginx 1.22 with the stock uwsgi_params.
+        if (basename(file).startsWith('nginx-')) assert.equal(got.result, 'ok', got.error);
+      });
+    }
+  });
+}
