@@ -10,7 +10,7 @@ export interface NativeListenResult {
 }
 
 export interface NativeServer {
-  listen(address: string, mode: number, exclusive: boolean): NativeListenResult;
+  listen(spec: { address: string; protocol: number; mode: number; exclusive: boolean; allow: string[] }): NativeListenResult;
   respond(handle: number, status: number, headers: string, body: string | Uint8Array | undefined,
     contentLength: number, flags: number): number;
   write(handle: number, chunk: string | Uint8Array): number;
@@ -47,7 +47,8 @@ export interface ParsedHead {
   query?: string;
   host?: string;
   flags?: number;
-  contentLength?: number;
+  /** A BigInt above 2^53. */
+  contentLength?: number | bigint;
   headLen?: number;
   headers?: [string, string][];
 }
@@ -56,7 +57,7 @@ export interface Binding {
   Server: new (options: NativeServerOptions, onEvents: OnEvents, onLog: (line: string) => void,
     events: Float64Array) => NativeServer;
   events: { REQUEST: number; BODY: number; BODY_END: number; BODY_ERROR: number; ABORT: number; DRAIN: number };
-  parseHead(buf: Uint8Array, maxHead?: number, maxHeaders?: number): ParsedHead;
+  parseHead(buf: Uint8Array, maxHead?: number, maxHeaders?: number, maxTarget?: number): ParsedHead;
   decodeChunked(buf: Uint8Array, pieceSize: number): {
     result: 'done' | 'again' | 'error'; body: Buffer; consumed: number; error?: string;
   };
