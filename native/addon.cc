@@ -43,6 +43,8 @@ class Server : public Napi::ObjectWrap<Server>, public Sink {
   // Sink
   void on_request(Connection& c, double handle, const http1::RequestHead& head,
                   const char* head_bytes, uint32_t rec_flags) override;
+  void on_cgi_request(Connection& c, double handle, const cgi::VarTable& vars, const char* head_bytes,
+                      uint32_t head_len, uint64_t content_length, uint32_t rec_flags) override;
   void on_body(double handle, const char* data, size_t len) override;
   void on_body_end(double handle) override { event(kEvBodyEnd, handle, 0, 0); }
   void on_body_error(double handle, int status) override { event(kEvBodyError, handle, status, 0); }
@@ -114,6 +116,9 @@ Server::Server(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Server>(info),
   opts.keepalive_timeout_ms = opt_u32(o, "keepAliveTimeout", opts.keepalive_timeout_ms);
   opts.io_timeout_ms = opt_u32(o, "ioTimeout", opts.io_timeout_ms);
   opts.max_connections = opt_u32(o, "maxConnections", opts.max_connections);
+  // One limit for every request head, as uWSGI's --buffer-size: the HTTP
+  // header block and the uwsgi/SCGI variable block.
+  opts.max_cgi_block = opts.limits.max_head;
   opts.out_high_water = opt_u32(o, "highWaterMark", static_cast<uint32_t>(opts.out_high_water));
   opts.out_low_water = opts.out_high_water / 4;
   on_events_ = Napi::Persistent(info[1].As<Napi::Function>());
@@ -186,6 +191,35 @@ void Server::on_request(Connection& c, double handle, const http1::RequestHead& 
     w[23 + 4 * i] = h.headers[i].name.len;
     w[24 + 4 * i] = h.headers[i].value.off;
     w[25 + 4 * i] = h.headers[i].value.len;
+  }
+  event(kEvRequest, handle, rec, 0);
+}
+
+// Same record as on_request; the pairs are the variables, words 4..13 unused.
+void Server::on_cgi_request(Connection& c, double handle, const cgi::VarTable& vars, const char* head_bytes,
+                            uint32_t head_len, uint64_t content_length, uint32_t rec_flags) {
+  size_t pad = (4 - stage_.size() % 4) % 4;
+  stage_.resize(stage_.size() + pad);
+  uint32_t rec = static_cast<uint32_t>(stage_.size());
+  size_t words = 22 + 4 * vars.count;
+  stage_.resize(stage_.size() + words * 4, 0);
+  uint32_t head_off = stage(head_bytes, head_len);
+  uint32_t peer_off = stage(c.peer_host.data(), c.peer_host.size());
+  uint32_t local_off = stage(c.local_host.data(), c.local_host.size());
+  uint32_t* w = reinterpret_cast<uint32_t*>(stage_.data() + rec);
+  w[0] = head_off;
+  w[1] = rec_flags;
+  w[2] = static_cast<uint32_t>(content_length & 0xffffffffu);
+  w[3] = static_cast<uint32_t>(content_length >> 32);
+  w[14] = peer_off; w[15] = static_cast<uint32_t>(c.peer_host.size()); w[16] = c.peer_port;
+  w[17] = local_off; w[18] = static_cast<uint32_t>(c.local_host.size()); w[19] = c.local_port;
+  w[20] = c.listener;
+  w[21] = vars.count;
+  for (uint32_t i = 0; i < vars.count; i++) {
+    w[22 + 4 * i] = vars.vars[i].name.off;
+    w[23 + 4 * i] = vars.vars[i].name.len;
+    w[24 + 4 * i] = vars.vars[i].value.off;
+    w[25 + 4 * i] = vars.vars[i].value.len;
   }
   event(kEvRequest, handle, rec, 0);
 }
@@ -292,14 +326,27 @@ static double handle_arg(const Napi::CallbackInfo& info) {
 Napi::Value Server::Listen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!loop_) throw Napi::Error::New(env, "server is closed");
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "listen(address, mode, exclusive)");
-  std::string address = info[0].As<Napi::String>().Utf8Value();
-  uint32_t mode = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
-  bool exclusive = info.Length() > 2 && info[2].ToBoolean().Value();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    throw Napi::TypeError::New(env, "listen({ address, protocol, mode, exclusive, allow })");
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  Loop::ListenSpec spec;
+  spec.address = o.Get("address").ToString().Utf8Value();
+  spec.protocol = static_cast<Protocol>(opt_u32(o, "protocol", 0));
+  if (spec.protocol != Protocol::kHttp && spec.protocol != Protocol::kUwsgi && spec.protocol != Protocol::kScgi) {
+    throw Napi::TypeError::New(env, "unknown protocol");
+  }
+  spec.mode = opt_u32(o, "mode", 0);
+  spec.exclusive = o.Get("exclusive").ToBoolean().Value();
+  Napi::Value allow = o.Get("allow");
+  if (allow.IsArray()) {
+    Napi::Array a = allow.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) spec.allow.push_back(a.Get(i).ToString().Utf8Value());
+  }
   std::string error;
-  int index = loop_->listen(address, mode, exclusive, &error);
+  int index = loop_->listen(spec, &error);
   if (index < 0) {
-    Napi::Error e = Napi::Error::New(env, error.empty() ? "cannot listen on " + address : error);
+    Napi::Error e = Napi::Error::New(env, error.empty() ? "cannot listen on " + spec.address : error);
     e.Set("code", Napi::String::New(env, "TSGI_ERR_LISTEN"));
     e.Set("errno", Napi::Number::New(env, -index));
     throw e;

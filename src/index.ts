@@ -1,5 +1,5 @@
 export { serve } from './server/serve.js';
-export type { ServeOptions, ServerHandle, BoundAddress } from './server/serve.js';
+export type { ServeOptions, ServerHandle, BoundAddress, ListenSpec, ListenProtocol } from './server/serve.js';
 export type { App, Body, Chunk, HeaderList, Reply, ReplyBody, Request, ServerInfo } from './tsgi/types.js';
 export { TsgiError, ERRORS } from './errors.js';
 export type { ErrorCode } from './errors.js';

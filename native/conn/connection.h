@@ -38,6 +38,8 @@ class Connection {
   const uint32_t slot;
   const uint32_t listener;
   const bool is_tcp;
+  uint8_t protocol = 0;  // Protocol (core/loop.h): 0 HTTP, else a CGI-style protocol
+  bool cgi_style() const { return protocol != 0; }
   std::string peer_host, local_host;
   uint16_t peer_port = 0, local_port = 0;
 

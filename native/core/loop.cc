@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "conn/connection.h"
+#include "proto/cgi/writer.h"
 
 namespace tsgi {
 
@@ -36,17 +37,23 @@ Loop::~Loop() {
   for (Connection* c : graveyard_) delete c;
 }
 
-int Loop::listen(const std::string& address, uint32_t mode, bool exclusive, std::string* error) {
+int Loop::listen(const ListenSpec& spec, std::string* error) {
+  const std::string& address = spec.address;
+  bool exclusive = spec.exclusive;
+  Listener l;
+  for (const std::string& net : spec.allow) {
+    if (!l.allow.add(net, error)) return -EINVAL;
+  }
   net::Address addr;
   if (!net::parse_address(address, &addr, error)) return -EINVAL;
   net::ListenOptions lo;
-  lo.mode = mode;
+  lo.mode = spec.mode;
   int fd = net::listen_on(addr, lo, error);
   if (fd < 0) return fd;
-  Listener l;
   l.fd = fd;
   l.index = static_cast<uint32_t>(listeners_.size());
   l.name = address;
+  l.protocol = spec.protocol;
   l.exclusive = exclusive;
   if (addr.kind == net::AddrKind::kTcp) {
     l.is_tcp = true;
@@ -57,7 +64,12 @@ int Loop::listen(const std::string& address, uint32_t mode, bool exclusive, std:
     if (net::inspect_listening(fd, &is_tcp, error) < 0) return -EINVAL;
     l.is_tcp = is_tcp;
   }
-  if (l.is_tcp) net::local_name(fd, &l.bound_host, &l.bound_port);
+  if (l.is_tcp) {
+    net::local_name(fd, &l.bound_host, &l.bound_port);
+    // Logs name what was bound, so ":0" shows its port.
+    bool v6 = l.bound_host.find(':') != std::string::npos;
+    l.name = (v6 ? "[" + l.bound_host + "]" : l.bound_host) + ":" + std::to_string(l.bound_port);
+  }
   listeners_.push_back(l);
   Listener& added = listeners_.back();
   if (accepting_) {
@@ -172,6 +184,18 @@ void Loop::on_listener_ready(Listener& l) {
       watch_listeners(false);
       return;
     }
+    if (l.is_tcp && !l.allow.empty() && !l.allow.allows(fd)) {
+      // The binary protocols have no authentication: only listed peers.
+      std::string host;
+      uint16_t port = 0;
+      net::peer_name(fd, &host, &port);
+      ::close(fd);
+      if (l.refused++ % 1000 == 0) {
+        sink_->log("refused a connection from " + host + " on " + l.name +
+                   ": not in the allow-list (--allow-from); " + std::to_string(l.refused) + " so far");
+      }
+      continue;
+    }
     net::tune_accepted(fd, l.is_tcp);
     uint32_t slot;
     if (!free_slots_.empty()) {
@@ -182,6 +206,7 @@ void Loop::on_listener_ready(Listener& l) {
       slots_.push_back(nullptr);
     }
     Connection* c = new Connection(fd, slot, l.index, l.is_tcp);
+    c->protocol = static_cast<uint8_t>(l.protocol);
     if (l.is_tcp) {
       net::peer_name(fd, &c->peer_host, &c->peer_port);
       net::local_name(fd, &c->local_host, &c->local_port);
@@ -233,6 +258,10 @@ void Loop::process_input(Connection* c) {
       case Connection::In::kHead: {
         if (c->request_active || c->out.size() > opts_.out_high_water) return;
         if (c->in_len() == 0) return;
+        if (c->cgi_style()) {
+          if (!parse_cgi_head(c)) return;
+          break;
+        }
         http1::HeadError err;
         http1::Result r = http1::parse_head(c->in_data(), c->in_len(), opts_.limits, &c->head_scan, &head_, &err);
         if (r == http1::Result::kAgain) {
@@ -275,13 +304,117 @@ bool Loop::begin_request(Connection* c) {
   const char* base = c->in_data();
   c->http11 = (h.flags & http1::kHttp11) != 0;
   c->keep_alive = (h.flags & http1::kKeepAlive) != 0 && !closing_ && !c->peer_eof;
-  c->head_method = h.method.len == 4 && std::memcmp(base + h.method.off, "HEAD", 4) == 0;
-  c->chunked = (h.flags & http1::kChunked) != 0;
-  c->body_left = (h.flags & http1::kContentLength) ? h.content_length : 0;
+  c->expect_continue = (h.flags & http1::kExpectContinue) != 0;
+  bool head_method = h.method.len == 4 && std::memcmp(base + h.method.off, "HEAD", 4) == 0;
+  start_request(c, (h.flags & http1::kChunked) != 0, h.content_length, head_method);
+  uint32_t rec = (c->in_state == Connection::In::kBodyDone ? uint32_t{kRecNoBody} : 0u) |
+                 (head_method ? uint32_t{kRecHead} : 0u);
+  sink_->on_request(*c, c->handle, h, base, rec);
+  c->consume(h.head_len);
+  return true;
+}
+
+// uwsgi and SCGI: one request per connection, its variables in one block.
+bool Loop::parse_cgi_head(Connection* c) {
+  const char* base = c->in_data();
+  const cgi::VarTable* vars;
+  uint32_t head_len;
+  uint64_t content_length;
+  uint32_t rec = kRecCgi;
+  uint32_t detail = 0;
+  const char* what = nullptr;
+  bool looks_http = false, too_large = false;
+  if (c->protocol == static_cast<uint8_t>(Protocol::kUwsgi)) {
+    uwsgi::Limits lim;
+    lim.max_block = opts_.max_cgi_block;
+    uwsgi::Error err = uwsgi::Error::kNone;
+    uwsgi::Result r = uwsgi::parse(base, c->in_len(), lim, &uwsgi_head_, &err, &detail);
+    if (r == uwsgi::Result::kAgain) {
+      if (c->peer_eof) close_conn(c);
+      return false;
+    }
+    if (r == uwsgi::Result::kError) {
+      what = uwsgi::error_text(err);
+      looks_http = err == uwsgi::Error::kLooksLikeHttp;
+      too_large = err == uwsgi::Error::kTooLarge;
+    } else {
+      vars = &uwsgi_head_.vars;
+      head_len = uwsgi_head_.head_len;
+      content_length = uwsgi_head_.content_length;
+      if (uwsgi_head_.modifier1 == 30) rec |= kRecStripScriptName;
+    }
+  } else {
+    scgi::Limits lim;
+    lim.max_block = opts_.max_cgi_block;
+    scgi::Error err = scgi::Error::kNone;
+    scgi::Result r = scgi::parse(base, c->in_len(), lim, &scgi_head_, &err, &detail);
+    if (r == scgi::Result::kAgain) {
+      if (c->peer_eof) close_conn(c);
+      return false;
+    }
+    if (r == scgi::Result::kError) {
+      what = scgi::error_text(err);
+      looks_http = err == scgi::Error::kLooksLikeHttp;
+      too_large = err == scgi::Error::kTooLarge;
+    } else {
+      vars = &scgi_head_.vars;
+      head_len = scgi_head_.head_len;
+      content_length = scgi_head_.content_length;
+    }
+  }
+  const Listener& l = listeners_[c->listener];
+  const char* proto = c->protocol == static_cast<uint8_t>(Protocol::kUwsgi) ? "uwsgi" : "SCGI";
+  if (what) {
+    if (looks_http) {
+      // An HTTP client (or proxy_pass) pointed at this socket: tell it so, in
+      // HTTP, rather than report a nonsense size.
+      std::string msg = std::string("This is a ") + proto + " socket (" + l.name +
+                        "), not HTTP: use the --http address, or point nginx's " +
+                        (c->protocol == static_cast<uint8_t>(Protocol::kUwsgi) ? "uwsgi_pass" : "scgi_pass") +
+                        " here.\n";
+      std::string reply = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+                          std::to_string(msg.size()) + "\r\nConnection: close\r\n\r\n" + msg;
+      sink_->log(std::string("HTTP request on ") + proto + " socket " + l.name + " from " +
+                 (c->peer_host.empty() ? "a unix peer" : c->peer_host) + "; answered 400");
+      send_raw_and_close(c, reply.data(), reply.size());
+      return false;
+    }
+    if (too_large) {
+      sink_->log(std::string(proto) + " request block of " + std::to_string(detail) + " bytes on " + l.name +
+                 " is over the limit of " + std::to_string(opts_.max_cgi_block) +
+                 " bytes; raise it with --buffer-size");
+      send_error(c, 431);
+      return false;
+    }
+    sink_->log(std::string("bad ") + proto + " request on " + l.name + ": " + what +
+               (detail ? " (" + std::to_string(detail) + ")" : std::string()));
+    send_error(c, 400);
+    return false;
+  }
+  if (content_length > opts_.max_body) {
+    send_error(c, 413);
+    return false;
+  }
+  const cgi::Var* m = vars->find(base, "REQUEST_METHOD");
+  bool head_method = m && m->value.len == 4 && std::memcmp(base + m->value.off, "HEAD", 4) == 0;
+  c->http11 = true;
+  c->keep_alive = false;  // one request per connection: the close ends the reply
+  c->expect_continue = false;
+  start_request(c, false, content_length, head_method);
+  if (c->in_state == Connection::In::kBodyDone) rec |= kRecNoBody;
+  if (head_method) rec |= kRecHead;
+  sink_->on_cgi_request(*c, c->handle, *vars, base, head_len, content_length, rec);
+  c->consume(head_len);
+  return true;
+}
+
+void Loop::start_request(Connection* c, bool chunked, uint64_t content_length, bool head_method) {
+  c->head_method = head_method;
+  c->chunked = chunked;
+  c->body_left = chunked ? 0 : content_length;
   c->body_seen = 0;
   c->decoder.reset();
   c->body_flowing = false;
-  c->expect_continue = (h.flags & http1::kExpectContinue) != 0;
   c->continue_sent = false;
   c->request_active = true;
   c->reply_started = c->reply_ended = false;
@@ -292,10 +425,6 @@ bool Loop::begin_request(Connection* c) {
   uint32_t request = ++next_request_;
   if (request == 0) request = ++next_request_;
   c->handle = make_handle(request, c->slot);
-  uint32_t rec = (no_body ? uint32_t{kRecNoBody} : 0u) | (c->head_method ? uint32_t{kRecHead} : 0u);
-  sink_->on_request(*c, c->handle, h, base, rec);
-  c->consume(h.head_len);
-  return true;
 }
 
 void Loop::deliver_body(Connection* c) {
@@ -375,9 +504,25 @@ void Loop::finish_request(Connection* c) {
   mark_dirty(c);  // pipelined requests may be waiting
 }
 
+void Loop::send_raw_and_close(Connection* c, const char* data, size_t len) {
+  c->out.append(data, len);
+  c->keep_alive = false;
+  c->close_after_flush = true;
+  c->in_state = Connection::In::kBodyDone;
+  c->consume(c->in_len());
+  mark_dirty(c);
+}
+
 void Loop::send_error(Connection* c, int status) {
   char buf[512];
-  size_t n = http1::error_response(buf, status, date_.line());
+  size_t n;
+  if (c->protocol == static_cast<uint8_t>(Protocol::kUwsgi)) {
+    n = cgi::error_response(buf, cgi::Style::kStatusLine, status);
+  } else if (c->protocol == static_cast<uint8_t>(Protocol::kScgi)) {
+    n = cgi::error_response(buf, cgi::Style::kStatusHeader, status);
+  } else {
+    n = http1::error_response(buf, status, date_.line());
+  }
   c->out.append(buf, n);
   c->keep_alive = false;
   c->close_after_flush = true;
@@ -532,7 +677,7 @@ int Loop::respond(double handle, int status, const char* headers, size_t headers
   } else if (content_length >= 0) {
     framing = http1::kFrameLength;
     length = static_cast<uint64_t>(content_length);
-  } else if (c->http11) {
+  } else if (c->http11 && !c->cgi_style()) {
     framing = http1::kFrameChunked;
   } else {
     framing = http1::kFrameClose;  // HTTP/1.0 without a length: close delimits
@@ -540,10 +685,18 @@ int Loop::respond(double handle, int status, const char* headers, size_t headers
   }
   c->framing = framing;
   c->reply_left = length;
-  char* out = c->out.reserve(http1::head_size(headers_len));
-  const char* date = (flags & kNoDate) ? nullptr : date_.line();
-  size_t n = http1::head(out, status, c->http11, headers, headers_len, date, framing, length, c->keep_alive);
-  c->out.commit(n);
+  if (c->cgi_style()) {
+    // The front server frames the reply to its client: no Date, no
+    // Connection, never Transfer-Encoding (see proto/cgi/writer.h).
+    cgi::Style style = c->protocol == static_cast<uint8_t>(Protocol::kUwsgi) ? cgi::Style::kStatusLine
+                                                                             : cgi::Style::kStatusHeader;
+    char* out = c->out.reserve(cgi::head_size(headers_len));
+    c->out.commit(cgi::head(out, style, status, headers, headers_len, framing == http1::kFrameLength, length));
+  } else {
+    char* out = c->out.reserve(http1::head_size(headers_len));
+    const char* date = (flags & kNoDate) ? nullptr : date_.line();
+    c->out.commit(http1::head(out, status, c->http11, headers, headers_len, date, framing, length, c->keep_alive));
+  }
   if (body_len > 0) append_body(c, body, body_len, nullptr, nullptr);
   if (ends) return end(handle);
   return backpressure(c);

@@ -15,10 +15,14 @@
 #include <vector>
 
 #include "conn/out_queue.h"
+#include "net/allow.h"
 #include "net/socket.h"
 #include "poller/poller.h"
 #include "proto/http1/parser.h"
 #include "proto/http1/writer.h"
+#include "proto/cgi/vars.h"
+#include "proto/scgi/framer.h"
+#include "proto/uwsgi/framer.h"
 
 namespace tsgi {
 
@@ -29,13 +33,16 @@ struct LoopOptions {
   uint32_t keepalive_timeout_ms = 15000;     // idle between requests
   uint32_t io_timeout_ms = 60000;            // body bytes or send progress stalled
   uint32_t max_connections = 10000;
+  uint32_t max_cgi_block = 64 * 1024;        // uwsgi/SCGI variable block (--buffer-size)
   size_t in_buffer = 64 * 1024;          // request bytes buffered ahead of the app
   size_t out_high_water = 256 * 1024;    // write() says "wait for drain" above this
   size_t out_low_water = 64 * 1024;      // drain is reported below this
   size_t discard_limit = 256 * 1024;     // unread body drained to keep the connection
 };
 
-enum class Protocol : uint8_t { kHttp };
+// What a listener speaks. HTTP is framed in full; the CGI-style protocols
+// (uwsgi, SCGI) carry one request per connection as ready CGI variables.
+enum class Protocol : uint8_t { kHttp = 0, kUwsgi = 1, kScgi = 2 };
 
 struct Listener {
   int fd = -1;
@@ -48,6 +55,8 @@ struct Listener {
   std::string unix_path;  // unlinked on close (not for abstract or inherited)
   std::string bound_host; // TCP: the address actually bound, and its port
   uint16_t bound_port = 0;
+  net::AllowList allow;   // TCP peers accepted; empty = everyone
+  uint64_t refused = 0;   // peers turned away by `allow`
 };
 
 class Connection;
@@ -59,6 +68,10 @@ class Sink {
   virtual ~Sink() = default;
   virtual void on_request(Connection& c, double handle, const http1::RequestHead& head,
                           const char* head_bytes, uint32_t rec_flags) = 0;
+  // uwsgi and SCGI: the variables as sent; `head_bytes` spans the whole block.
+  virtual void on_cgi_request(Connection& c, double handle, const cgi::VarTable& vars,
+                              const char* head_bytes, uint32_t head_len, uint64_t content_length,
+                              uint32_t rec_flags) = 0;
   virtual void on_body(double handle, const char* data, size_t len) = 0;
   virtual void on_body_end(double handle) = 0;
   virtual void on_body_error(double handle, int status) = 0;
@@ -71,6 +84,8 @@ class Sink {
 enum RecordFlags : uint32_t {
   kRecNoBody = 1u << 16,  // the request has no body: it is already complete
   kRecHead = 1u << 17,    // method is HEAD
+  kRecCgi = 1u << 18,     // the record holds CGI variables, not HTTP headers
+  kRecStripScriptName = 1u << 19,  // uwsgi modifier1 30: PATH_INFO starts with SCRIPT_NAME
 };
 
 // Results of the reply calls, as JS sees them.
@@ -90,7 +105,14 @@ class Loop {
   const LoopOptions& options() const { return opts_; }
 
   // Returns the listener index or -errno with *error set.
-  int listen(const std::string& address, uint32_t mode, bool exclusive, std::string* error);
+  struct ListenSpec {
+    std::string address;
+    Protocol protocol = Protocol::kHttp;
+    uint32_t mode = 0;
+    bool exclusive = false;
+    std::vector<std::string> allow;  // TCP peers; empty = everyone
+  };
+  int listen(const ListenSpec& spec, std::string* error);
   void stop_listening();
   // Graceful close: idle keep-alive connections close now, busy ones after
   // their current reply. Returns the number of connections still open.
@@ -130,10 +152,13 @@ class Loop {
   void watch_listeners(bool on);
   void process_input(Connection* c);
   bool begin_request(Connection* c);
+  bool parse_cgi_head(Connection* c);
+  void start_request(Connection* c, bool chunked, uint64_t content_length, bool head_method);
   void deliver_body(Connection* c);
   void finish_body(Connection* c);
   void finish_request(Connection* c);
   void send_error(Connection* c, int status);
+  void send_raw_and_close(Connection* c, const char* data, size_t len);
   void flush(Connection* c);
   void settle(Connection* c);
   void mark_dirty(Connection* c);
@@ -158,6 +183,8 @@ class Loop {
   bool closing_ = false;    // close() was called: no keep-alive from now on
   bool accept_backoff_ = false;
   http1::RequestHead head_;  // scratch, one per loop
+  uwsgi::Packet uwsgi_head_;  // scratch
+  scgi::Request scgi_head_;   // scratch
   int in_batch_ = 0;
 };
 

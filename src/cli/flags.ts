@@ -3,6 +3,9 @@ import { TsgiError } from '../errors.js';
 
 export interface CliOptions {
   http: string[];
+  uwsgi: string[];
+  scgi: string[];
+  allowFrom: string[];
   app: string | undefined;
   chmodSocket: number | undefined;
   maxConnections: number | undefined;
@@ -21,9 +24,12 @@ interface Flag { names: string[]; key: keyof CliOptions; kind: Kind; arg: string
 
 export const FLAGS: Flag[] = [
   { names: ['--http'], key: 'http', kind: 'list', arg: 'ADDR', help: 'serve HTTP/1.1 on ADDR (repeatable): host:port, [v6]:port, :port, /path.sock, @abstract, fd:N' },
+  { names: ['--socket', '-s', '--uwsgi-socket'], key: 'uwsgi', kind: 'list', arg: 'ADDR', help: 'serve the uwsgi protocol (nginx uwsgi_pass) on ADDR (repeatable)' },
+  { names: ['--scgi-socket'], key: 'scgi', kind: 'list', arg: 'ADDR', help: 'serve SCGI (nginx scgi_pass) on ADDR (repeatable)' },
+  { names: ['--allow-from'], key: 'allowFrom', kind: 'list', arg: 'NET', help: 'TCP peers the uwsgi/SCGI listeners accept, e.g. 10.0.0.0/8 (repeatable; default loopback)' },
   { names: ['--chmod-socket'], key: 'chmodSocket', kind: 'mode', arg: 'MODE', help: 'permissions of unix socket files, octal (e.g. 660)' },
   { names: ['--max-connections'], key: 'maxConnections', kind: 'int', arg: 'N', help: 'open connections at most (default 10000); more wait in the backlog' },
-  { names: ['--max-header-size', '--buffer-size'], key: 'maxHeaderSize', kind: 'int', arg: 'BYTES', help: 'request line + headers at most (default 65536) -> 431' },
+  { names: ['--buffer-size', '--max-header-size'], key: 'maxHeaderSize', kind: 'int', arg: 'BYTES', help: 'request head at most: HTTP headers, uwsgi/SCGI variables (default 65536) -> 431' },
   { names: ['--max-body-size', '--limit-post'], key: 'maxBodySize', kind: 'int', arg: 'BYTES', help: 'request body at most (default 104857600) -> 413' },
   { names: ['--header-timeout'], key: 'headerTimeout', kind: 'seconds', arg: 'SECONDS', help: 'time for a request head to arrive (default 60) -> 408' },
   { names: ['--keepalive-timeout', '--http-keepalive'], key: 'keepAliveTimeout', kind: 'seconds', arg: 'SECONDS', help: 'idle keep-alive connections close after (default 15)' },
@@ -58,7 +64,7 @@ function parseValue(flag: Flag, name: string, raw: string): number | string {
 
 export function parseArgs(argv: readonly string[]): CliOptions {
   const o: CliOptions = {
-    http: [], app: undefined, chmodSocket: undefined, maxConnections: undefined, maxHeaderSize: undefined,
+    http: [], uwsgi: [], scgi: [], allowFrom: [], app: undefined, chmodSocket: undefined, maxConnections: undefined, maxHeaderSize: undefined,
     maxBodySize: undefined, headerTimeout: undefined, keepAliveTimeout: undefined, socketTimeout: undefined,
     shutdownTimeout: undefined, help: false, version: false,
   };
@@ -106,6 +112,7 @@ export function helpText(): string {
     const left = `  ${f.names.join(', ')}${f.arg ? ' ' + f.arg : ''}`;
     lines.push(left.padEnd(34) + ' ' + f.help);
   }
-  lines.push('', 'Example: tsgi --http 127.0.0.1:8000 --http /tmp/app.sock ./app.js', '');
+  lines.push('', 'Examples:', '  tsgi --http 127.0.0.1:8000 --http /tmp/app.sock ./app.js',
+    '  tsgi --socket /run/app.sock --chmod-socket 660 --scgi-socket 127.0.0.1:4000 ./app.js', '');
   return lines.join('\n');
 }

@@ -27,7 +27,12 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   if (opts.app === undefined) die('no app module given (see tsgi --help)', 2);
-  if (opts.http.length === 0) die('no listener given: add --http ADDR, e.g. --http 127.0.0.1:8000', 2);
+  const listen = [
+    ...opts.http.map((a) => `http://${a}`),
+    ...opts.uwsgi.map((a) => `uwsgi://${a}`),
+    ...opts.scgi.map((a) => `scgi://${a}`),
+  ];
+  if (listen.length === 0) die('no listener given: add --http ADDR (or --socket, --scgi-socket), e.g. --http 127.0.0.1:8000', 2);
 
   let app;
   try {
@@ -39,7 +44,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   let server: ServerHandle;
   try {
     server = serve(app, {
-      listen: opts.http,
+      listen,
+      allowFrom: opts.allowFrom.length > 0 ? opts.allowFrom : undefined,
       socketMode: opts.chmodSocket,
       maxConnections: opts.maxConnections,
       maxHeaderSize: opts.maxHeaderSize,
@@ -53,7 +59,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     die(err instanceof Error ? err.message : String(err), 1);
   }
   for (const a of server.addresses) {
-    const where = a.port !== undefined ? `http://${a.host?.includes(':') ? `[${a.host}]` : a.host}:${a.port}` : a.address;
+    const where = a.port !== undefined
+      ? `${a.protocol}://${a.host?.includes(':') ? `[${a.host}]` : a.host}:${a.port}` : a.address;
     process.stderr.write(`tsgi: serving ${opts.app} on ${where}\n`);
   }
 

@@ -26,7 +26,7 @@ export interface ListenerInfo {
 // fall back to toString() if a Node release drops it.
 type Latin1 = (buf: Buffer, start: number, end: number) => string;
 const proto = Buffer.prototype as Buffer & { latin1Slice?: (start: number, end: number) => string };
-const latin1: Latin1 = typeof proto.latin1Slice === 'function'
+export const latin1: Latin1 = typeof proto.latin1Slice === 'function'
   ? (buf, start, end) => (buf as typeof proto).latin1Slice!(start, end)
   : (buf, start, end) => buf.toString('latin1', start, end);
 

@@ -5,6 +5,40 @@ import { TsgiError } from '../errors.js';
 import type { App, Chunk, Reply, ServerInfo } from '../tsgi/types.js';
 import { encodeHeaders, INTERNAL_ERROR_BODY } from './reply.js';
 import { F_HEAD, HttpRequest, type ListenerInfo } from './request.js';
+import { CgiRequest } from './cgi-request.js';
+
+type AnyRequest = HttpRequest | CgiRequest;
+const F_CGI = 1 << 18;
+const PROTOCOLS = { http: 0, uwsgi: 1, scgi: 2 } as const;
+export type ListenProtocol = keyof typeof PROTOCOLS;
+
+/** One listener: an address string ("uwsgi:///run/app.sock") or the parts. */
+export type ListenSpec = string | {
+  address: string;
+  protocol?: ListenProtocol;
+  /** Unix socket file mode, e.g. 0o660 (default: ServeOptions.socketMode). */
+  mode?: number;
+  /** TCP peers allowed (uwsgi/SCGI default: loopback only). */
+  allowFrom?: readonly string[];
+};
+
+const LOOPBACK = ['127.0.0.0/8', '::1'];
+
+/** "uwsgi://127.0.0.1:3031", "scgi:///run/app.sock", "http://:8000", or a bare address (HTTP). */
+export function parseListen(spec: ListenSpec): { address: string; protocol: ListenProtocol; mode?: number;
+  allowFrom?: readonly string[] } {
+  if (typeof spec !== 'string') return { ...spec, protocol: spec.protocol ?? 'http' };
+  const m = /^(http|uwsgi|scgi):\/\/(.*)$/.exec(spec);
+  if (m) return { address: m[2]!, protocol: m[1] as ListenProtocol };
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) {
+    throw new TsgiError('TSGI_ERR_LISTEN', `${spec}: unknown scheme (use http://, uwsgi:// or scgi://)`);
+  }
+  return { address: spec, protocol: 'http' };
+}
+
+function isLoopback(host: string): boolean {
+  return host.startsWith('127.') || host === '::1';
+}
 
 const EV = binding.events;
 const GONE = 0, FULL = 2, OVERFLOW = 3;
@@ -14,9 +48,13 @@ export interface ServeOptions extends NativeServerOptions {
   /**
    * Where to listen, one address or several: "127.0.0.1:8000", "[::1]:8000",
    * ":8000", "8000", "/path/app.sock" or "unix:/path/app.sock", "@abstract",
-   * "fd:3"; each may be prefixed with "http://". Default "127.0.0.1:8000".
+   * "fd:3"; prefixed with "uwsgi://" or "scgi://" for those protocols
+   * ("uwsgi:///run/app.sock"), "http://" or nothing for HTTP/1.1.
+   * Default "127.0.0.1:8000".
    */
-  listen?: string | readonly string[];
+  listen?: ListenSpec | readonly ListenSpec[];
+  /** TCP peers the uwsgi and SCGI listeners accept (default loopback only). */
+  allowFrom?: readonly string[];
   /** Permissions of unix socket files, e.g. 0o660. */
   socketMode?: number;
   /** Share one listening socket with other processes, waking one per connection. */
@@ -33,6 +71,7 @@ export interface BoundAddress {
   /** TCP: the address and port actually bound (port 0 resolves here). */
   readonly host?: string;
   readonly port?: number;
+  readonly protocol: ListenProtocol;
 }
 
 export interface ServerHandle {
@@ -46,19 +85,15 @@ const defaultLog = (line: string): void => {
   process.stderr.write(`tsgi: ${line}\n`);
 };
 
-function stripScheme(address: string): string {
-  return address.startsWith('http://') ? address.slice(7) : address;
-}
-
 export function serve(app: App, options: ServeOptions = {}): ServerHandle {
   if (typeof app !== 'function') throw new TsgiError('TSGI_ERR_APP_KIND', 'serve() needs a function');
   const log = options.log ?? defaultLog;
   const shared = new Float64Array(4 * 1024);
-  const active = new Map<number, HttpRequest>();
+  const active = new Map<number, AnyRequest>();
   const listeners: ListenerInfo[] = [];
   let native: NativeServer;
 
-  function fail(req: HttpRequest, err: unknown): void {
+  function fail(req: AnyRequest, err: unknown): void {
     const what = `${req.REQUEST_METHOD} ${req.REQUEST_URI}`;
     const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
     log(`app error on ${what}: ${detail}`);
@@ -71,12 +106,12 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
     done(req);
   }
 
-  function done(req: HttpRequest): void {
+  function done(req: AnyRequest): void {
     active.delete(req.handle);
     if (!req.bodyIfUsed?.done) req.bodyIfUsed?.fail(new TsgiError('TSGI_ERR_BODY_ABORTED', 'the reply was already sent'));
   }
 
-  function send(req: HttpRequest, reply: Reply): void {
+  function send(req: AnyRequest, reply: Reply): void {
     if (req.aborted) {
       done(req);
       return;
@@ -118,7 +153,7 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
     throw new TsgiError('TSGI_ERR_REPLY_BODY', typeof body);
   }
 
-  async function pump(req: HttpRequest, body: AsyncIterable<Chunk> | Iterable<Chunk>): Promise<void> {
+  async function pump(req: AnyRequest, body: AsyncIterable<Chunk> | Iterable<Chunk>): Promise<void> {
     const h = req.handle;
     try {
       for await (const chunk of body) {
@@ -138,7 +173,7 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
     }
   }
 
-  function run(req: HttpRequest): void {
+  function run(req: AnyRequest): void {
     let result: Reply | Promise<Reply>;
     try {
       result = app(req);
@@ -172,7 +207,10 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
       if (type === EV.REQUEST) {
         u32 ??= new Uint32Array(batch, 0, batch.byteLength >>> 2);
         const rec = a >>> 2;
-        const req = new HttpRequest(buf, u32, rec, handle, listeners[u32[rec + 20]!]!, native);
+        const listener = listeners[u32[rec + 20]!]!;
+        const req = u32[rec + 1]! & F_CGI
+          ? new CgiRequest(buf, u32, rec, handle, listener, native)
+          : new HttpRequest(buf, u32, rec, handle, listener, native);
         active.set(handle, req);
         run(req);
         continue;
@@ -204,17 +242,32 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
 
   native = new binding.Server(options, onEvents, log, shared);
   const addresses: BoundAddress[] = [];
-  const list = options.listen === undefined ? ['127.0.0.1:8000']
-    : typeof options.listen === 'string' ? [options.listen] : options.listen;
+  const list: readonly ListenSpec[] = options.listen === undefined ? ['127.0.0.1:8000']
+    : Array.isArray(options.listen) ? options.listen as readonly ListenSpec[] : [options.listen as ListenSpec];
   try {
-    for (const address of list) {
-      const r = native.listen(stripScheme(address), options.socketMode ?? 0, options.exclusiveAccept ?? false);
+    for (const entry of list) {
+      const spec = parseListen(entry);
+      const binary = spec.protocol !== 'http';
+      const allow = spec.allowFrom ?? (binary ? options.allowFrom ?? LOOPBACK : []);
+      const r = native.listen({
+        address: spec.address,
+        protocol: PROTOCOLS[spec.protocol],
+        mode: spec.mode ?? options.socketMode ?? 0,
+        exclusive: options.exclusiveAccept ?? false,
+        allow: [...allow],
+      });
       const info: ServerInfo = Object.freeze({
-        version: [0, 1] as const, url_scheme: 'http', protocol: 'http',
+        version: [0, 1] as const, url_scheme: 'http', protocol: spec.protocol,
         multiprocess: false, multithread: false, run_once: false,
       });
       listeners[r.index] = { tcp: r.tcp, info };
-      addresses.push(r.tcp ? { address, host: r.host, port: r.port } : { address });
+      addresses.push(r.tcp
+        ? { address: typeof entry === 'string' ? entry : spec.address, host: r.host, port: r.port, protocol: spec.protocol }
+        : { address: typeof entry === 'string' ? entry : spec.address, protocol: spec.protocol });
+      if (binary && r.tcp && !isLoopback(r.host)) {
+        log(`warning: ${spec.protocol} listener ${spec.address} is bound to ${r.host}, reachable from other hosts; ` +
+          `the protocol has no authentication, so only peers in the allow-list (${allow.join(', ') || 'everyone'}) are accepted`);
+      }
     }
   } catch (err) {
     native.close();

@@ -1,0 +1,187 @@
+// The request of the CGI-style protocols (uwsgi, SCGI): the front server sent
+// the CGI variables themselves, so each property is the variable of that name
+// as sent, decoded the first time it is read. Nothing is re-derived: PATH_INFO
+// and SCRIPT_NAME are the web server's, as CGI intends.
+import type { Body, Request, ServerInfo } from '../tsgi/types.js';
+import { RequestBody, type BodyControl } from './body.js';
+import { F_NO_BODY, latin1, SERVER_SOFTWARE, type ListenerInfo } from './request.js';
+
+const F_STRIP_SCRIPT_NAME = 1 << 19;
+const W_HEAD = 0, W_FLAGS = 1, W_CL_LO = 2, W_CL_HI = 3, W_PEER = 14, W_PEER_PORT = 16,
+  W_COUNT = 21, W_VARS = 22;
+
+function headerName(cgi: string): string {
+  // HTTP_X_FORWARDED_FOR -> x-forwarded-for: the original case is lost on the
+  // way; header names are case-insensitive (RFC 9110 5.1).
+  return cgi.slice(5).toLowerCase().replace(/_/g, '-');
+}
+
+export class CgiRequest implements Request, BodyControl {
+  private readonly head: number;
+  private cache: Map<string, string> | undefined;
+  private _path: string | undefined;
+  private _headers: Array<readonly [string, string]> | undefined;
+  private _body: RequestBody | undefined;
+  private _abort: AbortController | undefined;
+  private _info: ServerInfo | undefined;
+  aborted = false;
+  replyStarted = false;
+  private drainWaiter: (() => void) | undefined;
+
+  constructor(
+    private readonly buf: Buffer,
+    private readonly u32: Uint32Array,
+    private readonly w: number,
+    readonly handle: number,
+    private readonly listener: ListenerInfo,
+    private readonly native: { readBody(handle: number, flowing: boolean): number },
+  ) {
+    this.head = u32[w + W_HEAD]!;
+  }
+
+  get flags(): number {
+    return this.u32[this.w + W_FLAGS]!;
+  }
+
+  /** All variables, decoded once on first use (a few dozen short strings). */
+  private all(): Map<string, string> {
+    if (this.cache === undefined) {
+      const m = new Map<string, string>();
+      const n = this.u32[this.w + W_COUNT]!;
+      for (let i = 0; i < n; i++) {
+        const at = this.w + W_VARS + 4 * i;
+        const nOff = this.head + this.u32[at]!;
+        const vOff = this.head + this.u32[at + 2]!;
+        const name = latin1(this.buf, nOff, nOff + this.u32[at + 1]!);
+        // The first of a repeated name wins, as in a CGI environment.
+        if (!m.has(name)) m.set(name, latin1(this.buf, vOff, vOff + this.u32[at + 3]!));
+      }
+      this.cache = m;
+    }
+    return this.cache;
+  }
+
+  private get1(name: string): string {
+    return this.all().get(name) ?? '';
+  }
+
+  get REQUEST_METHOD(): string { return this.get1('REQUEST_METHOD'); }
+  get SCRIPT_NAME(): string { return this.get1('SCRIPT_NAME'); }
+  get PATH_INFO(): string {
+    if (this._path === undefined) {
+      let path = this.get1('PATH_INFO');
+      // uwsgi modifier1 30: the web server sent the full path; SCRIPT_NAME is
+      // the mount point to take off its front.
+      const script = this.SCRIPT_NAME;
+      if ((this.flags & F_STRIP_SCRIPT_NAME) && script !== '' && path.startsWith(script)) {
+        path = path.slice(script.length);
+      }
+      this._path = path;
+    }
+    return this._path;
+  }
+  get QUERY_STRING(): string { return this.get1('QUERY_STRING'); }
+  get REQUEST_URI(): string { return this.get1('REQUEST_URI'); }
+  get CONTENT_TYPE(): string { return this.get1('CONTENT_TYPE'); }
+  get CONTENT_LENGTH(): string {
+    if (this.flags & F_NO_BODY) return this.get1('CONTENT_LENGTH');
+    return String(this.u32[this.w + W_CL_HI]! * 4294967296 + this.u32[this.w + W_CL_LO]!);
+  }
+  get SERVER_NAME(): string { return this.get1('SERVER_NAME'); }
+  get SERVER_PORT(): string { return this.get1('SERVER_PORT'); }
+  get SERVER_PROTOCOL(): string { return this.get1('SERVER_PROTOCOL') || 'HTTP/1.0'; }
+  get REMOTE_ADDR(): string { return this.get1('REMOTE_ADDR'); }
+  get REMOTE_PORT(): string { return this.get1('REMOTE_PORT'); }
+
+  /** The peer that sent the request: the web server, not the client. */
+  get peer(): { address: string; port: number } {
+    const off = this.u32[this.w + W_PEER]!;
+    return {
+      address: latin1(this.buf, off, off + this.u32[this.w + W_PEER + 1]!),
+      port: this.u32[this.w + W_PEER_PORT]!,
+    };
+  }
+
+  var(name: string): string | undefined {
+    if (name === 'PATH_INFO') return this.PATH_INFO;
+    return this.all().get(name);
+  }
+
+  vars(): Record<string, string> {
+    const v: Record<string, string> = {};
+    for (const [name, value] of this.all()) v[name] = value;
+    v.PATH_INFO = this.PATH_INFO;
+    return v;
+  }
+
+  header(name: string): string | undefined {
+    const lower = name.toLowerCase();
+    if (lower === 'content-type') return this.all().get('CONTENT_TYPE') || undefined;
+    if (lower === 'content-length') return this.all().get('CONTENT_LENGTH') || undefined;
+    return this.all().get('HTTP_' + lower.toUpperCase().replace(/-/g, '_'));
+  }
+
+  get headers(): ReadonlyArray<readonly [string, string]> {
+    if (this._headers === undefined) {
+      const list: Array<readonly [string, string]> = [];
+      for (const [name, value] of this.all()) {
+        if (name.startsWith('HTTP_')) list.push([headerName(name), value]);
+      }
+      this._headers = list;
+    }
+    return this._headers;
+  }
+
+  get body(): Body {
+    this._body ??= new RequestBody(this, (this.flags & F_NO_BODY) !== 0);
+    return this._body;
+  }
+
+  get bodyIfUsed(): RequestBody | undefined {
+    return this._body;
+  }
+
+  get signal(): AbortSignal {
+    if (this._abort === undefined) {
+      this._abort = new AbortController();
+      if (this.aborted) this._abort.abort();
+    }
+    return this._abort.signal;
+  }
+
+  get tsgi(): ServerInfo {
+    if (this._info === undefined) {
+      // The scheme the client used, as the web server reports it.
+      const m = this.all();
+      const https = (m.get('HTTPS') ?? '').toLowerCase();
+      const scheme = (m.get('REQUEST_SCHEME') || m.get('UWSGI_SCHEME') || '').toLowerCase();
+      const secure = https === 'on' || https === '1' || scheme === 'https';
+      this._info = secure ? Object.freeze({ ...this.listener.info, url_scheme: 'https' as const }) : this.listener.info;
+    }
+    return this._info;
+  }
+
+  flow(on: boolean): void {
+    this.native.readBody(this.handle, on);
+  }
+
+  abort(err: Error): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this._abort?.abort(err);
+    this._body?.fail(err);
+    this.drained();
+  }
+
+  waitDrain(): Promise<void> {
+    return new Promise((resolve) => { this.drainWaiter = resolve; });
+  }
+
+  drained(): void {
+    const w = this.drainWaiter;
+    this.drainWaiter = undefined;
+    w?.();
+  }
+}
+
+export { SERVER_SOFTWARE };
