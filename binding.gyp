@@ -11,11 +11,13 @@
         "native/conn/out_queue.cc",
         "native/net/address.cc",
         "native/net/socket.cc",
+        "native/net/allow.cc",
         "native/proto/http1/parser.cc",
         "native/proto/cgi/vars.cc",
         "native/proto/uwsgi/framer.cc",
         "native/proto/scgi/framer.cc",
-        "native/proto/http1/writer.cc"
+        "native/proto/http1/writer.cc",
+        "native/proto/cgi/writer.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -306,19 +306,6 @@ export class RawConnection {
   }
 }
 
-/** Sends one request on a new connection and returns its response(s) and whether it closed. */
-export async function exchange(target: number | string, request: string | Buffer,
-  opts: ParseOptions & { count?: number; timeoutMs?: number } = {}): Promise<{ responses: RawResponse[]; closed: boolean; data: Buffer }> {
-  const c = await RawConnection.open(target);
-  try {
-    await c.write(request);
-    const responses = await c.responses(opts.count ?? 1, opts);
-    return { responses, closed: c.closed, data: c.data };
-  } finally {
-    c.destroy();
-  }
-}
-
 /** Polls `get()` every 5 ms until it returns something other than undefined; rejects after `ms`. */
 export async function eventually<T>(get: () => T | undefined, ms = 3000, what = 'a condition'): Promise<T> {
   const start = Date.now();
