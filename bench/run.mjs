@@ -353,6 +353,13 @@ const results = live.map((s) => ({
 stopAll();
 
 const md = table(results);
+// Other work during the runs (not only before): say so next to the numbers.
+const busyOthers = Math.max(...results.map((r) => Math.max(r.others.median, r.wrkOthers.median)));
+const noisy = busyOthers > 0.2
+  ? `**Other processes took up to ${fmt(busyOthers * 100)}% of the server's or wrk's CPU during the runs (median per server): ` +
+    'req/s and latency are bounded by the scheduler, not by the servers; compare CPU per request.**'
+  : '';
+if (noisy) log(`bench: ${noisy.replace(/\*\*/g, '')}`);
 const errs = results.filter((r) => r.errors > 0).map((r) => `${r.name}: ${r.errors} non-2xx responses or socket errors`);
 const date = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 const section = [
@@ -375,6 +382,7 @@ const section = [
     'CPU use: server CPU time / wall time (100% = the server saturated its core); ' +
     '"others": time that CPU spent on other processes during the run; "steal": time the hypervisor took from it. ' +
     'If wrk is near 100% of its CPU, or others take much of it, req/s is capped by the client, not the server.',
+  ...(noisy ? ['', noisy] : []),
   ...(errs.length ? ['', `**Errors:** ${errs.join('; ')}`] : []),
   '',
 ].join('\n');

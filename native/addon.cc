@@ -360,18 +360,6 @@ Napi::Value Server::Listen(const Napi::CallbackInfo& info) {
   return r;
 }
 
-// Body argument: a string (UTF-8), a Buffer/Uint8Array, or nothing. Large
-// buffers are referenced, not copied; small ones are copied.
-struct HeldBuffer {
-  napi_env env;
-  napi_ref ref;
-};
-static void release_held(void* ctx) {
-  HeldBuffer* h = static_cast<HeldBuffer*>(ctx);
-  napi_delete_reference(h->env, h->ref);
-  delete h;
-}
-static constexpr size_t kReferenceAbove = 16 * 1024;
 
 // Reads a JS string into `out` (UTF-8 or latin1), with one N-API call when it
 // fits the buffer's current capacity (the common case), two when it does not.
@@ -421,18 +409,10 @@ Napi::Value Server::Write(const Napi::CallbackInfo& info) {
   if (b.IsString()) {
     size_t len = 0;
     const char* data = read_string(env, b, false, &scratch_, &len);
-    rc = loop_->write(handle, data, len, nullptr, nullptr);
+    rc = loop_->write(handle, data, len);
   } else if (b.IsTypedArray()) {
     Napi::Uint8Array u = b.As<Napi::Uint8Array>();
-    const char* data = reinterpret_cast<const char*>(u.Data());
-    size_t len = u.ByteLength();
-    if (len > kReferenceAbove) {
-      HeldBuffer* held = new HeldBuffer{env, nullptr};
-      napi_create_reference(env, b, 1, &held->ref);
-      rc = loop_->write(handle, data, len, release_held, held);
-    } else {
-      rc = loop_->write(handle, data, len, nullptr, nullptr);
-    }
+    rc = loop_->write(handle, reinterpret_cast<const char*>(u.Data()), u.ByteLength());
   } else {
     throw Napi::TypeError::New(env, "write(handle, string | Uint8Array)");
   }

@@ -79,7 +79,10 @@ class Connection {
   double handle = 0;           // current request's handle, 0 when none
   uint32_t requests = 0;       // served on this connection
   uint32_t interest = 0;       // poller interest now registered
-  uint64_t deadline_ms = 0;    // 0 = none
+  uint64_t deadline_ms = 0;    // 0 = none; derived by Loop::settle()
+  uint64_t head_deadline_ms = 0;  // waiting for a request head (header or keep-alive timeout)
+  uint64_t send_since_ms = 0;  // output pending since / last progress (0 = none pending)
+  uint64_t recv_since_ms = 0;  // waiting for body bytes since / last progress
   bool dirty = false;
   bool closed = false;
 

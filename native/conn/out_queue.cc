@@ -90,6 +90,21 @@ ssize_t OutQueue::flush(int fd) {
   return static_cast<ssize_t>(total);
 }
 
+void OutQueue::own_refs() {
+  for (size_t i = 0; i < segs_.size(); i++) {
+    Segment& s = segs_[i];
+    if (s.owned) continue;
+    size_t skip = i == 0 ? front_off_ : 0;
+    size_t rest = s.len - skip;
+    char* block = static_cast<char*>(std::malloc(rest > 0 ? rest : 1));
+    if (!block) throw std::bad_alloc();
+    std::memcpy(block, s.data + skip, rest);
+    if (s.release) s.release(s.ctx);
+    s = Segment{block, block, rest, rest, nullptr, nullptr};
+    if (i == 0) front_off_ = 0;
+  }
+}
+
 void OutQueue::clear() {
   while (!segs_.empty()) pop_front();
   bytes_ = 0;

@@ -1,8 +1,8 @@
 // The bytes waiting to go out on one connection, as a queue of segments
 // written with one writev. Small pieces (heads, short bodies, chunk framing)
-// are copied into owned blocks; large bodies are referenced where they lie
-// (the owner is released once the bytes are on the wire), so a 1 MiB Buffer
-// from JS is never copied.
+// are copied into owned blocks; a large body can be referenced where it lies,
+// written at once, and only its unwritten rest copied (own_refs), so a fast
+// client takes a 1 MiB Buffer from JS without a copy.
 #pragma once
 
 #include <cstddef>
@@ -28,6 +28,10 @@ class OutQueue {
   // Queues [data, data+len) without copying; release(ctx) runs once the bytes
   // are written or the queue is cleared.
   void append_ref(const char* data, size_t len, Release release, void* ctx);
+
+  // Copies the unwritten part of every referenced segment into owned memory,
+  // so the caller's bytes are no longer needed once this returns.
+  void own_refs();
 
   // Writes as much as the socket takes. Returns bytes written, or -errno
   // (-EAGAIN when the socket is full).

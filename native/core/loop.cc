@@ -15,6 +15,9 @@ namespace tsgi {
 static constexpr double kSlotSpan = 1048576.0;  // 2^20
 static constexpr uint32_t kMaxSlots = 1u << 20;
 
+// Above this, body bytes are written from where they lie before copying.
+static constexpr size_t kBorrowAbove = 16 * 1024;
+
 static double make_handle(uint32_t request, uint32_t slot) {
   return static_cast<double>(request) * kSlotSpan + static_cast<double>(slot);
 }
@@ -218,7 +221,8 @@ void Loop::on_listener_ready(Listener& l) {
       close_conn(c);
       continue;
     }
-    c->deadline_ms = now_ms_ + opts_.header_timeout_ms;
+    c->head_deadline_ms = now_ms_ + opts_.header_timeout_ms;
+    c->deadline_ms = c->head_deadline_ms;
   }
 }
 
@@ -234,7 +238,7 @@ void Loop::on_conn_event(Connection* c, uint32_t flags) {
       bool filled = false;
       ssize_t n = c->read_into(limit, &filled);
       if (n > 0) {
-        if (c->in_state == Connection::In::kBody && c->body_flowing) c->deadline_ms = now_ms_ + opts_.io_timeout_ms;
+        c->recv_since_ms = now_ms_;  // progress
         if (filled) continue;
         break;
       }
@@ -419,7 +423,6 @@ void Loop::start_request(Connection* c, bool chunked, uint64_t content_length, b
   c->request_active = true;
   c->reply_started = c->reply_ended = false;
   c->want_drain = false;
-  c->deadline_ms = 0;  // the app's time is not the client's fault
   bool no_body = !c->chunked && c->body_left == 0;
   c->in_state = no_body ? Connection::In::kBodyDone : Connection::In::kBody;
   uint32_t request = ++next_request_;
@@ -500,7 +503,7 @@ void Loop::finish_request(Connection* c) {
     c->close_after_flush = true;
     return;
   }
-  c->deadline_ms = now_ms_ + (c->in_len() > 0 ? opts_.header_timeout_ms : opts_.keepalive_timeout_ms);
+  c->head_deadline_ms = now_ms_ + (c->in_len() > 0 ? opts_.header_timeout_ms : opts_.keepalive_timeout_ms);
   mark_dirty(c);  // pipelined requests may be waiting
 }
 
@@ -571,7 +574,7 @@ void Loop::flush(Connection* c) {
       close_conn(c);  // EPIPE, ECONNRESET: the client is gone
       return;
     }
-    if (n > 0 && !c->out.empty()) c->deadline_ms = now_ms_ + opts_.io_timeout_ms;
+    if (n > 0 || c->send_since_ms == 0) c->send_since_ms = now_ms_;  // progress, or a stall begins
   }
   if (c->want_drain && c->out.size() <= opts_.out_low_water && c->request_active) {
     c->want_drain = false;
@@ -597,6 +600,23 @@ void Loop::settle(Connection* c) {
   if (c->out.empty() && c->in_state == Connection::In::kHead && !c->request_active && c->in_len() == 0) {
     c->shrink();
   }
+  // Deadlines only ever run against the client: while it owes us bytes
+  // (a head, a body the app is reading or we are discarding) or does not take
+  // ours. The app's own time is never cut here (--harakiri is for that).
+  if (c->out.empty()) c->send_since_ms = 0;
+  bool waiting_body = (c->in_state == Connection::In::kBody && c->body_flowing) ||
+                      c->in_state == Connection::In::kDiscard;
+  if (!c->out.empty()) {
+    c->deadline_ms = c->send_since_ms + opts_.io_timeout_ms;
+  } else if (waiting_body) {
+    if (c->recv_since_ms == 0) c->recv_since_ms = now_ms_;
+    c->deadline_ms = c->recv_since_ms + opts_.io_timeout_ms;
+  } else if (c->in_state == Connection::In::kHead && !c->request_active) {
+    c->deadline_ms = c->head_deadline_ms;
+  } else {
+    c->deadline_ms = 0;
+  }
+  if (!waiting_body) c->recv_since_ms = 0;
 }
 
 void Loop::close_conn(Connection* c) {
@@ -631,7 +651,7 @@ void Loop::sweep(uint64_t now_ms) {
     if (!c || c->closed || c->deadline_ms == 0 || c->deadline_ms > now_ms) continue;
     if (c->in_state == Connection::In::kHead && !c->request_active && c->in_len() > 0 && c->out.empty()) {
       send_error(c, 408);  // RFC 9110 15.5.9: the head did not arrive in time
-      c->deadline_ms = now_ms + 1000;  // and we wait no longer for it to be read
+      c->head_deadline_ms = now_ms + 1000;  // and we wait no longer for it to be read
       continue;
     }
     close_conn(c);
@@ -656,16 +676,27 @@ int Loop::respond(double handle, int status, const char* headers, size_t headers
   Connection* c = find(handle);
   if (!c || !c->request_active || c->reply_started) return kReplyGone;
   c->reply_started = true;
-  bool ends = (flags & kEnd) != 0;
   if (flags & kClose) c->keep_alive = false;
   // An unread body that is too large to drain costs the connection; say so.
   if (c->in_state == Connection::In::kBody && !c->body_flowing &&
       (c->chunked || c->body_left > opts_.discard_limit)) {
     c->keep_alive = false;
   }
-  // A client waiting on 100-continue that never got it will not send the
-  // body; the connection's framing is then unknown (RFC 9110 10.1.1).
-  if (c->expect_continue && !c->continue_sent && c->in_state == Connection::In::kBody) c->keep_alive = false;
+  bool ends = (flags & kEnd) != 0;
+  if (c->expect_continue && !c->continue_sent && c->in_state == Connection::In::kBody) {
+    if (!ends) {
+      // A streamed reply to a request whose body is still unread (an echo, a
+      // transform): the app is about to read it, and after the final head a
+      // 100 could no longer be sent. A 100 followed by a final reply is always
+      // valid (RFC 9110 15.2.1).
+      c->out.append(http1::kContinue, sizeof(http1::kContinue) - 1);
+      c->continue_sent = true;
+    } else {
+      // The client waits for a 100 that will not come and will not send the
+      // body: the connection's framing is unknown (RFC 9110 10.1.1).
+      c->keep_alive = false;
+    }
+  }
   c->no_body_status = status < 200 || status == 204 || status == 304;
   http1::HeadFraming framing;
   uint64_t length = 0;
@@ -697,44 +728,70 @@ int Loop::respond(double handle, int status, const char* headers, size_t headers
     const char* date = (flags & kNoDate) ? nullptr : date_.line();
     c->out.commit(http1::head(out, status, c->http11, headers, headers_len, date, framing, length, c->keep_alive));
   }
-  if (body_len > 0) append_body(c, body, body_len, nullptr, nullptr);
+  bool borrow = body_len > kBorrowAbove;
+  if (body_len > 0 && append_body(c, body, body_len, borrow) == kReplyOverflow) {
+    if (borrow) c->out.own_refs();
+    return kReplyOverflow;
+  }
+  if (borrow) {
+    // Head and body in one writev straight from the caller's memory; only
+    // what the socket did not take is copied.
+    flush(c);
+    if (c->closed) return kReplyGone;
+    c->out.own_refs();
+  }
   if (ends) return end(handle);
   return backpressure(c);
 }
 
-int Loop::append_body(Connection* c, const char* data, size_t len, OutQueue::Release release, void* ctx) {
+int Loop::append_body(Connection* c, const char* data, size_t len, bool borrow) {
   if (len == 0 || c->head_method || c->no_body_status) {
     // RFC 9110 9.3.2 / 6.4.1: HEAD, 204 and 304 replies carry no content.
-    if (release) release(ctx);
     return kReplyOk;
   }
+  bool overflow = false;
   if (c->framing == http1::kFrameLength) {
     if (len > c->reply_left) {
-      if (release) release(ctx);
-      return kReplyOverflow;
+      len = static_cast<size_t>(c->reply_left);  // send what was promised, no more
+      overflow = true;
     }
     c->reply_left -= len;
   } else if (c->framing == http1::kFrameChunked) {
     char* p = c->out.reserve(20);
     c->out.commit(http1::chunk_prefix(p, len));
   }
-  if (release) {
-    c->out.append_ref(data, len, release, ctx);
+  if (borrow) {
+    c->out.append_ref(data, len, nullptr, nullptr);
   } else {
     c->out.append(data, len);
   }
   if (c->framing == http1::kFrameChunked) c->out.append(http1::kChunkSuffix, 2);
+  if (overflow) {
+    // More body than the Content-Length the app declared: the reply ends at
+    // the declared length and the connection closes after it.
+    c->keep_alive = false;
+    reply_done(c);
+    c->close_after_flush = true;
+    mark_dirty(c);
+    return kReplyOverflow;
+  }
   return kReplyOk;
 }
 
-int Loop::write(double handle, const char* data, size_t len, OutQueue::Release release, void* ctx) {
+int Loop::write(double handle, const char* data, size_t len) {
   Connection* c = find(handle);
-  if (!c || !c->request_active || !c->reply_started || c->reply_ended) {
-    if (release) release(ctx);
-    return kReplyGone;
+  if (!c || !c->request_active || !c->reply_started || c->reply_ended) return kReplyGone;
+  bool borrow = len > kBorrowAbove;
+  int rc = append_body(c, data, len, borrow);
+  if (rc != kReplyOk) {
+    if (borrow) c->out.own_refs();
+    return rc;
   }
-  int rc = append_body(c, data, len, release, ctx);
-  if (rc != kReplyOk) return rc;
+  if (borrow) {
+    flush(c);
+    if (c->closed) return kReplyGone;
+    c->out.own_refs();
+  }
   return backpressure(c);
 }
 
@@ -787,7 +844,7 @@ int Loop::read_body(double handle, bool flowing) {
       c->out.append(http1::kContinue, sizeof(http1::kContinue) - 1);
       c->continue_sent = true;
     }
-    c->deadline_ms = now_ms_ + opts_.io_timeout_ms;
+    c->recv_since_ms = now_ms_;
   }
   mark_dirty(c);
   return kReplyOk;

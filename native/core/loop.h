@@ -138,8 +138,10 @@ class Loop {
   enum ReplyFlags : uint32_t { kEnd = 1, kClose = 2, kNoDate = 4 /* the app sent its own */ };
   int respond(double handle, int status, const char* headers, size_t headers_len,
               const char* body, size_t body_len, int64_t content_length, uint32_t flags);
-  // Body bytes: copied, or referenced until written when release != nullptr.
-  int write(double handle, const char* data, size_t len, OutQueue::Release release, void* ctx);
+  // Body bytes. They are never kept past the call: small ones are copied;
+  // large ones are written to the socket at once and only what the socket
+  // did not take is copied (so an app may reuse its buffer, as PEP 3333 lets it).
+  int write(double handle, const char* data, size_t len);
   int end(double handle);
   int read_body(double handle, bool flowing);
   int abort(double handle);
@@ -164,7 +166,7 @@ class Loop {
   void mark_dirty(Connection* c);
   void close_conn(Connection* c);
   void reply_done(Connection* c);
-  int append_body(Connection* c, const char* data, size_t len, OutQueue::Release release, void* ctx);
+  int append_body(Connection* c, const char* data, size_t len, bool borrow);
   int backpressure(Connection* c);
 
   Sink* sink_;

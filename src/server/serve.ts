@@ -96,10 +96,15 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
   function fail(req: AnyRequest, err: unknown): void {
     const what = `${req.REQUEST_METHOD} ${req.REQUEST_URI}`;
     const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
-    log(`app error on ${what}: ${detail}`);
+    // A TsgiError that says the request was at fault (a body over the
+    // reader's limit, bad JSON) answers with its own 4xx; anything else is
+    // the app's fault: 500. Never the error text or a stack to the client.
+    const status = err instanceof TsgiError && err.status >= 400 && err.status < 500 ? err.status : 500;
+    log(`${status === 500 ? 'app error' : `answered ${status}`} on ${what}: ${detail}`);
     if (!req.replyStarted && !req.aborted) {
       req.replyStarted = true;
-      native.respond(req.handle, 500, 'Content-Type: text/plain; charset=utf-8\r\n', INTERNAL_ERROR_BODY, -1, FLAG_END);
+      const body = status === 500 ? INTERNAL_ERROR_BODY : `${err instanceof TsgiError ? err.message : ''}\n`;
+      native.respond(req.handle, status, 'Content-Type: text/plain; charset=utf-8\r\n', body, -1, FLAG_END);
     } else {
       native.abort(req.handle);
     }
@@ -141,35 +146,72 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
       return;
     }
     if (typeof body === 'object' && (Symbol.asyncIterator in body || Symbol.iterator in body)) {
-      req.replyStarted = true;
-      const rc = native.respond(h, status, enc.block, undefined, enc.contentLength, flags);
-      if (rc === GONE) {
-        done(req);
-        return;
-      }
-      void pump(req, body as AsyncIterable<Chunk> | Iterable<Chunk>);
+      void stream(req, status, enc.block, enc.contentLength, flags, body as AsyncIterable<Chunk> | Iterable<Chunk>);
       return;
     }
     throw new TsgiError('TSGI_ERR_REPLY_BODY', typeof body);
   }
 
-  async function pump(req: AnyRequest, body: AsyncIterable<Chunk> | Iterable<Chunk>): Promise<void> {
+  function checkChunk(chunk: unknown): Chunk {
+    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
+      throw new TsgiError('TSGI_ERR_REPLY_BODY', `a chunk of type ${chunk === null ? 'null' : typeof chunk}`);
+    }
+    return chunk;
+  }
+
+  /**
+   * Streams an iterable body. The head goes out with the first chunk, so a
+   * body that fails before producing anything still gets a clean 500 (yield
+   * '' to send the head at once, e.g. for server-sent events). Each chunk is
+   * handed to the core before the next is pulled; the core keeps no
+   * reference to it, so a generator may refill one buffer.
+   */
+  async function stream(req: AnyRequest, status: number, block: string, contentLength: number, flags: number,
+    body: AsyncIterable<Chunk> | Iterable<Chunk>): Promise<void> {
     const h = req.handle;
+    const it: AsyncIterator<Chunk> | Iterator<Chunk> = Symbol.asyncIterator in body
+      ? (body as AsyncIterable<Chunk>)[Symbol.asyncIterator]()
+      : (body as Iterable<Chunk>)[Symbol.iterator]();
+    let finished = false;
     try {
-      for await (const chunk of body) {
-        if (req.aborted) break;
-        if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
-          throw new TsgiError('TSGI_ERR_REPLY_BODY', `a chunk of type ${typeof chunk}`);
-        }
-        const rc = native.write(h, chunk);
-        if (rc === GONE) break;
-        if (rc === OVERFLOW) throw new TsgiError('TSGI_ERR_REPLY_LENGTH');
-        if (rc === FULL) await req.waitDrain();
+      const first = await it.next();
+      if (req.aborted) return;
+      req.replyStarted = true;
+      if (first.done) {
+        finished = true;
+        native.respond(h, status, block, undefined, contentLength >= 0 && (req.flags & F_HEAD) ? contentLength : -1,
+          contentLength >= 0 && (req.flags & F_HEAD) ? flags : flags | FLAG_END);
+        if (contentLength >= 0 && (req.flags & F_HEAD)) native.end(h);
+        return;
       }
-      if (!req.aborted) native.end(h);
-      done(req);
+      let rc = native.respond(h, status, block, checkChunk(first.value), contentLength, flags);
+      while (rc !== GONE && !req.aborted) {
+        if (rc === OVERFLOW) {
+          // The core sent the declared length and closes the connection.
+          finished = true;
+          log(`app error on ${req.REQUEST_METHOD} ${req.REQUEST_URI}: ${new TsgiError('TSGI_ERR_REPLY_LENGTH').message}`);
+          return;
+        }
+        if (rc === FULL) {
+          await req.waitDrain();
+          if (req.aborted) break;
+        }
+        const next = await it.next();
+        if (next.done) {
+          finished = true;
+          break;
+        }
+        if (req.aborted) break;
+        rc = native.write(h, checkChunk(next.value));
+      }
+      if (finished && !req.aborted && rc !== GONE) native.end(h);
     } catch (err) {
+      finished = true;
       fail(req, err);
+    } finally {
+      // Stop a producer we no longer pull from: its finally blocks run.
+      if (!finished) await it.return?.();
+      done(req);
     }
   }
 
