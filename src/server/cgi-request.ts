@@ -53,8 +53,14 @@ export class CgiRequest implements Request, BodyControl {
         const nOff = this.head + this.u32[at]!;
         const vOff = this.head + this.u32[at + 2]!;
         const name = latin1(this.buf, nOff, nOff + this.u32[at + 1]!);
-        // The first of a repeated name wins, as in a CGI environment.
-        if (!m.has(name)) m.set(name, latin1(this.buf, vOff, vOff + this.u32[at + 3]!));
+        const value = latin1(this.buf, vOff, vOff + this.u32[at + 3]!);
+        const prev = m.get(name);
+        if (prev === undefined) {
+          m.set(name, value);
+        } else if (name.startsWith('HTTP_')) {
+          // nginx < 1.23 repeats a repeated header; join as later nginx does.
+          m.set(name, prev + (name === 'HTTP_COOKIE' ? '; ' : ', ') + value);
+        }
       }
       this.cache = m;
     }

@@ -108,7 +108,12 @@ Result parse_block(const unsigned char* b, size_t start, size_t stop, const Limi
     } else {
       // scgi.txt: "Duplicate names are not allowed in the headers." This
       // also refuses a second CONTENT_LENGTH, so the body has one framing.
-      for (uint32_t j = 0; j < t.count; ++j) {
+      // Except HTTP_* names: nginx before 1.23 (Debian 12 ships 1.22) sends
+      // a repeated request header as repeated HTTP_* pairs, and refusing
+      // them would break the distribution's own nginx; the gateway joins
+      // them as nginx 1.23+ would. They carry no framing.
+      const bool http_var = nlen > 5 && std::memcmp(name, "HTTP_", 5) == 0;
+      for (uint32_t j = 0; j < t.count && !http_var; ++j) {
         const cgi::Var& o = t.vars[j];
         if (o.name.len == nlen && std::memcmp(b + o.name.off, name, nlen) == 0)
           return fail(Error::kMalformed, pair, err, detail);
@@ -160,7 +165,7 @@ const char* error_text(Error e) {
     case Error::kLooksLikeHttp: return "this looks like HTTP on an SCGI socket";
     case Error::kBadNetstring: return "SCGI header block is not a valid netstring";
     case Error::kTooLarge: return "SCGI header block larger than the limit";
-    case Error::kMalformed: return "malformed SCGI header block (bad or duplicate name)";
+    case Error::kMalformed: return "malformed SCGI header block (bad name, or a non-HTTP_ name repeated)";
     case Error::kNoContentLength: return "SCGI request does not start with CONTENT_LENGTH";
     case Error::kBadContentLength: return "invalid CONTENT_LENGTH in SCGI request";
     case Error::kNoScgi: return "SCGI request without SCGI=1 (is scgi_params included?)";
