@@ -12,9 +12,10 @@ size_t head_size(size_t app_headers_len) {
 }
 
 static size_t status(char* out, Style style, int code) {
-  const char* fmt = style == Style::kStatusLine ? "HTTP/1.1 %03d %s\r\n" : "Status: %03d %s\r\n";
-  int n = std::snprintf(out, 64, fmt, code, http1::reason_phrase(code));
-  return n > 0 ? static_cast<size_t>(n) : 0;
+  const char* prefix = style == Style::kStatusLine ? "HTTP/1.1 " : "Status: ";
+  size_t n = std::strlen(prefix);
+  std::memcpy(out, prefix, n);
+  return n + http1::put_status(out + n, code);
 }
 
 size_t head(char* out, Style style, int code, const char* app_headers, size_t app_headers_len,
@@ -24,7 +25,11 @@ size_t head(char* out, Style style, int code, const char* app_headers, size_t ap
   std::memcpy(p, app_headers, app_headers_len);
   p += app_headers_len;
   if (has_length) {
-    p += std::snprintf(p, 40, "Content-Length: %llu\r\n", static_cast<unsigned long long>(content_length));
+    std::memcpy(p, "Content-Length: ", 16);
+    p += 16;
+    p += http1::put_decimal(p, content_length);
+    *p++ = '\r';
+    *p++ = '\n';
   }
   *p++ = '\r';
   *p++ = '\n';

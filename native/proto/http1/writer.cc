@@ -85,6 +85,33 @@ static size_t put(char* out, const char* s, size_t n) {
 }
 #define PUT_LIT(out, lit) put(out, lit, sizeof(lit) - 1)
 
+// Hand-rolled: snprintf was a fifth of the user-space instructions of a
+// hello-world reply (bench/RESULTS.md, callgrind).
+size_t put_decimal(char* out, uint64_t v) {
+  char tmp[20];
+  size_t n = 0;
+  do {
+    tmp[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+  return n;
+}
+
+size_t put_status(char* out, int status) {
+  // status is 100..999 (the JS side allows 200..599; 1xx are the core's).
+  out[0] = static_cast<char>('0' + status / 100 % 10);
+  out[1] = static_cast<char>('0' + status / 10 % 10);
+  out[2] = static_cast<char>('0' + status % 10);
+  out[3] = ' ';
+  const char* reason = reason_phrase(status);
+  size_t len = std::strlen(reason);
+  std::memcpy(out + 4, reason, len);
+  out[4 + len] = '\r';
+  out[5 + len] = '\n';
+  return 6 + len;
+}
+
 size_t head(char* out, int status, bool http11, const char* app_headers,
             size_t app_headers_len, const char* date_line, HeadFraming framing,
             uint64_t content_length, bool keep_alive) {
@@ -92,13 +119,14 @@ size_t head(char* out, int status, bool http11, const char* app_headers,
   // RFC 9112 4: we answer with our highest minor version, HTTP/1.1, even to
   // 1.0 clients; keep-alive for 1.0 is then said explicitly below.
   p += PUT_LIT(p, "HTTP/1.1 ");
-  p += std::snprintf(p, 64 - 9, "%03d %s\r\n", status, reason_phrase(status));
+  p += put_status(p, status);
   p += put(p, app_headers, app_headers_len);
   if (date_line) p += put(p, date_line, DateCache::kLen);
   switch (framing) {
     case kFrameLength:
-      p += std::snprintf(p, 40, "Content-Length: %llu\r\n",
-                         static_cast<unsigned long long>(content_length));
+      p += PUT_LIT(p, "Content-Length: ");
+      p += put_decimal(p, content_length);
+      p += PUT_LIT(p, "\r\n");
       break;
     case kFrameChunked:
       p += PUT_LIT(p, "Transfer-Encoding: chunked\r\n");

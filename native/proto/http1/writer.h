@@ -22,6 +22,11 @@ class DateCache {
 
 const char* reason_phrase(int status);
 
+// "200 OK\r\n" for a status 100..999; returns bytes written (at most 64).
+size_t put_status(char* out, int status);
+// Decimal digits of v; returns bytes written (at most 20).
+size_t put_decimal(char* out, uint64_t v);
+
 // Upper bound of the bytes head() writes for these inputs.
 size_t head_size(size_t app_headers_len);
 
