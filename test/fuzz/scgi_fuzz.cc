@@ -104,7 +104,9 @@ void check_request(const uint8_t* d, size_t size, const Limits& lim, const Reque
     CHECK(uint64_t{v.value.off} + v.value.len < r.head_len - 1);
     CHECK(d[v.value.off + v.value.len] == 0);
     pos = v.value.off + v.value.len + 1;
-    for (uint32_t j = 0; j < i; ++j) {
+    // Only HTTP_* names may repeat (nginx < 1.23 sends them; docs/protocols.md).
+    const bool http_var = v.name.len > 5 && std::memcmp(d + v.name.off, "HTTP_", 5) == 0;
+    for (uint32_t j = 0; j < i && !http_var; ++j) {
       const cgi::Var& o = r.vars.vars[j];
       CHECK(o.name.len != v.name.len || std::memcmp(d + o.name.off, d + v.name.off, v.name.len) != 0);
     }

@@ -1,0 +1,140 @@
+// Command line of the load generator (see loadgen.h). Prints one JSON object
+// on stdout; exit status 0, or 1 for a failed --once, 2 for bad usage.
+//
+//   g++ -std=c++17 -O2 -pthread -o loadgen bench/loadgen/loadgen.cc bench/loadgen/main.cc
+//   loadgen -p uwsgi -c 64 -d 5 127.0.0.1:3031
+//   loadgen -p scgi --once unix:/run/app.sock
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "loadgen.h"
+
+namespace lg = tsgi::loadgen;
+
+namespace {
+
+const char kUsage[] =
+    "usage: loadgen [options] TARGET\n"
+    "\n"
+    "Closed-loop load: C connections, each with one request outstanding, for D seconds.\n"
+    "uwsgi and SCGI send one request per connection (connect, send, read to EOF);\n"
+    "HTTP keeps connections alive. Every reply is checked before it counts.\n"
+    "\n"
+    "TARGET   host:port, [v6]:port, :port, unix:/path or unix:@abstract\n"
+    "\n"
+    "  -p, --protocol P        http (default), uwsgi or scgi\n"
+    "  -c, --connections N     concurrent connections (64)\n"
+    "  -t, --threads N         event loops, each with its share of the connections (1)\n"
+    "  -d, --duration S        measured seconds (5)\n"
+    "  -w, --warmup S          seconds of load before measuring, not counted (0)\n"
+    "      --timeout S         a request slower than this is an error (10)\n"
+    "  -m, --method M          request method (GET)\n"
+    "  -u, --path P            request target, query included (/)\n"
+    "      --host H            Host / SERVER_NAME (the target's host)\n"
+    "  -H, --header 'N: V'     extra request header (repeatable)\n"
+    "      --expect-status N   required status, 0 for any (200)\n"
+    "      --expect-length N   required body length in bytes (any)\n"
+    "      --once              send one request, print the raw reply to stdout, exit 0 if valid\n"
+    "  -h, --help\n"
+    "\n"
+    "Output: {requests, rps, errors{total, connect, write, read, timeout, status, length,\n"
+    "malformed, closed}, latency_us{min, mean, p50, p90, p99, p99_9, max}, client_cpu{...}}\n";
+
+[[noreturn]] void usage_error(const std::string& msg) {
+  std::fprintf(stderr, "loadgen: %s\n\n%s", msg.c_str(), kUsage);
+  std::exit(2);
+}
+
+double number(const std::string& flag, const char* v, double min) {
+  char* end = nullptr;
+  double d = std::strtod(v, &end);
+  if (end == v || *end != '\0' || !(d >= min)) usage_error(flag + " needs a number >= " + std::to_string(min));
+  return d;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  lg::Options o;
+  bool once = false;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) usage_error(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "-p" || a == "--protocol") {
+      if (!lg::parse_protocol(value(), &o.protocol)) usage_error("unknown protocol " + std::string(argv[i]));
+    } else if (a == "-c" || a == "--connections") {
+      o.connections = static_cast<unsigned>(number(a, value(), 1));
+    } else if (a == "-t" || a == "--threads") {
+      o.threads = static_cast<unsigned>(number(a, value(), 1));
+    } else if (a == "-d" || a == "--duration") {
+      o.duration_s = number(a, value(), 0.001);
+    } else if (a == "-w" || a == "--warmup") {
+      o.warmup_s = number(a, value(), 0);
+    } else if (a == "--timeout") {
+      o.timeout_s = number(a, value(), 0.001);
+    } else if (a == "-m" || a == "--method") {
+      o.method = value();
+    } else if (a == "-u" || a == "--path") {
+      o.path = value();
+      if (o.path.empty() || o.path[0] != '/') usage_error("--path must start with /");
+    } else if (a == "--host") {
+      o.host = value();
+    } else if (a == "-H" || a == "--header") {
+      std::string h = value();
+      size_t colon = h.find(':');
+      if (colon == std::string::npos || colon == 0) usage_error("--header needs 'Name: value'");
+      size_t v = h.find_first_not_of(" \t", colon + 1);
+      o.headers.emplace_back(h.substr(0, colon), v == std::string::npos ? "" : h.substr(v));
+    } else if (a == "--expect-status") {
+      o.expect_status = static_cast<int>(number(a, value(), 0));
+    } else if (a == "--expect-length") {
+      o.expect_body_length = static_cast<int64_t>(number(a, value(), 0));
+    } else if (a == "--once") {
+      once = true;
+    } else if (a.size() > 1 && a[0] == '-') {
+      usage_error("unknown option " + a);
+    } else if (o.target.empty()) {
+      o.target = a;
+    } else {
+      usage_error("more than one target");
+    }
+  }
+  if (o.target.empty()) usage_error("no target");
+  signal(SIGPIPE, SIG_IGN);
+  // Room for the connections (and their sockets in TIME_WAIT do not count).
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  try {
+    if (once) {
+      std::string raw, problem;
+      int bad = lg::run_once(o, &raw, &problem);
+      std::fwrite(raw.data(), 1, raw.size(), stdout);
+      if (bad >= 0) {
+        std::fprintf(stderr, "loadgen: invalid reply (%s): %s\n", lg::error_name(bad), problem.c_str());
+        return 1;
+      }
+      return 0;
+    }
+    lg::Result r = lg::run(o);
+    std::printf("%s\n", lg::to_json(o, r).c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "loadgen: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}
