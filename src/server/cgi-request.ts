@@ -26,6 +26,8 @@ export class CgiRequest implements Request, BodyControl {
   private _info: ServerInfo | undefined;
   aborted = false;
   replyStarted = false;
+  /** The reply is complete (or abandoned): no more events concern the app. */
+  finished = false;
   private drainWaiter: (() => void) | undefined;
 
   constructor(

@@ -50,6 +50,8 @@ export class HttpRequest implements Request, BodyControl {
   private _abort: AbortController | undefined;
   aborted = false;
   replyStarted = false;
+  /** The reply is complete (or abandoned): no more events concern the app. */
+  finished = false;
   private drainWaiter: (() => void) | undefined;
 
   constructor(

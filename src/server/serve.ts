@@ -112,6 +112,7 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
   }
 
   function done(req: AnyRequest): void {
+    req.finished = true;
     active.delete(req.handle);
     if (!req.bodyIfUsed?.done) req.bodyIfUsed?.fail(new TsgiError('TSGI_ERR_BODY_ABORTED', 'the reply was already sent'));
   }
@@ -253,8 +254,10 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
         const req = u32[rec + 1]! & F_CGI
           ? new CgiRequest(buf, u32, rec, handle, listener, native)
           : new HttpRequest(buf, u32, rec, handle, listener, native);
-        active.set(handle, req);
         run(req);
+        // Only requests still running need routing of later events: a reply
+        // sent synchronously costs no Map insert and delete.
+        if (!req.finished) active.set(handle, req);
         continue;
       }
       const req = active.get(handle);

@@ -13,7 +13,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { serve, type ServerHandle } from 'tsgi';
-import type { App, Request } from 'tsgi';
+import type { App, HeaderList, Request } from 'tsgi';
 import { delay, have, requirePeer, ROOT, tempDir, until } from './index.js';
 
 // ---- the snippets of docs/deploy.md ------------------------------------------
@@ -400,8 +400,11 @@ export function peerApp(seen: Map<string, Seen>): App {
       case '/chunks': {
         const s = record(req);
         const accel = new URLSearchParams(req.QUERY_STRING).has('accel');
+        const headers: HeaderList = accel
+          ? { 'Content-Type': 'text/plain', 'X-Accel-Buffering': 'no' }
+          : { 'Content-Type': 'text/plain' };
         return {
-          headers: accel ? { 'Content-Type': 'text/plain', 'X-Accel-Buffering': 'no' } : { 'Content-Type': 'text/plain' },
+          headers,
           body: (async function* () {
             yield 'first\n';
             await delay(300);
@@ -490,11 +493,19 @@ export interface Send {
   chunked?: boolean;
 }
 
-/** One request on a fresh connection; `localPort` is the client's port. */
+/** The Host header a browser sends for example.com on this URL's port. */
+export function hostFor(url: string): string {
+  return `example.com:${new URL(url).port}`;
+}
+
+/**
+ * One request on a fresh connection, for example.com (the port of `url` in
+ * Host, as a browser sends it); `localPort` is the client's port.
+ */
 export function fetchRaw(url: string, opts: Send = {}): Promise<Reply & { localPort: number }> {
   return new Promise((resolve, reject) => {
     const headers = [...(opts.headers ?? [])];
-    if (!headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'host')) headers.push('Host', 'example.com');
+    if (!headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'host')) headers.push('Host', hostFor(url));
     if (opts.body !== undefined && !opts.chunked) headers.push('Content-Length', String(Buffer.byteLength(opts.body)));
     if (opts.chunked) headers.push('Transfer-Encoding', 'chunked');
     const req = http.request(url, { method: opts.method ?? 'GET', headers, agent: false, timeout: 30_000 }, (res) => {
@@ -541,7 +552,9 @@ export interface Route {
   todo?: Partial<Record<Check, string>>;
   /** The peer refuses chunked request bodies itself (411): check that instead. */
   refusesChunkedUpload?: boolean;
-  /** Extra checks. */
+  /** HTTP_HOST comes without the port (nginx's $host in Debian's params). */
+  hostWithoutPort?: boolean;
+  /** Also check that `X-Accel-Buffering: no` from the app streams in a buffered location (nginx). */
   accelBuffering?: boolean;
 }
 
@@ -613,9 +626,10 @@ export function routeTests(route: Route, suite: Suite): void {
       assert.equal(v.vars.HTTP_X_CUSTOM, 'hello');
       assert.equal(v.xCustom, 'hello');
       assert.equal(v.vars.HTTP_USER_AGENT, 'peer-test');
-      assert.equal(v.vars.HTTP_HOST, 'example.com');
+      // Debian's uwsgi_params and scgi_params send nginx's $host, without the port.
+      assert.equal(v.vars.HTTP_HOST, route.hostWithoutPort ? 'example.com' : `example.com:${route.port}`);
       assert.deepEqual(v.headers.filter(([n]) => n === 'x-custom'), [['x-custom', 'hello']]);
-      assert.deepEqual(v.headers.filter(([n]) => n === 'host'), [['host', 'example.com']]);
+      assert.deepEqual(v.headers.filter(([n]) => n === 'host'), [['host', v.vars.HTTP_HOST]]);
       assert.equal(v.tsgi.url_scheme, 'http');
       assert.equal(v.tsgi.protocol, route.protocol);
     });
@@ -669,7 +683,8 @@ export function routeTests(route: Route, suite: Suite): void {
     check('download', '50 MiB download arrives whole', async () => {
       const expected = downloadDigest();
       const got = await new Promise<{ status: number; bytes: number; digest: string }>((resolve, reject) => {
-        const req = http.get(url('/download'), { agent: false, headers: { Host: 'example.com' }, timeout: 30_000 }, (res) => {
+        const u = url('/download');
+        const req = http.get(u, { agent: false, headers: { Host: hostFor(u) }, timeout: 30_000 }, (res) => {
           const h = createHash('sha256');
           let bytes = 0;
           res.on('data', (c: Buffer) => { bytes += c.length; h.update(c); });
@@ -687,8 +702,8 @@ export function routeTests(route: Route, suite: Suite): void {
     const streamed = async (p: string) => {
       const id = newId();
       const got = await new Promise<{ status: number; body: string; firstAt: number; pieces: number }>((resolve, reject) => {
-        const req = http.get(url(`${p}${p.includes('?') ? '&' : '?'}id=${id}`),
-          { agent: false, headers: { Host: 'example.com' }, timeout: 10_000 }, (res) => {
+        const u = url(`${p}${p.includes('?') ? '&' : '?'}id=${id}`);
+        const req = http.get(u, { agent: false, headers: { Host: hostFor(u) }, timeout: 10_000 }, (res) => {
             let body = '';
             let firstAt = 0;
             let pieces = 0;
@@ -756,7 +771,8 @@ export function routeTests(route: Route, suite: Suite): void {
     check('client abort', 'a client that goes away mid-reply: req.signal fires, the generator\'s finally runs, serving goes on', async () => {
       const id = newId();
       await new Promise<void>((resolve, reject) => {
-        const req = http.get(url(`/slow?id=${id}`), { agent: false, headers: { Host: 'example.com' } }, (res) => {
+        const u = url(`/slow?id=${id}`);
+        const req = http.get(u, { agent: false, headers: { Host: hostFor(u) } }, (res) => {
           let n = 0;
           res.on('data', (c: Buffer) => {
             n += c.length;

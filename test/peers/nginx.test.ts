@@ -18,23 +18,23 @@ const unix = (proto: 'uwsgi' | 'scgi') => (b: Backend) =>
 
 const routes: NginxRoute[] = [
   {
-    name: 'nginx uwsgi_pass over a unix socket', snippet: 'nginx-uwsgi-unix', protocol: 'uwsgi', prefix: '', port: 0,
+    name: 'nginx uwsgi_pass over a unix socket', snippet: 'nginx-uwsgi-unix', protocol: 'uwsgi', prefix: '', port: 0, hostWithoutPort: true,
     backendAddress: unix('uwsgi'), accelBuffering: true,
   },
   {
-    name: 'nginx uwsgi_pass over TCP', snippet: 'nginx-uwsgi-tcp', protocol: 'uwsgi', prefix: '', port: 0,
+    name: 'nginx uwsgi_pass over TCP', snippet: 'nginx-uwsgi-tcp', protocol: 'uwsgi', prefix: '', port: 0, hostWithoutPort: true,
     backendAddress: (b) => ({ '127.0.0.1:3031': `127.0.0.1:${b.uwsgiPort}` }),
   },
   {
     name: 'nginx uwsgi_pass mounted under /app (SCRIPT_NAME, modifier1 30)', snippet: 'nginx-uwsgi-mount',
-    protocol: 'uwsgi', prefix: '/app', port: 0, backendAddress: unix('uwsgi'),
+    protocol: 'uwsgi', prefix: '/app', port: 0, hostWithoutPort: true, backendAddress: unix('uwsgi'),
   },
   {
-    name: 'nginx scgi_pass over a unix socket', snippet: 'nginx-scgi-unix', protocol: 'scgi', prefix: '', port: 0,
+    name: 'nginx scgi_pass over a unix socket', snippet: 'nginx-scgi-unix', protocol: 'scgi', prefix: '', port: 0, hostWithoutPort: true,
     backendAddress: unix('scgi'), accelBuffering: true,
   },
   {
-    name: 'nginx scgi_pass over TCP', snippet: 'nginx-scgi-tcp', protocol: 'scgi', prefix: '', port: 0,
+    name: 'nginx scgi_pass over TCP', snippet: 'nginx-scgi-tcp', protocol: 'scgi', prefix: '', port: 0, hostWithoutPort: true,
     backendAddress: (b) => ({ '127.0.0.1:4000': `127.0.0.1:${b.scgiPort}` }),
   },
 ];

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Request } from 'tsgi';
 import { type RawConnection } from '../helpers/index.js';
-import { open, parseCgiReply, scgiGood, withServer } from '../helpers/cgi-client.js';
+import { exchange, listenersOf, open, parseCgiReply, scgiGood, uwsgiRequest, withServer } from '../helpers/cgi-client.js';
 
 test('1,000 concurrent SCGI connections, each one request, are all answered', async () => {
   const N = 1000;
@@ -49,7 +49,6 @@ test('1,000 concurrent SCGI connections, each one request, are all answered', as
 
 test('1,000 SCGI and uwsgi requests mixed over the TCP and unix sockets are all answered', async () => {
   await withServer((req: Request) => ({ body: req.PATH_INFO }), async ({ server }) => {
-    const { listenersOf, exchange, uwsgiRequest } = await import('../helpers/cgi-client.js');
     const ls = listenersOf(server);
     const results = await Promise.all(Array.from({ length: 1000 }, async (_, i) => {
       const l = ls[i % ls.length]!;

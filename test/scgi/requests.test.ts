@@ -156,3 +156,13 @@ test('a body shorter than CONTENT_LENGTH, then close: the body read rejects and 
     }
   });
 });
+
+test('repeated HTTP_* names (nginx < 1.23) are accepted and joined: ", " in general, "; " for Cookie', async () => {
+  const app = (req: Request) => ({ body: JSON.stringify([req.header('x-dup'), req.header('cookie')]) });
+  await withServer(app, async ({ scgi }) => {
+    const reply = await ask(scgi, 'scgi', scgiRequest([['CONTENT_LENGTH', '0'], ['SCGI', '1'], ['REQUEST_METHOD', 'GET'],
+      ['PATH_INFO', '/dup'], ['HTTP_X_DUP', 'a'], ['HTTP_COOKIE', 'c=1'], ['HTTP_X_DUP', 'b'], ['HTTP_COOKIE', 'd=2']]));
+    assert.equal(reply.status, 200);
+    assert.deepEqual(JSON.parse(reply.body.toString()), ['a, b', 'c=1; d=2']);
+  });
+});
