@@ -67,7 +67,7 @@ export function encodeHeaders(headers: HeaderList | undefined): EncodedHeaders {
     }
     return out;
   }
-  const record = headers as Readonly<Record<string, string | number | ReadonlyArray<string>>>;
+  const record = headers as Readonly<Record<string, string | number | ReadonlyArray<string> | undefined>>;
   for (const name in record) {
     const value = record[name];
     if (value === undefined) continue;

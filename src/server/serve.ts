@@ -1,5 +1,6 @@
 // serve(): binds the listeners, takes the core's event batches, runs the app
 // for each request and hands its reply back to the core.
+import { isIP } from 'node:net';
 import { binding, type NativeServer, type NativeServerOptions } from '../native/load.js';
 import { TsgiError } from '../errors.js';
 import type { App, Chunk, Reply, ServerInfo } from '../tsgi/types.js';
@@ -34,6 +35,19 @@ export function parseListen(spec: ListenSpec): { address: string; protocol: List
     throw new TsgiError('TSGI_ERR_LISTEN', `${spec}: unknown scheme (use http://, uwsgi:// or scgi://)`);
   }
   return { address: spec, protocol: 'http' };
+}
+
+/** Checks an allow-list entry up front, whatever listeners use it. */
+function checkNetwork(entry: string): void {
+  const [addr = '', bits, extra] = entry.split('/');
+  const family = isIP(addr);
+  const max = family === 4 ? 32 : 128;
+  const ok = family !== 0 && extra === undefined &&
+    (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max));
+  if (!ok) {
+    throw new TsgiError('TSGI_ERR_LISTEN',
+      `bad network ${JSON.stringify(entry)} in allowFrom: expected an IP address or address/prefix, e.g. 10.0.0.0/8`);
+  }
 }
 
 function isLoopback(host: string): boolean {
@@ -285,6 +299,10 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
     }
   }
 
+  for (const entry of options.allowFrom ?? []) checkNetwork(entry);
+  for (const entry of (Array.isArray(options.listen) ? options.listen : [options.listen]) as (ListenSpec | undefined)[]) {
+    if (entry !== undefined && typeof entry !== 'string') for (const n of entry.allowFrom ?? []) checkNetwork(n);
+  }
   native = new binding.Server(options, onEvents, log, shared);
   const addresses: BoundAddress[] = [];
   const list: readonly ListenSpec[] = options.listen === undefined ? ['127.0.0.1:8000']

@@ -65,9 +65,10 @@ export interface Request {
   readonly tsgi: ServerInfo;
 }
 
+/** Pairs, or an object whose values may be arrays; an undefined value is skipped. */
 export type HeaderList =
   | ReadonlyArray<readonly [string, string]>
-  | Readonly<Record<string, string | number | ReadonlyArray<string>>>;
+  | Readonly<Record<string, string | number | ReadonlyArray<string> | undefined>>;
 
 export type Chunk = string | Uint8Array;
 

@@ -5,15 +5,16 @@
 // route (one peer, one protocol, one transport) goes through.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { serve, type ServerHandle } from 'tsgi';
-import type { App, HeaderList, Request } from 'tsgi';
+import type { App, HeaderList, Reply as TsgiReply, Request } from 'tsgi';
 import { delay, have, requirePeer, ROOT, tempDir, until } from './index.js';
 
 // ---- the snippets of docs/deploy.md ------------------------------------------
@@ -154,8 +155,11 @@ async function startProcess(spec: SpawnSpec, timeoutMs = 15_000): Promise<Peer> 
       const pid = child.pid;
       const workers = spec.hasChildren ? childPids(pid) : [];
       child.kill(spec.stopSignal);
-      const timer = delay(5000).then(() => 'timeout' as const);
-      if (await Promise.race([exit.then(() => 'exited' as const), timer]) === 'timeout') {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), 5000); });
+      const how = await Promise.race([exit.then(() => 'exited' as const), timeout]);
+      clearTimeout(timer);
+      if (how === 'timeout') {
         for (const w of [...workers, ...childPids(pid)]) { try { process.kill(w, 'SIGKILL'); } catch { /* gone */ } }
         child.kill('SIGKILL');
         await exit;
@@ -259,14 +263,14 @@ export function apacheBinary(): string {
 /**
  * Apache httpd in the foreground (`-DFOREGROUND`) with its own minimal
  * httpd.conf (LoadModule lines for the event MPM, authz_core, proxy,
- * proxy_uwsgi, proxy_scgi); Debian's /etc/apache2 is not read. Run as root it
+ * proxy_uwsgi, proxy_scgi, ssl); Debian's /etc/apache2 is not read. Run as root it
  * drops its workers to www-data, which is what a real install does, so the
  * backend's unix sockets must be reachable by that user.
  */
 export async function startApache(dir: string, sites: () => Promise<ApacheSite[]>): Promise<Peer> {
   const modDir = APACHE_MODULES.find((d) => fs.existsSync(path.join(d, 'mod_proxy.so')));
   if (!modDir) throw new Error(`mod_proxy.so not found in ${APACHE_MODULES.join(', ')}`);
-  const mods = ['mpm_event', 'authz_core', 'proxy', 'proxy_uwsgi', 'proxy_scgi'];
+  const mods = ['mpm_event', 'authz_core', 'proxy', 'proxy_uwsgi', 'proxy_scgi', 'ssl'];
   // Compiled in on Debian, a module elsewhere.
   if (fs.existsSync(path.join(modDir, 'mod_unixd.so'))) mods.push('unixd');
   const asRoot = process.getuid?.() === 0;
@@ -300,6 +304,20 @@ export async function startApache(dir: string, sites: () => Promise<ApacheSite[]
       hasChildren: true,
     };
   });
+}
+
+/**
+ * A self-signed certificate for example.com, made with the openssl command
+ * (undefined without it): { cert, key } file paths in `dir`.
+ */
+export function selfSignedCert(dir: string): { cert: string; key: string } | undefined {
+  if (!have('openssl')) return undefined;
+  const cert = path.join(dir, 'example.com.pem');
+  const key = path.join(dir, 'example.com.key');
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=example.com',
+    '-keyout', key, '-out', cert], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`openssl could not make a certificate: ${r.stderr}`);
+  return { cert, key };
 }
 
 // ---- the backend: tsgi on uwsgi and SCGI, unix and TCP -------------------------
@@ -349,7 +367,7 @@ export function peerApp(seen: Map<string, Seen>): App {
     seen.set(id, s);
     return s;
   };
-  return async (req) => {
+  return async (req): Promise<TsgiReply> => {
     const route = (req.SCRIPT_NAME + req.PATH_INFO).replace(/^\/app(?=\/)/, '').replace(/^\/stream(?=\/)/, '');
     switch (route) {
       case '/hello':
@@ -477,7 +495,7 @@ export function startBackend(dir: string): Backend {
 
 // ---- an HTTP client -----------------------------------------------------------
 
-export interface Reply {
+export interface HttpReply {
   status: number;
   headers: http.IncomingHttpHeaders;
   rawHeaders: string[];
@@ -502,13 +520,16 @@ export function hostFor(url: string): string {
  * One request on a fresh connection, for example.com (the port of `url` in
  * Host, as a browser sends it); `localPort` is the client's port.
  */
-export function fetchRaw(url: string, opts: Send = {}): Promise<Reply & { localPort: number }> {
+export function fetchRaw(url: string, opts: Send = {}): Promise<HttpReply & { localPort: number }> {
   return new Promise((resolve, reject) => {
     const headers = [...(opts.headers ?? [])];
     if (!headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'host')) headers.push('Host', hostFor(url));
     if (opts.body !== undefined && !opts.chunked) headers.push('Content-Length', String(Buffer.byteLength(opts.body)));
     if (opts.chunked) headers.push('Transfer-Encoding', 'chunked');
-    const req = http.request(url, { method: opts.method ?? 'GET', headers, agent: false, timeout: 30_000 }, (res) => {
+    const mod = url.startsWith('https:') ? https : http;
+    const req = mod.request(url, {
+      method: opts.method ?? 'GET', headers, agent: false, timeout: 30_000, rejectUnauthorized: false,
+    }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({
@@ -518,7 +539,7 @@ export function fetchRaw(url: string, opts: Send = {}): Promise<Reply & { localP
       res.on('error', reject);
     });
     let localPort = 0;
-    req.on('socket', (s) => s.on('connect', () => { localPort = s.localPort ?? 0; }));
+    req.on('socket', (s) => s.on(url.startsWith('https:') ? 'secureConnect' : 'connect', () => { localPort = s.localPort ?? 0; }));
     req.on('timeout', () => req.destroy(new Error(`no answer from ${url} in 30 s`)));
     req.on('error', reject);
     if (opts.body !== undefined && opts.chunked) {
@@ -536,7 +557,7 @@ export function fetchRaw(url: string, opts: Send = {}): Promise<Reply & { localP
 
 export type Check =
   | 'hello' | 'vars' | 'path' | 'repeated headers' | 'post echo' | 'upload' | 'chunked upload' | 'download'
-  | 'streaming' | 'set-cookie' | 'statuses' | 'app error' | 'client abort';
+  | 'streaming' | 'set-cookie' | 'statuses' | 'app error' | 'client abort' | 'concurrency';
 
 export interface Route {
   /** "uwsgi_pass over a unix socket". */
@@ -603,7 +624,8 @@ export function routeTests(route: Route, suite: Suite): void {
     });
 
     const getVars = async () => {
-      const r = await fetchRaw(url('/vars/a%20b?x=1&y=%2F'), { headers: ['X-Custom', 'hello', 'User-Agent', 'peer-test'] });
+      const r = await fetchRaw(url('/vars/a%20b?x=1&y=%2F'),
+        { headers: ['X_Custom', 'underscored', 'X-Custom', 'hello', 'User-Agent', 'peer-test'] });
       assert.equal(r.status, 200, r.body.toString());
       return { r, v: JSON.parse(r.body.toString()) as {
         vars: Record<string, string>; props: Record<string, string>; headers: Array<[string, string]>;
@@ -623,7 +645,9 @@ export function routeTests(route: Route, suite: Suite): void {
       assert.equal(p.SERVER_PROTOCOL, 'HTTP/1.1');
       assert.equal(p.REMOTE_ADDR, '127.0.0.1');
       assert.equal(p.REMOTE_PORT, String(r.localPort), 'REMOTE_PORT is the client\'s port, not the peer\'s');
+      // X_Custom would map to HTTP_X_CUSTOM too: the peers drop such names.
       assert.equal(v.vars.HTTP_X_CUSTOM, 'hello');
+      assert.ok(!Object.values(v.vars).some((x) => x.includes('underscored')), 'a header named with "_" got through');
       assert.equal(v.xCustom, 'hello');
       assert.equal(v.vars.HTTP_USER_AGENT, 'peer-test');
       // Debian's uwsgi_params and scgi_params send nginx's $host, without the port.
@@ -758,6 +782,25 @@ export function routeTests(route: Route, suite: Suite): void {
       assert.equal(nc.body.length, 0);
     });
 
+    check('concurrency', '60 requests, 20 at a time, mixed GET and POST, each gets its own answer', async () => {
+      let next = 0;
+      const worker = async () => {
+        while (next < 60) {
+          const i = next++;
+          if (i % 2 === 0) {
+            const r = await fetchRaw(url('/hello'));
+            assert.equal(r.body.toString(), 'hello\n');
+          } else {
+            const body = `request ${i} `.repeat(i * 50);
+            const r = await fetchRaw(url('/echo'), { method: 'POST', body });
+            assert.equal(r.status, 200);
+            assert.equal(r.body.toString(), body);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 20 }, worker));
+    });
+
     check('app error', 'an app that throws gives 500, and the next request is served', async () => {
       const r = await fetchRaw(url('/error'));
       assert.equal(r.status, 500);
@@ -794,6 +837,27 @@ export function routeTests(route: Route, suite: Suite): void {
       const next = await fetchRaw(url('/hello'));
       assert.equal(next.status, 200);
       assert.equal(next.body.toString(), 'hello\n');
+    });
+  });
+}
+
+/** A route served over TLS by the peer: the app sees https. */
+export function tlsTest(route: Route, suite: Suite): void {
+  test(`${route.name}: the app sees url_scheme https, HTTPS on`, { timeout: 30_000 }, async (t) => {
+    if (!requirePeer(t, suite.program, suite.debianPackage)) return;
+    if (!requirePeer(t, 'openssl', 'openssl')) return;
+    await withLogs(route, suite, async () => {
+      const r = await fetchRaw(`https://127.0.0.1:${route.port}${route.prefix}/vars/a%20b?x=1`);
+      assert.equal(r.status, 200, r.body.toString());
+      const v = JSON.parse(r.body.toString()) as {
+        vars: Record<string, string>; props: Record<string, string>; tsgi: { url_scheme: string; protocol: string };
+      };
+      assert.equal(v.tsgi.url_scheme, 'https');
+      assert.equal(v.tsgi.protocol, route.protocol);
+      assert.equal(v.vars.HTTPS, 'on');
+      assert.equal(v.vars.REQUEST_SCHEME, 'https');
+      assert.equal(v.props.SERVER_PORT, String(route.port));
+      assert.equal(v.props.PATH_INFO, '/vars/a b');
     });
   });
 }

@@ -4,7 +4,7 @@
 // real install), so the backend's sockets are mode 0666 in a 0755 dir.
 import { describe } from 'node:test';
 import {
-  fillSnippet, freePort, peerSuite, routeTests, startApache, type Backend, type Route,
+  fillSnippet, freePort, peerSuite, routeTests, selfSignedCert, startApache, tlsTest, type Backend, type Route,
 } from '../helpers/peers.js';
 
 interface ApacheRoute extends Route {
@@ -45,6 +45,8 @@ const routes: ApacheRoute[] = [
   },
 ];
 
+const tls: Route = { name: 'Apache mod_proxy_uwsgi behind TLS', protocol: 'uwsgi', prefix: '', port: 0 };
+
 describe('Apache httpd', () => {
   const { suite } = peerSuite({
     program: 'apache2',
@@ -58,12 +60,26 @@ describe('Apache httpd', () => {
           config: fillSnippet(r.snippet, { '<VirtualHost *:80>': `<VirtualHost *:${r.port}>`, ...r.backendAddress(backend) }),
         });
       }
+      const cert = selfSignedCert(backend.dir);
+      if (cert) {
+        tls.port = await freePort();
+        sites.push({
+          port: tls.port,
+          config: fillSnippet('apache-uwsgi-tls', {
+            '<VirtualHost *:443>': `<VirtualHost *:${tls.port}>`,
+            '/etc/ssl/certs/example.com.pem': cert.cert,
+            '/etc/ssl/private/example.com.key': cert.key,
+            'unix:/run/app.sock': `unix:${backend.uwsgiSock}`,
+          }),
+        });
+      }
       return sites;
     }).then((p) => {
-      for (const r of routes) r.peer = p;
+      for (const r of [...routes, tls]) r.peer = p;
       return p;
     }),
   });
 
   for (const route of routes) routeTests(route, suite);
+  tlsTest(tls, suite);
 });

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requirePeer } from '../helpers/index.js';
 import {
-  fetchRaw, fillSnippet, freePort, peerSuite, routeTests, startNginx, type Backend, type Route,
+  fetchRaw, fillSnippet, freePort, peerSuite, routeTests, selfSignedCert, startNginx, tlsTest, type Backend, type Route,
 } from '../helpers/peers.js';
 
 interface NginxRoute extends Route {
@@ -39,6 +39,8 @@ const routes: NginxRoute[] = [
   },
 ];
 
+const tls: Route = { name: 'nginx uwsgi_pass behind TLS', protocol: 'uwsgi', prefix: '', port: 0 };
+
 // Not from the doc: the stock scgi_params alone, to show why the doc adds a line.
 const stockScgi = { port: 0 };
 
@@ -53,6 +55,19 @@ describe('nginx', () => {
         servers.push({
           port: r.port,
           config: fillSnippet(r.snippet, { 'listen 80;': `listen 127.0.0.1:${r.port};`, ...r.backendAddress(backend) }),
+        });
+      }
+      const cert = selfSignedCert(backend.dir);
+      if (cert) {
+        tls.port = await freePort();
+        servers.push({
+          port: tls.port,
+          config: fillSnippet('nginx-uwsgi-tls', {
+            'listen 443 ssl;': `listen 127.0.0.1:${tls.port} ssl;`,
+            '/etc/ssl/certs/example.com.pem': cert.cert,
+            '/etc/ssl/private/example.com.key': cert.key,
+            'unix:/run/app.sock': `unix:${backend.uwsgiSock}`,
+          }),
         });
       }
       stockScgi.port = await freePort();
@@ -71,12 +86,13 @@ describe('nginx', () => {
       });
       return servers;
     }).then((p) => {
-      for (const r of routes) r.peer = p;
+      for (const r of [...routes, tls]) r.peer = p;
       return p;
     }),
   });
 
   for (const route of routes) routeTests(route, suite);
+  tlsTest(tls, suite);
 
   test('the mount: /app without the slash is redirected to /app/ by nginx', async (t) => {
     if (!requirePeer(t, 'nginx', 'nginx-light')) return;

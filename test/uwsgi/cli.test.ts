@@ -158,7 +158,7 @@ test('--allow-from 10.0.0.0/8: the TCP uwsgi socket refuses 127.0.0.1, a unix so
   }
 });
 
-test('--allow-from bad is refused even when only --http is given', { todo: 'bug: --allow-from is only parsed when a uwsgi/SCGI listener exists; with --http alone a bad value is silently accepted' }, async () => {
+test('--allow-from bad is refused even when only --http is given', async () => {
   const child = spawn(process.execPath, [BIN, '--allow-from', 'bad', '--http', '127.0.0.1:0', APP],
     { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

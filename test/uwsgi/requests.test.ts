@@ -35,8 +35,12 @@ test('the variables reach the app by name; HTTPS=on makes url_scheme https', asy
       ['REQUEST_SCHEME', 'https'], ['UWSGI_SCHEME', 'https'], ['X_MY_CUSTOM_VAR', 'custom value'],
       ['HTTP_USER_AGENT', 'curl/8.5.0'], ['HTTP_HOST', 'www.example.org'],
     ];
-    const reply = await ask(uwsgi, 'uwsgi', uwsgiPacket(vars, { body: 'hello' }));
-    assert.equal(reply.status, 200);
+    const r = await exchange(uwsgi, uwsgiPacket(vars, { body: 'hello' }));
+    assert.ok(r.closed, 'the server closes the connection after the reply');
+    assert.ok(r.data.toString('latin1').startsWith('HTTP/1.1 200 OK\r\n'), r.data.toString('latin1', 0, 40));
+    const reply = parseCgiReply(r.data, 'uwsgi');
+    assertNoHopByHop(reply);
+    assert.deepEqual(values(reply, 'content-length'), ['9']);
     assert.equal(reply.body.toString(), 'got hello');
     const got = await within(seen.promise, 2000, 'the app');
     assert.deepEqual(got, {

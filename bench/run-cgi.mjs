@@ -1,0 +1,678 @@
+#!/usr/bin/env node
+// uwsgi / SCGI benchmark: tsgi vs uWSGI, directly and through nginx.
+//
+//   RUNS=5 DURATION=5 node bench/run-cgi.mjs [--json] [--no-write] [--targets=direct,nginx] [--calibrate]
+//
+// Builds the load generator (bench/loadgen, g++ -O2, into build-bench/), starts
+// one process per server and listener, each pinned to SERVER_CPU (0): tsgi
+// (bench/servers/tsgi-cgi.mjs) and uWSGI (uwsgi-core + python3 plugin, one
+// process, no master, no threads, bench/servers/hello_wsgi.py), and nginx (one
+// worker, on NGINX_CPU, default the server's CPU) in front of both. Every
+// target is checked first, warmed up, then measured RUNS times, interleaved,
+// with the load generator pinned to CLIENT_CPU (1). Per run: requests/s, the
+// server's CPU µs per request (utime + stime of all its processes from
+// /proc/PID/stat), nginx's, latency percentiles, and what else used the CPUs.
+//
+// --targets picks groups (direct, nginx, calibrate) or target names, comma-
+// separated; --calibrate runs the loadgen and wrk against tsgi's HTTP listener.
+// Environment: RUNS (5), DURATION s (5), CONNECTIONS (64), WARMUP s (2),
+// SERVER_CPU (0), CLIENT_CPU (1), NGINX_CPU (= SERVER_CPU), BASE_PORT (18201),
+// NICE, TSGI_ROOT (a tsgi build: dist/ + build/Release/tsgi.node; default: a
+// copy of this checkout's, taken at start), UWSGI (uwsgi binary), NGINX (nginx binary).
+import { spawn, execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(`--${name}`);
+const opt = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+if (flag('help') || flag('h')) {
+  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 22)
+    .map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+  process.exit(0);
+}
+
+const env = process.env;
+const RUNS = int(env.RUNS, 5);
+const DURATION = int(env.DURATION, 5);
+const CONNECTIONS = int(env.CONNECTIONS, 64);
+const WARMUP = int(env.WARMUP, 2);
+const SERVER_CPU = env.SERVER_CPU ?? '0';
+const CLIENT_CPU = env.CLIENT_CPU ?? '1';
+const NGINX_CPU = env.NGINX_CPU ?? SERVER_CPU;
+const BASE_PORT = int(env.BASE_PORT, 18201);
+const NICE = env.NICE ? Number(env.NICE) : undefined;
+if (NICE !== undefined && !Number.isInteger(NICE)) die(`NICE is not a whole number: ${env.NICE}`);
+const UWSGI = env.UWSGI ?? 'uwsgi';
+const NGINX = env.NGINX ?? 'nginx';
+const JSON_OUT = flag('json');
+const WRITE = !flag('no-write');
+const EXPECT_BODY = 'Hello, World!\n';
+
+function int(v, dflt) {
+  const n = v === undefined || v === '' ? dflt : Number(v);
+  if (!Number.isInteger(n) || n < 0) die(`not a whole number: ${v}`);
+  return n;
+}
+function die(msg) {
+  process.stderr.write(`bench-cgi: ${msg}\n`);
+  stopAll();
+  process.exit(1);
+}
+const log = (msg) => process.stderr.write(`${msg}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** argv that pins (and optionally renices) a command. */
+const pinned = (cpu, argv) => (NICE === undefined ? ['taskset', ['-c', cpu, ...argv]]
+  : ['nice', ['-n', String(NICE), 'taskset', '-c', cpu, ...argv]]);
+
+// ---- tools -------------------------------------------------------------------------
+
+function have(tool) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+for (const [tool, pkg] of [['taskset', 'util-linux'], ['g++', 'g++'], [UWSGI, 'uwsgi-core uwsgi-plugin-python3'], [NGINX, 'nginx']]) {
+  if (!have(tool)) die(`${tool} is not installed (apt-get install -y ${pkg})`);
+}
+
+/** Builds build-bench/loadgen when missing or older than its sources. */
+function buildLoadgen() {
+  const dir = path.join(here, 'loadgen');
+  const sources = ['loadgen.cc', 'main.cc'].map((f) => path.join(dir, f));
+  const out = path.join(root, 'build-bench', 'loadgen');
+  const newest = Math.max(...[...sources, path.join(dir, 'loadgen.h')].map((f) => statSync(f).mtimeMs));
+  if (existsSync(out) && statSync(out).mtimeMs >= newest) return out;
+  mkdirSync(path.dirname(out), { recursive: true });
+  log('bench-cgi: building build-bench/loadgen (g++ -O2)');
+  execFileSync('g++', ['-std=c++17', '-O2', '-Wall', '-Wextra', '-pthread', '-o', out, ...sources], { stdio: 'inherit' });
+  return out;
+}
+const LOADGEN = buildLoadgen();
+
+/** The tsgi build to run: TSGI_ROOT, or a copy of this checkout's taken now (a rebuild mid-run cannot touch it). */
+function tsgiRoot() {
+  if (env.TSGI_ROOT) return path.resolve(env.TSGI_ROOT);
+  const addon = path.join(root, 'build/Release/tsgi.node');
+  if (!existsSync(path.join(root, 'dist/index.js')) || !existsSync(addon)) {
+    die('dist/ or build/Release/tsgi.node is missing: run `npm run build:native && npm run build:ts` first');
+  }
+  const snap = path.join(root, 'build-bench', 'tsgi-snapshot');
+  rmSync(snap, { recursive: true, force: true });
+  cpSync(path.join(root, 'dist'), path.join(snap, 'dist'), { recursive: true });
+  cpSync(addon, path.join(snap, 'build/Release/tsgi.node'));
+  return snap;
+}
+const TSGI_ROOT = tsgiRoot();
+
+function git(...a) {
+  try {
+    return execFileSync('git', ['-C', root, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+// ---- /proc -------------------------------------------------------------------------
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+function statFields(file) {
+  const stat = readFileSync(file, 'utf8');
+  // comm (field 2) may hold spaces and parens: split after the last ')'. rest[0] is field 3.
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** The process and all its descendants (uWSGI workers, nginx's worker). */
+function processTree(pid) {
+  const children = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const ppid = Number(statFields(`/proc/${name}/stat`)[4 - 3]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(name));
+    } catch { /* gone */ }
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i]) ?? []));
+  return out;
+}
+
+/** CPU seconds (user + system, all threads) of these processes so far. */
+function cpuSeconds(pids) {
+  let s = 0;
+  for (const pid of pids) {
+    try {
+      const f = statFields(`/proc/${pid}/stat`);
+      s += (Number(f[14 - 3]) + Number(f[15 - 3])) / CLK_TCK;
+    } catch { /* exited */ }
+  }
+  return s;
+}
+
+/** CPU seconds of this process's reaped children (wrk, after it exits). */
+function childrenCpuSeconds() {
+  const f = statFields('/proc/self/stat');
+  return (Number(f[16 - 3]) + Number(f[17 - 3])) / CLK_TCK;
+}
+
+/** Busy seconds of one CPU (or all with cpu = ''), and apart from it steal. */
+function cpuBusy(cpu) {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
+  if (!line) return { busy: NaN, steal: NaN };
+  const t = line.trim().split(/\s+/).slice(1).map(Number);
+  return { busy: (t[0] + t[1] + t[2] + t[5] + t[6]) / CLK_TCK, steal: (t[7] ?? 0) / CLK_TCK };
+}
+
+function memory(pids) {
+  let rss = 0, peak = 0;
+  for (const pid of pids) {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+      rss += kb('VmRSS');
+      peak += kb('VmHWM');
+    } catch { /* gone */ }
+  }
+  return { rssMB: rss / 1024, peakMB: peak / 1024 };
+}
+
+// ---- servers -------------------------------------------------------------------------
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'tsgi-bench-cgi-'));
+const P = BASE_PORT;
+const HELLO_WSGI = path.join(here, 'servers/hello_wsgi.py');
+const UWSGI_COMMON = ['--plugin', 'python3', '--wsgi-file', HELLO_WSGI, '--processes', '1',
+  '--disable-logging', '--need-app', '--die-on-term'];
+
+const SERVERS = {
+  'tsgi-uwsgi-tcp': { kind: 'tsgi', listen: `uwsgi://127.0.0.1:${P}` },
+  'uwsgi-uwsgi-tcp': { kind: 'uwsgi', args: ['--socket', `127.0.0.1:${P + 1}`] },
+  'tsgi-uwsgi-unix': { kind: 'tsgi', listen: `uwsgi://${dir}/tsgi-uwsgi.sock` },
+  'uwsgi-uwsgi-unix': { kind: 'uwsgi', args: ['--socket', `${dir}/uwsgi-uwsgi.sock`] },
+  'tsgi-scgi-tcp': { kind: 'tsgi', listen: `scgi://127.0.0.1:${P + 2}` },
+  'uwsgi-scgi-tcp': { kind: 'uwsgi', args: ['--scgi-socket', `127.0.0.1:${P + 3}`] },
+  'tsgi-http': { kind: 'tsgi', listen: `http://127.0.0.1:${P + 20}` },
+  nginx: { kind: 'nginx' },
+};
+
+// Each target: what the client speaks to which address; `server` is the
+// application server measured, `via` the front server in between. Pairs
+// (same `path`) are compared tsgi vs uWSGI.
+const T = (group, side, pathName, server, protocol, address, via) => ({
+  name: `${via ? 'nginx → ' : ''}${side} ${pathName.replace(/^nginx /, '')}`, group, side, path: pathName, server, protocol, address, via,
+});
+const TARGETS = [
+  T('direct', 'tsgi', 'uwsgi tcp', 'tsgi-uwsgi-tcp', 'uwsgi', `127.0.0.1:${P}`),
+  T('direct', 'uWSGI', 'uwsgi tcp', 'uwsgi-uwsgi-tcp', 'uwsgi', `127.0.0.1:${P + 1}`),
+  T('direct', 'tsgi', 'uwsgi unix', 'tsgi-uwsgi-unix', 'uwsgi', `unix:${dir}/tsgi-uwsgi.sock`),
+  T('direct', 'uWSGI', 'uwsgi unix', 'uwsgi-uwsgi-unix', 'uwsgi', `unix:${dir}/uwsgi-uwsgi.sock`),
+  T('direct', 'tsgi', 'scgi tcp', 'tsgi-scgi-tcp', 'scgi', `127.0.0.1:${P + 2}`),
+  T('direct', 'uWSGI', 'scgi tcp', 'uwsgi-scgi-tcp', 'scgi', `127.0.0.1:${P + 3}`),
+  T('nginx', 'tsgi', 'nginx uwsgi unix', 'tsgi-uwsgi-unix', 'http', `127.0.0.1:${P + 10}`, 'nginx'),
+  T('nginx', 'uWSGI', 'nginx uwsgi unix', 'uwsgi-uwsgi-unix', 'http', `127.0.0.1:${P + 11}`, 'nginx'),
+  T('nginx', 'tsgi', 'nginx uwsgi tcp', 'tsgi-uwsgi-tcp', 'http', `127.0.0.1:${P + 12}`, 'nginx'),
+  T('nginx', 'uWSGI', 'nginx uwsgi tcp', 'uwsgi-uwsgi-tcp', 'http', `127.0.0.1:${P + 13}`, 'nginx'),
+  T('nginx', 'tsgi', 'nginx scgi tcp', 'tsgi-scgi-tcp', 'http', `127.0.0.1:${P + 14}`, 'nginx'),
+  T('nginx', 'uWSGI', 'nginx scgi tcp', 'uwsgi-scgi-tcp', 'http', `127.0.0.1:${P + 15}`, 'nginx'),
+  { ...T('calibrate', 'tsgi', 'http (loadgen)', 'tsgi-http', 'http', `127.0.0.1:${P + 20}`), client: 'loadgen' },
+  { ...T('calibrate', 'tsgi', 'http (wrk)', 'tsgi-http', 'http', `127.0.0.1:${P + 20}`), client: 'wrk' },
+];
+// nginx upstream of each nginx target
+const UPSTREAM = {
+  [P + 10]: ['uwsgi', `unix:${dir}/tsgi-uwsgi.sock`], [P + 11]: ['uwsgi', `unix:${dir}/uwsgi-uwsgi.sock`],
+  [P + 12]: ['uwsgi', `127.0.0.1:${P}`], [P + 13]: ['uwsgi', `127.0.0.1:${P + 1}`],
+  [P + 14]: ['scgi', `127.0.0.1:${P + 2}`], [P + 15]: ['scgi', `127.0.0.1:${P + 3}`],
+};
+
+const wanted = (opt('targets') ?? env.TARGETS ?? (flag('calibrate') ? 'calibrate' : 'direct,nginx')).split(',').map((s) => s.trim());
+const targets = TARGETS.filter((t) => wanted.includes(t.group) || wanted.includes(t.name));
+if (targets.length === 0) die(`no target matches ${wanted.join(',')}; groups: direct, nginx, calibrate`);
+if (targets.some((t) => t.client === 'wrk') && !have('wrk')) die('wrk is not installed (apt-get install -y wrk)');
+
+function nginxConf() {
+  const params = (proto) => {
+    const file = `/etc/nginx/${proto}_params`;
+    return existsSync(file) ? `include ${file};` : '';
+  };
+  const servers = Object.entries(UPSTREAM).map(([port, [proto, addr]]) => `
+    server {
+      listen 127.0.0.1:${port};
+      location / {
+        ${params(proto)}
+        ${proto === 'scgi' ? 'scgi_param PATH_INFO $document_uri;  # as the load generator sends it' : ''}
+        ${proto}_pass ${addr.startsWith('unix:') ? addr : addr};
+      }
+    }`).join('\n');
+  return `# generated by bench/run-cgi.mjs
+${process.getuid?.() === 0 ? 'user root;' : ''}
+worker_processes 1;
+daemon off;
+master_process on;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 75s;
+  client_body_temp_path ${dir}/nginx-body;
+  proxy_temp_path ${dir}/nginx-proxy;
+  fastcgi_temp_path ${dir}/nginx-fastcgi;
+  uwsgi_temp_path ${dir}/nginx-uwsgi;
+  scgi_temp_path ${dir}/nginx-scgi;
+${servers}
+}
+`;
+}
+
+const children = [];
+function stopAll() {
+  for (const c of children) {
+    if (c.exited) continue;
+    c.stopping = true;
+    try { c.kill(c.stopSignal ?? 'SIGTERM'); } catch { /* gone */ }
+  }
+  try { rmSync(dir, { recursive: true, force: true }); } catch { /* ignore */ }
+}
+process.on('SIGINT', () => { stopAll(); process.exit(130); });
+process.on('exit', stopAll);
+
+function startServer(name) {
+  const s = SERVERS[name];
+  let argv, cpu = SERVER_CPU, childEnv = { ...env, NODE_ENV: 'production' }, stopSignal = 'SIGTERM';
+  if (s.kind === 'tsgi') {
+    argv = [process.execPath, path.join(here, 'servers/tsgi-cgi.mjs')];
+    childEnv = { ...childEnv, LISTEN: s.listen, TSGI_ROOT };
+  } else if (s.kind === 'uwsgi') {
+    argv = [UWSGI, ...UWSGI_COMMON, ...s.args];
+    stopSignal = 'SIGINT';
+  } else {
+    writeFileSync(path.join(dir, 'nginx.conf'), nginxConf());
+    argv = [NGINX, '-p', `${dir}/`, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'nginx-error.log')];
+    cpu = NGINX_CPU;
+    stopSignal = 'SIGTERM';
+  }
+  const [cmd, a] = pinned(cpu, argv);
+  const child = spawn(cmd, a, { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  child.on('exit', (code, signal) => {
+    if (!child.stopping) log(`bench-cgi: ${name} exited (${signal ?? code}) early:\n${output.slice(-2000)}`);
+    child.exited = true;
+  });
+  child.output = () => output;
+  child.stopSignal = stopSignal;
+  children.push(child);
+  return { name, ...s, child, cpu };
+}
+
+// ---- an independent check of each target (not the load generator's code) -------------------
+
+function cgiPacket(protocol, host, port) {
+  const vars = [['REQUEST_METHOD', 'GET'], ['REQUEST_URI', '/'], ['PATH_INFO', '/'], ['QUERY_STRING', ''],
+    ['SERVER_PROTOCOL', 'HTTP/1.1'], ['SERVER_NAME', host], ['SERVER_PORT', String(port)], ['REMOTE_ADDR', '127.0.0.1'],
+    ['REMOTE_PORT', '50000'], ['HTTP_HOST', host]];
+  if (protocol === 'scgi') {
+    const block = Buffer.concat([['CONTENT_LENGTH', '0'], ['SCGI', '1'], ...vars].map(([k, v]) => Buffer.from(`${k}\0${v}\0`, 'latin1')));
+    return Buffer.concat([Buffer.from(`${block.length}:`), block, Buffer.from(',')]);
+  }
+  const parts = vars.flatMap(([k, v]) => {
+    const kb = Buffer.from(k, 'latin1'), vb = Buffer.from(v, 'latin1');
+    const kl = Buffer.alloc(2), vl = Buffer.alloc(2);
+    kl.writeUInt16LE(kb.length);
+    vl.writeUInt16LE(vb.length);
+    return [kl, kb, vl, vb];
+  });
+  const block = Buffer.concat(parts);
+  const head = Buffer.alloc(4);
+  head.writeUInt16LE(block.length, 1);
+  return Buffer.concat([head, block]);
+}
+
+function rawExchange(address, packet) {
+  return new Promise((resolve, reject) => {
+    const opts = address.startsWith('unix:') ? { path: address.slice(5) }
+      : { host: address.slice(0, address.lastIndexOf(':')), port: Number(address.slice(address.lastIndexOf(':') + 1)) };
+    const sock = net.connect(opts, () => sock.end(packet));
+    const chunks = [];
+    sock.on('data', (d) => chunks.push(d));
+    sock.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    sock.on('error', reject);
+    sock.setTimeout(2000, () => sock.destroy(new Error('timeout')));
+  });
+}
+
+function httpGet(address) {
+  const i = address.lastIndexOf(':');
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: address.slice(0, i), port: Number(address.slice(i + 1)), path: '/', agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const head = [`HTTP/${res.httpVersion} ${res.statusCode} ${res.statusMessage}`,
+          ...Object.entries(res.headers).map(([k, v]) => `${k}: ${v}`)].join('\r\n');
+        resolve(`${head}\r\n\r\n${Buffer.concat(chunks).toString('latin1')}`);
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.setTimeout(2000, () => req.destroy(new Error('timeout')));
+    req.end();
+  });
+}
+
+async function fetchOnce(t) {
+  if (t.protocol === 'http') return httpGet(t.address);
+  const tcp = !t.address.startsWith('unix:');
+  return rawExchange(t.address, cgiPacket(t.protocol, tcp ? '127.0.0.1' : 'localhost', tcp ? t.address.split(':').pop() : 80));
+}
+
+/** Status line `HTTP/1.1 200` (uwsgi, HTTP) or `Status: 200` (SCGI), text/plain, the exact body. */
+function verify(t, raw) {
+  const problems = [];
+  const end = raw.indexOf('\r\n\r\n');
+  if (end < 0) return { problems: [`no head in ${JSON.stringify(raw.slice(0, 200))}`] };
+  const lines = raw.slice(0, end).split('\r\n');
+  const body = raw.slice(end + 4);
+  const field = (name) => lines.slice(1).concat(t.protocol === 'scgi' ? lines.slice(0, 1) : [])
+    .find((l) => l.toLowerCase().startsWith(`${name}:`))?.slice(name.length + 1).trim();
+  if (t.protocol === 'scgi') {
+    if (!/^200\b/.test(field('status') ?? '')) problems.push(`no "Status: 200" (first line ${JSON.stringify(lines[0])})`);
+  } else if (!/^HTTP\/1\.[01] 200\b/.test(lines[0])) {
+    problems.push(`status line ${JSON.stringify(lines[0])}`);
+  }
+  if (!/^text\/plain\b/.test(field('content-type') ?? '')) problems.push(`content-type ${field('content-type')}`);
+  if (body !== EXPECT_BODY) problems.push(`body ${JSON.stringify(body)}`);
+  const cl = field('content-length');
+  if (cl !== undefined && Number(cl) !== Buffer.byteLength(body, 'latin1')) problems.push(`content-length ${cl}`);
+  return { problems, first: lines[0], headBytes: end + 4 };
+}
+
+async function waitReady(t, server) {
+  const until = Date.now() + 20_000;
+  let last;
+  while (Date.now() < until) {
+    if (server.child.exited) die(`${server.name} died while starting:\n${server.child.output()}`);
+    try {
+      return await fetchOnce(t);
+    } catch (err) {
+      last = err;
+      await sleep(100);
+    }
+  }
+  die(`${t.name} did not answer at ${t.address}: ${last?.message}\n${server.child.output()}`);
+}
+
+// ---- clients -------------------------------------------------------------------------------
+
+function runChild(cmd, argv) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, out, err }));
+  });
+}
+
+async function loadgenOnce(t) {
+  const [cmd, argv] = pinned(CLIENT_CPU, [LOADGEN, '-p', t.protocol, '--once', '--expect-length', String(EXPECT_BODY.length), t.address]);
+  const r = await runChild(cmd, argv);
+  if (r.code !== 0) die(`the load generator finds ${t.name}'s reply invalid: ${r.err.trim()}\n${r.out}`);
+}
+
+async function load(t, seconds) {
+  if (t.client === 'wrk') {
+    const wrkCpu0 = childrenCpuSeconds();
+    const [cmd, argv] = pinned(CLIENT_CPU, ['wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', `http://${t.address}/`]);
+    const r = await runChild(cmd, argv);
+    if (r.code !== 0) die(`wrk failed: ${r.err}${r.out}`);
+    return { ...parseWrk(r.out), clientCpu: childrenCpuSeconds() - wrkCpu0 };
+  }
+  const [cmd, argv] = pinned(CLIENT_CPU, [LOADGEN, '-p', t.protocol, '-c', String(CONNECTIONS), '-d', String(seconds),
+    '--expect-length', String(EXPECT_BODY.length), t.address]);
+  const r = await runChild(cmd, argv);
+  if (r.code !== 0) die(`loadgen failed (${r.code}): ${r.err}${r.out}`);
+  const j = JSON.parse(r.out);
+  return {
+    rps: j.rps, requests: j.requests, errors: j.errors.total, errorKinds: j.errors,
+    p50: j.latency_us.p50 / 1000, p90: j.latency_us.p90 / 1000, p99: j.latency_us.p99 / 1000, p999: j.latency_us.p99_9 / 1000,
+    clientCpu: j.client_cpu.user_s + j.client_cpu.system_s,
+  };
+}
+
+function ms(text) {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text);
+  return m ? Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60000 }[m[2]] : NaN;
+}
+function parseWrk(out) {
+  const num = (re) => { const m = re.exec(out); return m ? Number(m[1]) : NaN; };
+  const pct = (p) => { const m = new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(out); return m ? ms(m[1]) : NaN; };
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    rps: num(/Requests\/sec:\s+([\d.]+)/), requests: num(/(\d+) requests in/),
+    p50: pct(50), p90: pct(90), p99: pct(99), p999: NaN,
+    errors: (num(/Non-2xx or 3xx responses: (\d+)/) || 0) + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
+  };
+}
+
+// ---- statistics & output ---------------------------------------------------------------------
+
+function median(xs) {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+const summary = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
+const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : 'n/a');
+const range = (s, d = 0) => `${fmt(s.median, d)} (${fmt(s.min, d)}–${fmt(s.max, d)})`;
+const pct = (x) => `${fmt(x * 100)}%`;
+
+function versions() {
+  const first = (cmd, a) => {
+    try {
+      return execFileSync(cmd, a, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0].trim();
+    } catch (err) {
+      return `${err.stdout ?? ''}${err.stderr ?? ''}`.split('\n')[0].trim();
+    }
+  };
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  return {
+    nproc: os.cpus().length, cpu: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown',
+    kernel: os.release(), node: process.version, uwsgi: first(UWSGI, ['--version']),
+    python: first('python3', ['--version']), nginx: first(NGINX, ['-v']).replace(/^nginx version: /, ''),
+    gxx: first('g++', ['--version']),
+  };
+}
+
+function table(results) {
+  const rows = [
+    '| target | req/s median (min–max) | server CPU µs/req median (min–max) | nginx CPU µs/req | server CPU use (others; steal) | client CPU use (others) | client µs/req | p50 ms | p99 ms median (min–max) | p99.9 ms | errors | RSS MB end (peak) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of results) {
+    rows.push(`| ${r.name} | ${range(r.rps)} | ${range(r.cpuUsPerReq, 2)} | ${r.via ? fmt(r.nginxUsPerReq.median, 2) : '–'} | ` +
+      `${pct(r.cpuUse.median)} (${pct(r.others.median)}; ${pct(r.steal.median)}) | ${pct(r.clientUse.median)} (${pct(r.clientOthers.median)}) | ` +
+      `${fmt(r.clientUsPerReq.median, 2)} | ${fmt(r.p50.median, 2)} | ${range(r.p99, 2)} | ${fmt(r.p999.median, 2)} | ${r.errors} | ` +
+      `${fmt(r.memory.rssMB, 1)} (${fmt(r.memory.peakMB, 1)}) |`);
+  }
+  const lines = [rows.join('\n')];
+  const pairs = [];
+  for (const a of results.filter((r) => r.side === 'tsgi')) {
+    const b = results.find((r) => r.side === 'uWSGI' && r.path === a.path);
+    if (b) pairs.push([a, b]);
+  }
+  if (pairs.length) {
+    const ratio = ['| path | req/s tsgi / uWSGI | server CPU/req uWSGI / tsgi | server + nginx CPU/req uWSGI / tsgi | target 1.5× (req/s; CPU) |',
+      '|---|---:|---:|---:|---|'];
+    for (const [a, b] of pairs) {
+      const rps = a.rps.median / b.rps.median;
+      const cpu = b.cpuUsPerReq.median / a.cpuUsPerReq.median;
+      const whole = a.via ? (b.cpuUsPerReq.median + b.nginxUsPerReq.median) / (a.cpuUsPerReq.median + a.nginxUsPerReq.median) : NaN;
+      const ok = (x) => (x >= 1.5 ? 'met' : 'not met');
+      ratio.push(`| ${a.path} | ${fmt(rps, 2)}× | ${fmt(cpu, 2)}× | ${a.via ? `${fmt(whole, 2)}×` : '–'} | ${ok(rps)}; ${ok(cpu)} |`);
+    }
+    lines.push(ratio.join('\n'));
+  }
+  return lines.join('\n\n');
+}
+
+// ---- main ----------------------------------------------------------------------------------------
+
+const info = versions();
+const loadBefore = os.loadavg();
+const idle0 = cpuBusy('');
+await sleep(1000);
+const idle1 = cpuBusy('');
+const background = idle1.busy - idle0.busy + idle1.steal - idle0.steal;
+const command = `${NICE !== undefined ? `NICE=${NICE} ` : ''}${NGINX_CPU !== SERVER_CPU ? `NGINX_CPU=${NGINX_CPU} ` : ''}` +
+  `RUNS=${RUNS} DURATION=${DURATION} CONNECTIONS=${CONNECTIONS} node bench/run-cgi.mjs --targets=${wanted.join(',')}`;
+const build = { root: TSGI_ROOT, head: git('rev-parse', '--short', 'HEAD'), dirty: git('status', '--short', '--', 'native', 'src') !== '' };
+log(`bench-cgi: ${info.nproc} CPUs (${info.cpu}); servers on CPU ${SERVER_CPU}, nginx on CPU ${NGINX_CPU}, client on CPU ${CLIENT_CPU}`);
+log(`bench-cgi: tsgi from ${TSGI_ROOT} (checkout at ${build.head}${build.dirty ? ', native/ or src/ modified' : ''}); ${info.uwsgi}; nginx ${info.nginx}`);
+if (background > 0.1) log(`bench-cgi: warning: ${fmt(background * 100)}% of a CPU busy before starting (load average ${loadBefore[0].toFixed(2)}); numbers will be noisy`);
+
+// Start the servers the targets need (nginx last: its upstreams must exist).
+const needed = [...new Set(targets.map((t) => t.server))];
+const servers = {};
+for (const name of needed) servers[name] = startServer(name);
+if (targets.some((t) => t.via)) servers.nginx = startServer('nginx');
+
+const live = [];
+for (const t of targets) {
+  const server = servers[t.server];
+  const raw = await waitReady(t, t.via ? servers.nginx : server);
+  const v = verify(t, raw);
+  if (v.problems.length) die(`${t.name} answered wrongly: ${v.problems.join(', ')}\n${raw}`);
+  if (t.client !== 'wrk') await loadgenOnce(t);
+  log(`bench-cgi: ${t.name.padEnd(26)} at ${t.address}: "${v.first}", ${v.headBytes}-byte head, body "${EXPECT_BODY.trim()}"`);
+  live.push({ ...t, srv: server, runs: [] });
+}
+for (const s of Object.values(servers)) s.pids = processTree(s.child.pid);
+
+if (WARMUP > 0) {
+  for (const t of live) {
+    log(`bench-cgi: warming up ${t.name} (${WARMUP}s)`);
+    await load(t, WARMUP);
+  }
+}
+
+for (let run = 1; run <= RUNS; run++) {
+  for (const t of live) {
+    for (const s of Object.values(servers)) if (s.child.exited) die(`${s.name} died:\n${s.child.output()}`);
+    await sleep(200);
+    const srvPids = t.srv.pids;
+    const ngxPids = t.via ? servers.nginx.pids : [];
+    const t0 = process.hrtime.bigint();
+    const cpu0 = cpuSeconds(srvPids), ngx0 = cpuSeconds(ngxPids);
+    const sb0 = cpuBusy(SERVER_CPU), cb0 = cpuBusy(CLIENT_CPU);
+    const w = await load(t, DURATION);
+    const cpu1 = cpuSeconds(srvPids), ngx1 = cpuSeconds(ngxPids);
+    const sb1 = cpuBusy(SERVER_CPU), cb1 = cpuBusy(CLIENT_CPU);
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (!(w.requests > 0)) die(`${t.name}: no request completed`);
+    const cpu = cpu1 - cpu0, ngx = ngx1 - ngx0;
+    const ngxOnServer = t.via && NGINX_CPU === SERVER_CPU ? ngx : 0;
+    const ngxOnClient = t.via && NGINX_CPU === CLIENT_CPU ? ngx : 0;
+    const r = {
+      ...w, wall, cpuSeconds: cpu, nginxSeconds: ngx,
+      cpuUsPerReq: (cpu * 1e6) / w.requests, nginxUsPerReq: (ngx * 1e6) / w.requests,
+      clientUsPerReq: (w.clientCpu * 1e6) / w.requests,
+      cpuUse: cpu / wall, nginxUse: ngx / wall, clientUse: w.clientCpu / DURATION,
+      // What else ran on the two CPUs (tick-sampled: a few % of slack).
+      others: Math.max(0, (sb1.busy - sb0.busy - cpu - ngxOnServer) / wall),
+      steal: (sb1.steal - sb0.steal) / wall,
+      clientOthers: Math.max(0, (cb1.busy - cb0.busy - w.clientCpu - ngxOnClient) / wall),
+    };
+    t.runs.push(r);
+    const warn = w.errors ? `  [errors ${w.errors}${w.errorKinds ? ` ${JSON.stringify(w.errorKinds)}` : ''}]` : '';
+    log(`bench-cgi: run ${run}/${RUNS} ${t.name.padEnd(26)} ${fmt(w.rps).padStart(7)} req/s  server ${fmt(r.cpuUsPerReq, 2).padStart(6)} µs/req` +
+      `${t.via ? `  nginx ${fmt(r.nginxUsPerReq, 2)} µs/req` : ''}  p99 ${fmt(w.p99, 2)}ms  server cpu ${pct(r.cpuUse)} ` +
+      `(others ${pct(r.others)}, steal ${pct(r.steal)})  client ${pct(r.clientUse)} ${fmt(r.clientUsPerReq, 1)} µs/req (others ${pct(r.clientOthers)})${warn}`);
+  }
+}
+
+const loadAfter = os.loadavg();
+const results = live.map((t) => ({
+  name: t.name, group: t.group, side: t.side, path: t.path, via: t.via, protocol: t.protocol, address: t.address,
+  rps: summary(t.runs.map((r) => r.rps)),
+  cpuUsPerReq: summary(t.runs.map((r) => r.cpuUsPerReq)),
+  nginxUsPerReq: summary(t.runs.map((r) => r.nginxUsPerReq)),
+  clientUsPerReq: summary(t.runs.map((r) => r.clientUsPerReq)),
+  cpuUse: summary(t.runs.map((r) => r.cpuUse)),
+  nginxUse: summary(t.runs.map((r) => r.nginxUse)),
+  clientUse: summary(t.runs.map((r) => r.clientUse)),
+  others: summary(t.runs.map((r) => r.others)),
+  steal: summary(t.runs.map((r) => r.steal)),
+  clientOthers: summary(t.runs.map((r) => r.clientOthers)),
+  p50: summary(t.runs.map((r) => r.p50)),
+  p99: summary(t.runs.map((r) => r.p99)),
+  p999: summary(t.runs.map((r) => r.p999)),
+  errors: t.runs.reduce((a, r) => a + r.errors, 0),
+  memory: memory(t.srv.pids),
+  runs: t.runs,
+}));
+const nginxMemory = servers.nginx ? memory(servers.nginx.pids) : undefined;
+stopAll();
+
+const md = table(results);
+const busyOthers = Math.max(...results.map((r) => Math.max(r.others.median, r.clientOthers.median)));
+const noisy = busyOthers > 0.2
+  ? `**Other processes took up to ${fmt(busyOthers * 100)}% of the server's or the client's CPU during the runs (median per target): ` +
+    'req/s and latency are bounded by the scheduler, not by the servers; compare CPU per request.**'
+  : '';
+if (noisy) log(`bench-cgi: ${noisy.replace(/\*\*/g, '')}`);
+const clientBound = results.filter((r) => r.clientUse.median + r.clientOthers.median > 0.9 && r.cpuUse.median < 0.9).map((r) => r.name);
+const date = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+const section = [
+  `## ${date}: uwsgi/SCGI hello world, tsgi vs uWSGI (${wanted.join(', ')})`,
+  '',
+  `Machine: ${info.nproc} CPUs, ${info.cpu}, Linux ${info.kernel}; node ${info.node}; ${info.uwsgi.replace(/^/, 'uWSGI ')} (${info.python}); nginx ${info.nginx}; ${info.gxx}. ` +
+    `Before starting, ${fmt(background * 100)}% of a CPU was busy with other work; load average ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after` +
+    (background > 0.1 ? ' (**the machine was not idle: other processes competed for the CPUs**).' : '.'),
+  `tsgi: ${TSGI_ROOT === path.join(root, 'build-bench', 'tsgi-snapshot') ? `this checkout's dist/ and build/Release (HEAD ${build.head}${build.dirty ? ', with uncommitted changes in native/ or src/' : ''})` : `TSGI_ROOT ${path.relative(root, TSGI_ROOT) || TSGI_ROOT} (checkout HEAD ${build.head})`}. ` +
+    `Servers pinned to CPU ${SERVER_CPU}, nginx (1 worker) to CPU ${NGINX_CPU}, \`loadgen -c${CONNECTIONS} -d${DURATION}\` to CPU ${CLIENT_CPU}; ` +
+    `${RUNS} interleaved runs per target after a ${WARMUP}s warm-up each${NICE !== undefined ? `; servers and client at nice ${NICE}` : ''}.`,
+  '',
+  '```',
+  command,
+  '```',
+  '',
+  md,
+  '',
+  'server CPU µs/req: user+system time of all the server\'s processes during the run / requests completed (for "nginx →" rows, the application server behind nginx; nginx\'s own in its column). ' +
+    'CPU use: CPU time / wall time; "others": time that CPU spent on other processes; "steal": taken by the hypervisor. ' +
+    'The last table\'s CPU ratios are capacities: how many more requests per core-second the cheaper server does.' +
+    (nginxMemory ? ` nginx RSS ${fmt(nginxMemory.rssMB, 1)} MB (master + worker).` : ''),
+  ...(clientBound.length ? ['', `Client-bound (the client's CPU was full, the server's was not, so req/s measures the client): ${clientBound.join(', ')}.`] : []),
+  ...(noisy ? ['', noisy] : []),
+  '',
+].join('\n');
+
+if (WRITE) {
+  const file = path.join(here, 'RESULTS.md');
+  const old = readFileSync(file, 'utf8');
+  writeFileSync(file, old.replace(/\n*$/, '\n\n') + section);
+  log(`bench-cgi: appended to ${path.relative(process.cwd(), file) || file}`);
+}
+if (JSON_OUT) {
+  process.stdout.write(JSON.stringify({ date, machine: info, command, build, load: { before: loadBefore, after: loadAfter, backgroundCpus: background },
+    config: { RUNS, DURATION, CONNECTIONS, WARMUP, SERVER_CPU, CLIENT_CPU, NGINX_CPU, NICE }, results }, null, 2) + '\n');
+} else {
+  process.stdout.write(`\n${md}\n`);
+}
