@@ -14,7 +14,9 @@
 // /proc/PID/stat), nginx's, latency percentiles, and what else used the CPUs.
 //
 // --targets picks groups (direct, nginx, calibrate) or target names, comma-
-// separated; --calibrate runs the loadgen and wrk against tsgi's HTTP listener.
+// separated; --calibrate runs the loadgen and wrk against tsgi's HTTP listener;
+// --syscalls adds one more run per target under `perf stat` (syscalls per
+// request of the server, and of nginx).
 // Environment: RUNS (5), DURATION s (5), CONNECTIONS (64), WARMUP s (2),
 // SERVER_CPU (0), CLIENT_CPU (1), NGINX_CPU (= SERVER_CPU), BASE_PORT (18201),
 // NICE, TSGI_ROOT (a tsgi build: dist/ + build/Release/tsgi.node; default: a
@@ -34,7 +36,7 @@ const args = process.argv.slice(2);
 const flag = (name) => args.includes(`--${name}`);
 const opt = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 if (flag('help') || flag('h')) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 22)
+  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 24)
     .map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
   process.exit(0);
 }
@@ -53,6 +55,7 @@ if (NICE !== undefined && !Number.isInteger(NICE)) die(`NICE is not a whole numb
 const UWSGI = env.UWSGI ?? 'uwsgi';
 const NGINX = env.NGINX ?? 'nginx';
 const JSON_OUT = flag('json');
+const SYSCALLS = flag('syscalls');
 const WRITE = !flag('no-write');
 const EXPECT_BODY = 'Hello, World!\n';
 
@@ -82,7 +85,8 @@ function have(tool) {
     return false;
   }
 }
-for (const [tool, pkg] of [['taskset', 'util-linux'], ['g++', 'g++'], [UWSGI, 'uwsgi-core uwsgi-plugin-python3'], [NGINX, 'nginx']]) {
+for (const [tool, pkg] of [['taskset', 'util-linux'], ['g++', 'g++'], [UWSGI, 'uwsgi-core uwsgi-plugin-python3'], [NGINX, 'nginx'],
+  ...(SYSCALLS ? [['perf', 'linux-perf']] : [])]) {
   if (!have(tool)) die(`${tool} is not installed (apt-get install -y ${pkg})`);
 }
 
@@ -470,6 +474,55 @@ function parseWrk(out) {
   };
 }
 
+// ---- syscalls per request (perf stat on the syscall tracepoints) ---------------------------------
+
+const TRACED = ['accept4', 'accept', 'read', 'recvfrom', 'readv', 'write', 'writev', 'sendmsg', 'sendto', 'close',
+  'shutdown', 'epoll_wait', 'epoll_pwait', 'epoll_ctl', 'poll', 'getpeername', 'getsockname', 'setsockopt', 'fcntl', 'futex'];
+
+async function perfStat(pids, seconds) {
+  const events = [...TRACED.map((s) => `syscalls:sys_enter_${s}`), 'raw_syscalls:sys_enter'].join(',');
+  const r = await runChild('perf', ['stat', '-x,', '-e', events, '-p', pids.join(','), '--', 'sleep', String(seconds)]);
+  const counts = {};
+  for (const line of r.err.split('\n')) {
+    const f = line.split(',');
+    if (!/^\d+$/.test(f[0] ?? '')) continue;
+    counts[f[2] === 'raw_syscalls:sys_enter' ? 'all' : f[2].replace('syscalls:sys_enter_', '')] = Number(f[0]);
+  }
+  if (!('all' in counts)) die(`perf stat gave nothing (root, or perf_event_paranoid <= 1?):\n${r.err}`);
+  return counts;
+}
+
+/**
+ * One loaded run with perf stat attached to the server (and nginx): the load
+ * generator warms up for 1 s, then measures `seconds` while perf counts for
+ * the same `seconds` (both started together; spawn jitter is ~1%).
+ */
+async function syscallsPerRequest(t, seconds) {
+  const [cmd, argv] = pinned(CLIENT_CPU, [LOADGEN, '-p', t.protocol, '-c', String(CONNECTIONS), '-w', '1', '-d', String(seconds),
+    '--expect-length', String(EXPECT_BODY.length), t.address]);
+  const loadP = runChild(cmd, argv);
+  await sleep(1000);
+  const [srv, ngx] = await Promise.all([perfStat(t.srv.pids, seconds), t.via ? perfStat(servers.nginx.pids, seconds) : undefined]);
+  const r = await loadP;
+  if (r.code !== 0) die(`loadgen failed (${r.code}): ${r.err}${r.out}`);
+  const j = JSON.parse(r.out);
+  const per = (c) => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v / j.requests]));
+  return { rps: j.rps, server: per(srv), nginx: ngx && per(ngx) };
+}
+
+function syscallTable(rows) {
+  const used = TRACED.filter((s) => rows.some((r) => (r.server[s] ?? 0) > 0.005 || (r.nginx?.[s] ?? 0) > 0.005));
+  const out = [`| process (target) | req/s | ${used.join(' | ')} | all |`, `|---|---:|${used.map(() => '---:|').join('')}---:|`];
+  for (const r of rows) {
+    for (const [who, c] of [['', r.server], ['nginx ', r.nginx]]) {
+      if (!c) continue;
+      const label = who ? `nginx (${r.name})` : `${r.side} (${r.name})`;
+      out.push(`| ${label} | ${fmt(r.rps)} | ${used.map((s) => fmt(c[s] ?? 0, 2)).join(' | ')} | ${fmt(c.all, 2)} |`);
+    }
+  }
+  return out.join('\n');
+}
+
 // ---- statistics & output ---------------------------------------------------------------------
 
 function median(xs) {
@@ -540,8 +593,8 @@ const idle0 = cpuBusy('');
 await sleep(1000);
 const idle1 = cpuBusy('');
 const background = idle1.busy - idle0.busy + idle1.steal - idle0.steal;
-const command = `${NICE !== undefined ? `NICE=${NICE} ` : ''}${NGINX_CPU !== SERVER_CPU ? `NGINX_CPU=${NGINX_CPU} ` : ''}` +
-  `RUNS=${RUNS} DURATION=${DURATION} CONNECTIONS=${CONNECTIONS} node bench/run-cgi.mjs --targets=${wanted.join(',')}`;
+const command = `${env.TSGI_ROOT ? `TSGI_ROOT=${env.TSGI_ROOT} ` : ''}${NICE !== undefined ? `NICE=${NICE} ` : ''}${NGINX_CPU !== SERVER_CPU ? `NGINX_CPU=${NGINX_CPU} ` : ''}` +
+  `RUNS=${RUNS} DURATION=${DURATION} CONNECTIONS=${CONNECTIONS} node bench/run-cgi.mjs --targets=${wanted.join(',')}${SYSCALLS ? ' --syscalls' : ''}`;
 const build = { root: TSGI_ROOT, head: git('rev-parse', '--short', 'HEAD'), dirty: git('status', '--short', '--', 'native', 'src') !== '' };
 log(`bench-cgi: ${info.nproc} CPUs (${info.cpu}); servers on CPU ${SERVER_CPU}, nginx on CPU ${NGINX_CPU}, client on CPU ${CLIENT_CPU}`);
 log(`bench-cgi: tsgi from ${TSGI_ROOT} (checkout at ${build.head}${build.dirty ? ', native/ or src/ modified' : ''}); ${info.uwsgi}; nginx ${info.nginx}`);
@@ -607,6 +660,15 @@ for (let run = 1; run <= RUNS; run++) {
   }
 }
 
+const syscallRows = [];
+if (SYSCALLS) {
+  for (const t of live) {
+    if (t.client === 'wrk') continue;  // the same server as the loadgen's calibration target
+    log(`bench-cgi: syscalls of ${t.name} (perf stat, ${DURATION}s)`);
+    syscallRows.push({ name: t.name, side: t.side, ...(await syscallsPerRequest(t, DURATION)) });
+  }
+}
+
 const loadAfter = os.loadavg();
 const results = live.map((t) => ({
   name: t.name, group: t.group, side: t.side, path: t.path, via: t.via, protocol: t.protocol, address: t.address,
@@ -630,7 +692,9 @@ const results = live.map((t) => ({
 const nginxMemory = servers.nginx ? memory(servers.nginx.pids) : undefined;
 stopAll();
 
-const md = table(results);
+const md = table(results) + (syscallRows.length
+  ? `\n\nSyscalls per request (\`perf stat\` on the syscall tracepoints of the process, ${DURATION}s under the same load, one extra run):\n\n${syscallTable(syscallRows)}`
+  : '');
 const busyOthers = Math.max(...results.map((r) => Math.max(r.others.median, r.clientOthers.median)));
 const noisy = busyOthers > 0.2
   ? `**Other processes took up to ${fmt(busyOthers * 100)}% of the server's or the client's CPU during the runs (median per target): ` +
@@ -672,7 +736,7 @@ if (WRITE) {
 }
 if (JSON_OUT) {
   process.stdout.write(JSON.stringify({ date, machine: info, command, build, load: { before: loadBefore, after: loadAfter, backgroundCpus: background },
-    config: { RUNS, DURATION, CONNECTIONS, WARMUP, SERVER_CPU, CLIENT_CPU, NGINX_CPU, NICE }, results }, null, 2) + '\n');
+    config: { RUNS, DURATION, CONNECTIONS, WARMUP, SERVER_CPU, CLIENT_CPU, NGINX_CPU, NICE }, results, syscalls: syscallRows }, null, 2) + '\n');
 } else {
   process.stdout.write(`\n${md}\n`);
 }

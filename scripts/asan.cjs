@@ -127,7 +127,7 @@ const base = 'http://127.0.0.1:' + s.addresses[0].port;
 const smokeCode = run(process.execPath, ['-e', smoke], { env, timeout: 60_000 }, 'smoke test: serve() on the instrumented addon');
 
 const targets = process.argv.slice(2);
-if (targets.length === 0) targets.push(path.join('build', 'test', 'http') + path.sep);
+if (targets.length === 0) targets.push(path.join('build-test', 'http') + path.sep);
 const testCode = smokeCode === 0
   ? run(process.execPath, ['--test', '--test-concurrency=1', ...targets], { env, timeout: 30 * 60_000 })
   : smokeCode;
