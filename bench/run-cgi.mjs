@@ -21,7 +21,7 @@
 // SERVER_CPU (0), CLIENT_CPU (1), NGINX_CPU (= SERVER_CPU), BASE_PORT (18201),
 // NICE, TSGI_ROOT (a tsgi build: dist/ + build/Release/tsgi.node; default: a
 // copy of this checkout's, taken at start), UWSGI (uwsgi binary), NGINX (nginx binary).
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import net from 'node:net';
@@ -411,7 +411,10 @@ async function waitReady(t, server) {
   while (Date.now() < until) {
     if (server.child.exited) die(`${server.name} died while starting:\n${server.child.output()}`);
     try {
-      return await fetchOnce(t);
+      const raw = await fetchOnce(t);
+      // nginx up before its upstream (cannot happen after the wait above, but be sure).
+      if (t.via && /^HTTP\/1\.\d 50[234]/.test(raw)) throw new Error(raw.split('\r\n')[0]);
+      return raw;
     } catch (err) {
       last = err;
       await sleep(100);
@@ -537,18 +540,16 @@ const range = (s, d = 0) => `${fmt(s.median, d)} (${fmt(s.min, d)}–${fmt(s.max
 const pct = (x) => `${fmt(x * 100)}%`;
 
 function versions() {
+  // The first line a tool prints, whichever stream it uses (nginx -v writes to stderr).
   const first = (cmd, a) => {
-    try {
-      return execFileSync(cmd, a, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0].trim();
-    } catch (err) {
-      return `${err.stdout ?? ''}${err.stderr ?? ''}`.split('\n')[0].trim();
-    }
+    const r = spawnSync(cmd, a, { encoding: 'utf8' });
+    return `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n')[0].trim();
   };
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   return {
     nproc: os.cpus().length, cpu: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown',
     kernel: os.release(), node: process.version, uwsgi: first(UWSGI, ['--version']),
-    python: first('python3', ['--version']), nginx: first(NGINX, ['-v']).replace(/^nginx version: /, ''),
+    nginx: first(NGINX, ['-v']).replace(/^nginx version: /, ''),
     gxx: first('g++', ['--version']),
   };
 }
@@ -597,14 +598,20 @@ const command = `${env.TSGI_ROOT ? `TSGI_ROOT=${env.TSGI_ROOT} ` : ''}${NICE !==
   `RUNS=${RUNS} DURATION=${DURATION} CONNECTIONS=${CONNECTIONS} node bench/run-cgi.mjs --targets=${wanted.join(',')}${SYSCALLS ? ' --syscalls' : ''}`;
 const build = { root: TSGI_ROOT, head: git('rev-parse', '--short', 'HEAD'), dirty: git('status', '--short', '--', 'native', 'src') !== '' };
 log(`bench-cgi: ${info.nproc} CPUs (${info.cpu}); servers on CPU ${SERVER_CPU}, nginx on CPU ${NGINX_CPU}, client on CPU ${CLIENT_CPU}`);
-log(`bench-cgi: tsgi from ${TSGI_ROOT} (checkout at ${build.head}${build.dirty ? ', native/ or src/ modified' : ''}); ${info.uwsgi}; nginx ${info.nginx}`);
+log(`bench-cgi: tsgi from ${TSGI_ROOT} (checkout at ${build.head}${build.dirty ? ', native/ or src/ modified' : ''}); ${info.uwsgi}; ${info.nginx}`);
 if (background > 0.1) log(`bench-cgi: warning: ${fmt(background * 100)}% of a CPU busy before starting (load average ${loadBefore[0].toFixed(2)}); numbers will be noisy`);
 
-// Start the servers the targets need (nginx last: its upstreams must exist).
+// Start the servers the targets need; nginx last, once every upstream answers.
 const needed = [...new Set(targets.map((t) => t.server))];
 const servers = {};
 for (const name of needed) servers[name] = startServer(name);
-if (targets.some((t) => t.via)) servers.nginx = startServer('nginx');
+if (targets.some((t) => t.via)) {
+  for (const name of needed) {
+    const direct = TARGETS.find((t) => t.server === name && !t.via);
+    await waitReady(direct, servers[name]);
+  }
+  servers.nginx = startServer('nginx');
+}
 
 const live = [];
 for (const t of targets) {
@@ -617,6 +624,8 @@ for (const t of targets) {
   live.push({ ...t, srv: server, runs: [] });
 }
 for (const s of Object.values(servers)) s.pids = processTree(s.child.pid);
+// The Python uWSGI embeds (its plugin's libpython, not necessarily the python3 on PATH).
+info.python = Object.values(servers).map((s) => /Python version: (\S+)/.exec(s.child.output())?.[1]).find(Boolean) ?? 'n/a';
 
 if (WARMUP > 0) {
   for (const t of live) {
@@ -706,7 +715,9 @@ const date = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC
 const section = [
   `## ${date}: uwsgi/SCGI hello world, tsgi vs uWSGI (${wanted.join(', ')})`,
   '',
-  `Machine: ${info.nproc} CPUs, ${info.cpu}, Linux ${info.kernel}; node ${info.node}; ${info.uwsgi.replace(/^/, 'uWSGI ')} (${info.python}); nginx ${info.nginx}; ${info.gxx}. ` +
+  `Machine: ${info.nproc} CPUs, ${info.cpu}, Linux ${info.kernel}; node ${info.node}; ` +
+    `${targets.some((t) => t.side === 'uWSGI') ? `uWSGI ${info.uwsgi} (Python ${info.python}); ` : ''}${targets.some((t) => t.via) ? `${info.nginx}; ` : ''}` +
+    `${info.gxx}. ` +
     `Before starting, ${fmt(background * 100)}% of a CPU was busy with other work; load average ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after` +
     (background > 0.1 ? ' (**the machine was not idle: other processes competed for the CPUs**).' : '.'),
   `tsgi: ${TSGI_ROOT === path.join(root, 'build-bench', 'tsgi-snapshot') ? `this checkout's dist/ and build/Release (HEAD ${build.head}${build.dirty ? ', with uncommitted changes in native/ or src/' : ''})` : `TSGI_ROOT ${path.relative(root, TSGI_ROOT) || TSGI_ROOT} (checkout HEAD ${build.head})`}. ` +

@@ -24,6 +24,7 @@ namespace tsgi {
 
 void InitParserTesting(Napi::Env env, Napi::Object exports);
 void InitCgiTesting(Napi::Env env, Napi::Object exports);
+void InitFastcgiTesting(Napi::Env env, Napi::Object exports);
 
 enum EventType : int {
   kEvRequest = 1,
@@ -517,6 +518,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("events", ev);
   InitParserTesting(env, exports);
   InitCgiTesting(env, exports);
+  InitFastcgiTesting(env, exports);
   return exports;
 }
 

@@ -850,7 +850,6 @@ void Worker::sweep(uint64_t now, bool timeouts) {
 void Worker::run() {
   ep_ = epoll_create1(EPOLL_CLOEXEC);
   if (ep_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
-  for (Conn& c : conns_) c.gen = 1;
   uint64_t now = now_ns();
   for (Conn& c : conns_) open(&c, now);
   std::vector<epoll_event> events(256);

@@ -17,35 +17,29 @@ const SCGI_PATH_INFO = 'gap: Apache\'s mod_proxy_scgi sends no PATH_INFO and the
   'tsgi passes them on as sent, so a TSGI app at the root sees PATH_INFO "" and SCRIPT_NAME "/vars/a b". ' +
   'Needs a tsgi option (e.g. a mount point: SCRIPT_NAME "" / PATH_INFO = the path) to serve apps behind mod_proxy_scgi';
 
+const unix = (proto: 'uwsgi' | 'scgi') => (b: Backend) =>
+  ({ 'unix:/run/app.sock': `unix:${proto === 'uwsgi' ? b.uwsgiSock : b.scgiSock}` });
+const uwsgiTcp = (b: Backend) => ({ '127.0.0.1:3031': `127.0.0.1:${b.uwsgiPort}` });
+const scgiTcp = (b: Backend) => ({ '127.0.0.1:4000': `127.0.0.1:${b.scgiPort}` });
+
+// Both modules answer a chunked request body with 411 themselves
+// (ap_setup_client_block(r, REQUEST_CHUNKED_ERROR)).
+const common = { front: 'apache', port: 0, refusesChunkedUpload: true } as const;
+
 const routes: ApacheRoute[] = [
-  {
-    name: 'Apache mod_proxy_uwsgi over a unix socket', snippet: 'apache-uwsgi-unix', protocol: 'uwsgi', prefix: '',
-    port: 0, refusesChunkedUpload: true,
-    backendAddress: (b) => ({ 'unix:/run/app.sock': `unix:${b.uwsgiSock}` }),
-  },
-  {
-    name: 'Apache mod_proxy_uwsgi over TCP', snippet: 'apache-uwsgi-tcp', protocol: 'uwsgi', prefix: '',
-    port: 0, refusesChunkedUpload: true,
-    backendAddress: (b) => ({ '127.0.0.1:3031': `127.0.0.1:${b.uwsgiPort}` }),
-  },
-  {
-    name: 'Apache mod_proxy_uwsgi mounted under /app', snippet: 'apache-uwsgi-mount', protocol: 'uwsgi', prefix: '/app',
-    port: 0, refusesChunkedUpload: true,
-    backendAddress: (b) => ({ 'unix:/run/app.sock': `unix:${b.uwsgiSock}` }),
-  },
-  {
-    name: 'Apache mod_proxy_scgi over TCP', snippet: 'apache-scgi-tcp', protocol: 'scgi', prefix: '',
-    port: 0, refusesChunkedUpload: true, todo: { path: SCGI_PATH_INFO },
-    backendAddress: (b) => ({ '127.0.0.1:4000': `127.0.0.1:${b.scgiPort}` }),
-  },
-  {
-    name: 'Apache mod_proxy_scgi over a unix socket', snippet: 'apache-scgi-unix', protocol: 'scgi', prefix: '',
-    port: 0, refusesChunkedUpload: true, todo: { path: SCGI_PATH_INFO },
-    backendAddress: (b) => ({ 'unix:/run/app.sock': `unix:${b.scgiSock}` }),
-  },
+  { ...common, name: 'Apache mod_proxy_uwsgi over a unix socket', snippet: 'apache-uwsgi-unix',
+    protocol: 'uwsgi', prefix: '', backendAddress: unix('uwsgi') },
+  { ...common, name: 'Apache mod_proxy_uwsgi over TCP', snippet: 'apache-uwsgi-tcp',
+    protocol: 'uwsgi', prefix: '', backendAddress: uwsgiTcp },
+  { ...common, name: 'Apache mod_proxy_uwsgi mounted under /app', snippet: 'apache-uwsgi-mount',
+    protocol: 'uwsgi', prefix: '/app', backendAddress: unix('uwsgi') },
+  { ...common, name: 'Apache mod_proxy_scgi over TCP', snippet: 'apache-scgi-tcp',
+    protocol: 'scgi', prefix: '', backendAddress: scgiTcp, todo: { path: SCGI_PATH_INFO } },
+  { ...common, name: 'Apache mod_proxy_scgi over a unix socket', snippet: 'apache-scgi-unix',
+    protocol: 'scgi', prefix: '', backendAddress: unix('scgi'), todo: { path: SCGI_PATH_INFO } },
 ];
 
-const tls: Route = { name: 'Apache mod_proxy_uwsgi behind TLS', protocol: 'uwsgi', prefix: '', port: 0 };
+const tls: Route = { name: 'Apache mod_proxy_uwsgi behind TLS', front: 'apache', protocol: 'uwsgi', prefix: '', port: 0 };
 
 describe('Apache httpd', () => {
   const { suite } = peerSuite({

@@ -1,11 +1,16 @@
 // nginx in front of tsgi: uwsgi_pass and scgi_pass, over a unix socket and
 // TCP, and uwsgi mounted under /app, each configured with the snippet from
 // docs/deploy.md and Debian's stock uwsgi_params / scgi_params.
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { requirePeer } from '../helpers/index.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { delay, ROOT } from '../helpers/index.js';
 import {
-  fetchRaw, fillSnippet, freePort, peerSuite, routeTests, selfSignedCert, startNginx, tlsTest, type Backend, type Route,
+  deploySnippet, fetchRaw, fillSnippet, freePort, peerSuite, routeTests, selfSignedCert, startNginx, tlsTest,
+  type Backend, type Route,
 } from '../helpers/peers.js';
 
 interface NginxRoute extends Route {
@@ -16,39 +21,67 @@ interface NginxRoute extends Route {
 const unix = (proto: 'uwsgi' | 'scgi') => (b: Backend) =>
   ({ 'unix:/run/app.sock': `unix:${proto === 'uwsgi' ? b.uwsgiSock : b.scgiSock}` });
 
+const uwsgiTcp = (b: Backend) => ({ '127.0.0.1:3031': `127.0.0.1:${b.uwsgiPort}` });
+const scgiTcp = (b: Backend) => ({ '127.0.0.1:4000': `127.0.0.1:${b.scgiPort}` });
+const common = { front: 'nginx', port: 0 } as const;
+
 const routes: NginxRoute[] = [
-  {
-    name: 'nginx uwsgi_pass over a unix socket', snippet: 'nginx-uwsgi-unix', protocol: 'uwsgi', prefix: '', port: 0, hostWithoutPort: true,
-    backendAddress: unix('uwsgi'), accelBuffering: true,
-  },
-  {
-    name: 'nginx uwsgi_pass over TCP', snippet: 'nginx-uwsgi-tcp', protocol: 'uwsgi', prefix: '', port: 0, hostWithoutPort: true,
-    backendAddress: (b) => ({ '127.0.0.1:3031': `127.0.0.1:${b.uwsgiPort}` }),
-  },
-  {
-    name: 'nginx uwsgi_pass mounted under /app (SCRIPT_NAME, modifier1 30)', snippet: 'nginx-uwsgi-mount',
-    protocol: 'uwsgi', prefix: '/app', port: 0, hostWithoutPort: true, backendAddress: unix('uwsgi'),
-  },
-  {
-    name: 'nginx scgi_pass over a unix socket', snippet: 'nginx-scgi-unix', protocol: 'scgi', prefix: '', port: 0, hostWithoutPort: true,
-    backendAddress: unix('scgi'), accelBuffering: true,
-  },
-  {
-    name: 'nginx scgi_pass over TCP', snippet: 'nginx-scgi-tcp', protocol: 'scgi', prefix: '', port: 0, hostWithoutPort: true,
-    backendAddress: (b) => ({ '127.0.0.1:4000': `127.0.0.1:${b.scgiPort}` }),
-  },
+  { ...common, name: 'nginx uwsgi_pass over a unix socket', snippet: 'nginx-uwsgi-unix',
+    protocol: 'uwsgi', prefix: '', backendAddress: unix('uwsgi'), accelBuffering: true },
+  { ...common, name: 'nginx uwsgi_pass over TCP', snippet: 'nginx-uwsgi-tcp',
+    protocol: 'uwsgi', prefix: '', backendAddress: uwsgiTcp },
+  { ...common, name: 'nginx uwsgi_pass mounted under /app (SCRIPT_NAME, modifier1 30)', snippet: 'nginx-uwsgi-mount',
+    protocol: 'uwsgi', prefix: '/app', backendAddress: unix('uwsgi') },
+  { ...common, name: 'nginx scgi_pass over a unix socket', snippet: 'nginx-scgi-unix',
+    protocol: 'scgi', prefix: '', backendAddress: unix('scgi'), accelBuffering: true },
+  { ...common, name: 'nginx scgi_pass over TCP', snippet: 'nginx-scgi-tcp',
+    protocol: 'scgi', prefix: '', backendAddress: scgiTcp },
 ];
 
-const tls: Route = { name: 'nginx uwsgi_pass behind TLS', protocol: 'uwsgi', prefix: '', port: 0 };
+const tls: Route = { name: 'nginx uwsgi_pass behind TLS', front: 'nginx', protocol: 'uwsgi', prefix: '', port: 0 };
 
 // Not from the doc: the stock scgi_params alone, to show why the doc adds a line.
 const stockScgi = { port: 0 };
+
+// The doc's first command line, run as written (bin/tsgi for "tsgi", paths in
+// the temp dir), behind the nginx-uwsgi-unix snippet.
+const cli = { port: 0, sock: '', command: '', child: undefined as ChildProcess | undefined, stderr: '' };
+
+function docCommand(): string {
+  const line = deploySnippet('tsgi-commands').split('\n').find((l) => l.startsWith('tsgi --socket /run/app.sock '));
+  if (!line) throw new Error('docs/deploy.md: no "tsgi --socket /run/app.sock ..." line in the tsgi-commands block');
+  return line.replace(/#.*$/, '').trim();
+}
+
+async function startCli(dir: string): Promise<void> {
+  const app = path.join(dir, 'cli-app.js');
+  fs.writeFileSync(app, 'module.exports = (req) => ({ body: `cli ${req.tsgi.protocol} ${req.PATH_INFO}` });\n');
+  cli.sock = path.join(dir, 'cli.sock');
+  cli.command = docCommand();
+  const args = cli.command.split(/\s+/).slice(1).map((a) => (a === '/run/app.sock' ? cli.sock : a === 'app.js' ? app : a));
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'tsgi'), ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  cli.child = child;
+  child.stderr!.on('data', (c: Buffer) => { cli.stderr += c.toString(); });
+  const started = Date.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${cli.command} exited with ${child.exitCode}: ${cli.stderr}`);
+    const up = await new Promise<boolean>((resolve) => {
+      const s = net.connect(cli.sock);
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (up) return;
+    if (Date.now() - started > 10_000) throw new Error(`${cli.command} did not listen on ${cli.sock}: ${cli.stderr}`);
+    await delay(25);
+  }
+}
 
 describe('nginx', () => {
   const { suite, peer } = peerSuite({
     program: 'nginx',
     debianPackage: 'nginx-light',
-    start: (backend) => startNginx(backend.dir, async () => {
+    // The CLI first, outside the config callback (which runs again if a port was taken).
+    start: (backend) => startCli(backend.dir).then(() => startNginx(backend.dir, async () => {
       const servers = [];
       for (const r of routes) {
         r.port = await freePort();
@@ -70,6 +103,11 @@ describe('nginx', () => {
           }),
         });
       }
+      cli.port = await freePort();
+      servers.push({
+        port: cli.port,
+        config: fillSnippet('nginx-uwsgi-unix', { 'listen 80;': `listen 127.0.0.1:${cli.port};`, 'unix:/run/app.sock': `unix:${cli.sock}` }),
+      });
       stockScgi.port = await freePort();
       servers.push({
         port: stockScgi.port,
@@ -85,17 +123,35 @@ describe('nginx', () => {
         ].join('\n'),
       });
       return servers;
-    }).then((p) => {
+    })).then((p) => {
       for (const r of [...routes, tls]) r.peer = p;
       return p;
     }),
   });
 
+  after(async () => {
+    const child = cli.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+
   for (const route of routes) routeTests(route, suite);
   tlsTest(tls, suite);
 
+  test('the doc\'s command line (tsgi --socket /run/app.sock --chmod-socket 660 app.js) serves behind nginx', async (t) => {
+    if (!suite.require(t)) return;
+    assert.equal(cli.command, 'tsgi --socket /run/app.sock --chmod-socket 660 app.js');
+    assert.equal(fs.statSync(cli.sock).mode & 0o777, 0o660);
+    const r = await fetchRaw(`http://127.0.0.1:${cli.port}/some/where?x=1`);
+    assert.equal(r.status, 200, `${r.body}\n${peer()?.log()}\n${cli.stderr}`);
+    assert.equal(r.body.toString(), 'cli uwsgi /some/where');
+  });
+
   test('the mount: /app without the slash is redirected to /app/ by nginx', async (t) => {
-    if (!requirePeer(t, 'nginx', 'nginx-light')) return;
+    if (!suite.require(t)) return;
     const r = await fetchRaw(`http://127.0.0.1:${routes[2]!.port}/app`);
     assert.equal(r.status, 301, peer()?.log());
     assert.match(String(r.headers.location), /\/app\/$/);
@@ -106,7 +162,7 @@ describe('nginx', () => {
       'variables as sent, so the app sees PATH_INFO "" for every URL unless the config adds ' +
       '"scgi_param PATH_INFO $document_uri;" (docs/deploy.md does). A fallback to DOCUMENT_URI when PATH_INFO is absent would fix it',
   }, async (t) => {
-    if (!requirePeer(t, 'nginx', 'nginx-light')) return;
+    if (!suite.require(t)) return;
     const r = await fetchRaw(`http://127.0.0.1:${stockScgi.port}/vars/a%20b?x=1`);
     assert.equal(r.status, 200, r.body.toString());
     const v = JSON.parse(r.body.toString()) as { props: Record<string, string> };
