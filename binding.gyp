@@ -6,7 +6,9 @@
         "native/addon.cc",
         "native/napi/parser_binding.cc",
         "native/napi/cgi_binding.cc",
+        "native/napi/fastcgi_binding.cc",
         "native/core/loop.cc",
+        "native/core/loop_fastcgi.cc",
         "native/conn/connection.cc",
         "native/conn/out_queue.cc",
         "native/net/address.cc",
@@ -17,7 +19,9 @@
         "native/proto/uwsgi/framer.cc",
         "native/proto/scgi/framer.cc",
         "native/proto/http1/writer.cc",
-        "native/proto/cgi/writer.cc"
+        "native/proto/cgi/writer.cc",
+        "native/proto/fastcgi/framer.cc",
+        "native/proto/fastcgi/writer.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -24,6 +24,7 @@ namespace tsgi {
 
 void InitParserTesting(Napi::Env env, Napi::Object exports);
 void InitCgiTesting(Napi::Env env, Napi::Object exports);
+void InitFastcgiTesting(Napi::Env env, Napi::Object exports);
 
 enum EventType : int {
   kEvRequest = 1,
@@ -333,7 +334,8 @@ Napi::Value Server::Listen(const Napi::CallbackInfo& info) {
   Loop::ListenSpec spec;
   spec.address = o.Get("address").ToString().Utf8Value();
   spec.protocol = static_cast<Protocol>(opt_u32(o, "protocol", 0));
-  if (spec.protocol != Protocol::kHttp && spec.protocol != Protocol::kUwsgi && spec.protocol != Protocol::kScgi) {
+  if (spec.protocol != Protocol::kHttp && spec.protocol != Protocol::kUwsgi && spec.protocol != Protocol::kScgi &&
+      spec.protocol != Protocol::kFastcgi) {
     throw Napi::TypeError::New(env, "unknown protocol");
   }
   spec.mode = opt_u32(o, "mode", 0);
@@ -517,6 +519,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("events", ev);
   InitParserTesting(env, exports);
   InitCgiTesting(env, exports);
+  InitFastcgiTesting(env, exports);
   return exports;
 }
 

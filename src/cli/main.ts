@@ -31,6 +31,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     ...opts.http.map((a) => `http://${a}`),
     ...opts.uwsgi.map((a) => `uwsgi://${a}`),
     ...opts.scgi.map((a) => `scgi://${a}`),
+    ...opts.fastcgi.map((a) => `fastcgi://${a}`),
   ];
   if (listen.length === 0) die('no listener given: add --http ADDR (or --socket, --scgi-socket), e.g. --http 127.0.0.1:8000', 2);
 

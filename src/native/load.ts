@@ -71,6 +71,41 @@ export interface Binding {
     result: 'ok' | 'again' | 'error'; error?: string; message?: string; detail?: number;
     headLen?: number; contentLength?: number | bigint; vars?: [string, string][];
   };
+  /**
+   * Test hook: the FastCGI record layer (native/napi/fastcgi_binding.cc). Decodes buf whole
+   * and in pieces of pieceSize (0/absent: byte by byte and every two-way split) and throws
+   * unless all give the same events.
+   */
+  fcgiDecode(buf: Uint8Array, pieceSize?: number, limits?: { maxParams?: number; maxVars?: number }): FcgiEvent[];
+  /** Test hook: STDOUT (or STDERR) records for data, optionally padded to 8 and ended. */
+  fcgiEncodeStdout(requestId: number, data: Uint8Array, pad: boolean, end?: boolean, stderr?: boolean): Buffer;
+  /** Test hook: an END_REQUEST record. */
+  fcgiEndRequest(requestId: number, appStatus: number, protocolStatus: number): Buffer;
+  /** Test hook: an UNKNOWN_TYPE record. */
+  fcgiUnknownType(type: number): Buffer;
+  /** Test hook: the GET_VALUES_RESULT answering a GET_VALUES query for these names. */
+  fcgiGetValuesResult(names: string[], values: { maxConns?: number; maxReqs?: number; mpxsConns?: boolean },
+    pad?: boolean): Buffer;
+}
+
+/** One event of the fcgiDecode test hook. */
+export interface FcgiEvent {
+  type: 'begin' | 'abort' | 'params' | 'paramsError' | 'stdin' | 'stdinEnd' | 'data' | 'dataEnd' |
+    'getValues' | 'unknownType' | 'error' | 'incomplete';
+  requestId?: number;
+  role?: number;
+  flags?: number;
+  data?: Buffer;
+  vars?: [string, string][];
+  /** A BigInt above 2^53. */
+  contentLength?: number | bigint;
+  hasContentLength?: boolean;
+  names?: string[];
+  recordType?: number;
+  error?: string;
+  message?: string;
+  detail?: number;
+  position?: number;
 }
 
 function load(): Binding {
