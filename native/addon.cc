@@ -334,7 +334,8 @@ Napi::Value Server::Listen(const Napi::CallbackInfo& info) {
   Loop::ListenSpec spec;
   spec.address = o.Get("address").ToString().Utf8Value();
   spec.protocol = static_cast<Protocol>(opt_u32(o, "protocol", 0));
-  if (spec.protocol != Protocol::kHttp && spec.protocol != Protocol::kUwsgi && spec.protocol != Protocol::kScgi) {
+  if (spec.protocol != Protocol::kHttp && spec.protocol != Protocol::kUwsgi && spec.protocol != Protocol::kScgi &&
+      spec.protocol != Protocol::kFastcgi) {
     throw Napi::TypeError::New(env, "unknown protocol");
   }
   spec.mode = opt_u32(o, "mode", 0);
@@ -506,7 +507,22 @@ Napi::Function Server::Define(Napi::Env env) {
   });
 }
 
+// listeningSocket(fd): { tcp } if fd is a listening stream socket, else null.
+// tsgi started by a web server (spawn-fcgi, mod_fcgid, lighttpd bin-path)
+// finds its FastCGI socket on fd 0 this way.
+static Napi::Value ListeningSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "listeningSocket(fd)");
+  bool is_tcp = false;
+  std::string error;
+  if (net::inspect_listening(info[0].As<Napi::Number>().Int32Value(), &is_tcp, &error) < 0) return env.Null();
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("tcp", is_tcp);
+  return r;
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("listeningSocket", Napi::Function::New(env, ListeningSocket));
   exports.Set("Server", Server::Define(env));
   Napi::Object ev = Napi::Object::New(env);
   ev.Set("REQUEST", static_cast<int>(kEvRequest));

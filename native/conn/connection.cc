@@ -6,6 +6,7 @@
 #include <new>
 #include <unistd.h>
 
+#include "conn/fastcgi_session.h"
 #include "net/socket.h"
 
 namespace tsgi {
@@ -16,6 +17,7 @@ Connection::Connection(int fd_, uint32_t slot_, uint32_t listener_, bool is_tcp_
     : fd(fd_), slot(slot_), listener(listener_), is_tcp(is_tcp_) {}
 
 Connection::~Connection() {
+  delete fcgi;
   std::free(in_buf_);
   if (fd >= 0) ::close(fd);
 }

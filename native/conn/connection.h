@@ -13,6 +13,8 @@
 
 namespace tsgi {
 
+struct FcgiSession;
+
 class Connection {
  public:
   Connection(int fd, uint32_t slot, uint32_t listener, bool is_tcp);
@@ -40,6 +42,7 @@ class Connection {
   const bool is_tcp;
   uint8_t protocol = 0;  // Protocol (core/loop.h): 0 HTTP, else a CGI-style protocol
   bool cgi_style() const { return protocol != 0; }
+  FcgiSession* fcgi = nullptr;  // FastCGI connections only
   std::string peer_host, local_host;
   uint16_t peer_port = 0, local_port = 0;
 
@@ -73,6 +76,7 @@ class Connection {
   uint64_t reply_left = 0;      // kFrameLength bytes still owed
   bool want_drain = false;
   bool close_after_flush = false;
+  bool lingering = false;     // reply sent, write side shut: dropping input until EOF
   OutQueue out;
 
   // Bookkeeping.
@@ -82,7 +86,8 @@ class Connection {
   uint64_t deadline_ms = 0;    // 0 = none; derived by Loop::settle()
   uint64_t head_deadline_ms = 0;  // waiting for a request head (header or keep-alive timeout)
   uint64_t send_since_ms = 0;  // output pending since / last progress (0 = none pending)
-  uint64_t recv_since_ms = 0;  // waiting for body bytes since / last progress
+  uint64_t recv_since_ms = 0;
+  uint64_t linger_until_ms = 0;  // waiting for body bytes since / last progress
   bool dirty = false;
   bool closed = false;
 

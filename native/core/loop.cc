@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "conn/connection.h"
+#include "conn/fastcgi_session.h"
 #include "proto/cgi/writer.h"
 
 namespace tsgi {
@@ -17,6 +18,9 @@ static constexpr uint32_t kMaxSlots = 1u << 20;
 
 // Above this, body bytes are written from where they lie before copying.
 static constexpr size_t kBorrowAbove = 16 * 1024;
+
+// How long a lingering close drops the client's input before closing anyway.
+static constexpr uint64_t kLingerMs = 2000;
 
 static double make_handle(uint32_t request, uint32_t slot) {
   return static_cast<double>(request) * kSlotSpan + static_cast<double>(slot);
@@ -114,7 +118,7 @@ size_t Loop::close_idle() {
   closing_ = true;
   for (Connection* c : slots_) {
     if (!c || c->closed) continue;
-    if (!c->request_active && c->in_state == Connection::In::kHead && c->out.empty()) {
+    if (c->lingering || (!c->request_active && c->in_state == Connection::In::kHead && c->out.empty())) {
       close_conn(c);
     } else {
       c->keep_alive = c->reply_started ? c->keep_alive : false;
@@ -135,7 +139,9 @@ Connection* Loop::find(double handle) {
   uint32_t slot = static_cast<uint32_t>(h & (kMaxSlots - 1));
   if (slot >= slots_.size()) return nullptr;
   Connection* c = slots_[slot];
-  if (!c || c->closed || c->handle != handle) return nullptr;
+  if (!c || c->closed) return nullptr;
+  if (c->fcgi) return c->fcgi->by_handle(handle) ? c : nullptr;
+  if (c->handle != handle) return nullptr;
   return c;
 }
 
@@ -210,6 +216,7 @@ void Loop::on_listener_ready(Listener& l) {
     }
     Connection* c = new Connection(fd, slot, l.index, l.is_tcp);
     c->protocol = static_cast<uint8_t>(l.protocol);
+    if (l.protocol == Protocol::kFastcgi) c->fcgi = new FcgiSession();
     if (l.is_tcp) {
       net::peer_name(fd, &c->peer_host, &c->peer_port);
       net::local_name(fd, &c->local_host, &c->local_port);
@@ -226,7 +233,22 @@ void Loop::on_listener_ready(Listener& l) {
   }
 }
 
+// Reads and drops input of a lingering connection; closes it at EOF.
+static bool linger_read(Connection* c) {
+  char buf[16 * 1024];
+  for (int i = 0; i < 8; i++) {
+    ssize_t n = net::recv_some(c->fd, buf, sizeof buf);
+    if (n == -EAGAIN) return false;
+    if (n <= 0) return true;
+  }
+  return false;
+}
+
 void Loop::on_conn_event(Connection* c, uint32_t flags) {
+  if (c->lingering) {
+    if (linger_read(c)) close_conn(c);
+    return;
+  }
   // Write first: a reply that drains below the high-water mark lets the next
   // pipelined request in.
   if (flags & kPollWrite) flush(c);
@@ -257,6 +279,10 @@ void Loop::on_conn_event(Connection* c, uint32_t flags) {
 }
 
 void Loop::process_input(Connection* c) {
+  if (c->fcgi) {
+    if (c->out.size() <= opts_.out_high_water) fcgi_input(c);
+    return;
+  }
   while (!c->closed) {
     switch (c->in_state) {
       case Connection::In::kHead: {
@@ -321,9 +347,9 @@ bool Loop::begin_request(Connection* c) {
 // uwsgi and SCGI: one request per connection, its variables in one block.
 bool Loop::parse_cgi_head(Connection* c) {
   const char* base = c->in_data();
-  const cgi::VarTable* vars;
-  uint32_t head_len;
-  uint64_t content_length;
+  const cgi::VarTable* vars = nullptr;
+  uint32_t head_len = 0;
+  uint64_t content_length = 0;
   uint32_t rec = kRecCgi;
   uint32_t detail = 0;
   const char* what = nullptr;
@@ -576,18 +602,34 @@ void Loop::flush(Connection* c) {
     }
     if (n > 0 || c->send_since_ms == 0) c->send_since_ms = now_ms_;  // progress, or a stall begins
   }
+  if (c->fcgi) fcgi_drain(c);
   if (c->want_drain && c->out.size() <= opts_.out_low_water && c->request_active) {
     c->want_drain = false;
     sink_->on_drain(c->handle);
   }
-  if (c->out.empty() && c->close_after_flush) {
-    close_conn(c);
+  if (c->out.empty() && c->close_after_flush && !c->lingering) {
+    if (c->peer_eof || net::shutdown_write(c->fd) != 0) {
+      close_conn(c);
+      return;
+    }
+    // Lingering close, as nginx does: closing with unread request bytes in
+    // our socket makes the kernel send RST, which can destroy the reply
+    // still in flight (a 413 the client never sees). So shut our side and
+    // drop what still arrives until the peer closes, for at most 2 s.
+    c->lingering = true;
+    c->request_active = false;
+    c->linger_until_ms = now_ms_ + kLingerMs;
   }
 }
 
 // Registers the interest the connection's state calls for, and its deadline.
 void Loop::settle(Connection* c) {
   if (c->closed) return;
+  if (c->lingering) {
+    if (c->interest != kPollRead && poller_.modify(c->fd, c->interest, kPollRead, c) == 0) c->interest = kPollRead;
+    c->deadline_ms = c->linger_until_ms;
+    return;
+  }
   bool want_read = !c->peer_eof && !c->close_after_flush;
   if (want_read) {
     size_t limit = c->in_state == Connection::In::kHead ? opts_.limits.max_head : opts_.in_buffer;
@@ -622,6 +664,10 @@ void Loop::settle(Connection* c) {
 void Loop::close_conn(Connection* c) {
   if (c->closed) return;
   c->closed = true;
+  if (c->fcgi) {
+    fcgi_abort_all(c);
+    c->request_active = false;
+  }
   if (c->request_active) sink_->on_abort(c->handle);
   c->request_active = false;
   c->handle = 0;
@@ -649,7 +695,8 @@ void Loop::sweep(uint64_t now_ms) {
   }
   for (Connection* c : slots_) {
     if (!c || c->closed || c->deadline_ms == 0 || c->deadline_ms > now_ms) continue;
-    if (c->in_state == Connection::In::kHead && !c->request_active && c->in_len() > 0 && c->out.empty()) {
+    if (!c->fcgi && !c->lingering && c->in_state == Connection::In::kHead && !c->request_active && c->in_len() > 0 &&
+        c->out.empty()) {
       send_error(c, 408);  // RFC 9110 15.5.9: the head did not arrive in time
       c->head_deadline_ms = now_ms + 1000;  // and we wait no longer for it to be read
       continue;
@@ -674,6 +721,10 @@ int Loop::backpressure(Connection* c) {
 int Loop::respond(double handle, int status, const char* headers, size_t headers_len,
                   const char* body, size_t body_len, int64_t content_length, uint32_t flags) {
   Connection* c = find(handle);
+  if (c && c->fcgi) {
+    return fcgi_respond(c, c->fcgi->by_handle(handle), status, headers, headers_len, body, body_len,
+                        content_length, flags);
+  }
   if (!c || !c->request_active || c->reply_started) return kReplyGone;
   c->reply_started = true;
   if (flags & kClose) c->keep_alive = false;
@@ -780,6 +831,10 @@ int Loop::append_body(Connection* c, const char* data, size_t len, bool borrow) 
 
 int Loop::write(double handle, const char* data, size_t len) {
   Connection* c = find(handle);
+  if (c && c->fcgi) {
+    FcgiRequest* r = c->fcgi->by_handle(handle);
+    return r->reply_started ? fcgi_write(c, r, data, len) : kReplyGone;
+  }
   if (!c || !c->request_active || !c->reply_started || c->reply_ended) return kReplyGone;
   bool borrow = len > kBorrowAbove;
   int rc = append_body(c, data, len, borrow);
@@ -797,6 +852,7 @@ int Loop::write(double handle, const char* data, size_t len) {
 
 int Loop::end(double handle) {
   Connection* c = find(handle);
+  if (c && c->fcgi) return fcgi_end(c, c->fcgi->by_handle(handle));
   if (!c || !c->request_active || !c->reply_started || c->reply_ended) return kReplyGone;
   bool has_content = !c->head_method && !c->no_body_status;
   if (has_content && c->framing == http1::kFrameChunked) {
@@ -835,6 +891,7 @@ void Loop::reply_done(Connection* c) {
 
 int Loop::read_body(double handle, bool flowing) {
   Connection* c = find(handle);
+  if (c && c->fcgi) return fcgi_read_body(c, c->fcgi->by_handle(handle), flowing);
   if (!c || !c->request_active) return kReplyGone;
   c->body_flowing = flowing;
   if (flowing && c->in_state == Connection::In::kBody) {
@@ -852,6 +909,7 @@ int Loop::read_body(double handle, bool flowing) {
 
 int Loop::abort(double handle) {
   Connection* c = find(handle);
+  if (c && c->fcgi) return fcgi_app_abort(c, c->fcgi->by_handle(handle));
   if (!c) return kReplyGone;
   c->request_active = false;  // the app asked for it: no abort event back
   close_conn(c);

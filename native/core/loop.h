@@ -33,7 +33,8 @@ struct LoopOptions {
   uint32_t keepalive_timeout_ms = 15000;     // idle between requests
   uint32_t io_timeout_ms = 60000;            // body bytes or send progress stalled
   uint32_t max_connections = 10000;
-  uint32_t max_cgi_block = 64 * 1024;        // uwsgi/SCGI variable block (--buffer-size)
+  uint32_t max_cgi_block = 64 * 1024;        // uwsgi/SCGI variable block, FastCGI PARAMS (--buffer-size)
+  uint32_t fcgi_max_reqs_per_conn = 64;      // concurrent FastCGI requests on one connection
   size_t in_buffer = 64 * 1024;          // request bytes buffered ahead of the app
   size_t out_high_water = 256 * 1024;    // write() says "wait for drain" above this
   size_t out_low_water = 64 * 1024;      // drain is reported below this
@@ -42,7 +43,7 @@ struct LoopOptions {
 
 // What a listener speaks. HTTP is framed in full; the CGI-style protocols
 // (uwsgi, SCGI) carry one request per connection as ready CGI variables.
-enum class Protocol : uint8_t { kHttp = 0, kUwsgi = 1, kScgi = 2 };
+enum class Protocol : uint8_t { kHttp = 0, kUwsgi = 1, kScgi = 2, kFastcgi = 3 };
 
 struct Listener {
   int fd = -1;
@@ -60,6 +61,7 @@ struct Listener {
 };
 
 class Connection;
+struct FcgiRequest;
 
 // Events toward the app. `handle` identifies one request on one connection; a
 // stale handle (the request ended) is refused by the reply calls.
@@ -86,6 +88,7 @@ enum RecordFlags : uint32_t {
   kRecHead = 1u << 17,    // method is HEAD
   kRecCgi = 1u << 18,     // the record holds CGI variables, not HTTP headers
   kRecStripScriptName = 1u << 19,  // uwsgi modifier1 30: PATH_INFO starts with SCRIPT_NAME
+  kRecAuthorizer = 1u << 20,       // FastCGI role AUTHORIZER (else RESPONDER)
 };
 
 // Results of the reply calls, as JS sees them.
@@ -168,6 +171,23 @@ class Loop {
   void reply_done(Connection* c);
   int append_body(Connection* c, const char* data, size_t len, bool borrow);
   int backpressure(Connection* c);
+
+  // FastCGI (core/loop_fastcgi.cc): the same calls for one request among the
+  // several a connection may carry.
+  void fcgi_input(Connection* c);
+  void fcgi_refuse(Connection* c, FcgiRequest* r, int status, uint8_t protocol_status);
+  void fcgi_finish(Connection* c, FcgiRequest* r, uint32_t app_status, uint8_t protocol_status);
+  void fcgi_deliver(Connection* c, FcgiRequest* r);
+  void fcgi_stdout(Connection* c, FcgiRequest* r, const char* data, size_t len);
+  void fcgi_drain(Connection* c);
+  void fcgi_abort_all(Connection* c);
+  int fcgi_respond(Connection* c, FcgiRequest* r, int status, const char* headers, size_t headers_len,
+                   const char* body, size_t body_len, int64_t content_length, uint32_t flags);
+  int fcgi_write(Connection* c, FcgiRequest* r, const char* data, size_t len);
+  int fcgi_end(Connection* c, FcgiRequest* r);
+  int fcgi_read_body(Connection* c, FcgiRequest* r, bool flowing);
+  int fcgi_app_abort(Connection* c, FcgiRequest* r);
+  std::string fcgi_scratch_;
 
   Sink* sink_;
   LoopOptions opts_;

@@ -432,4 +432,8 @@ int inspect_listening(int fd, bool* is_tcp, std::string* error) {
   return rc;
 }
 
+int shutdown_write(int fd) {
+  return ::shutdown(fd, SHUT_WR) == 0 ? 0 : -errno;
+}
+
 }  // namespace tsgi::net

@@ -67,6 +67,9 @@ ssize_t send_iov(int fd, const struct iovec* iov, int count);
 // read() returning bytes, 0 at EOF, or -errno.
 ssize_t recv_some(int fd, char* buf, size_t len);
 
+// shutdown(SHUT_WR): our side is done sending; the peer sees EOF.
+int shutdown_write(int fd);
+
 int set_nonblocking(int fd);
 int set_cloexec(int fd);
 

@@ -5,6 +5,7 @@ export interface CliOptions {
   http: string[];
   uwsgi: string[];
   scgi: string[];
+  fastcgi: string[];
   allowFrom: string[];
   app: string | undefined;
   chmodSocket: number | undefined;
@@ -26,7 +27,8 @@ export const FLAGS: Flag[] = [
   { names: ['--http'], key: 'http', kind: 'list', arg: 'ADDR', help: 'serve HTTP/1.1 on ADDR (repeatable): host:port, [v6]:port, :port, /path.sock, @abstract, fd:N' },
   { names: ['--socket', '-s', '--uwsgi-socket'], key: 'uwsgi', kind: 'list', arg: 'ADDR', help: 'serve the uwsgi protocol (nginx uwsgi_pass) on ADDR (repeatable)' },
   { names: ['--scgi-socket'], key: 'scgi', kind: 'list', arg: 'ADDR', help: 'serve SCGI (nginx scgi_pass) on ADDR (repeatable)' },
-  { names: ['--allow-from'], key: 'allowFrom', kind: 'list', arg: 'NET', help: 'TCP peers the uwsgi/SCGI listeners accept, e.g. 10.0.0.0/8 (repeatable; default loopback)' },
+  { names: ['--fastcgi-socket'], key: 'fastcgi', kind: 'list', arg: 'ADDR', help: 'serve FastCGI (nginx fastcgi_pass, Apache mod_proxy_fcgi) on ADDR (repeatable)' },
+  { names: ['--allow-from'], key: 'allowFrom', kind: 'list', arg: 'NET', help: 'TCP peers the uwsgi/SCGI/FastCGI listeners accept, e.g. 10.0.0.0/8 (repeatable; default loopback)' },
   { names: ['--chmod-socket'], key: 'chmodSocket', kind: 'mode', arg: 'MODE', help: 'permissions of unix socket files, octal (e.g. 660)' },
   { names: ['--max-connections'], key: 'maxConnections', kind: 'int', arg: 'N', help: 'open connections at most (default 10000); more wait in the backlog' },
   { names: ['--buffer-size', '--max-header-size'], key: 'maxHeaderSize', kind: 'int', arg: 'BYTES', help: 'request head at most: HTTP headers, uwsgi/SCGI variables (default 65536) -> 431' },
@@ -64,7 +66,7 @@ function parseValue(flag: Flag, name: string, raw: string): number | string {
 
 export function parseArgs(argv: readonly string[]): CliOptions {
   const o: CliOptions = {
-    http: [], uwsgi: [], scgi: [], allowFrom: [], app: undefined, chmodSocket: undefined, maxConnections: undefined, maxHeaderSize: undefined,
+    http: [], uwsgi: [], scgi: [], fastcgi: [], allowFrom: [], app: undefined, chmodSocket: undefined, maxConnections: undefined, maxHeaderSize: undefined,
     maxBodySize: undefined, headerTimeout: undefined, keepAliveTimeout: undefined, socketTimeout: undefined,
     shutdownTimeout: undefined, help: false, version: false,
   };

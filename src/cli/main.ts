@@ -5,6 +5,7 @@ import { loadApp } from '../dispatch/load-app.js';
 import { serve, type ServerHandle } from '../server/serve.js';
 import { VERSION } from '../version.js';
 import { helpText, parseArgs } from './flags.js';
+import { binding } from '../native/load.js';
 
 function die(message: string, code: number): never {
   process.stderr.write(`tsgi: ${message}\n`);
@@ -31,8 +32,21 @@ export async function main(argv: readonly string[]): Promise<void> {
     ...opts.http.map((a) => `http://${a}`),
     ...opts.uwsgi.map((a) => `uwsgi://${a}`),
     ...opts.scgi.map((a) => `scgi://${a}`),
+    ...opts.fastcgi.map((a) => `fastcgi://${a}`),
   ];
-  if (listen.length === 0) die('no listener given: add --http ADDR (or --socket, --scgi-socket), e.g. --http 127.0.0.1:8000', 2);
+  let allowFrom = opts.allowFrom.length > 0 ? opts.allowFrom : undefined;
+  if (listen.length === 0) {
+    // Started by a web server (spawn-fcgi, lighttpd bin-path, mod_fcgid):
+    // FastCGI 1.0 section 3.2 hands the listening socket over as fd 0, and
+    // FCGI_WEB_SERVER_ADDRS lists the peers allowed on it.
+    const fd0 = binding.listeningSocket(0);
+    if (fd0 === null) die('no listener given: add --http ADDR (or --socket, --scgi-socket, --fastcgi-socket), e.g. --http 127.0.0.1:8000', 2);
+    listen.push('fastcgi://fd:0');
+    const addrs = process.env.FCGI_WEB_SERVER_ADDRS;
+    if (addrs !== undefined && addrs.trim() !== '' && allowFrom === undefined) {
+      allowFrom = addrs.split(',').map((a) => a.trim()).filter((a) => a !== '');
+    }
+  }
 
   let app;
   try {
@@ -45,7 +59,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     server = serve(app, {
       listen,
-      allowFrom: opts.allowFrom.length > 0 ? opts.allowFrom : undefined,
+      allowFrom,
       socketMode: opts.chmodSocket,
       maxConnections: opts.maxConnections,
       maxHeaderSize: opts.maxHeaderSize,

@@ -54,6 +54,7 @@ export interface ParsedHead {
 }
 
 export interface Binding {
+  listeningSocket(fd: number): { tcp: boolean } | null;
   Server: new (options: NativeServerOptions, onEvents: OnEvents, onLog: (line: string) => void,
     events: Float64Array) => NativeServer;
   events: { REQUEST: number; BODY: number; BODY_END: number; BODY_ERROR: number; ABORT: number; DRAIN: number };

@@ -7,7 +7,8 @@ import { RequestBody, type BodyControl } from './body.js';
 import { F_NO_BODY, latin1, SERVER_SOFTWARE, type ListenerInfo } from './request.js';
 
 const F_STRIP_SCRIPT_NAME = 1 << 19;
-const W_HEAD = 0, W_FLAGS = 1, W_CL_LO = 2, W_CL_HI = 3, W_PEER = 14, W_PEER_PORT = 16,
+const F_AUTHORIZER = 1 << 20;
+const W_HEAD = 0, W_FLAGS = 1, W_PEER = 14, W_PEER_PORT = 16,
   W_COUNT = 21, W_VARS = 22;
 
 function headerName(cgi: string): string {
@@ -91,10 +92,8 @@ export class CgiRequest implements Request, BodyControl {
   get QUERY_STRING(): string { return this.get1('QUERY_STRING'); }
   get REQUEST_URI(): string { return this.get1('REQUEST_URI'); }
   get CONTENT_TYPE(): string { return this.get1('CONTENT_TYPE'); }
-  get CONTENT_LENGTH(): string {
-    if (this.flags & F_NO_BODY) return this.get1('CONTENT_LENGTH');
-    return String(this.u32[this.w + W_CL_HI]! * 4294967296 + this.u32[this.w + W_CL_LO]!);
-  }
+  /** As the web server sent it: "" for a FastCGI body of unknown length. */
+  get CONTENT_LENGTH(): string { return this.get1('CONTENT_LENGTH'); }
   get SERVER_NAME(): string { return this.get1('SERVER_NAME'); }
   get SERVER_PORT(): string { return this.get1('SERVER_PORT'); }
   get SERVER_PROTOCOL(): string { return this.get1('SERVER_PROTOCOL') || 'HTTP/1.0'; }
@@ -164,7 +163,14 @@ export class CgiRequest implements Request, BodyControl {
       const https = (m.get('HTTPS') ?? '').toLowerCase();
       const scheme = (m.get('REQUEST_SCHEME') || m.get('UWSGI_SCHEME') || '').toLowerCase();
       const secure = https === 'on' || https === '1' || scheme === 'https';
-      this._info = secure ? Object.freeze({ ...this.listener.info, url_scheme: 'https' as const }) : this.listener.info;
+      const authorizer = (this.flags & F_AUTHORIZER) !== 0;
+      this._info = secure || authorizer
+        ? Object.freeze({
+          ...this.listener.info,
+          url_scheme: secure ? 'https' as const : this.listener.info.url_scheme,
+          ...(authorizer ? { role: 'authorizer' as const } : {}),
+        })
+        : this.listener.info;
     }
     return this._info;
   }

@@ -10,7 +10,7 @@ import { CgiRequest } from './cgi-request.js';
 
 type AnyRequest = HttpRequest | CgiRequest;
 const F_CGI = 1 << 18;
-const PROTOCOLS = { http: 0, uwsgi: 1, scgi: 2 } as const;
+const PROTOCOLS = { http: 0, uwsgi: 1, scgi: 2, fastcgi: 3 } as const;
 export type ListenProtocol = keyof typeof PROTOCOLS;
 
 /** One listener: an address string ("uwsgi:///run/app.sock") or the parts. */
@@ -29,10 +29,10 @@ const LOOPBACK = ['127.0.0.0/8', '::1'];
 export function parseListen(spec: ListenSpec): { address: string; protocol: ListenProtocol; mode?: number;
   allowFrom?: readonly string[] } {
   if (typeof spec !== 'string') return { ...spec, protocol: spec.protocol ?? 'http' };
-  const m = /^(http|uwsgi|scgi):\/\/(.*)$/.exec(spec);
+  const m = /^(http|uwsgi|scgi|fastcgi):\/\/(.*)$/.exec(spec);
   if (m) return { address: m[2]!, protocol: m[1] as ListenProtocol };
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) {
-    throw new TsgiError('TSGI_ERR_LISTEN', `${spec}: unknown scheme (use http://, uwsgi:// or scgi://)`);
+    throw new TsgiError('TSGI_ERR_LISTEN', `${spec}: unknown scheme (use http://, uwsgi://, scgi:// or fastcgi://)`);
   }
   return { address: spec, protocol: 'http' };
 }
@@ -67,7 +67,7 @@ export interface ServeOptions extends NativeServerOptions {
    * Default "127.0.0.1:8000".
    */
   listen?: ListenSpec | readonly ListenSpec[];
-  /** TCP peers the uwsgi and SCGI listeners accept (default loopback only). */
+  /** TCP peers the uwsgi, SCGI and FastCGI listeners accept (default loopback only). */
   allowFrom?: readonly string[];
   /** Permissions of unix socket files, e.g. 0o660. */
   socketMode?: number;
@@ -321,6 +321,7 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
       });
       const info: ServerInfo = Object.freeze({
         version: [0, 1] as const, url_scheme: 'http', protocol: spec.protocol,
+        ...(spec.protocol === 'fastcgi' ? { role: 'responder' as const } : {}),
         multiprocess: false, multithread: false, run_once: false,
       });
       listeners[r.index] = { tcp: r.tcp, info };

@@ -21,6 +21,13 @@ export interface ServerInfo {
   readonly url_scheme: 'http' | 'https';
   /** The front protocol that carried the request. */
   readonly protocol: 'http' | 'uwsgi' | 'fastcgi' | 'scgi' | 'cgi';
+  /**
+   * FastCGI only: the role the web server gave this request (spec 6).
+   * "responder" answers it; "authorizer" decides access: a 200 reply
+   * authorizes (its Variable-* headers go back to the web server), any other
+   * reply is the denial the client sees.
+   */
+  readonly role?: 'responder' | 'authorizer';
   readonly multiprocess: boolean;
   readonly multithread: boolean;
   readonly run_once: boolean;

@@ -1,0 +1,63 @@
+// The FastCGI state of one connection: its record decoder and the requests
+// in flight on it (several at once when the web server multiplexes). Data
+// only; the request cycle that drives it is in core/loop_fastcgi.cc.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "proto/fastcgi/framer.h"
+
+namespace tsgi {
+
+struct FcgiRequest {
+  uint16_t id = 0;
+  uint16_t role = 0;
+  double handle = 0;          // set once PARAMS is complete and the app has it
+  bool dispatched = false;
+  bool refused = false;       // answered by the server itself; later records ignored
+  bool flowing = false;       // the app is reading STDIN
+  bool stdin_ended = false;
+  bool body_end_sent = false;
+  bool reply_started = false;
+  bool head_method = false;
+  bool no_body_status = false;
+  bool has_length = false;    // the reply head stated a Content-Length
+  bool want_drain = false;
+  uint64_t reply_left = 0;
+  uint64_t stdin_seen = 0;
+  std::string params;         // the name-value store the variables point into
+  fastcgi::ParamsParser parser;
+  fastcgi::Params vars;
+  std::string stdin_buf;      // body bytes the app has not asked for yet
+};
+
+struct FcgiSession {
+  fastcgi::Decoder decoder;
+  std::vector<FcgiRequest*> requests;
+  bool keep_conn = false;     // FCGI_KEEP_CONN of the latest BEGIN_REQUEST
+
+  ~FcgiSession() {
+    for (FcgiRequest* r : requests) delete r;
+  }
+  FcgiRequest* by_id(uint16_t id) const {
+    for (FcgiRequest* r : requests) if (r->id == id) return r;
+    return nullptr;
+  }
+  FcgiRequest* by_handle(double handle) const {
+    for (FcgiRequest* r : requests) if (r->dispatched && r->handle == handle) return r;
+    return nullptr;
+  }
+  void remove(FcgiRequest* r) {
+    for (size_t i = 0; i < requests.size(); i++) {
+      if (requests[i] == r) {
+        requests.erase(requests.begin() + static_cast<long>(i));
+        delete r;
+        return;
+      }
+    }
+  }
+};
+
+}  // namespace tsgi

@@ -1,0 +1,308 @@
+// FastCGI connections: the record decoder feeds a table of requests, each
+// with its own PARAMS store, STDIN flow and reply; replies go out as STDOUT
+// records and END_REQUEST, interleaved on one connection's output queue.
+// FastCGI 1.0 specification sections are cited as "spec N".
+#include <cstring>
+
+#include "conn/connection.h"
+#include "conn/fastcgi_session.h"
+#include "core/loop.h"
+#include "proto/cgi/writer.h"
+#include "proto/fastcgi/writer.h"
+
+namespace tsgi {
+
+// nginx and PHP pad records to 8 bytes (spec 3.3 recommends it).
+static constexpr bool kPad = true;
+
+static double fcgi_make_handle(uint32_t request, uint32_t slot) {
+  return static_cast<double>(request) * 1048576.0 + static_cast<double>(slot);
+}
+
+void Loop::fcgi_input(Connection* c) {
+  FcgiSession* s = c->fcgi;
+  while (!c->closed && c->in_len() > 0) {
+    // A request whose app is not reading holds at most in_buffer bytes; past
+    // that the whole connection waits (its records cannot be skipped).
+    for (FcgiRequest* r : s->requests) {
+      if (r->stdin_buf.size() >= opts_.in_buffer) return;
+    }
+    fastcgi::Event ev;
+    size_t n = s->decoder.feed(c->in_data(), c->in_len(), &ev);
+    FcgiRequest* r = ev.request_id ? s->by_id(ev.request_id) : nullptr;
+    switch (ev.type) {
+      case fastcgi::Ev::kAgain:
+        break;
+      case fastcgi::Ev::kBeginRequest: {
+        if (r) break;  // spec 3.3: a BEGIN for an active id is ignored
+        s->keep_conn = (ev.flags & fastcgi::kKeepConn) != 0;
+        FcgiRequest* nr = new FcgiRequest();
+        nr->id = ev.request_id;
+        nr->role = ev.role;
+        s->requests.push_back(nr);
+        c->request_active = true;
+        if (ev.role != fastcgi::kResponder && ev.role != fastcgi::kAuthorizer) {
+          // FILTER's DATA stream is not delivered yet: refuse the role (spec 5.1).
+          fcgi_finish(c, nr, 0, fastcgi::kUnknownRole);
+        } else if (s->requests.size() > opts_.fcgi_max_reqs_per_conn) {
+          // nginx ignores protocolStatus and shows OVERLOADED as a bare 502:
+          // a Status: 503 body says what happened (docs/protocols.md).
+          fcgi_refuse(c, nr, 503, fastcgi::kOverloaded);
+        } else {
+          nr->params.resize(opts_.max_cgi_block);
+          fastcgi::ParamsLimits lim;
+          lim.max_bytes = opts_.max_cgi_block;
+          nr->parser.reset(&nr->params[0], nr->params.size(), lim, &nr->vars);
+        }
+        break;
+      }
+      case fastcgi::Ev::kAbortRequest:
+        if (!r) break;
+        if (r->dispatched) sink_->on_abort(r->handle);
+        fcgi_finish(c, r, 0, fastcgi::kRequestComplete);  // spec 5.4: END_REQUEST answers it
+        break;
+      case fastcgi::Ev::kParams:
+        if (!r || r->refused || r->dispatched) break;
+        if (r->parser.feed(ev.data, ev.len) == fastcgi::Result::kError) {
+          sink_->log(std::string("FastCGI request refused: ") + fastcgi::error_text(r->parser.error()) +
+                     (r->parser.error() == fastcgi::Error::kParamsTooLarge ? "; raise it with --buffer-size" : ""));
+          fcgi_refuse(c, r, fastcgi::http_status(r->parser.error()), fastcgi::kRequestComplete);
+        }
+        break;
+      case fastcgi::Ev::kParamsEnd: {
+        if (!r || r->refused || r->dispatched) break;
+        if (r->parser.finish() == fastcgi::Result::kError) {
+          sink_->log(std::string("FastCGI request refused: ") + fastcgi::error_text(r->parser.error()));
+          fcgi_refuse(c, r, fastcgi::http_status(r->parser.error()), fastcgi::kRequestComplete);
+          break;
+        }
+        if (r->vars.has_content_length && r->vars.content_length > opts_.max_body) {
+          fcgi_refuse(c, r, 413, fastcgi::kRequestComplete);
+          break;
+        }
+        const char* base = r->params.data();
+        const cgi::Var* m = r->vars.vars.find(base, "REQUEST_METHOD");
+        r->head_method = m && m->value.len == 4 && std::memcmp(base + m->value.off, "HEAD", 4) == 0;
+        uint32_t request = ++next_request_;
+        if (request == 0) request = ++next_request_;
+        r->handle = fcgi_make_handle(request, c->slot);
+        r->dispatched = true;
+        uint32_t rec = kRecCgi | (r->head_method ? uint32_t{kRecHead} : 0u) |
+                       (r->role == fastcgi::kAuthorizer ? uint32_t{kRecAuthorizer} : 0u);
+        // A stated length of 0, or STDIN already over: nothing to read.
+        if ((r->vars.has_content_length && r->vars.content_length == 0) ||
+            (r->stdin_ended && r->stdin_buf.empty())) {
+          rec |= kRecNoBody;
+        }
+        sink_->on_cgi_request(*c, r->handle, r->vars.vars, base, r->parser.stored(), r->vars.content_length, rec);
+        break;
+      }
+      case fastcgi::Ev::kStdin:
+        if (!r || r->refused) break;
+        r->stdin_seen += ev.len;
+        if (r->stdin_seen > opts_.max_body) {
+          if (r->dispatched) sink_->on_body_error(r->handle, 413);
+          if (!r->reply_started) {
+            fcgi_refuse(c, r, 413, fastcgi::kRequestComplete);
+          } else {
+            fcgi_finish(c, r, 1, fastcgi::kRequestComplete);
+          }
+          break;
+        }
+        r->stdin_buf.append(ev.data, ev.len);
+        if (r->dispatched && r->flowing) fcgi_deliver(c, r);
+        break;
+      case fastcgi::Ev::kStdinEnd:
+        if (!r || r->refused) break;
+        r->stdin_ended = true;
+        if (r->dispatched && r->flowing) fcgi_deliver(c, r);
+        break;
+      case fastcgi::Ev::kData:
+      case fastcgi::Ev::kDataEnd:
+        break;  // FILTER is refused at BEGIN_REQUEST
+      case fastcgi::Ev::kGetValues: {
+        // spec 4.1: answer only the names asked, truthfully.
+        fastcgi::ServerValues v;
+        v.max_conns = opts_.max_connections;
+        uint64_t reqs = uint64_t{opts_.max_connections} * opts_.fcgi_max_reqs_per_conn;
+        v.max_reqs = reqs > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(reqs);
+        v.mpxs_conns = true;
+        char* out = c->out.reserve(fastcgi::kGetValuesResultMax);
+        c->out.commit(fastcgi::write_get_values_result(out, ev.query, v, kPad));
+        mark_dirty(c);
+        break;
+      }
+      case fastcgi::Ev::kUnknownType: {
+        char* out = c->out.reserve(fastcgi::kUnknownTypeLen);
+        c->out.commit(fastcgi::write_unknown_type(out, ev.record_type));  // spec 4.2
+        mark_dirty(c);
+        break;
+      }
+      case fastcgi::Ev::kError: {
+        const Listener& l = listeners_[c->listener];
+        if (ev.error == fastcgi::Error::kLooksLikeHttp) {
+          std::string msg = "This is a FastCGI socket (" + l.name +
+                            "), not HTTP: use the --http address, or point nginx's fastcgi_pass here.\n";
+          std::string reply = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+                              std::to_string(msg.size()) + "\r\nConnection: close\r\n\r\n" + msg;
+          sink_->log("HTTP request on FastCGI socket " + l.name + "; answered 400");
+          send_raw_and_close(c, reply.data(), reply.size());
+        } else {
+          sink_->log(std::string("FastCGI protocol error on ") + l.name + ": " + fastcgi::error_text(ev.error) +
+                     " (" + std::to_string(ev.detail) + "); closing the connection");
+          fcgi_abort_all(c);
+          c->consume(c->in_len());
+          c->close_after_flush = true;
+          mark_dirty(c);
+        }
+        return;
+      }
+    }
+    if (c->closed) return;
+    c->consume(n);
+  }
+}
+
+// Hands buffered STDIN to the app, and its end once STDIN is over.
+void Loop::fcgi_deliver(Connection* c, FcgiRequest* r) {
+  if (!r->stdin_buf.empty()) {
+    sink_->on_body(r->handle, r->stdin_buf.data(), r->stdin_buf.size());
+    r->stdin_buf.clear();
+  }
+  if (r->stdin_ended && !r->body_end_sent) {
+    r->body_end_sent = true;
+    sink_->on_body_end(r->handle);
+  }
+}
+
+void Loop::fcgi_stdout(Connection* c, FcgiRequest* r, const char* data, size_t len) {
+  if (len == 0) return;
+  char* out = c->out.reserve(fastcgi::stream_size(len, kPad));
+  c->out.commit(fastcgi::write_stream(out, fastcgi::kStdout, r->id, data, len, kPad));
+}
+
+// The server answers a request itself (limits, overload): a CGI-style reply
+// on STDOUT, then END_REQUEST.
+void Loop::fcgi_refuse(Connection* c, FcgiRequest* r, int status, uint8_t protocol_status) {
+  if (r->dispatched) sink_->on_abort(r->handle);
+  r->dispatched = false;
+  r->refused = true;
+  char buf[512];
+  size_t n = cgi::error_response(buf, cgi::Style::kStatusHeader, status);
+  fcgi_stdout(c, r, buf, n);
+  fcgi_finish(c, r, 0, protocol_status);
+}
+
+// Ends a request: the empty STDOUT (spec 6.1), END_REQUEST (spec 5.5), and
+// the connection closes if the server did not ask to keep it (spec 5.1).
+void Loop::fcgi_finish(Connection* c, FcgiRequest* r, uint32_t app_status, uint8_t protocol_status) {
+  FcgiSession* s = c->fcgi;
+  char* out = c->out.reserve(fastcgi::kStreamEndLen + fastcgi::kEndRequestLen);
+  size_t n = 0;
+  if (protocol_status == fastcgi::kRequestComplete || r->refused) {
+    n += fastcgi::write_stream_end(out, fastcgi::kStdout, r->id);
+  }
+  n += fastcgi::write_end_request(out + n, r->id, app_status, protocol_status);
+  c->out.commit(n);
+  s->remove(r);
+  c->request_active = !s->requests.empty();
+  if (!c->request_active) {
+    if (!s->keep_conn || closing_) {
+      c->close_after_flush = true;
+    } else {
+      c->requests++;
+      c->head_deadline_ms = now_ms_ + opts_.keepalive_timeout_ms;
+    }
+  }
+  mark_dirty(c);
+}
+
+void Loop::fcgi_drain(Connection* c) {
+  if (c->out.size() > opts_.out_low_water) return;
+  for (FcgiRequest* r : c->fcgi->requests) {
+    if (r->want_drain) {
+      r->want_drain = false;
+      sink_->on_drain(r->handle);
+    }
+  }
+}
+
+void Loop::fcgi_abort_all(Connection* c) {
+  for (FcgiRequest* r : c->fcgi->requests) {
+    if (r->dispatched) sink_->on_abort(r->handle);
+    r->dispatched = false;  // no second abort when the connection closes
+  }
+}
+
+int Loop::fcgi_respond(Connection* c, FcgiRequest* r, int status, const char* headers, size_t headers_len,
+                       const char* body, size_t body_len, int64_t content_length, uint32_t flags) {
+  if (r->reply_started) return kReplyGone;
+  r->reply_started = true;
+  bool ends = (flags & kEnd) != 0;
+  r->no_body_status = status < 200 || status == 204 || status == 304;
+  uint64_t length = ends ? body_len : content_length >= 0 ? static_cast<uint64_t>(content_length) : 0;
+  r->has_length = !r->no_body_status && (ends || content_length >= 0);
+  r->reply_left = length;
+  fcgi_scratch_.resize(cgi::head_size(headers_len));
+  size_t n = cgi::head(&fcgi_scratch_[0], cgi::Style::kStatusHeader, status, headers, headers_len,
+                       r->has_length, length);
+  fcgi_stdout(c, r, fcgi_scratch_.data(), n);
+  if (body_len > 0) {
+    int rc = fcgi_write(c, r, body, body_len);
+    if (rc == kReplyOverflow || rc == kReplyGone) return rc;
+  }
+  if (ends) return fcgi_end(c, r);
+  return backpressure(c);
+}
+
+int Loop::fcgi_write(Connection* c, FcgiRequest* r, const char* data, size_t len) {
+  if (len == 0 || r->head_method || r->no_body_status) return kReplyOk;
+  bool overflow = false;
+  if (r->has_length) {
+    if (len > r->reply_left) {
+      len = static_cast<size_t>(r->reply_left);
+      overflow = true;
+    }
+    r->reply_left -= len;
+  }
+  fcgi_stdout(c, r, data, len);
+  if (overflow) {
+    // More than the stated Content-Length: end the reply at that length.
+    fcgi_finish(c, r, 1, fastcgi::kRequestComplete);
+    return kReplyOverflow;
+  }
+  int rc = backpressure(c);
+  if (rc == kReplyFull) {
+    r->want_drain = true;
+    c->want_drain = false;  // drains are reported per request (fcgi_drain)
+  }
+  return rc;
+}
+
+int Loop::fcgi_end(Connection* c, FcgiRequest* r) {
+  if (!r->reply_started) return kReplyGone;
+  uint32_t app_status = 0;
+  if (r->has_length && r->reply_left > 0 && !r->head_method) {
+    sink_->log("reply ended " + std::to_string(r->reply_left) + " bytes short of its Content-Length");
+    app_status = 1;
+  }
+  fcgi_finish(c, r, app_status, fastcgi::kRequestComplete);
+  return kReplyOk;
+}
+
+int Loop::fcgi_read_body(Connection* c, FcgiRequest* r, bool flowing) {
+  r->flowing = flowing;
+  if (flowing) fcgi_deliver(c, r);
+  mark_dirty(c);  // input may have waited for this request to take its bytes
+  return kReplyOk;
+}
+
+// The app gave up on its reply: end that request alone (others on the
+// connection go on). The web server sees the reply end early.
+int Loop::fcgi_app_abort(Connection* c, FcgiRequest* r) {
+  r->dispatched = false;
+  fcgi_finish(c, r, 1, fastcgi::kRequestComplete);
+  return kReplyOk;
+}
+
+}  // namespace tsgi
