@@ -78,11 +78,15 @@ export class CgiRequest implements Request, BodyControl {
   get SCRIPT_NAME(): string { return this.get1('SCRIPT_NAME'); }
   get PATH_INFO(): string {
     if (this._path === undefined) {
-      let path = this.get1('PATH_INFO');
+      // nginx's stock scgi_params sends no PATH_INFO, only DOCUMENT_URI (the
+      // decoded path): without PATH_INFO, that is the path.
+      const all = this.all();
+      let path = all.get('PATH_INFO') ?? all.get('DOCUMENT_URI') ?? '';
+      const fromDocumentUri = !all.has('PATH_INFO') && all.has('DOCUMENT_URI');
       // uwsgi modifier1 30: the web server sent the full path; SCRIPT_NAME is
       // the mount point to take off its front.
       const script = this.SCRIPT_NAME;
-      if ((this.flags & F_STRIP_SCRIPT_NAME) && script !== '' && path.startsWith(script)) {
+      if ((this.flags & F_STRIP_SCRIPT_NAME || fromDocumentUri) && script !== '' && path.startsWith(script)) {
         path = path.slice(script.length);
       }
       this._path = path;

@@ -200,7 +200,13 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
         return;
       }
       let rc = native.respond(h, status, block, checkChunk(first.value), contentLength, flags);
-      while (rc !== GONE && !req.aborted) {
+      while (!req.aborted) {
+        if (rc === GONE) {
+          // The core found the client gone while writing: the app hears it
+          // from its signal, as when the core reports the close itself.
+          req.abort(new TsgiError('TSGI_ERR_BODY_ABORTED', 'the client went away during the reply'));
+          break;
+        }
         if (rc === OVERFLOW) {
           // The core sent the declared length and closes the connection.
           finished = true;

@@ -223,7 +223,7 @@ export function withHealth(app: App): App {
 }
 
 export interface Listener {
-  protocol: 'http' | 'uwsgi' | 'scgi';
+  protocol: 'http' | 'uwsgi' | 'scgi' | 'fastcgi';
   target: Target;
   label: string;
 }
@@ -235,7 +235,7 @@ export function listenersOf(server: ServerHandle): Listener[] {
       const host = a.host === '0.0.0.0' ? '127.0.0.1' : a.host === '::' ? '::1' : a.host!;
       return { protocol: a.protocol, target: { host, port: a.port }, label: `${a.protocol} ${host}:${a.port}` };
     }
-    const p = a.address.replace(/^(http|uwsgi|scgi):\/\//, '').replace(/^unix:/, '');
+    const p = a.address.replace(/^(http|uwsgi|scgi|fastcgi):\/\//, '').replace(/^unix:/, '');
     return { protocol: a.protocol, target: p, label: `${a.protocol} ${p}` };
   });
 }
@@ -250,6 +250,8 @@ export async function assertServes(l: Listener): Promise<void> {
     assert.equal(res.body.toString(), 'healthy http', l.label);
     return;
   }
+  // FastCGI listeners are checked by their own tests (test/fastcgi/).
+  if (l.protocol === 'fastcgi') return;
   const data = l.protocol === 'uwsgi' ? uwsgiRequest(HEALTH) : scgiGood(HEALTH);
   const reply = await ask(l.target, l.protocol, data);
   assert.equal(reply.status, 200, `${l.label}: ${reply.head}`);

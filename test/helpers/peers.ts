@@ -577,12 +577,7 @@ export type Check =
   | 'streaming' | 'set-cookie' | 'statuses' | 'app error' | 'client abort' | 'abort signal' | 'concurrency';
 
 /** tsgi bugs the checks run into on every route (kept as `todo` until fixed). */
-export const KNOWN_BUGS: Partial<Record<Check, string>> = {
-  'abort signal': 'bug: req.signal does not fire when native.write() itself finds the peer gone (a chunk over ' +
-    '16 KiB is flushed at once, EPIPE/ECONNRESET, kReplyGone): stream() stops the generator and done() drops the ' +
-    'request before the core\'s ABORT event is delivered, so the event is ignored. Racy behind nginx (about 1 run in 5 ' +
-    'of this suite); deterministic with back-to-back 64 KiB chunks over plain HTTP',
-};
+export const KNOWN_BUGS: Partial<Record<Check, string>> = {};
 
 export interface Route {
   /** "uwsgi_pass over a unix socket". */

@@ -157,11 +157,7 @@ describe('nginx', () => {
     assert.match(String(r.headers.location), /\/app\/$/);
   });
 
-  test('with only the stock scgi_params, the app still gets its PATH_INFO', {
-    todo: 'gap: nginx\'s stock scgi_params sends DOCUMENT_URI but no PATH_INFO (nor SCRIPT_NAME); tsgi takes the ' +
-      'variables as sent, so the app sees PATH_INFO "" for every URL unless the config adds ' +
-      '"scgi_param PATH_INFO $document_uri;" (docs/deploy.md does). A fallback to DOCUMENT_URI when PATH_INFO is absent would fix it',
-  }, async (t) => {
+  test('with only the stock scgi_params, the app still gets its PATH_INFO (from DOCUMENT_URI)', async (t) => {
     if (!suite.require(t)) return;
     const r = await fetchRaw(`http://127.0.0.1:${stockScgi.port}/vars/a%20b?x=1`);
     assert.equal(r.status, 200, r.body.toString());
