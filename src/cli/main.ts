@@ -73,8 +73,12 @@ export async function main(argv: readonly string[]): Promise<void> {
     die(err instanceof Error ? err.message : String(err), 1);
   }
   for (const a of server.addresses) {
+    // A form that can be given back: http://127.0.0.1:8000, /run/app.sock
+    // (HTTP), uwsgi:///run/app.sock.
+    const bare = a.address.replace(/^[a-z]+:\/\//, '');
     const where = a.port !== undefined
-      ? `${a.protocol}://${a.host?.includes(':') ? `[${a.host}]` : a.host}:${a.port}` : a.address;
+      ? `${a.protocol}://${a.host?.includes(':') ? `[${a.host}]` : a.host}:${a.port}`
+      : a.protocol === 'http' ? bare : `${a.protocol}://${bare}`;
     process.stderr.write(`tsgi: serving ${opts.app} on ${where}\n`);
   }
 
