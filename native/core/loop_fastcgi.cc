@@ -177,8 +177,28 @@ void Loop::fcgi_deliver(Connection* c, FcgiRequest* r) {
 
 void Loop::fcgi_stdout(Connection* c, FcgiRequest* r, const char* data, size_t len) {
   if (len == 0) return;
-  char* out = c->out.reserve(fastcgi::stream_size(len, kPad));
-  c->out.commit(fastcgi::write_stream(out, fastcgi::kStdout, r->id, data, len, kPad));
+  if (len <= 16 * 1024) {
+    char* out = c->out.reserve(fastcgi::stream_size(len, kPad));
+    c->out.commit(fastcgi::write_stream(out, fastcgi::kStdout, r->id, data, len, kPad));
+    return;
+  }
+  // A large body: record headers around the caller's bytes, written at once
+  // with the rest of the queue, and only what the socket did not take copied
+  // (as Loop::write does for HTTP).
+  fastcgi::StreamRecord recs[16];
+  while (len > 0) {
+    size_t used = 0;
+    size_t n = fastcgi::plan_stream(fastcgi::kStdout, r->id, data, len, kPad, recs, 16, &used);
+    for (size_t i = 0; i < n; i++) {
+      c->out.append(recs[i].header, fastcgi::kHeaderLen);
+      c->out.append_ref(recs[i].data, recs[i].len, nullptr, nullptr);
+      if (recs[i].padding) c->out.append(fastcgi::kPaddingBytes, recs[i].padding);
+    }
+    data += used;
+    len -= used;
+  }
+  flush(c);
+  if (!c->closed) c->out.own_refs();
 }
 
 // The server answers a request itself (limits, overload): a CGI-style reply
