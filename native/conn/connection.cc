@@ -19,7 +19,7 @@ Connection::Connection(int fd_, uint32_t slot_, uint32_t listener_, bool is_tcp_
 Connection::~Connection() {
   delete fcgi;
   std::free(in_buf_);
-  if (fd >= 0) ::close(fd);
+  if (fd >= 0 && !fd_closed) ::close(fd);
 }
 
 void Connection::consume(size_t n) {

@@ -37,6 +37,8 @@ class Connection {
 
   // Identity, fixed at accept.
   const int fd;
+  bool fd_closed = false;  // closed by Loop::close_conn; the object lives to the batch's end
+  bool registered = false; // known to the poller
   const uint32_t slot;
   const uint32_t listener;
   const bool is_tcp;

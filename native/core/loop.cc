@@ -72,6 +72,7 @@ int Loop::listen(const ListenSpec& spec, std::string* error) {
     l.is_tcp = is_tcp;
   }
   if (l.is_tcp) {
+    (void)net::set_nodelay(fd);  // inherited by accepted sockets on Linux
     net::local_name(fd, &l.bound_host, &l.bound_port);
     // Logs name what was bound, so ":0" shows its port.
     bool v6 = l.bound_host.find(':') != std::string::npos;
@@ -149,6 +150,7 @@ int Loop::run_ready() {
   PollEvent events[256];
   int total = 0;
   in_batch_++;
+  in_run_ready_ = true;
   for (int round = 0; round < 8; round++) {
     int n = poller_.wait(events, 256, 0);
     if (n <= 0) break;
@@ -165,6 +167,7 @@ int Loop::run_ready() {
     }
     if (n < 256) break;
   }
+  in_run_ready_ = false;
   in_batch_--;
   return total;
 }
@@ -181,7 +184,8 @@ void Loop::on_listener_ready(Listener& l) {
       }
       return;
     }
-    int fd = net::accept_conn(l.fd);
+    struct sockaddr_storage peer;
+    int fd = net::accept_conn(l.fd, &peer);
     if (fd == -EAGAIN) return;
     if (fd == -ECONNABORTED) continue;
     if (fd < 0) {
@@ -193,11 +197,11 @@ void Loop::on_listener_ready(Listener& l) {
       watch_listeners(false);
       return;
     }
-    if (l.is_tcp && !l.allow.empty() && !l.allow.allows(fd)) {
+    if (l.is_tcp && !l.allow.empty() && !l.allow.allows(peer)) {
       // The binary protocols have no authentication: only listed peers.
       std::string host;
       uint16_t port = 0;
-      net::peer_name(fd, &host, &port);
+      net::sockaddr_name(peer, &host, &port);
       ::close(fd);
       if (l.refused++ % 1000 == 0) {
         sink_->log("refused a connection from " + host + " on " + l.name +
@@ -218,18 +222,21 @@ void Loop::on_listener_ready(Listener& l) {
     c->protocol = static_cast<uint8_t>(l.protocol);
     if (l.protocol == Protocol::kFastcgi) c->fcgi = new FcgiSession();
     if (l.is_tcp) {
-      net::peer_name(fd, &c->peer_host, &c->peer_port);
-      net::local_name(fd, &c->local_host, &c->local_port);
+      // The peer from accept(), the local side from the listener: no
+      // getpeername()/getsockname() per connection.
+      net::sockaddr_name(peer, &c->peer_host, &c->peer_port);
+      c->local_host = l.bound_host;
+      c->local_port = l.bound_port;
     }
     slots_[slot] = c;
     live_++;
-    c->interest = kPollRead;
-    if (poller_.add(fd, kPollRead, c) < 0) {
-      close_conn(c);
-      continue;
-    }
     c->head_deadline_ms = now_ms_ + opts_.header_timeout_ms;
     c->deadline_ms = c->head_deadline_ms;
+    // Read at once: the request is usually already there (a proxy sends it
+    // with the connect). The poller learns of the connection only if it has
+    // to wait for something (settle), so a one-request connection answered
+    // in this turn costs no epoll_ctl at all.
+    on_conn_event(c, kPollRead);
   }
 }
 
@@ -626,7 +633,14 @@ void Loop::flush(Connection* c) {
 void Loop::settle(Connection* c) {
   if (c->closed) return;
   if (c->lingering) {
-    if (c->interest != kPollRead && poller_.modify(c->fd, c->interest, kPollRead, c) == 0) c->interest = kPollRead;
+    if (!c->registered) {
+      if (poller_.add(c->fd, kPollRead, c) == 0) {
+        c->registered = true;
+        c->interest = kPollRead;
+      }
+    } else if (c->interest != kPollRead && poller_.modify(c->fd, c->interest, kPollRead, c) == 0) {
+      c->interest = kPollRead;
+    }
     c->deadline_ms = c->linger_until_ms;
     return;
   }
@@ -636,7 +650,17 @@ void Loop::settle(Connection* c) {
     want_read = c->in_len() < limit;
   }
   uint32_t interest = (want_read ? uint32_t{kPollRead} : 0u) | (c->out.empty() ? 0u : uint32_t{kPollWrite});
-  if (interest != c->interest) {
+  if (!c->registered) {
+    // A new connection whose request went to the app in this turn: wait for
+    // the app's reply before registering (flush_dirty settles it again); a
+    // reply in this turn may close it first.
+    if (in_run_ready_ && c->request_active) {
+      mark_dirty(c);
+    } else if (interest != 0 && poller_.add(c->fd, interest, c) == 0) {
+      c->registered = true;
+      c->interest = interest;
+    }
+  } else if (interest != c->interest) {
     if (poller_.modify(c->fd, c->interest, interest, c) == 0) c->interest = interest;
   }
   if (c->out.empty() && c->in_state == Connection::In::kHead && !c->request_active && c->in_len() == 0) {
@@ -671,7 +695,10 @@ void Loop::close_conn(Connection* c) {
   if (c->request_active) sink_->on_abort(c->handle);
   c->request_active = false;
   c->handle = 0;
-  poller_.remove(c->fd, c->interest);
+  // close() takes the fd out of the poller: no EPOLL_CTL_DEL. The object
+  // stays until the batch ends (PollEvents may still point at it).
+  ::close(c->fd);
+  c->fd_closed = true;
   c->out.clear();
   slots_[c->slot] = nullptr;
   free_slots_.push_back(c->slot);

@@ -208,6 +208,7 @@ class Loop {
   uwsgi::Packet uwsgi_head_;  // scratch
   scgi::Request scgi_head_;   // scratch
   int in_batch_ = 0;
+  bool in_run_ready_ = false;
 };
 
 }  // namespace tsgi

@@ -216,6 +216,10 @@ bool parse_address(const std::string& text, Address* out, std::string* error) {
   return true;
 }
 
+void sockaddr_name(const struct sockaddr_storage& ss, std::string* host, uint16_t* port) {
+  format(ss, host, port);
+}
+
 void peer_name(int fd, std::string* host, uint16_t* port) {
   struct sockaddr_storage ss = {};
   socklen_t len = sizeof ss;

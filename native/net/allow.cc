@@ -64,6 +64,10 @@ bool AllowList::allows(int fd) const {
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   if (getpeername(fd, reinterpret_cast<struct sockaddr*>(&ss), &len) != 0) return false;
+  return allows(ss);
+}
+
+bool AllowList::allows(const struct sockaddr_storage& ss) const {
   if (ss.ss_family == AF_UNIX) return true;
   if (ss.ss_family == AF_INET) {
     const auto* sin = reinterpret_cast<const struct sockaddr_in*>(&ss);

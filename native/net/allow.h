@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/socket.h>
+
 namespace tsgi::net {
 
 class AllowList {
@@ -18,6 +20,8 @@ class AllowList {
   // True if the connected socket's peer is in a listed network. Unix
   // sockets are always allowed. IPv4-mapped IPv6 peers match IPv4 networks.
   bool allows(int fd) const;
+  // The same for a peer address already at hand (from accept).
+  bool allows(const struct sockaddr_storage& peer) const;
 
  private:
   struct Net {

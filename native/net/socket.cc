@@ -327,13 +327,16 @@ int listen_on(const Address& addr, const ListenOptions& opts, std::string* error
   return fail(addr, EINVAL, "unknown address kind", error);
 }
 
-int accept_conn(int listen_fd) {
+int accept_conn(int listen_fd, struct sockaddr_storage* peer) {
   for (;;) {
+    socklen_t peer_len = sizeof(struct sockaddr_storage);
+    struct sockaddr* sa = reinterpret_cast<struct sockaddr*>(peer);
+    if (peer) peer->ss_family = AF_UNSPEC;
 #ifdef SOCK_NONBLOCK
-    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(listen_fd, sa, peer ? &peer_len : nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) return fd;
 #else
-    int fd = accept(listen_fd, nullptr, nullptr);
+    int fd = accept(listen_fd, sa, peer ? &peer_len : nullptr);
     if (fd >= 0) {
       int rc = set_nonblocking(fd);
       if (rc == 0) rc = set_cloexec(fd);
@@ -376,7 +379,12 @@ int accept_conn(int listen_fd) {
 void tune_accepted(int fd, bool is_tcp) {
   // Results ignored on purpose: nothing to report them to, and a socket that
   // failed here (reset already) reports it on its first read.
+#ifndef __linux__
   if (is_tcp) (void)set_flag(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+#else
+  (void)fd;
+  (void)is_tcp;
+#endif
 #ifdef SO_NOSIGPIPE
   (void)set_flag(fd, SOL_SOCKET, SO_NOSIGPIPE, 1);
 #endif
@@ -434,6 +442,10 @@ int inspect_listening(int fd, bool* is_tcp, std::string* error) {
 
 int shutdown_write(int fd) {
   return ::shutdown(fd, SHUT_WR) == 0 ? 0 : -errno;
+}
+
+int set_nodelay(int fd) {
+  return set_flag(fd, IPPROTO_TCP, TCP_NODELAY, 1);
 }
 
 }  // namespace tsgi::net

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/uio.h>  // struct iovec: declared here it would be tsgi::net::iovec
 
 namespace tsgi::net {
@@ -51,7 +52,8 @@ int listen_on(const Address& addr, const ListenOptions& opts, std::string* error
 // the accepted connection (ECONNABORTED, EPROTO...) come back as -ECONNABORTED
 // so the caller just tries again. EMFILE, ENFILE, ENOBUFS and ENOMEM are
 // returned as they are: the caller backs off.
-int accept_conn(int listen_fd);
+// `peer` (may be null) receives the peer's address: no getpeername() later.
+int accept_conn(int listen_fd, struct sockaddr_storage* peer);
 
 // TCP_NODELAY on TCP sockets; SO_NOSIGPIPE where it exists (Apple, BSDs).
 void tune_accepted(int fd, bool is_tcp);
@@ -59,6 +61,8 @@ void tune_accepted(int fd, bool is_tcp);
 // Peer and local address of a connected socket as text ("127.0.0.1", "::1",
 // or "" for unix sockets) and port (0 for unix).
 void peer_name(int fd, std::string* host, uint16_t* port);
+// The same for an address already at hand (from accept_conn).
+void sockaddr_name(const struct sockaddr_storage& ss, std::string* host, uint16_t* port);
 void local_name(int fd, std::string* host, uint16_t* port);
 
 // writev that never raises SIGPIPE. Returns bytes written or -errno (-EAGAIN
@@ -69,6 +73,9 @@ ssize_t recv_some(int fd, char* buf, size_t len);
 
 // shutdown(SHUT_WR): our side is done sending; the peer sees EOF.
 int shutdown_write(int fd);
+
+// TCP_NODELAY; on a listener, Linux passes it on to every accepted socket.
+int set_nodelay(int fd);
 
 int set_nonblocking(int fd);
 int set_cloexec(int fd);
