@@ -14,6 +14,7 @@ export interface EncodedHeaders {
   contentLength: number;  // -1 if the app gave none
   close: boolean;
   hasDate: boolean;
+  hasLocation: boolean;
 }
 
 function add(out: EncodedHeaders, name: string, value: string): void {
@@ -22,6 +23,9 @@ function add(out: EncodedHeaders, name: string, value: string): void {
   switch (name.length) {
     case 4:
       if (name.toLowerCase() === 'date') out.hasDate = true;
+      break;
+    case 8:
+      if (name.toLowerCase() === 'location') out.hasLocation = true;
       break;
     case 2:
       if (name.toLowerCase() === 'te') return;
@@ -59,7 +63,7 @@ function add(out: EncodedHeaders, name: string, value: string): void {
 }
 
 export function encodeHeaders(headers: HeaderList | undefined): EncodedHeaders {
-  const out: EncodedHeaders = { block: '', contentLength: -1, close: false, hasDate: false };
+  const out: EncodedHeaders = { block: '', contentLength: -1, close: false, hasDate: false, hasLocation: false };
   if (headers === undefined || headers === null) return out;
   if (Array.isArray(headers)) {
     for (const pair of headers as ReadonlyArray<readonly [string, string]>) {

@@ -139,11 +139,12 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
     if (reply === null || typeof reply !== 'object') {
       throw new TsgiError('TSGI_ERR_REPLY_BODY', 'the app must return a reply object');
     }
-    const status = reply.status ?? 200;
+    const enc = encodeHeaders(reply.headers);
+    // RFC 3875 6.2.3: a Location without a status is a redirect (302).
+    const status = reply.status ?? (enc.hasLocation ? 302 : 200);
     if (!Number.isInteger(status) || status < 200 || status > 599) {
       throw new TsgiError('TSGI_ERR_REPLY_STATUS', String(status));
     }
-    const enc = encodeHeaders(reply.headers);
     const flags = (enc.close ? FLAG_CLOSE : 0) | (enc.hasDate ? FLAG_NO_DATE : 0);
     const body = reply.body;
     const h = req.handle;
