@@ -42,16 +42,25 @@ function fuzz(target) {
   copyDir(path.join(ROOT, 'test', 'fuzz', 'regressions', target), work);
   const before = new Set(fs.readdirSync(artifacts));
 
+  // libFuzzer prints a line per new input: keep that in a log file, and
+  // show a summary here (and the log's tail when something is found).
+  const logPath = path.join(BUILD, `${target}.log`);
+  const logFd = fs.openSync(logPath, 'w');
   const status = run(path.join(BUILD, `${target}_fuzz`), [
     work,
     `-dict=${path.join(ROOT, 'test', 'fuzz', `${target}.dict`)}`,
     `-max_total_time=${seconds}`,
     `-artifact_prefix=${artifacts}`,
     '-print_final_stats=1',
-  ]);
+  ], { stdio: ['ignore', logFd, logFd] });
+  fs.closeSync(logFd);
+  const log = fs.readFileSync(logPath, 'utf8');
+  const runs = /stat::number_of_executed_units:\s*(\d+)/.exec(log)?.[1] ?? '?';
+  console.log(`fuzz: ${target}: ${runs} runs in ${seconds} s (log: ${path.relative(ROOT, logPath)})`);
 
   const found = fs.readdirSync(artifacts).filter((f) => !before.has(f));
   if (status === 0 && found.length === 0) return true;
+  console.error(log.split('\n').slice(-60).join('\n'));
   const regressions = path.join(ROOT, 'test', 'fuzz', 'regressions', target);
   fs.mkdirSync(regressions, { recursive: true });
   for (const f of found) {

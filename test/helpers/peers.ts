@@ -278,10 +278,11 @@ export function apacheBinary(): string {
  * drops its workers to www-data, which is what a real install does, so the
  * backend's unix sockets must be reachable by that user.
  */
-export async function startApache(dir: string, sites: () => Promise<ApacheSite[]>): Promise<Peer> {
+export async function startApache(dir: string, sites: () => Promise<ApacheSite[]>,
+  opts: { modules?: readonly string[] } = {}): Promise<Peer> {
   const modDir = APACHE_MODULES.find((d) => fs.existsSync(path.join(d, 'mod_proxy.so')));
   if (!modDir) throw new Error(`mod_proxy.so not found in ${APACHE_MODULES.join(', ')}`);
-  const mods = ['mpm_event', 'authz_core', 'proxy', 'proxy_uwsgi', 'proxy_scgi', 'ssl'];
+  const mods = ['mpm_event', 'authz_core', 'proxy', 'proxy_uwsgi', 'proxy_scgi', 'ssl', ...(opts.modules ?? [])];
   // Compiled in on Debian, a module elsewhere.
   if (fs.existsSync(path.join(modDir, 'mod_unixd.so'))) mods.push('unixd');
   const asRoot = process.getuid?.() === 0;
@@ -340,6 +341,15 @@ export interface Seen {
   finallyRan?: boolean;
   yielded: number;
   secondChunkAt?: number;
+}
+
+/** What the checks need of any backend: what the app saw, and tsgi's log. */
+export interface BackendBase {
+  server: ServerHandle;
+  dir: string;
+  seen: Map<string, Seen>;
+  logs: string[];
+  close(): Promise<void>;
 }
 
 export interface Backend {
@@ -582,7 +592,7 @@ export const KNOWN_BUGS: Partial<Record<Check, string>> = {};
 export interface Route {
   /** "uwsgi_pass over a unix socket". */
   name: string;
-  protocol: 'uwsgi' | 'scgi';
+  protocol: 'uwsgi' | 'scgi' | 'fastcgi';
   /** The mount point: "" or "/app". */
   prefix: string;
   /** Filled in by the suite's before(): the peer's port for this route. */
@@ -603,7 +613,7 @@ export interface Suite {
   /** The program and its Debian package, for requirePeer(). */
   program: string;
   debianPackage: string;
-  backend: () => Backend | undefined;
+  backend: () => BackendBase | undefined;
   /** requirePeer() for this suite's program, looked up once. */
   require: (t: { skip(msg?: string): void }) => boolean;
 }
@@ -911,19 +921,21 @@ function reachableTempDir(): string {
 }
 
 /** The before/after of a peer suite: a backend, then the peer; stopped in reverse. */
-export function peerSuite(opts: {
+export function peerSuite<B extends BackendBase = Backend>(opts: {
   program: string;
   debianPackage: string;
-  start: (backend: Backend) => Promise<Peer>;
-}): { suite: Suite; peer: () => Peer | undefined; backend: () => Backend | undefined } {
-  let backend: Backend | undefined;
+  start: (backend: B) => Promise<Peer>;
+  /** The tsgi the peer talks to (default startBackend: uwsgi and SCGI). */
+  backend?: (dir: string) => B;
+}): { suite: Suite; peer: () => Peer | undefined; backend: () => B | undefined } {
+  let backend: B | undefined;
   let peer: Peer | undefined;
   let dir: string | undefined;
   const present = have(opts.program);
   before(async () => {
     if (!present) return;
     dir = reachableTempDir();
-    backend = startBackend(dir);
+    backend = opts.backend ? opts.backend(dir) : startBackend(dir) as unknown as B;
     peer = await opts.start(backend);
   });
   after(async () => {
@@ -939,4 +951,102 @@ export function peerSuite(opts: {
     peer: () => peer,
     backend: () => backend,
   };
+}
+
+// ---- FastCGI: the backend, nginx's fastcgi_params, lighttpd -------------------
+
+/** tsgi serving `fcgiPeerApp` on FastCGI, a unix socket and TCP. */
+export interface FcgiBackend extends BackendBase {
+  fcgiSock: string;
+  fcgiPort: number;
+}
+
+/**
+ * `peerApp`, plus /peer: the address and port the request came from (the web
+ * server's end of the connection, so requests that share a kept-alive
+ * connection share a port) and the request's role.
+ */
+export function fcgiPeerApp(seen: Map<string, Seen>): App {
+  const inner = peerApp(seen);
+  return (req) => {
+    if ((req.SCRIPT_NAME + req.PATH_INFO).replace(/^\/stream(?=\/)/, '') === '/peer') {
+      return {
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ peer: (req as Request & { peer?: unknown }).peer ?? null, role: req.tsgi.role ?? null,
+          protocol: req.tsgi.protocol }),
+      };
+    }
+    return inner(req);
+  };
+}
+
+/** tsgi on FastCGI, a unix socket (mode 0666, for Apache's www-data workers) and TCP on 127.0.0.1. */
+export function startFcgiBackend(dir: string): FcgiBackend {
+  fs.chmodSync(dir, 0o755);
+  const seen = new Map<string, Seen>();
+  const logs: string[] = [];
+  const fcgiSock = path.join(dir, 'fcgi.sock');
+  const server = serve(fcgiPeerApp(seen), {
+    listen: [`fastcgi://${fcgiSock}`, 'fastcgi://127.0.0.1:0'],
+    socketMode: 0o666,
+    log: (line) => { logs.push(line); },
+  });
+  return {
+    server, dir, fcgiSock, seen, logs,
+    fcgiPort: server.addresses[1]!.port!,
+    close: () => server.close(2000),
+  };
+}
+
+/** Debian's stock fastcgi_params next to the generated nginx.conf, so `include fastcgi_params;` works. */
+export function copyFastcgiParams(dir: string): void {
+  fs.copyFileSync('/etc/nginx/fastcgi_params', path.join(dir, 'fastcgi_params'));
+}
+
+/** A lighttpd config: its text (server.* settings and modules are added) and the port it listens on. */
+export interface LighttpdSite {
+  config: string;
+  port: number;
+}
+
+/** The PIDs of a process's children (lighttpd's bin-path backends), from /proc. */
+export function childrenOf(pid: number): number[] {
+  return childPids(pid);
+}
+
+/**
+ * lighttpd in the foreground (`-D`) with a generated config: the port, the
+ * logs and the pid file in `dir`, then the site's own text. It runs as
+ * whoever we are; backends it spawns (bin-path) are its children, and are
+ * stopped with it (lighttpd sends them SIGTERM on shutdown; if one is still
+ * there after, the caller kills it by PID, see childrenOf()).
+ */
+export async function startLighttpd(dir: string, site: () => Promise<LighttpdSite>): Promise<Peer> {
+  return startWithRetry(async () => {
+    const s = await site();
+    const conf = path.join(dir, 'lighttpd.conf');
+    const errorLog = path.join(dir, 'lighttpd-error.log');
+    fs.writeFileSync(conf, [
+      `server.document-root = "${dir}"`,
+      'server.bind = "127.0.0.1"',
+      `server.port = ${s.port}`,
+      `server.errorlog = "${errorLog}"`,
+      `server.pid-file = "${path.join(dir, 'lighttpd.pid')}"`,
+      `server.upload-dirs = ( "${dir}" )`,
+      'server.max-request-size = 102400',
+      s.config,
+      '',
+    ].join('\n'));
+    return {
+      name: 'lighttpd',
+      dir,
+      command: 'lighttpd',
+      args: ['-D', '-f', conf],
+      errorLog,
+      configFile: conf,
+      ports: [s.port],
+      stopSignal: 'SIGTERM',
+      hasChildren: true,
+    };
+  });
 }
