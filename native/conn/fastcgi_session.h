@@ -25,6 +25,7 @@ struct FcgiRequest {
   bool no_body_status = false;
   bool has_length = false;    // the reply head stated a Content-Length
   bool want_drain = false;
+  int body_error = 0;         // STDIN did not match CONTENT_LENGTH: the status to report
   uint64_t reply_left = 0;
   uint64_t stdin_seen = 0;
   std::string params;         // the name-value store the variables point into

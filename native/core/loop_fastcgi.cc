@@ -109,12 +109,26 @@ void Loop::fcgi_input(Connection* c) {
           }
           break;
         }
+        if (r->vars.has_content_length && r->stdin_seen > r->vars.content_length) {
+          // More body than CONTENT_LENGTH said: the two framings disagree.
+          sink_->log("FastCGI request refused: STDIN is longer than CONTENT_LENGTH");
+          if (r->dispatched) sink_->on_body_error(r->handle, 400);
+          if (!r->reply_started) {
+            fcgi_refuse(c, r, 400, fastcgi::kRequestComplete);
+          } else {
+            fcgi_finish(c, r, 1, fastcgi::kRequestComplete);
+          }
+          break;
+        }
         r->stdin_buf.append(ev.data, ev.len);
         if (r->dispatched && r->flowing) fcgi_deliver(c, r);
         break;
       case fastcgi::Ev::kStdinEnd:
         if (!r || r->refused) break;
         r->stdin_ended = true;
+        if (r->vars.has_content_length && r->stdin_seen < r->vars.content_length) {
+          r->body_error = 400;  // the body ended short of CONTENT_LENGTH
+        }
         if (r->dispatched && r->flowing) fcgi_deliver(c, r);
         break;
       case fastcgi::Ev::kData:
@@ -171,7 +185,11 @@ void Loop::fcgi_deliver(Connection* c, FcgiRequest* r) {
   }
   if (r->stdin_ended && !r->body_end_sent) {
     r->body_end_sent = true;
-    sink_->on_body_end(r->handle);
+    if (r->body_error) {
+      sink_->on_body_error(r->handle, r->body_error);
+    } else {
+      sink_->on_body_end(r->handle);
+    }
   }
 }
 

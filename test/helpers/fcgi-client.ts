@@ -281,9 +281,25 @@ export class FcgiConnection {
   }
 }
 
-/** A reply on STDOUT: "Status: NNN reason", headers, blank line, body. */
-export function parseStdout(stdout: Buffer): CgiReply {
-  return parseCgiReply(stdout, 'scgi');
+/**
+ * A reply on STDOUT: "Status: NNN reason", headers, blank line, body. With
+ * `head` (a reply to HEAD), the body must be empty whatever Content-Length says.
+ */
+export function parseStdout(stdout: Buffer, opts: { head?: boolean } = {}): CgiReply {
+  if (!opts.head) return parseCgiReply(stdout, 'scgi');
+  const end = stdout.indexOf('\r\n\r\n', 0, 'latin1');
+  assert.ok(end > 0, `no complete reply head in ${JSON.stringify(stdout.toString('latin1', 0, 300))}`);
+  assert.equal(end + 4, stdout.length, 'a reply to HEAD has no body');
+  const head = stdout.toString('latin1', 0, end + 4);
+  const lines = head.slice(0, -4).split('\r\n');
+  const m = /^Status: (\d{3}) (.+)$/.exec(lines[0]!);
+  assert.ok(m, `bad first line ${JSON.stringify(lines[0])}`);
+  const headers = lines.slice(1).map((line): [string, string] => {
+    const c = line.indexOf(':');
+    assert.ok(c > 0 && !/\s/.test(line.slice(0, c)), `bad header line ${JSON.stringify(line)}`);
+    return [line.slice(0, c), line.slice(c + 1).trim()];
+  });
+  return { status: Number(m[1]), reason: m[2]!, first: lines[0]!, headers, head, body: Buffer.alloc(0) };
 }
 
 export interface Asked extends Answer {
@@ -304,7 +320,8 @@ export async function ask(target: Target, vars: Vars, opts: RequestOptions & { i
     await c.write(request(id, vars, opts));
     const a = await c.answer(id, opts.timeoutMs ?? 5000);
     const closed = opts.keepConn ? c.closed : await c.waitClosed(2000);
-    return { ...a, reply: parseStdout(a.stdout), closed };
+    const head = vars.some(([k, v]) => k === 'REQUEST_METHOD' && v === 'HEAD');
+    return { ...a, reply: parseStdout(a.stdout, { head }), closed };
   } finally {
     c.destroy();
   }
