@@ -2,12 +2,10 @@
 // the CGI variables themselves, so each property is the variable of that name
 // as sent, decoded the first time it is read. Nothing is re-derived: PATH_INFO
 // and SCRIPT_NAME are the web server's, as CGI intends.
-import type { Body, Request, ServerInfo } from '../tsgi/types.js';
-import { RequestBody, type BodyControl } from './body.js';
-import { F_NO_BODY, latin1, SERVER_SOFTWARE, type ListenerInfo } from './request.js';
-
-const F_STRIP_SCRIPT_NAME = 1 << 19;
-const F_AUTHORIZER = 1 << 20;
+import type { Request, ServerInfo } from '../tsgi/types.js';
+import { BaseRequest, type BodyFlow } from './base-request.js';
+import { F_AUTHORIZER, F_STRIP_SCRIPT_NAME } from './flags.js';
+import { latin1, SERVER_SOFTWARE, type ListenerInfo } from './request.js';
 const W_HEAD = 0, W_FLAGS = 1, W_PEER = 14, W_PEER_PORT = 16,
   W_COUNT = 21, W_VARS = 22;
 
@@ -17,28 +15,22 @@ function headerName(cgi: string): string {
   return cgi.slice(5).toLowerCase().replace(/_/g, '-');
 }
 
-export class CgiRequest implements Request, BodyControl {
+export class CgiRequest extends BaseRequest implements Request {
   private readonly head: number;
   private cache: Map<string, string> | undefined;
   private _path: string | undefined;
   private _headers: Array<readonly [string, string]> | undefined;
-  private _body: RequestBody | undefined;
-  private _abort: AbortController | undefined;
   private _info: ServerInfo | undefined;
-  aborted = false;
-  replyStarted = false;
-  /** The reply is complete (or abandoned): no more events concern the app. */
-  finished = false;
-  private drainWaiter: (() => void) | undefined;
 
   constructor(
     private readonly buf: Buffer,
     private readonly u32: Uint32Array,
     private readonly w: number,
-    readonly handle: number,
+    handle: number,
     private readonly listener: ListenerInfo,
-    private readonly native: { readBody(handle: number, flowing: boolean): number },
+    native: BodyFlow,
   ) {
+    super(handle, native);
     this.head = u32[w + W_HEAD]!;
   }
 
@@ -143,23 +135,6 @@ export class CgiRequest implements Request, BodyControl {
     return this._headers;
   }
 
-  get body(): Body {
-    this._body ??= new RequestBody(this, (this.flags & F_NO_BODY) !== 0);
-    return this._body;
-  }
-
-  get bodyIfUsed(): RequestBody | undefined {
-    return this._body;
-  }
-
-  get signal(): AbortSignal {
-    if (this._abort === undefined) {
-      this._abort = new AbortController();
-      if (this.aborted) this._abort.abort();
-    }
-    return this._abort.signal;
-  }
-
   get tsgi(): ServerInfo {
     if (this._info === undefined) {
       // The scheme the client used, as the web server reports it.
@@ -177,28 +152,6 @@ export class CgiRequest implements Request, BodyControl {
         : this.listener.info;
     }
     return this._info;
-  }
-
-  flow(on: boolean): void {
-    this.native.readBody(this.handle, on);
-  }
-
-  abort(err: Error): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this._abort?.abort(err);
-    this._body?.fail(err);
-    this.drained();
-  }
-
-  waitDrain(): Promise<void> {
-    return new Promise((resolve) => { this.drainWaiter = resolve; });
-  }
-
-  drained(): void {
-    const w = this.drainWaiter;
-    this.drainWaiter = undefined;
-    w?.();
   }
 }
 

@@ -1,16 +1,9 @@
 // The request as the app sees it: a view over the record the core wrote into
 // the batch buffer (see native/addon.cc for the layout). Strings are decoded
 // the first time they are read; nothing else is built per request.
-import type { Body, Request, ServerInfo } from '../tsgi/types.js';
-import { RequestBody, type BodyControl } from './body.js';
-
-// Flags, as native/proto/http1/parser.h and native/core/loop.h define them.
-export const F_HTTP11 = 1 << 0;
-export const F_CHUNKED = 1 << 2;
-export const F_CONTENT_LENGTH = 1 << 3;
-export const F_ABSOLUTE_FORM = 1 << 6;
-export const F_NO_BODY = 1 << 16;
-export const F_HEAD = 1 << 17;
+import type { Request, ServerInfo } from '../tsgi/types.js';
+import { BaseRequest, type BodyFlow } from './base-request.js';
+import { F_CONTENT_LENGTH, F_HTTP11 } from './flags.js';
 
 const W_HEAD = 0, W_FLAGS = 1, W_CL_LO = 2, W_CL_HI = 3, W_METHOD = 4, W_TARGET = 6,
   W_PATH = 8, W_QUERY = 10, W_HOST = 12, W_PEER = 14, W_PEER_PORT = 16, W_LOCAL = 17,
@@ -42,26 +35,20 @@ function cgiName(header: string): string {
   return 'HTTP_' + header.toUpperCase().replace(/-/g, '_');
 }
 
-export class HttpRequest implements Request, BodyControl {
+export class HttpRequest extends BaseRequest implements Request {
   private readonly head: number;
   private _path: string | undefined;
   private _headers: Array<readonly [string, string]> | undefined;
-  private _body: RequestBody | undefined;
-  private _abort: AbortController | undefined;
-  aborted = false;
-  replyStarted = false;
-  /** The reply is complete (or abandoned): no more events concern the app. */
-  finished = false;
-  private drainWaiter: (() => void) | undefined;
 
   constructor(
     private readonly buf: Buffer,
     private readonly u32: Uint32Array,
     private readonly w: number,
-    readonly handle: number,
+    handle: number,
     private readonly listener: ListenerInfo,
-    private readonly native: { readBody(handle: number, flowing: boolean): number },
+    native: BodyFlow,
   ) {
+    super(handle, native);
     this.head = u32[w + W_HEAD]!;
   }
 
@@ -232,50 +219,8 @@ export class HttpRequest implements Request, BodyControl {
     return v;
   }
 
-  get body(): Body {
-    this._body ??= new RequestBody(this, (this.flags & F_NO_BODY) !== 0);
-    return this._body;
-  }
-
-  /** The body, only if the app touched it (events for untouched bodies are dropped). */
-  get bodyIfUsed(): RequestBody | undefined {
-    return this._body;
-  }
-
-  get signal(): AbortSignal {
-    if (this._abort === undefined) {
-      this._abort = new AbortController();
-      if (this.aborted) this._abort.abort();
-    }
-    return this._abort.signal;
-  }
-
-  /** BodyControl: the body reader asks the core to deliver or hold bytes. */
-  flow(on: boolean): void {
-    this.native.readBody(this.handle, on);
-  }
-
   get tsgi(): ServerInfo {
     return this.listener.info;
-  }
-
-  /** The client left (or the server is stopping): fire the signal, fail the body. */
-  abort(err: Error): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this._abort?.abort(err);
-    this._body?.fail(err);
-    this.drained();
-  }
-
-  waitDrain(): Promise<void> {
-    return new Promise((resolve) => { this.drainWaiter = resolve; });
-  }
-
-  drained(): void {
-    const w = this.drainWaiter;
-    this.drainWaiter = undefined;
-    w?.();
   }
 }
 

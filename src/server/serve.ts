@@ -5,11 +5,11 @@ import { binding, type NativeServer, type NativeServerOptions } from '../native/
 import { TsgiError } from '../errors.js';
 import type { App, Chunk, Reply, ServerInfo } from '../tsgi/types.js';
 import { encodeHeaders, INTERNAL_ERROR_BODY } from './reply.js';
-import { F_HEAD, HttpRequest, type ListenerInfo } from './request.js';
+import { HttpRequest, type ListenerInfo } from './request.js';
+import { F_CGI, F_HEAD } from './flags.js';
 import { CgiRequest } from './cgi-request.js';
 
 type AnyRequest = HttpRequest | CgiRequest;
-const F_CGI = 1 << 18;
 const PROTOCOLS = { http: 0, uwsgi: 1, scgi: 2, fastcgi: 3 } as const;
 export type ListenProtocol = keyof typeof PROTOCOLS;
 

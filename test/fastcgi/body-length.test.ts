@@ -31,27 +31,36 @@ test('STDIN that matches CONTENT_LENGTH, or ends an empty CONTENT_LENGTH, is rea
   });
 });
 
-test('STDIN longer than CONTENT_LENGTH: the app reads CONTENT_LENGTH bytes, never more', {
-  timeout: 10_000,
-}, async () => {
-  await withFcgiServer(reader, async ({ tcp }) => {
+test('STDIN longer than CONTENT_LENGTH: refused with 400 (the two framings disagree), logged', { timeout: 10_000 }, async () => {
+  await withFcgiServer(reader, async ({ tcp, logs }) => {
     for (const cuts of [[], [5], [3, 7]]) {
       const a = await ask(tcp, fcgiVars('/x', { method: 'POST', body: 'hello' }), { body: 'helloEXTRA', stdin: { cuts } });
-      // Cut at the stated length, or refused outright: either way not 10 bytes.
-      if (a.reply.status === 200) assert.equal(a.reply.body.toString(), 'len=5', `cuts ${cuts}`);
-      else assert.equal(a.reply.status, 400, a.reply.head);
+      assert.equal(a.reply.status, 400, `cuts ${cuts}: ${a.reply.head}${a.reply.body}`);
+      assert.notEqual(a.reply.body.toString(), 'len=10', 'the app read more than CONTENT_LENGTH');
+      assert.equal(a.end.protocolStatus, 0);
+    }
+    await logs.wait(/STDIN is longer than CONTENT_LENGTH/);
+  });
+});
+
+test('STDIN that ends before CONTENT_LENGTH: the app\'s body read fails; it never sees a short body as whole', { timeout: 10_000 }, async () => {
+  await withFcgiServer(reader, async ({ tcp }) => {
+    for (const cuts of [[], [2]]) {
+      const a = await ask(tcp, fcgiVars('/x', { method: 'POST', body: '0123456789' }), { body: 'hello', stdin: { cuts } });
+      assert.equal(a.reply.status, 599, `cuts ${cuts}: ${a.reply.head}${a.reply.body}`);
+      assert.match(a.reply.body.toString(), /^error /);
     }
   });
 });
 
-test('STDIN that ends before CONTENT_LENGTH: reading the body fails, the app does not get a short body as whole', {
+test('the error a short FastCGI body gives the app names the cause, not chunked encoding', {
   timeout: 10_000,
+  todo: 'bug: the app\'s error says "the request body is malformed: bad chunked encoding" (serve.ts maps every non-413 BODY_ERROR to that text); there is no chunked encoding on FastCGI',
 }, async () => {
   await withFcgiServer(reader, async ({ tcp }) => {
-    for (const cuts of [[], [2]]) {
-      const a = await ask(tcp, fcgiVars('/x', { method: 'POST', body: '0123456789' }), { body: 'hello', stdin: { cuts } });
-      assert.notEqual(a.reply.body.toString(), 'len=5', `cuts ${cuts}: a body cut short was read as whole`);
-      assert.ok(a.reply.status === 599 || a.reply.status === 400, a.reply.head + a.reply.body.toString());
-    }
+    const a = await ask(tcp, fcgiVars('/x', { method: 'POST', body: '0123456789' }), { body: 'hello' });
+    assert.equal(a.reply.status, 599);
+    assert.doesNotMatch(a.reply.body.toString(), /chunked/);
+    assert.match(a.reply.body.toString(), /CONTENT_LENGTH|shorter|incomplete|cut short|ended/i);
   });
 });

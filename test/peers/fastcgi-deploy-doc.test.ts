@@ -11,6 +11,7 @@ import { deploySnippet, deploySnippetNames } from '../helpers/peers.js';
 const FASTCGI = [
   'fastcgi-commands', 'nginx-fastcgi-unix', 'nginx-fastcgi-tcp', 'nginx-fastcgi-keepalive', 'nginx-fastcgi-mount',
   'apache-fastcgi-unix', 'apache-fastcgi-tcp', 'lighttpd-fastcgi-spawn', 'lighttpd-fastcgi-socket',
+  'lighttpd-fastcgi-authorizer',
 ];
 const TESTS = ['fastcgi-nginx.test.ts', 'fastcgi-apache.test.ts', 'fastcgi-lighttpd.test.ts', 'fastcgi-spawn.test.ts'];
 
@@ -54,6 +55,7 @@ test('the lighttpd snippets and the command lines', () => {
   const spawned = deploySnippet('lighttpd-fastcgi-spawn');
   assert.match(spawned, /"bin-path" => "\/usr\/local\/bin\/tsgi \/srv\/app\/app\.js"/);
   assert.match(spawned, /"socket" => "\/run\/app\.sock"/);
+  assert.match(deploySnippet('lighttpd-fastcgi-authorizer'), /"mode" => "authorizer"/);
   const running = deploySnippet('lighttpd-fastcgi-socket');
   assert.doesNotMatch(running, /bin-path/);
   for (const text of [spawned, running]) {

@@ -1,13 +1,15 @@
 // lighttpd's mod_fastcgi in front of tsgi, with the two snippets of
 // docs/deploy.md: "bin-path", where lighttpd creates the socket and starts
 // `node bin/tsgi app.js` itself with it on fd 0 (tsgi finds it there and
-// serves FastCGI), and "socket", to a tsgi started separately.
+// serves FastCGI), "socket", to a tsgi started separately, and "mode" =>
+// "authorizer", where tsgi decides who gets a static file lighttpd serves.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { delay, have, requirePeer, ROOT, tempDir, until } from '../helpers/index.js';
+import { serve, type ServerHandle } from 'tsgi';
 import {
   childrenOf, fetchRaw, fillSnippet, freePort, startFcgiBackend, startLighttpd, UPLOAD_BYTES, type FcgiBackend, type Peer,
 } from '../helpers/peers.js';
@@ -45,7 +47,10 @@ describe('lighttpd mod_fastcgi', () => {
   let backend: FcgiBackend | undefined;
   let spawner: Peer | undefined;
   let proxy: Peer | undefined;
-  const ports = { spawn: 0, socket: 0 };
+  let authorizer: Peer | undefined;
+  let authServer: ServerHandle | undefined;
+  const authSeen: Array<{ role: string | null; uri: string }> = [];
+  const ports = { spawn: 0, socket: 0, auth: 0 };
   let spawnedPids: number[] = [];
 
   before(async () => {
@@ -56,6 +61,9 @@ describe('lighttpd mod_fastcgi', () => {
     fs.mkdirSync(path.join(dir, 'spawn'));
     fs.mkdirSync(path.join(dir, 'socket'));
     fs.mkdirSync(path.join(dir, 'backend'));
+    fs.mkdirSync(path.join(dir, 'auth'));
+    fs.mkdirSync(path.join(dir, 'www', 'private'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'www', 'private', 'file.txt'), 'the static file\n');
     spawner = await startLighttpd(path.join(dir, 'spawn'), async () => {
       ports.spawn = await freePort();
       return {
@@ -72,9 +80,26 @@ describe('lighttpd mod_fastcgi', () => {
       ports.socket = await freePort();
       return { port: ports.socket, config: fillSnippet('lighttpd-fastcgi-socket', { '/run/app.sock': backend!.fcgiSock }) };
     });
+    const authSock = path.join(dir, 'auth', 'auth.sock');
+    authServer = serve((req) => {
+      authSeen.push({ role: req.tsgi.role ?? null, uri: req.REQUEST_URI });
+      if (req.tsgi.role === 'authorizer' && req.header('authorization') === 'Bearer good') {
+        return { status: 200, headers: { 'Variable-USER': 'alice' }, body: '' };
+      }
+      return { status: 403, headers: { 'Content-Type': 'text/plain' }, body: `denied ${req.REQUEST_URI}\n` };
+    }, { listen: `fastcgi://${authSock}`, log: () => {} });
+    authorizer = await startLighttpd(path.join(dir, 'auth'), async () => {
+      ports.auth = await freePort();
+      return {
+        port: ports.auth,
+        config: fillSnippet('lighttpd-fastcgi-authorizer', { '/run/app.sock': authSock, '/srv/www': path.join(dir, 'www') }),
+      };
+    });
   });
 
   after(async () => {
+    await authorizer?.stop();
+    await authServer?.close(2000);
     await proxy?.stop();
     if (spawner) {
       spawnedPids = [...spawnedPids, ...childrenOf(spawner.pid)];
@@ -148,6 +173,19 @@ describe('lighttpd mod_fastcgi', () => {
     const u = await fetchRaw(`http://127.0.0.1:${ports.socket}/upload`, { method: 'PUT', body: data });
     assert.equal(u.status, 200, u.body.toString() + log());
     assert.equal(u.body.toString(), `${data.length} ${sha(data)} ${data.length}`);
+  });
+
+  test('authorizer: tsgi sees role "authorizer"; its 200 lets lighttpd serve the file, its 403 reaches the client', { timeout: 30_000 }, async (t) => {
+    if (!need(t)) return;
+    const good = await fetchRaw(`http://127.0.0.1:${ports.auth}/private/file.txt`, { headers: ['Authorization', 'Bearer good'] });
+    assert.equal(good.status, 200, good.body.toString() + authorizer?.log(30));
+    assert.equal(good.body.toString(), 'the static file\n');
+    const bad = await fetchRaw(`http://127.0.0.1:${ports.auth}/private/file.txt`, { headers: ['Authorization', 'Bearer bad'] });
+    assert.equal(bad.status, 403);
+    assert.equal(bad.body.toString(), 'denied /private/file.txt\n');
+    assert.deepEqual(authSeen, [
+      { role: 'authorizer', uri: '/private/file.txt' }, { role: 'authorizer', uri: '/private/file.txt' },
+    ]);
   });
 
   test('stopping lighttpd stops the tsgi it started', { timeout: 30_000 }, async (t) => {

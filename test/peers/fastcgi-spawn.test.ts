@@ -191,6 +191,38 @@ describe('spawn-fcgi and cgi-fcgi', () => {
     }
   });
 
+  test('a unix socket on fd 0 with FCGI_WEB_SERVER_ADDRS set: served (the list is for TCP peers)', { timeout: 30_000 }, async (t) => {
+    if (!requirePeer(t, 'spawn-fcgi', 'spawn-fcgi') || !requirePeer(t, 'cgi-fcgi', 'libfcgi-bin')) return;
+    const sock = path.join(dir, 'listed.sock');
+    const s = await spawnFcgi(['-s', sock, '-n', '--', process.execPath, path.join(ROOT, 'bin', 'tsgi'), app], serving(sock),
+      { FCGI_WEB_SERVER_ADDRS: '10.0.0.1' });
+    try {
+      const r = cgiFcgi(sock, { REQUEST_METHOD: 'GET', PATH_INFO: '/unix', SERVER_PROTOCOL: 'HTTP/1.1' });
+      assert.equal(r.status, 0, r.stderr + s.stderr());
+      assert.equal(JSON.parse(parseStdout(r.stdout).body.toString()).path, '/unix');
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('a malformed FCGI_WEB_SERVER_ADDRS stops tsgi at start with a message naming the variable', {
+    timeout: 30_000,
+    todo: 'bug: the message is "cannot listen on the address: bad network \"localhost\" in allowFrom: ..." - it names neither FCGI_WEB_SERVER_ADDRS nor the real problem (not an IP address)',
+  }, async (t) => {
+    if (!requirePeer(t, 'spawn-fcgi', 'spawn-fcgi')) return;
+    const port = await freePort();
+    let err = '';
+    const child = spawn('spawn-fcgi', ['-a', '127.0.0.1', '-p', String(port), '-n', '--', process.execPath,
+      path.join(ROOT, 'bin', 'tsgi'), app], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FCGI_WEB_SERVER_ADDRS: 'localhost' } });
+    child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    clearTimeout(timer);
+    assert.notEqual(code, 0, 'tsgi does not serve with an allow-list it cannot read');
+    assert.match(err, /FCGI_WEB_SERVER_ADDRS/, err);
+    assert.match(err, /localhost/, err);
+  });
+
   test('TCP without FCGI_WEB_SERVER_ADDRS: loopback peers only, so 127.0.0.1 is served', { timeout: 30_000 }, async (t) => {
     if (!requirePeer(t, 'spawn-fcgi', 'spawn-fcgi') || !requirePeer(t, 'cgi-fcgi', 'libfcgi-bin')) return;
     const port = await freePort();
