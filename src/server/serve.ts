@@ -293,7 +293,8 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
         case EV.BODY_ERROR:
           req.bodyIfUsed?.fail(a === 413
             ? new TsgiError('TSGI_ERR_BODY_TOO_LARGE', 'over the server limit')
-            : new TsgiError('TSGI_ERR_BODY_INVALID', 'bad chunked encoding'));
+            : new TsgiError('TSGI_ERR_BODY_INVALID', req.tsgi.protocol === 'fastcgi'
+              ? 'STDIN did not match CONTENT_LENGTH' : 'bad chunked encoding'));
           break;
         case EV.ABORT:
           active.delete(handle);
