@@ -1,5 +1,6 @@
 // `tsgi`: parse flags, load the app, serve it, stop gracefully on SIGTERM or
 // SIGINT (never a reload; a second signal forces the exit).
+import { isIP } from 'node:net';
 import { TsgiError } from '../errors.js';
 import { loadApp } from '../dispatch/load-app.js';
 import { serve, type ServerHandle } from '../server/serve.js';
@@ -45,6 +46,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     const addrs = process.env.FCGI_WEB_SERVER_ADDRS;
     if (addrs !== undefined && addrs.trim() !== '' && allowFrom === undefined) {
       allowFrom = addrs.split(',').map((a) => a.trim()).filter((a) => a !== '');
+      const bad = allowFrom.find((a) => isIP(a.split('/')[0] ?? '') === 0);
+      if (bad !== undefined) {
+        die(`FCGI_WEB_SERVER_ADDRS has ${JSON.stringify(bad)}, not an IP address: ` +
+          'it must be a comma-separated list of addresses, e.g. 127.0.0.1,10.0.0.1', 1);
+      }
     }
   }
 

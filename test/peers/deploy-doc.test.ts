@@ -8,17 +8,22 @@ import * as path from 'node:path';
 import { ROOT } from '../helpers/index.js';
 import { deploySnippet, deploySnippetNames } from '../helpers/peers.js';
 
-// The snippets nginx.test.ts and apache.test.ts configure their peers with.
+// The snippets the peer tests configure their peers with.
 const USED = [
   'nginx-uwsgi-unix', 'nginx-uwsgi-tcp', 'nginx-uwsgi-mount', 'nginx-scgi-unix', 'nginx-scgi-tcp', 'nginx-uwsgi-tls',
   'apache-uwsgi-unix', 'apache-uwsgi-tcp', 'apache-uwsgi-mount', 'apache-scgi-tcp', 'apache-scgi-unix', 'apache-uwsgi-tls',
   'tsgi-commands',
+  'fastcgi-commands', 'nginx-fastcgi-unix', 'nginx-fastcgi-tcp', 'nginx-fastcgi-keepalive', 'nginx-fastcgi-mount',
+  'apache-fastcgi-unix', 'apache-fastcgi-tcp', 'lighttpd-fastcgi-spawn', 'lighttpd-fastcgi-socket',
+  'lighttpd-fastcgi-authorizer',
 ];
+const TESTS = ['nginx.test.ts', 'apache.test.ts', 'fastcgi-nginx.test.ts', 'fastcgi-apache.test.ts',
+  'fastcgi-lighttpd.test.ts', 'fastcgi-spawn.test.ts'];
 
 test('every snippet marked tested in docs/deploy.md is one the peer tests use, and each is there once', () => {
   const names = deploySnippetNames();
   assert.deepEqual([...names].sort(), [...USED].sort());
-  const src = ['nginx.test.ts', 'apache.test.ts'].map((t) => fs.readFileSync(path.join(ROOT, 'test', 'peers', t), 'utf8'));
+  const src = TESTS.map((t) => fs.readFileSync(path.join(ROOT, 'test', 'peers', t), 'utf8'));
   for (const name of USED) {
     assert.ok(src.some((s) => s.includes(`'${name}'`)), `no peer test uses snippet ${name}`);
   }
@@ -27,7 +32,7 @@ test('every snippet marked tested in docs/deploy.md is one the peer tests use, a
 test('the nginx snippets use the stock parameter files, and stream with buffering off', () => {
   for (const name of USED.filter((n) => n.startsWith('nginx-') && !n.endsWith('-tls'))) {
     const text = deploySnippet(name);
-    const proto = name.includes('scgi') ? 'scgi' : 'uwsgi';
+    const proto = name.includes('fastcgi') ? 'fastcgi' : name.includes('scgi') ? 'scgi' : 'uwsgi';
     assert.match(text, new RegExp(`include ${proto}_params;`), name);
     assert.match(text, new RegExp(`${proto}_buffering off;`), name);
   }

@@ -207,7 +207,6 @@ describe('spawn-fcgi and cgi-fcgi', () => {
 
   test('a malformed FCGI_WEB_SERVER_ADDRS stops tsgi at start with a message naming the variable', {
     timeout: 30_000,
-    todo: 'bug: the message is "cannot listen on the address: bad network \"localhost\" in allowFrom: ..." - it names neither FCGI_WEB_SERVER_ADDRS nor the real problem (not an IP address)',
   }, async (t) => {
     if (!requirePeer(t, 'spawn-fcgi', 'spawn-fcgi')) return;
     const port = await freePort();
