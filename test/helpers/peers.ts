@@ -52,16 +52,27 @@ export function fillSnippet(name: string, replace: Record<string, string>): stri
 
 // ---- processes ----------------------------------------------------------------
 
-/** A port that was free a moment ago (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
+// Ports handed out by this process: the OS may offer a just-closed port again,
+// and two equal ports in one peer config is a syntax error (Apache), not a
+// bind error a retry would cure.
+const handedOut = new Set<number>();
+
+/** A port that was free a moment ago (the OS picks it), never the same twice in a process. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = net.createServer();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 function canConnect(port: number): Promise<boolean> {

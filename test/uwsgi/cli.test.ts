@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ROOT, tempDir } from '../helpers/index.js';
 import { assertServes, exchange, HEALTH, uwsgiRequest, type Listener } from '../helpers/cgi-client.js';
+import { freePort } from '../helpers/peers.js';
 
 const BIN = path.join(ROOT, 'bin', 'tsgi');
 const dir = tempDir('tsgi-cgi-cli-');
@@ -87,16 +88,6 @@ async function run(args: string[], timeoutMs = 10_000): Promise<{ code: number |
   return { code, stderr: err };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 test('--socket, --scgi-socket and --http serve all three at once; the socket file is removed on exit', async () => {
   const [p1, p2] = [await freePort(), await freePort()];
