@@ -17,7 +17,7 @@ char* OutQueue::reserve(size_t n) {
   size_t cap = n > kBlock ? n : kBlock;
   char* block = static_cast<char*>(std::malloc(cap));
   if (!block) throw std::bad_alloc();
-  segs_.push_back(Segment{block, block, 0, cap, nullptr, nullptr});
+  segs_.push_back(Segment{block, block, 0, cap});
   return block;
 }
 
@@ -32,19 +32,15 @@ void OutQueue::append(const char* data, size_t len) {
   commit(len);
 }
 
-void OutQueue::append_ref(const char* data, size_t len, Release release, void* ctx) {
-  if (len == 0) {
-    if (release) release(ctx);
-    return;
-  }
-  segs_.push_back(Segment{nullptr, data, len, 0, release, ctx});
+void OutQueue::append_ref(const char* data, size_t len) {
+  if (len == 0) return;
+  segs_.push_back(Segment{nullptr, data, len, 0});
   bytes_ += len;
 }
 
 void OutQueue::pop_front() {
   Segment& s = segs_.front();
   if (s.owned) std::free(s.owned);
-  if (s.release) s.release(s.ctx);
   segs_.pop_front();
   front_off_ = 0;
 }
@@ -99,8 +95,7 @@ void OutQueue::own_refs() {
     char* block = static_cast<char*>(std::malloc(rest > 0 ? rest : 1));
     if (!block) throw std::bad_alloc();
     std::memcpy(block, s.data + skip, rest);
-    if (s.release) s.release(s.ctx);
-    s = Segment{block, block, rest, rest, nullptr, nullptr};
+    s = Segment{block, block, rest, rest};
     if (i == 0) front_off_ = 0;
   }
 }

@@ -14,8 +14,6 @@ namespace tsgi {
 
 class OutQueue {
  public:
-  using Release = void (*)(void* ctx);
-
   OutQueue() = default;
   ~OutQueue() { clear(); }
   OutQueue(const OutQueue&) = delete;
@@ -25,9 +23,9 @@ class OutQueue {
   char* reserve(size_t n);
   void commit(size_t n);
   void append(const char* data, size_t len);
-  // Queues [data, data+len) without copying; release(ctx) runs once the bytes
-  // are written or the queue is cleared.
-  void append_ref(const char* data, size_t len, Release release, void* ctx);
+  // Queues [data, data+len) without copying. The bytes are borrowed: the
+  // caller flushes, then calls own_refs() before its own caller may reuse them.
+  void append_ref(const char* data, size_t len);
 
   // Copies the unwritten part of every referenced segment into owned memory,
   // so the caller's bytes are no longer needed once this returns.
@@ -49,8 +47,6 @@ class OutQueue {
     const char* data;
     size_t len;         // bytes queued in this segment
     size_t cap;         // owned blocks: capacity
-    Release release;    // referenced segments
-    void* ctx;
   };
   void pop_front();
   std::deque<Segment> segs_;

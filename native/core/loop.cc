@@ -839,7 +839,7 @@ int Loop::append_body(Connection* c, const char* data, size_t len, bool borrow) 
     c->out.commit(http1::chunk_prefix(p, len));
   }
   if (borrow) {
-    c->out.append_ref(data, len, nullptr, nullptr);
+    c->out.append_ref(data, len);
   } else {
     c->out.append(data, len);
   }

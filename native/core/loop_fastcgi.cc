@@ -209,7 +209,7 @@ void Loop::fcgi_stdout(Connection* c, FcgiRequest* r, const char* data, size_t l
     size_t n = fastcgi::plan_stream(fastcgi::kStdout, r->id, data, len, kPad, recs, 16, &used);
     for (size_t i = 0; i < n; i++) {
       c->out.append(recs[i].header, fastcgi::kHeaderLen);
-      c->out.append_ref(recs[i].data, recs[i].len, nullptr, nullptr);
+      c->out.append_ref(recs[i].data, recs[i].len);
       if (recs[i].padding) c->out.append(fastcgi::kPaddingBytes, recs[i].padding);
     }
     data += used;

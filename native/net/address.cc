@@ -1,6 +1,6 @@
 // Addresses as text, both ways: parse_address() for listening addresses (no
 // name resolution here; listen_on() resolves names such as "localhost"), and
-// peer_name()/local_name() for connected sockets.
+// sockaddr_name()/local_name() for connected sockets.
 #include "net/socket.h"
 
 #include <arpa/inet.h>
@@ -217,13 +217,6 @@ bool parse_address(const std::string& text, Address* out, std::string* error) {
 }
 
 void sockaddr_name(const struct sockaddr_storage& ss, std::string* host, uint16_t* port) {
-  format(ss, host, port);
-}
-
-void peer_name(int fd, std::string* host, uint16_t* port) {
-  struct sockaddr_storage ss = {};
-  socklen_t len = sizeof ss;
-  if (getpeername(fd, reinterpret_cast<struct sockaddr*>(&ss), &len) != 0) ss.ss_family = 0;
   format(ss, host, port);
 }
 

@@ -60,13 +60,6 @@ bool AllowList::match(int family, const uint8_t* addr) const {
   return false;
 }
 
-bool AllowList::allows(int fd) const {
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  if (getpeername(fd, reinterpret_cast<struct sockaddr*>(&ss), &len) != 0) return false;
-  return allows(ss);
-}
-
 bool AllowList::allows(const struct sockaddr_storage& ss) const {
   if (ss.ss_family == AF_UNIX) return true;
   if (ss.ss_family == AF_INET) {

@@ -17,10 +17,8 @@ class AllowList {
   // Adds one network; false with *error set if it does not parse.
   bool add(const std::string& cidr, std::string* error);
   bool empty() const { return nets_.empty(); }
-  // True if the connected socket's peer is in a listed network. Unix
-  // sockets are always allowed. IPv4-mapped IPv6 peers match IPv4 networks.
-  bool allows(int fd) const;
-  // The same for a peer address already at hand (from accept).
+  // True if the peer (as accept() gave it) is in a listed network. Unix
+  // peers are always allowed. IPv4-mapped IPv6 peers match IPv4 networks.
   bool allows(const struct sockaddr_storage& peer) const;
 
  private:

@@ -1,5 +1,5 @@
 // Socket syscalls and their portability fixes (Linux, macOS, the BSDs).
-// Addresses as text, both ways (parse_address, peer_name, local_name), are
+// Addresses as text, both ways (parse_address, sockaddr_name, local_name), are
 // in address.cc.
 #include "net/socket.h"
 

@@ -60,7 +60,6 @@ void tune_accepted(int fd, bool is_tcp);
 
 // Peer and local address of a connected socket as text ("127.0.0.1", "::1",
 // or "" for unix sockets) and port (0 for unix).
-void peer_name(int fd, std::string* host, uint16_t* port);
 // The same for an address already at hand (from accept_conn).
 void sockaddr_name(const struct sockaddr_storage& ss, std::string* host, uint16_t* port);
 void local_name(int fd, std::string* host, uint16_t* port);

@@ -155,6 +155,7 @@ export class HttpRequest extends BaseRequest implements Request {
   header(name: string): string | undefined {
     // Common case without building the list: scan the record for the name.
     const want = name.length;
+    const lower = name.toLowerCase();
     const n = this.u32[this.w + W_NHEADERS]!;
     let found: string | undefined;
     for (let i = 0; i < n; i++) {
@@ -162,10 +163,10 @@ export class HttpRequest extends BaseRequest implements Request {
       if (this.u32[at + 1] !== want) continue;
       const nOff = this.head + this.u32[at]!;
       const candidate = latin1(this.buf, nOff, nOff + want);
-      if (candidate.toLowerCase() !== name.toLowerCase() || candidate.indexOf('_') !== -1) continue;
+      if (candidate.toLowerCase() !== lower || candidate.indexOf('_') !== -1) continue;
       const vOff = this.head + this.u32[at + 2]!;
       const value = latin1(this.buf, vOff, vOff + this.u32[at + 3]!);
-      const sep = want === 6 && name.toLowerCase() === 'cookie' ? '; ' : ', ';
+      const sep = lower === 'cookie' ? '; ' : ', ';
       found = found === undefined ? value : found + sep + value;
     }
     return found;
