@@ -33,6 +33,9 @@ enum EventType : int {
   kEvBodyError = 4,
   kEvAbort = 5,
   kEvDrain = 6,
+  kEvData = 7,       // FastCGI FILTER: DATA stream bytes (offset, length)
+  kEvDataEnd = 8,
+  kEvDataError = 9,
 };
 
 class Server : public Napi::ObjectWrap<Server>, public Sink {
@@ -51,6 +54,9 @@ class Server : public Napi::ObjectWrap<Server>, public Sink {
   void on_body_error(double handle, int status) override { event(kEvBodyError, handle, status, 0); }
   void on_abort(double handle) override { event(kEvAbort, handle, 0, 0); }
   void on_drain(double handle) override { event(kEvDrain, handle, 0, 0); }
+  void on_data(double handle, const char* data, size_t len) override;
+  void on_data_end(double handle) override { event(kEvDataEnd, handle, 0, 0); }
+  void on_data_error(double handle, int status) override { event(kEvDataError, handle, status, 0); }
   void log(const std::string& line) override { logs_.push_back(line); }
 
  private:
@@ -59,6 +65,8 @@ class Server : public Napi::ObjectWrap<Server>, public Sink {
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value End(const Napi::CallbackInfo& info);
   Napi::Value ReadBody(const Napi::CallbackInfo& info);
+  Napi::Value ReadData(const Napi::CallbackInfo& info);
+  Napi::Value WriteStderr(const Napi::CallbackInfo& info);
   Napi::Value Abort(const Napi::CallbackInfo& info);
   Napi::Value StopListening(const Napi::CallbackInfo& info);
   Napi::Value CloseIdle(const Napi::CallbackInfo& info);
@@ -228,6 +236,11 @@ void Server::on_cgi_request(Connection& c, double handle, const cgi::VarTable& v
 void Server::on_body(double handle, const char* data, size_t len) {
   uint32_t off = stage(data, len);
   event(kEvBody, handle, off, static_cast<double>(len));
+}
+
+void Server::on_data(double handle, const char* data, size_t len) {
+  uint32_t off = stage(data, len);
+  event(kEvData, handle, off, static_cast<double>(len));
 }
 
 void Server::deliver() {
@@ -436,6 +449,33 @@ Napi::Value Server::ReadBody(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), rc);
 }
 
+Napi::Value Server::ReadData(const Napi::CallbackInfo& info) {
+  if (!loop_) return Napi::Number::New(info.Env(), kReplyGone);
+  int rc = loop_->read_data(handle_arg(info), info[1].ToBoolean().Value());
+  after_call();
+  return Napi::Number::New(info.Env(), rc);
+}
+
+Napi::Value Server::WriteStderr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!loop_) return Napi::Number::New(env, kReplyGone);
+  double handle = handle_arg(info);
+  Napi::Value b = info[1];
+  int rc;
+  if (b.IsString()) {
+    size_t len = 0;
+    const char* data = read_string(env, b, false, &scratch_, &len);
+    rc = loop_->write_stderr(handle, data, len);
+  } else if (b.IsTypedArray()) {
+    Napi::Uint8Array u = b.As<Napi::Uint8Array>();
+    rc = loop_->write_stderr(handle, reinterpret_cast<const char*>(u.Data()), u.ByteLength());
+  } else {
+    throw Napi::TypeError::New(env, "writeStderr(handle, string | Uint8Array)");
+  }
+  after_call();
+  return Napi::Number::New(env, rc);
+}
+
 Napi::Value Server::Abort(const Napi::CallbackInfo& info) {
   if (!loop_) return Napi::Number::New(info.Env(), kReplyGone);
   int rc = loop_->abort(handle_arg(info));
@@ -498,6 +538,8 @@ Napi::Function Server::Define(Napi::Env env) {
     InstanceMethod<&Server::Write>("write"),
     InstanceMethod<&Server::End>("end"),
     InstanceMethod<&Server::ReadBody>("readBody"),
+    InstanceMethod<&Server::ReadData>("readData"),
+    InstanceMethod<&Server::WriteStderr>("writeStderr"),
     InstanceMethod<&Server::Abort>("abort"),
     InstanceMethod<&Server::StopListening>("stopListening"),
     InstanceMethod<&Server::CloseIdle>("closeIdle"),
@@ -531,6 +573,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ev.Set("BODY_ERROR", static_cast<int>(kEvBodyError));
   ev.Set("ABORT", static_cast<int>(kEvAbort));
   ev.Set("DRAIN", static_cast<int>(kEvDrain));
+  ev.Set("DATA", static_cast<int>(kEvData));
+  ev.Set("DATA_END", static_cast<int>(kEvDataEnd));
+  ev.Set("DATA_ERROR", static_cast<int>(kEvDataError));
   exports.Set("events", ev);
   InitParserTesting(env, exports);
   InitCgiTesting(env, exports);

@@ -28,10 +28,20 @@ struct FcgiRequest {
   int body_error = 0;         // STDIN did not match CONTENT_LENGTH: the status to report
   uint64_t reply_left = 0;
   uint64_t stdin_seen = 0;
+  // FILTER (spec 6.4): the DATA stream, a second input flowing like STDIN.
+  bool data_flowing = false;
+  bool data_ended = false;
+  bool data_end_sent = false;
+  bool has_data_length = false;
+  int data_error = 0;         // DATA did not match DATA_LENGTH
+  uint64_t data_length = 0;
+  uint64_t data_seen = 0;
+  bool stderr_used = false;   // STDERR was written: end it with an empty record
   std::string params;         // the name-value store the variables point into
   fastcgi::ParamsParser parser;
   fastcgi::Params vars;
   std::string stdin_buf;      // body bytes the app has not asked for yet
+  std::string data_buf;       // FILTER: DATA bytes the app has not asked for yet
 };
 
 struct FcgiSession {

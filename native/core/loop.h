@@ -79,6 +79,10 @@ class Sink {
   virtual void on_body_error(double handle, int status) = 0;
   virtual void on_abort(double handle) = 0;  // the client left before the reply ended
   virtual void on_drain(double handle) = 0;
+  // FastCGI FILTER: the DATA stream (the file to filter), like the body.
+  virtual void on_data(double handle, const char* data, size_t len) = 0;
+  virtual void on_data_end(double handle) = 0;
+  virtual void on_data_error(double handle, int status) = 0;
   virtual void log(const std::string& line) = 0;
 };
 
@@ -89,6 +93,7 @@ enum RecordFlags : uint32_t {
   kRecCgi = 1u << 18,     // the record holds CGI variables, not HTTP headers
   kRecStripScriptName = 1u << 19,  // uwsgi modifier1 30: PATH_INFO starts with SCRIPT_NAME
   kRecAuthorizer = 1u << 20,       // FastCGI role AUTHORIZER (else RESPONDER)
+  kRecFilter = 1u << 21,           // FastCGI role FILTER: a DATA stream follows STDIN
 };
 
 // Results of the reply calls, as JS sees them.
@@ -147,6 +152,11 @@ class Loop {
   int write(double handle, const char* data, size_t len);
   int end(double handle);
   int read_body(double handle, bool flowing);
+  // FastCGI FILTER's DATA stream: deliver (true) or hold it. Elsewhere: gone.
+  int read_data(double handle, bool flowing);
+  // The app's error stream: FastCGI STDERR records for the request; over
+  // the other protocols kReplyGone (the caller logs the text instead).
+  int write_stderr(double handle, const char* data, size_t len);
   int abort(double handle);
 
  private:
@@ -186,6 +196,10 @@ class Loop {
   int fcgi_write(Connection* c, FcgiRequest* r, const char* data, size_t len);
   int fcgi_end(Connection* c, FcgiRequest* r);
   int fcgi_read_body(Connection* c, FcgiRequest* r, bool flowing);
+  int fcgi_read_data(Connection* c, FcgiRequest* r, bool flowing);
+  void fcgi_deliver_data(FcgiRequest* r);
+  bool fcgi_input_over(Connection* c, FcgiRequest* r, uint64_t seen, uint64_t stated, bool has_stated,
+                       bool data);
   int fcgi_app_abort(Connection* c, FcgiRequest* r);
   std::string fcgi_scratch_;
 

@@ -19,13 +19,30 @@ static double fcgi_make_handle(uint32_t request, uint32_t slot) {
   return static_cast<double>(request) * 1048576.0 + static_cast<double>(slot);
 }
 
+// FILTER: DATA_LENGTH (spec 6.4) states the DATA stream's length, as
+// CONTENT_LENGTH does STDIN's. Absent: the stream ends at its empty record.
+static bool fcgi_data_length(FcgiRequest* r, const char* base) {
+  const cgi::Var* v = r->vars.vars.find(base, "DATA_LENGTH");
+  if (!v) return true;
+  if (v->value.len == 0 || v->value.len > 15) return false;
+  uint64_t n = 0;
+  for (uint32_t i = 0; i < v->value.len; i++) {
+    char ch = base[v->value.off + i];
+    if (ch < '0' || ch > '9') return false;
+    n = n * 10 + static_cast<uint64_t>(ch - '0');
+  }
+  r->has_data_length = true;
+  r->data_length = n;
+  return true;
+}
+
 void Loop::fcgi_input(Connection* c) {
   FcgiSession* s = c->fcgi;
   while (!c->closed && c->in_len() > 0) {
     // A request whose app is not reading holds at most in_buffer bytes; past
     // that the whole connection waits (its records cannot be skipped).
     for (FcgiRequest* r : s->requests) {
-      if (r->stdin_buf.size() >= opts_.in_buffer) return;
+      if (r->stdin_buf.size() >= opts_.in_buffer || r->data_buf.size() >= opts_.in_buffer) return;
     }
     fastcgi::Event ev;
     size_t n = s->decoder.feed(c->in_data(), c->in_len(), &ev);
@@ -41,9 +58,8 @@ void Loop::fcgi_input(Connection* c) {
         nr->role = ev.role;
         s->requests.push_back(nr);
         c->request_active = true;
-        if (ev.role != fastcgi::kResponder && ev.role != fastcgi::kAuthorizer) {
-          // FILTER's DATA stream is not delivered yet: refuse the role (spec 5.1).
-          fcgi_finish(c, nr, 0, fastcgi::kUnknownRole);
+        if (ev.role != fastcgi::kResponder && ev.role != fastcgi::kAuthorizer && ev.role != fastcgi::kFilter) {
+          fcgi_finish(c, nr, 0, fastcgi::kUnknownRole);  // spec 5.5
         } else if (s->requests.size() > opts_.fcgi_max_reqs_per_conn) {
           // nginx ignores protocolStatus and shows OVERLOADED as a bare 502:
           // a Status: 503 body says what happened (docs/protocols.md).
@@ -81,6 +97,11 @@ void Loop::fcgi_input(Connection* c) {
           break;
         }
         const char* base = r->params.data();
+        if (r->role == fastcgi::kFilter && !fcgi_data_length(r, base)) {
+          sink_->log("FastCGI request refused: DATA_LENGTH is not a decimal number");
+          fcgi_refuse(c, r, 400, fastcgi::kRequestComplete);
+          break;
+        }
         const cgi::Var* m = r->vars.vars.find(base, "REQUEST_METHOD");
         r->head_method = m && m->value.len == 4 && std::memcmp(base + m->value.off, "HEAD", 4) == 0;
         uint32_t request = ++next_request_;
@@ -88,7 +109,8 @@ void Loop::fcgi_input(Connection* c) {
         r->handle = fcgi_make_handle(request, c->slot);
         r->dispatched = true;
         uint32_t rec = kRecCgi | (r->head_method ? uint32_t{kRecHead} : 0u) |
-                       (r->role == fastcgi::kAuthorizer ? uint32_t{kRecAuthorizer} : 0u);
+                       (r->role == fastcgi::kAuthorizer ? uint32_t{kRecAuthorizer} : 0u) |
+                       (r->role == fastcgi::kFilter ? uint32_t{kRecFilter} : 0u);
         // A stated length of 0, or STDIN already over: nothing to read.
         if ((r->vars.has_content_length && r->vars.content_length == 0) ||
             (r->stdin_ended && r->stdin_buf.empty())) {
@@ -100,26 +122,7 @@ void Loop::fcgi_input(Connection* c) {
       case fastcgi::Ev::kStdin:
         if (!r || r->refused) break;
         r->stdin_seen += ev.len;
-        if (r->stdin_seen > opts_.max_body) {
-          if (r->dispatched) sink_->on_body_error(r->handle, 413);
-          if (!r->reply_started) {
-            fcgi_refuse(c, r, 413, fastcgi::kRequestComplete);
-          } else {
-            fcgi_finish(c, r, 1, fastcgi::kRequestComplete);
-          }
-          break;
-        }
-        if (r->vars.has_content_length && r->stdin_seen > r->vars.content_length) {
-          // More body than CONTENT_LENGTH said: the two framings disagree.
-          sink_->log("FastCGI request refused: STDIN is longer than CONTENT_LENGTH");
-          if (r->dispatched) sink_->on_body_error(r->handle, 400);
-          if (!r->reply_started) {
-            fcgi_refuse(c, r, 400, fastcgi::kRequestComplete);
-          } else {
-            fcgi_finish(c, r, 1, fastcgi::kRequestComplete);
-          }
-          break;
-        }
+        if (fcgi_input_over(c, r, r->stdin_seen, r->vars.content_length, r->vars.has_content_length, false)) break;
         r->stdin_buf.append(ev.data, ev.len);
         if (r->dispatched && r->flowing) fcgi_deliver(c, r);
         break;
@@ -132,8 +135,20 @@ void Loop::fcgi_input(Connection* c) {
         if (r->dispatched && r->flowing) fcgi_deliver(c, r);
         break;
       case fastcgi::Ev::kData:
+        // spec 6.4: only a FILTER has a DATA stream; for other roles the
+        // records carry nothing the request can use.
+        if (!r || r->refused || r->role != fastcgi::kFilter) break;
+        r->data_seen += ev.len;
+        if (fcgi_input_over(c, r, r->data_seen, r->data_length, r->has_data_length, true)) break;
+        r->data_buf.append(ev.data, ev.len);
+        if (r->dispatched && r->data_flowing) fcgi_deliver_data(r);
+        break;
       case fastcgi::Ev::kDataEnd:
-        break;  // FILTER is refused at BEGIN_REQUEST
+        if (!r || r->refused || r->role != fastcgi::kFilter) break;
+        r->data_ended = true;
+        if (r->has_data_length && r->data_seen < r->data_length) r->data_error = 400;
+        if (r->dispatched && r->data_flowing) fcgi_deliver_data(r);
+        break;
       case fastcgi::Ev::kGetValues: {
         // spec 4.1: answer only the names asked, truthfully.
         fastcgi::ServerValues v;
@@ -177,6 +192,35 @@ void Loop::fcgi_input(Connection* c) {
   }
 }
 
+// STDIN (or DATA) past the body limit, or past the length PARAMS stated for
+// it: the two framings disagree. The request is answered 413/400 if its
+// reply has not begun, else ended. Returns true when that happened.
+bool Loop::fcgi_input_over(Connection* c, FcgiRequest* r, uint64_t seen, uint64_t stated, bool has_stated,
+                           bool data) {
+  int status = 0;
+  if (seen > opts_.max_body) {
+    status = 413;
+  } else if (has_stated && seen > stated) {
+    sink_->log(data ? "FastCGI request refused: DATA is longer than DATA_LENGTH"
+                    : "FastCGI request refused: STDIN is longer than CONTENT_LENGTH");
+    status = 400;
+  }
+  if (status == 0) return false;
+  if (r->dispatched) {
+    if (data) {
+      sink_->on_data_error(r->handle, status);
+    } else {
+      sink_->on_body_error(r->handle, status);
+    }
+  }
+  if (!r->reply_started) {
+    fcgi_refuse(c, r, status, fastcgi::kRequestComplete);
+  } else {
+    fcgi_finish(c, r, 1, fastcgi::kRequestComplete);
+  }
+  return true;
+}
+
 // Hands buffered STDIN to the app, and its end once STDIN is over.
 void Loop::fcgi_deliver(Connection* c, FcgiRequest* r) {
   if (!r->stdin_buf.empty()) {
@@ -189,6 +233,22 @@ void Loop::fcgi_deliver(Connection* c, FcgiRequest* r) {
       sink_->on_body_error(r->handle, r->body_error);
     } else {
       sink_->on_body_end(r->handle);
+    }
+  }
+}
+
+// The same for FILTER's DATA stream.
+void Loop::fcgi_deliver_data(FcgiRequest* r) {
+  if (!r->data_buf.empty()) {
+    sink_->on_data(r->handle, r->data_buf.data(), r->data_buf.size());
+    r->data_buf.clear();
+  }
+  if (r->data_ended && !r->data_end_sent) {
+    r->data_end_sent = true;
+    if (r->data_error) {
+      sink_->on_data_error(r->handle, r->data_error);
+    } else {
+      sink_->on_data_end(r->handle);
     }
   }
 }
@@ -235,10 +295,11 @@ void Loop::fcgi_refuse(Connection* c, FcgiRequest* r, int status, uint8_t protoc
 // the connection closes if the server did not ask to keep it (spec 5.1).
 void Loop::fcgi_finish(Connection* c, FcgiRequest* r, uint32_t app_status, uint8_t protocol_status) {
   FcgiSession* s = c->fcgi;
-  char* out = c->out.reserve(fastcgi::kStreamEndLen + fastcgi::kEndRequestLen);
+  char* out = c->out.reserve(2 * fastcgi::kStreamEndLen + fastcgi::kEndRequestLen);
   size_t n = 0;
+  if (r->stderr_used) n += fastcgi::write_stream_end(out, fastcgi::kStderr, r->id);
   if (protocol_status == fastcgi::kRequestComplete || r->refused) {
-    n += fastcgi::write_stream_end(out, fastcgi::kStdout, r->id);
+    n += fastcgi::write_stream_end(out + n, fastcgi::kStdout, r->id);
   }
   n += fastcgi::write_end_request(out + n, r->id, app_status, protocol_status);
   c->out.commit(n);
@@ -333,6 +394,43 @@ int Loop::fcgi_read_body(Connection* c, FcgiRequest* r, bool flowing) {
   if (flowing) fcgi_deliver(c, r);
   mark_dirty(c);  // input may have waited for this request to take its bytes
   return kReplyOk;
+}
+
+int Loop::fcgi_read_data(Connection* c, FcgiRequest* r, bool flowing) {
+  r->data_flowing = flowing;
+  if (flowing) fcgi_deliver_data(r);
+  mark_dirty(c);
+  return kReplyOk;
+}
+
+// The app's error stream as STDERR records (spec 6.1), which the web server
+// logs (nginx: "FastCGI sent in stderr"). The stream is ended with an empty
+// record when the request finishes. Backpressure as for STDOUT.
+int Loop::write_stderr(double handle, const char* data, size_t len) {
+  Connection* c = find(handle);
+  if (!c || !c->fcgi) return kReplyGone;
+  FcgiRequest* r = c->fcgi->by_handle(handle);
+  if (len == 0) return kReplyOk;
+  r->stderr_used = true;
+  while (len > 0) {
+    size_t piece = len < 16 * 1024 ? len : 16 * 1024;
+    char* out = c->out.reserve(fastcgi::stream_size(piece, kPad));
+    c->out.commit(fastcgi::write_stream(out, fastcgi::kStderr, r->id, data, piece, kPad));
+    data += piece;
+    len -= piece;
+  }
+  int rc = backpressure(c);
+  if (rc == kReplyFull) {
+    r->want_drain = true;
+    c->want_drain = false;
+  }
+  return rc;
+}
+
+int Loop::read_data(double handle, bool flowing) {
+  Connection* c = find(handle);
+  if (!c || !c->fcgi) return kReplyGone;
+  return fcgi_read_data(c, c->fcgi->by_handle(handle), flowing);
 }
 
 // The app gave up on its reply: end that request alone (others on the

@@ -16,6 +16,10 @@ export interface NativeServer {
   write(handle: number, chunk: string | Uint8Array): number;
   end(handle: number): number;
   readBody(handle: number, flowing: boolean): number;
+  /** FastCGI FILTER: deliver (true) or hold the DATA stream. */
+  readData(handle: number, flowing: boolean): number;
+  /** The app's error stream: FastCGI STDERR records; elsewhere returns GONE (the caller logs). */
+  writeStderr(handle: number, chunk: string | Uint8Array): number;
   abort(handle: number): number;
   stopListening(): void;
   closeIdle(): number;
@@ -57,7 +61,10 @@ export interface Binding {
   listeningSocket(fd: number): { tcp: boolean } | null;
   Server: new (options: NativeServerOptions, onEvents: OnEvents, onLog: (line: string) => void,
     events: Float64Array) => NativeServer;
-  events: { REQUEST: number; BODY: number; BODY_END: number; BODY_ERROR: number; ABORT: number; DRAIN: number };
+  events: {
+    REQUEST: number; BODY: number; BODY_END: number; BODY_ERROR: number; ABORT: number; DRAIN: number;
+    DATA: number; DATA_END: number; DATA_ERROR: number;
+  };
   parseHead(buf: Uint8Array, maxHead?: number, maxHeaders?: number, maxTarget?: number): ParsedHead;
   decodeChunked(buf: Uint8Array, pieceSize: number): {
     result: 'done' | 'again' | 'error'; body: Buffer; consumed: number; error?: string;

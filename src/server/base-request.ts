@@ -1,16 +1,38 @@
 // What every request kind shares with the server: its handle, the body the
 // app may read, the abort signal, and the reply's progress. HttpRequest and
 // CgiRequest add how the variables are read from their records.
-import type { Body } from '../tsgi/types.js';
-import { F_NO_BODY } from './flags.js';
+import type { Body, ErrorStream } from '../tsgi/types.js';
+import { F_FILTER, F_NO_BODY } from './flags.js';
 import { RequestBody, type BodyControl } from './body.js';
 
 export interface BodyFlow {
   readBody(handle: number, flowing: boolean): number;
+  readData(handle: number, flowing: boolean): number;
+  writeStderr(handle: number, chunk: string | Uint8Array): number;
+}
+
+const GONE = 0, FULL = 2;
+
+/** FILTER's DATA stream flows through its own call, like the body through its own. */
+class DataControl implements BodyControl {
+  constructor(private readonly req: BaseRequest) {}
+  flow(on: boolean): void {
+    this.req.flowData(on);
+  }
+}
+
+/** req.errors: made on first use. */
+class RequestErrors implements ErrorStream {
+  constructor(private readonly req: BaseRequest) {}
+  write(chunk: string | Uint8Array): boolean {
+    return this.req.writeError(chunk);
+  }
 }
 
 export abstract class BaseRequest implements BodyControl {
   private _body: RequestBody | undefined;
+  private _data: RequestBody | undefined;
+  private _errors: RequestErrors | undefined;
   private _abort: AbortController | undefined;
   private drainWaiter: (() => void) | undefined;
   aborted = false;
@@ -21,6 +43,10 @@ export abstract class BaseRequest implements BodyControl {
   constructor(readonly handle: number, private readonly native: BodyFlow) {}
 
   abstract get flags(): number;
+  abstract get REQUEST_METHOD(): string;
+  abstract get REQUEST_URI(): string;
+  /** A line in the server's log. */
+  protected abstract logLine(line: string): void;
 
   get body(): Body {
     this._body ??= new RequestBody(this, (this.flags & F_NO_BODY) !== 0);
@@ -30,6 +56,40 @@ export abstract class BaseRequest implements BodyControl {
   /** The body, only if the app touched it (body events flow only then). */
   get bodyIfUsed(): RequestBody | undefined {
     return this._body;
+  }
+
+  /** FastCGI FILTER: the DATA stream; undefined for every other request. */
+  get data(): Body | undefined {
+    if (!(this.flags & F_FILTER)) return undefined;
+    this._data ??= new RequestBody(new DataControl(this), false);
+    return this._data;
+  }
+
+  get dataIfUsed(): RequestBody | undefined {
+    return this._data;
+  }
+
+  flowData(on: boolean): void {
+    this.native.readData(this.handle, on);
+  }
+
+  get errors(): ErrorStream {
+    this._errors ??= new RequestErrors(this);
+    return this._errors;
+  }
+
+  writeError(chunk: string | Uint8Array): boolean {
+    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
+      throw new TypeError('errors.write() takes a string or a Uint8Array');
+    }
+    const rc = this.finished ? GONE : this.native.writeStderr(this.handle, chunk);
+    if (rc === GONE) {
+      // Not FastCGI, or the request is over: the operator's log has it.
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      this.logLine(`app stderr on ${this.REQUEST_METHOD} ${this.REQUEST_URI}: ${text.replace(/\n$/, '')}`);
+      return true;
+    }
+    return rc !== FULL;
   }
 
   /** Fires when the client goes away before the reply is complete. */
@@ -52,6 +112,7 @@ export abstract class BaseRequest implements BodyControl {
     this.aborted = true;
     this._abort?.abort(err);
     this._body?.fail(err);
+    this._data?.fail(err);
     this.drained();
   }
 

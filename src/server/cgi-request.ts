@@ -4,7 +4,7 @@
 // and SCRIPT_NAME are the web server's, as CGI intends.
 import type { Request, ServerInfo } from '../tsgi/types.js';
 import { BaseRequest, type BodyFlow } from './base-request.js';
-import { F_AUTHORIZER, F_STRIP_SCRIPT_NAME } from './flags.js';
+import { F_AUTHORIZER, F_FILTER, F_STRIP_SCRIPT_NAME } from './flags.js';
 import { latin1, SERVER_SOFTWARE, type ListenerInfo } from './request.js';
 const W_HEAD = 0, W_FLAGS = 1, W_PEER = 14, W_PEER_PORT = 16,
   W_COUNT = 21, W_VARS = 22;
@@ -135,6 +135,10 @@ export class CgiRequest extends BaseRequest implements Request {
     return this._headers;
   }
 
+  protected logLine(line: string): void {
+    this.listener.log(line);
+  }
+
   get tsgi(): ServerInfo {
     if (this._info === undefined) {
       // The scheme the client used, as the web server reports it.
@@ -142,12 +146,13 @@ export class CgiRequest extends BaseRequest implements Request {
       const https = (m.get('HTTPS') ?? '').toLowerCase();
       const scheme = (m.get('REQUEST_SCHEME') || m.get('UWSGI_SCHEME') || '').toLowerCase();
       const secure = https === 'on' || https === '1' || scheme === 'https';
-      const authorizer = (this.flags & F_AUTHORIZER) !== 0;
-      this._info = secure || authorizer
+      const role = this.flags & F_AUTHORIZER ? 'authorizer' as const
+        : this.flags & F_FILTER ? 'filter' as const : undefined;
+      this._info = secure || role
         ? Object.freeze({
           ...this.listener.info,
           url_scheme: secure ? 'https' as const : this.listener.info.url_scheme,
-          ...(authorizer ? { role: 'authorizer' as const } : {}),
+          ...(role ? { role } : {}),
         })
         : this.listener.info;
     }

@@ -9,3 +9,4 @@ export const F_HEAD = 1 << 17;
 export const F_CGI = 1 << 18;
 export const F_STRIP_SCRIPT_NAME = 1 << 19;
 export const F_AUTHORIZER = 1 << 20;
+export const F_FILTER = 1 << 21;

@@ -13,6 +13,7 @@ const W_HEAD = 0, W_FLAGS = 1, W_CL_LO = 2, W_CL_HI = 3, W_METHOD = 4, W_TARGET 
 export interface ListenerInfo {
   readonly tcp: boolean;
   readonly info: ServerInfo;
+  readonly log: (line: string) => void;
 }
 
 // Buffer#latin1Slice skips toString()'s encoding lookup; it is internal, so
@@ -218,6 +219,10 @@ export class HttpRequest extends BaseRequest implements Request {
       v[key] = prev === undefined ? value : prev + (lower === 'cookie' ? '; ' : ', ') + value;
     }
     return v;
+  }
+
+  protected logLine(line: string): void {
+    this.listener.log(line);
   }
 
   get tsgi(): ServerInfo {

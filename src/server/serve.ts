@@ -129,6 +129,7 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
     req.finished = true;
     active.delete(req.handle);
     if (!req.bodyIfUsed?.done) req.bodyIfUsed?.fail(new TsgiError('TSGI_ERR_BODY_ABORTED', 'the reply was already sent'));
+    if (!req.dataIfUsed?.done) req.dataIfUsed?.fail(new TsgiError('TSGI_ERR_BODY_ABORTED', 'the reply was already sent'));
   }
 
   function send(req: AnyRequest, reply: Reply): void {
@@ -303,6 +304,17 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
         case EV.DRAIN:
           req.drained();
           break;
+        case EV.DATA:
+          req.dataIfUsed?.push(buf.subarray(a, a + ev[4 * i + 3]!));
+          break;
+        case EV.DATA_END:
+          req.dataIfUsed?.end();
+          break;
+        case EV.DATA_ERROR:
+          req.dataIfUsed?.fail(a === 413
+            ? new TsgiError('TSGI_ERR_BODY_TOO_LARGE', 'over the server limit')
+            : new TsgiError('TSGI_ERR_BODY_INVALID', 'DATA did not match DATA_LENGTH'));
+          break;
       }
     }
   }
@@ -332,7 +344,7 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
         ...(spec.protocol === 'fastcgi' ? { role: 'responder' as const } : {}),
         multiprocess: false, multithread: false, run_once: false,
       });
-      listeners[r.index] = { tcp: r.tcp, info };
+      listeners[r.index] = { tcp: r.tcp, info, log };
       addresses.push(r.tcp
         ? { address: typeof entry === 'string' ? entry : spec.address, host: r.host, port: r.port, protocol: spec.protocol }
         : { address: typeof entry === 'string' ? entry : spec.address, protocol: spec.protocol });

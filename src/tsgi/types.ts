@@ -14,6 +14,17 @@ export interface Body extends AsyncIterable<Uint8Array> {
   readonly done: boolean;
 }
 
+/** The app's error stream, like WSGI's `wsgi.errors`. */
+export interface ErrorStream {
+  /**
+   * Over FastCGI: STDERR records for this request, which the web server logs
+   * (nginx: "FastCGI sent in stderr"). Over the other protocols: a line in
+   * tsgi's log naming the request. Returns false while the output is above
+   * its high-water mark (a hint to write less, as with Node streams).
+   */
+  write(chunk: string | Uint8Array): boolean;
+}
+
 /** Facts about the server and this request, like WSGI's `wsgi.*` keys. */
 export interface ServerInfo {
   /** TSGI version implemented: [major, minor]. */
@@ -25,9 +36,10 @@ export interface ServerInfo {
    * FastCGI only: the role the web server gave this request (spec 6).
    * "responder" answers it; "authorizer" decides access: a 200 reply
    * authorizes (its Variable-* headers go back to the web server), any other
-   * reply is the denial the client sees.
+   * reply is the denial the client sees. "filter" answers with a filtered
+   * version of the file in `req.data` (read `req.body` first, spec 6.4).
    */
-  readonly role?: 'responder' | 'authorizer';
+  readonly role?: 'responder' | 'authorizer' | 'filter';
   readonly multiprocess: boolean;
   readonly multithread: boolean;
   readonly run_once: boolean;
@@ -67,6 +79,14 @@ export interface Request {
    */
   readonly headers: ReadonlyArray<readonly [string, string]>;
   readonly body: Body;
+  /**
+   * FastCGI FILTER only: the file to filter (the FCGI_DATA stream), read like
+   * the body, after it; its size is DATA_LENGTH and its modification time
+   * DATA_LAST_MOD (seconds since the epoch), both in var(). Otherwise undefined.
+   */
+  readonly data: Body | undefined;
+  /** The error stream: where an app writes diagnostics for the operator. */
+  readonly errors: ErrorStream;
   /** Fires when the client goes away before the reply is complete. */
   readonly signal: AbortSignal;
   readonly tsgi: ServerInfo;

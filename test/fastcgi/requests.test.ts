@@ -2,13 +2,14 @@
 // and STDIN cut however a web server cuts them, padded or not, bodies of
 // known and unknown length, KEEP_CONN, multiplexed requests, the management
 // records (GET_VALUES, an unknown type), ABORT_REQUEST, the AUTHORIZER and
-// FILTER roles, and a reply longer than one record. After each case both
+// FILTER roles, the STDERR stream, and a reply longer than one record. After each case both
 // listeners (TCP and unix) still serve a good request.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Request } from 'tsgi';
-import { deferred, values, within } from '../helpers/cgi-client.js';
+import { captureLog, deferred, values, within } from '../helpers/cgi-client.js';
+import { serve } from 'tsgi';
 import {
   ask, beginRequest, FcgiConnection, fcgiVars, getValues, pairs, parseStdout, PROTOCOL_STATUS, readPairs, record,
   request, ROLE, stream, T, withFcgiServer,
@@ -371,30 +372,158 @@ test('role AUTHORIZER: req.tsgi.role is "authorizer" and its reply comes back; R
   });
 });
 
-test('role FILTER (and an undefined role) is refused with END_REQUEST {UNKNOWN_ROLE}; the app is not called', { timeout: 10_000 }, async () => {
+test('an undefined role is refused with END_REQUEST {UNKNOWN_ROLE}; the app is not called', { timeout: 10_000 }, async () => {
   let called = 0;
   const app = (req: Request) => {
     called++;
     return { body: req.PATH_INFO };
   };
   await withFcgiServer(app, async ({ tcp }) => {
-    for (const role of [ROLE.FILTER, 99]) {
+    for (const role of [0, 4, 99]) {
       const c = await FcgiConnection.open(tcp);
       try {
-        await c.write(Buffer.concat([request(1, fcgiVars('/filter'), { role, keepConn: true }),
-          stream(T.DATA, 1, 'file data')]));
+        await c.write(request(1, fcgiVars('/odd-role'), { role, keepConn: true }));
         const a = await c.answer(1);
         assert.equal(a.end.protocolStatus, PROTOCOL_STATUS.UNKNOWN_ROLE, `role ${role}`);
         assert.equal(a.stdout.length, 0, 'no STDOUT content for a refused role');
         // With KEEP_CONN the connection goes on.
-        await c.write(request(2, fcgiVars('/after-filter'), { keepConn: true }));
-        assert.equal(parseStdout((await c.answer(2)).stdout).body.toString(), '/after-filter');
+        await c.write(request(2, fcgiVars('/after'), { keepConn: true }));
+        assert.equal(parseStdout((await c.answer(2)).stdout).body.toString(), '/after');
       } finally {
         c.destroy();
       }
     }
-    assert.equal(called, 2, 'only the two responder requests reached the app');
+    assert.equal(called, 3, 'only the responder requests reached the app');
   });
+});
+
+/** A FILTER app: reads STDIN, then the DATA stream, and answers with what it saw and the data upper-cased. */
+const upperFilter = async (req: Request) => {
+  if (req.tsgi.role !== 'filter') return { body: `not a filter: ${req.tsgi.role ?? 'none'}; data ${String(req.data)}` };
+  const body = await req.body.bytes();
+  const data = await req.data!.bytes(64 * 1024 * 1024);
+  return {
+    headers: {
+      'Content-Type': 'text/plain',
+      'X-Body-Length': String(body.length),
+      'X-Data-Length': req.var('DATA_LENGTH') ?? 'none',
+      'X-Data-Last-Mod': req.var('DATA_LAST_MOD') ?? 'none',
+      'X-Data-Sha': sha(Buffer.from(data)),
+    },
+    // ASCII letters upper-cased, every other byte as it came.
+    body: Buffer.from(data).map((b) => (b >= 97 && b <= 122 ? b - 32 : b)),
+  };
+};
+
+test('role FILTER: req.tsgi.role is "filter", req.data carries the DATA stream after STDIN, with DATA_LENGTH and DATA_LAST_MOD', { timeout: 20_000 }, async () => {
+  await withFcgiServer(upperFilter, async ({ tcp, unix }) => {
+    const file = 'the file to filter, cut across records\n';
+    const vars = fcgiVars('/doc.txt', { method: 'POST', body: 'form=1', extra: [['DATA_LENGTH', String(file.length)], ['DATA_LAST_MOD', '1700000000']] });
+    for (const target of [tcp, unix]) {
+      const c = await FcgiConnection.open(target);
+      try {
+        // DATA cut into records of 7 bytes, padded as nginx pads.
+        await c.write(Buffer.concat([request(1, vars, { role: ROLE.FILTER, body: 'form=1', padding: 'pad8' }),
+          stream(T.DATA, 1, file, { maxRecord: 7, padding: 'pad8' })]));
+        const a = await c.answer(1);
+        const reply = parseStdout(a.stdout);
+        assert.equal(reply.status, 200, reply.head);
+        assert.equal(reply.body.toString(), file.toUpperCase());
+        assert.deepEqual(values(reply, 'x-body-length'), ['6']);
+        assert.deepEqual(values(reply, 'x-data-length'), [String(file.length)]);
+        assert.deepEqual(values(reply, 'x-data-last-mod'), ['1700000000']);
+        assert.deepEqual(a.end, { appStatus: 0, protocolStatus: PROTOCOL_STATUS.REQUEST_COMPLETE });
+      } finally {
+        c.destroy();
+      }
+    }
+    // A large file (3 MiB), more than the core buffers ahead of the app, byte for byte.
+    const big = randomBytes(3 * 1024 * 1024);
+    const c = await FcgiConnection.open(tcp);
+    try {
+      const v = fcgiVars('/big', { extra: [['DATA_LENGTH', String(big.length)]] });
+      await c.write(Buffer.concat([request(1, v, { role: ROLE.FILTER }), stream(T.DATA, 1, big)]));
+      const a = await c.answer(1, 15_000);
+      const reply = parseStdout(a.stdout);
+      assert.deepEqual(values(reply, 'x-data-sha'), [sha(big)]);
+      assert.equal(reply.body.length, big.length);
+    } finally {
+      c.destroy();
+    }
+    // A responder's req.data is undefined, and stray DATA records are ignored.
+    const r = await FcgiConnection.open(tcp);
+    try {
+      await r.write(Buffer.concat([request(1, fcgiVars('/resp')), stream(T.DATA, 1, 'ignored')]));
+      assert.equal(parseStdout((await r.answer(1)).stdout).body.toString(), 'not a filter: responder; data undefined');
+    } finally {
+      r.destroy();
+    }
+  });
+});
+
+test('role FILTER: DATA longer than DATA_LENGTH, shorter, or a DATA_LENGTH that is not a number: 400, and the server goes on', { timeout: 20_000 }, async () => {
+  await withFcgiServer(upperFilter, async ({ tcp, logs }) => {
+    const cases: Array<[string, string, string]> = [
+      ['longer', '5', 'abcdefgh'],
+      ['shorter', '50', 'abc'],
+      ['not a number', '12x', 'abc'],
+    ];
+    for (const [label, length, data] of cases) {
+      const c = await FcgiConnection.open(tcp);
+      try {
+        const v = fcgiVars('/bad', { extra: [['DATA_LENGTH', length]] });
+        await c.write(Buffer.concat([request(1, v, { role: ROLE.FILTER, keepConn: true }), stream(T.DATA, 1, data)]));
+        const a = await c.answer(1);
+        assert.equal(parseStdout(a.stdout).status, 400, `${label}: ${a.stdout.toString('latin1', 0, 200)}`);
+        assert.equal(a.end.protocolStatus, PROTOCOL_STATUS.REQUEST_COMPLETE, label);
+        // KEEP_CONN: the same connection serves the next request.
+        await c.write(request(2, fcgiVars('/next'), { keepConn: true }));
+        assert.equal(parseStdout((await c.answer(2)).stdout).status, 200, label);
+      } finally {
+        c.destroy();
+      }
+    }
+    await logs.wait(/DATA is longer than DATA_LENGTH/);
+    await logs.wait(/DATA_LENGTH is not a decimal number/);
+  });
+});
+
+test('req.errors: STDERR records over FastCGI, ended before END_REQUEST; a log line naming the request elsewhere', { timeout: 10_000 }, async () => {
+  const app = (req: Request) => {
+    req.errors.write('first warning\n');
+    req.errors.write(Buffer.from('second, as bytes\n'));
+    return { body: 'ok' };
+  };
+  await withFcgiServer(app, async ({ tcp, logs }) => {
+    const c = await FcgiConnection.open(tcp);
+    try {
+      await c.write(request(3, fcgiVars('/warn')));
+      const a = await c.answer(3);
+      assert.equal(parseStdout(a.stdout).body.toString(), 'ok');
+      const recs = c.records();
+      const errs = recs.filter((r) => r.type === T.STDERR);
+      assert.ok(errs.every((r) => r.id === 3), 'STDERR records carry the request id');
+      assert.equal(Buffer.concat(errs.map((r) => r.content)).toString(), 'first warning\nsecond, as bytes\n');
+      const lastErr = recs.lastIndexOf(errs[errs.length - 1]!);
+      assert.equal(errs[errs.length - 1]!.content.length, 0, 'the STDERR stream ends with an empty record');
+      assert.ok(lastErr < recs.findIndex((r) => r.type === T.END_REQUEST), 'before END_REQUEST');
+    } finally {
+      c.destroy();
+    }
+    // A request that writes nothing to errors sends no STDERR record at all.
+    assert.equal(logs.lines.filter((l) => /app stderr/.test(l)).length, 0, 'FastCGI stderr is not in our own log');
+  });
+  // Over HTTP the same app logs one line per write, naming the request.
+  const logs = captureLog();
+  const server = serve(app, { listen: '127.0.0.1:0', log: logs.log });
+  try {
+    const res = await fetch(`http://127.0.0.1:${server.addresses[0]!.port}/warn?x=1`);
+    assert.equal(await res.text(), 'ok');
+    assert.match(await logs.wait(/first warning/), /^app stderr on GET \/warn\?x=1: first warning$/);
+    await logs.wait(/app stderr on GET \/warn\?x=1: second, as bytes$/);
+  } finally {
+    await server.close();
+  }
 });
 
 test('a reply longer than one record comes in several STDOUT records of at most 65535 bytes', { timeout: 20_000 }, async () => {

@@ -405,6 +405,10 @@ export function peerApp(seen: Map<string, Seen>): App {
     switch (route) {
       case '/hello':
         return { headers: { 'Content-Type': 'text/plain' }, body: 'hello\n' };
+      case '/stderr':
+        // The error stream: STDERR records over FastCGI (the web server's log), tsgi's log elsewhere.
+        req.errors.write(`stderr probe ${req.QUERY_STRING}\n`);
+        return { headers: { 'Content-Type': 'text/plain' }, body: 'logged\n' };
       case '/vars/a b':
         return {
           headers: { 'Content-Type': 'application/json' },

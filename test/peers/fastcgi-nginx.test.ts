@@ -137,6 +137,19 @@ describe('nginx over FastCGI', () => {
       assert.equal(b.body.toString(), `${small.length} ${sha(small)} ${small.length}`);
     });
 
+    test(`${route.name}: req.errors reaches nginx's error log as "FastCGI sent in stderr"`, { timeout: 30_000 }, async (t) => {
+      if (!suite.require(t)) return;
+      const tag = `n${Math.random().toString(36).slice(2, 10)}`;
+      const r = await fetchRaw(`http://127.0.0.1:${route.port}${route.prefix}/stderr?${tag}`);
+      assert.equal(r.status, 200, r.body.toString() + logs());
+      assert.equal(r.body.toString(), 'logged\n');
+      const started = Date.now();
+      while (!peer()!.log(200).includes(`FastCGI sent in stderr: "stderr probe ${tag}`)) {
+        assert.ok(Date.now() - started < 3000, `nginx did not log the STDERR record${logs()}`);
+        await delay(20);
+      }
+    });
+
     test(`${route.name}: a path with %0A and %20 arrives decoded and whole in PATH_INFO`, { timeout: 30_000 }, async (t) => {
       if (!suite.require(t)) return;
       const r = await fetchRaw(`http://127.0.0.1:${route.port}${route.prefix}/where/a%0Ab%20c`);
