@@ -1,4 +1,6 @@
 export { serve } from './server/serve.js';
+export { dispatch } from './dispatch/mount.js';
+export type { DispatchTable, MountTable, MountList } from './dispatch/mount.js';
 export type { ServeOptions, ServerHandle, BoundAddress, ListenSpec, ListenProtocol } from './server/serve.js';
 export type { App, Body, Chunk, HeaderList, Reply, ReplyBody, Request, ServerInfo } from './tsgi/types.js';
 export { fromFetch, isFetchApp } from './adapters/fetch.js';
