@@ -13,6 +13,7 @@
         "native/conn/out_queue.cc",
         "native/net/address.cc",
         "native/net/socket.cc",
+        "native/net/sendfile.cc",
         "native/net/allow.cc",
         "native/proto/http1/parser.cc",
         "native/proto/cgi/vars.cc",

@@ -15,6 +15,7 @@
 
 #include <cstring>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 #include "conn/connection.h"
@@ -66,6 +67,7 @@ class Server : public Napi::ObjectWrap<Server>, public Sink {
   Napi::Value End(const Napi::CallbackInfo& info);
   Napi::Value ReadBody(const Napi::CallbackInfo& info);
   Napi::Value ReadData(const Napi::CallbackInfo& info);
+  Napi::Value WriteFile(const Napi::CallbackInfo& info);
   Napi::Value WriteStderr(const Napi::CallbackInfo& info);
   Napi::Value Abort(const Napi::CallbackInfo& info);
   Napi::Value StopListening(const Napi::CallbackInfo& info);
@@ -449,6 +451,27 @@ Napi::Value Server::ReadBody(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), rc);
 }
 
+// writeFile(handle, fd, offset, length): the core owns fd from here on.
+Napi::Value Server::WriteFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber()) {
+    throw Napi::TypeError::New(env, "writeFile(handle, fd, offset, length)");
+  }
+  int fd = info[1].As<Napi::Number>().Int32Value();
+  double offset = info[2].As<Napi::Number>().DoubleValue();
+  double length = info[3].As<Napi::Number>().DoubleValue();
+  if (fd < 0 || !(offset >= 0) || !(length >= 0) || offset > 9007199254740991.0 || length > 9007199254740991.0) {
+    throw Napi::RangeError::New(env, "writeFile: bad fd, offset or length");
+  }
+  if (!loop_) {
+    close(fd);
+    return Napi::Number::New(env, kReplyGone);
+  }
+  int rc = loop_->write_file(handle_arg(info), fd, static_cast<uint64_t>(offset), static_cast<uint64_t>(length));
+  after_call();
+  return Napi::Number::New(env, rc);
+}
+
 Napi::Value Server::ReadData(const Napi::CallbackInfo& info) {
   if (!loop_) return Napi::Number::New(info.Env(), kReplyGone);
   int rc = loop_->read_data(handle_arg(info), info[1].ToBoolean().Value());
@@ -539,6 +562,7 @@ Napi::Function Server::Define(Napi::Env env) {
     InstanceMethod<&Server::End>("end"),
     InstanceMethod<&Server::ReadBody>("readBody"),
     InstanceMethod<&Server::ReadData>("readData"),
+    InstanceMethod<&Server::WriteFile>("writeFile"),
     InstanceMethod<&Server::WriteStderr>("writeStderr"),
     InstanceMethod<&Server::Abort>("abort"),
     InstanceMethod<&Server::StopListening>("stopListening"),

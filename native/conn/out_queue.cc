@@ -4,7 +4,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <sys/uio.h>
+#include <unistd.h>
 
+#include "net/sendfile.h"
 #include "net/socket.h"
 
 namespace tsgi {
@@ -38,21 +40,67 @@ void OutQueue::append_ref(const char* data, size_t len) {
   bytes_ += len;
 }
 
+void OutQueue::append_file(int file, uint64_t offset, size_t len) {
+  if (len == 0) {
+    close(file);
+    return;
+  }
+  segs_.push_back(Segment{nullptr, nullptr, len, 0, file, offset});
+  bytes_ += len;
+}
+
 void OutQueue::pop_front() {
   Segment& s = segs_.front();
   if (s.owned) std::free(s.owned);
+  if (s.file >= 0) close(s.file);
   segs_.pop_front();
   front_off_ = 0;
+}
+
+// Drops `n` written bytes from the front.
+void OutQueue::advance(size_t n) {
+  bytes_ -= n;
+  while (n > 0) {
+    Segment& s = segs_.front();
+    size_t avail = s.len - front_off_;
+    if (n < avail) {
+      front_off_ += n;
+      n = 0;
+    } else if (segs_.size() == 1 && s.owned) {
+      // Keep the last block for the next response: no malloc per request.
+      n -= avail;
+      s.len = 0;
+      front_off_ = 0;
+    } else {
+      n -= avail;
+      pop_front();
+    }
+  }
 }
 
 ssize_t OutQueue::flush(int fd) {
   size_t total = 0;
   while (bytes_ > 0) {
+    // Spent blocks ahead of the next bytes (one kept for reuse) go first.
+    while (segs_.size() > 1 && segs_.front().len == front_off_) pop_front();
+    const Segment& front = segs_.front();
+    if (front.file >= 0) {
+      size_t want = front.len - front_off_;
+      if (want > kFileStep) want = kFileStep;
+      ssize_t n = net::send_file(fd, front.file, front.file_off + front_off_, want);
+      if (n < 0) return total > 0 && n == -EAGAIN ? static_cast<ssize_t>(total) : n;
+      if (n == 0) return -EIO;  // the file shrank under us: the reply cannot complete
+      total += static_cast<size_t>(n);
+      advance(static_cast<size_t>(n));
+      if (static_cast<size_t>(n) < want) return static_cast<ssize_t>(total);
+      continue;
+    }
     struct iovec iov[kMaxIov];
     int count = 0;
     size_t offered = 0;
     for (size_t i = 0; i < segs_.size() && count < kMaxIov; i++) {
       const Segment& s = segs_[i];
+      if (s.file >= 0) break;  // memory up to the file; the file on the next turn
       size_t skip = i == 0 ? front_off_ : 0;
       if (s.len == skip) continue;
       iov[count].iov_base = const_cast<char*>(s.data + skip);
@@ -62,25 +110,8 @@ ssize_t OutQueue::flush(int fd) {
     }
     ssize_t n = net::send_iov(fd, iov, count);
     if (n < 0) return total > 0 && n == -EAGAIN ? static_cast<ssize_t>(total) : n;
-    size_t left = static_cast<size_t>(n);
-    total += left;
-    bytes_ -= left;
-    while (left > 0) {
-      Segment& s = segs_.front();
-      size_t avail = s.len - front_off_;
-      if (left < avail) {
-        front_off_ += left;
-        left = 0;
-      } else if (segs_.size() == 1 && s.owned) {
-        // Keep the last block for the next response: no malloc per request.
-        left -= avail;
-        s.len = 0;
-        front_off_ = 0;
-      } else {
-        left -= avail;
-        pop_front();
-      }
-    }
+    total += static_cast<size_t>(n);
+    advance(static_cast<size_t>(n));
     if (static_cast<size_t>(n) < offered) return static_cast<ssize_t>(total);
   }
   return static_cast<ssize_t>(total);
@@ -89,7 +120,7 @@ ssize_t OutQueue::flush(int fd) {
 void OutQueue::own_refs() {
   for (size_t i = 0; i < segs_.size(); i++) {
     Segment& s = segs_[i];
-    if (s.owned) continue;
+    if (s.owned || s.file >= 0) continue;
     size_t skip = i == 0 ? front_off_ : 0;
     size_t rest = s.len - skip;
     char* block = static_cast<char*>(std::malloc(rest > 0 ? rest : 1));

@@ -2,7 +2,8 @@
 // written with one writev. Small pieces (heads, short bodies, chunk framing)
 // are copied into owned blocks; a large body can be referenced where it lies,
 // written at once, and only its unwritten rest copied (own_refs), so a fast
-// client takes a 1 MiB Buffer from JS without a copy.
+// client takes a 1 MiB Buffer from JS without a copy. A file segment is sent
+// from the page cache with sendfile (net/sendfile.h) and owns its fd.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +28,10 @@ class OutQueue {
   // caller flushes, then calls own_refs() before its own caller may reuse them.
   void append_ref(const char* data, size_t len);
 
+  // Queues `len` bytes of the open file `file` from `offset`, sent with
+  // sendfile. The queue owns `file` from here and closes it when done.
+  void append_file(int file, uint64_t offset, size_t len);
+
   // Copies the unwritten part of every referenced segment into owned memory,
   // so the caller's bytes are no longer needed once this returns.
   void own_refs();
@@ -42,12 +47,18 @@ class OutQueue {
  private:
   static constexpr size_t kBlock = 16 * 1024;
   static constexpr int kMaxIov = 64;
+  // One sendfile call sends at most this much, so one big file does not
+  // hold the loop while the socket keeps taking bytes.
+  static constexpr size_t kFileStep = 1024 * 1024;
   struct Segment {
     char* owned;        // block we allocated (copy path), else nullptr
     const char* data;
     size_t len;         // bytes queued in this segment
     size_t cap;         // owned blocks: capacity
+    int file = -1;      // a file segment: its fd (owned); data is unused
+    uint64_t file_off = 0;
   };
+  void advance(size_t n);
   void pop_front();
   std::deque<Segment> segs_;
   size_t bytes_ = 0;

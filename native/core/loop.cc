@@ -822,9 +822,10 @@ int Loop::respond(double handle, int status, const char* headers, size_t headers
   return backpressure(c);
 }
 
-int Loop::append_body(Connection* c, const char* data, size_t len, bool borrow) {
+int Loop::append_body(Connection* c, const char* data, size_t len, bool borrow, int file, uint64_t file_off) {
   if (len == 0 || c->head_method || c->no_body_status) {
     // RFC 9110 9.3.2 / 6.4.1: HEAD, 204 and 304 replies carry no content.
+    if (file >= 0) close(file);
     return kReplyOk;
   }
   bool overflow = false;
@@ -838,7 +839,9 @@ int Loop::append_body(Connection* c, const char* data, size_t len, bool borrow) 
     char* p = c->out.reserve(20);
     c->out.commit(http1::chunk_prefix(p, len));
   }
-  if (borrow) {
+  if (file >= 0) {
+    c->out.append_file(file, file_off, len);
+  } else if (borrow) {
     c->out.append_ref(data, len);
   } else {
     c->out.append(data, len);
@@ -875,6 +878,16 @@ int Loop::write(double handle, const char* data, size_t len) {
     c->out.own_refs();
   }
   return backpressure(c);
+}
+
+int Loop::write_file(double handle, int file, uint64_t offset, uint64_t len) {
+  Connection* c = find(handle);
+  if (!c || c->fcgi || !c->request_active || !c->reply_started || c->reply_ended) {
+    close(file);
+    return kReplyGone;
+  }
+  int rc = append_body(c, nullptr, static_cast<size_t>(len), false, file, offset);
+  return rc == kReplyOk ? backpressure(c) : rc;
 }
 
 int Loop::end(double handle) {

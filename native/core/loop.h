@@ -150,6 +150,10 @@ class Loop {
   // large ones are written to the socket at once and only what the socket
   // did not take is copied (so an app may reuse its buffer, as PEP 3333 lets it).
   int write(double handle, const char* data, size_t len);
+  // `len` bytes of the open file `file` from `offset`, sent with sendfile
+  // (HTTP, uwsgi, SCGI; FastCGI's records need the bytes: kReplyGone there).
+  // The loop owns `file` from the call on, whatever it returns.
+  int write_file(double handle, int file, uint64_t offset, uint64_t len);
   int end(double handle);
   int read_body(double handle, bool flowing);
   // FastCGI FILTER's DATA stream: deliver (true) or hold it. Elsewhere: gone.
@@ -179,7 +183,7 @@ class Loop {
   void mark_dirty(Connection* c);
   void close_conn(Connection* c);
   void reply_done(Connection* c);
-  int append_body(Connection* c, const char* data, size_t len, bool borrow);
+  int append_body(Connection* c, const char* data, size_t len, bool borrow, int file = -1, uint64_t file_off = 0);
   int backpressure(Connection* c);
 
   // FastCGI (core/loop_fastcgi.cc): the same calls for one request among the

@@ -16,6 +16,8 @@ export interface NativeServer {
   write(handle: number, chunk: string | Uint8Array): number;
   end(handle: number): number;
   readBody(handle: number, flowing: boolean): number;
+  /** `length` bytes of the open file `fd` from `offset`, with sendfile; the core owns fd from here on. */
+  writeFile(handle: number, fd: number, offset: number, length: number): number;
   /** FastCGI FILTER: deliver (true) or hold the DATA stream. */
   readData(handle: number, flowing: boolean): number;
   /** The app's error stream: FastCGI STDERR records; elsewhere returns GONE (the caller logs). */

@@ -1,9 +1,11 @@
 // serve(): binds the listeners, takes the core's event batches, runs the app
 // for each request and hands its reply back to the core.
+import * as fs from 'node:fs';
 import { isIP } from 'node:net';
+import { promisify } from 'node:util';
 import { binding, type NativeServer, type NativeServerOptions } from '../native/load.js';
 import { TsgiError } from '../errors.js';
-import type { App, Chunk, Reply, ServerInfo } from '../tsgi/types.js';
+import type { App, Chunk, FileBody, Reply, ServerInfo } from '../tsgi/types.js';
 import { encodeHeaders, INTERNAL_ERROR_BODY } from './reply.js';
 import { HttpRequest, type ListenerInfo } from './request.js';
 import { F_CGI, F_HEAD } from './flags.js';
@@ -55,6 +57,10 @@ function isLoopback(host: string): boolean {
 }
 
 const EV = binding.events;
+// Raw fds, not FileHandles: the core takes the fd over and closes it.
+const openFile = promisify(fs.open);
+const statFile = promisify(fs.fstat);
+const closeFile = (fd: number): void => fs.close(fd, () => {});
 const GONE = 0, FULL = 2, OVERFLOW = 3;
 const FLAG_END = 1, FLAG_CLOSE = 2, FLAG_NO_DATE = 4;
 
@@ -166,6 +172,10 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
       void stream(req, status, enc.block, enc.contentLength, flags, body as AsyncIterable<Chunk> | Iterable<Chunk>);
       return;
     }
+    if (typeof body === 'object' && typeof (body as FileBody).path === 'string') {
+      void sendFile(req, status, enc.block, enc.contentLength, flags, body as FileBody);
+      return;
+    }
     throw new TsgiError('TSGI_ERR_REPLY_BODY', typeof body);
   }
 
@@ -235,6 +245,53 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
       // Stop a producer we no longer pull from: its finally blocks run.
       if (!finished) await it.return?.();
       done(req);
+    }
+  }
+
+  /**
+   * A file body: opened and measured here, then handed to the core, which
+   * sends it with sendfile and closes it. FastCGI frames the body in records,
+   * so there the file is streamed through JS instead.
+   */
+  async function sendFile(req: AnyRequest, status: number, block: string, statedLength: number, flags: number,
+    file: FileBody): Promise<void> {
+    let fd = -1;
+    try {
+      fd = await openFile(file.path, 'r');
+      const st = await statFile(fd);
+      if (!st.isFile()) throw new TsgiError('TSGI_ERR_REPLY_FILE', `${file.path} is not a regular file`);
+      const offset = file.offset ?? 0;
+      const length = file.length ?? st.size - offset;
+      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 ||
+        offset + length > st.size) {
+        throw new TsgiError('TSGI_ERR_REPLY_FILE',
+          `${file.path}: range ${offset}+${length} is outside the file's ${st.size} bytes`);
+      }
+      if (statedLength >= 0 && statedLength !== length) {
+        throw new TsgiError('TSGI_ERR_REPLY_FILE', `Content-Length ${statedLength} but the range is ${length} bytes`);
+      }
+      if (req.aborted) return;
+      const h = req.handle;
+      if (req.tsgi.protocol === 'fastcgi' && length > 0 && !(req.flags & F_HEAD)) {
+        const from = fd;
+        fd = -1;  // the stream closes it
+        await stream(req, status, block, length, flags,
+          fs.createReadStream('', { fd: from, start: offset, end: offset + length - 1, highWaterMark: 64 * 1024 }));
+        return;
+      }
+      req.replyStarted = true;
+      native.respond(h, status, block, undefined, length, flags);
+      if (length > 0 && !(req.flags & F_HEAD)) {
+        const from = fd;
+        fd = -1;  // the core owns it now
+        native.writeFile(h, from, offset, length);
+      }
+      native.end(h);
+      done(req);
+    } catch (err) {
+      fail(req, err);
+    } finally {
+      if (fd >= 0) closeFile(fd);
     }
   }
 

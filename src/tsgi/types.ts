@@ -99,10 +99,26 @@ export type HeaderList =
 
 export type Chunk = string | Uint8Array;
 
+/**
+ * A file, or a range of it, as the body: the server opens it, sets
+ * Content-Length, and sends it with sendfile(2) where the protocol allows
+ * (HTTP, uwsgi, SCGI), so its bytes never enter JavaScript. An error opening
+ * it (missing, not a regular file, a range past its end) is an app error.
+ */
+export interface FileBody {
+  /** The file's path. */
+  readonly path: string;
+  /** First byte to send (default 0). */
+  readonly offset?: number;
+  /** Bytes to send (default: to the end of the file). */
+  readonly length?: number;
+}
+
 export type ReplyBody =
   | Chunk
   | Iterable<Chunk>
   | AsyncIterable<Chunk>
+  | FileBody
   | null
   | undefined;
 
