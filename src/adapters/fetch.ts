@@ -1,5 +1,16 @@
 // Fetch-API handlers (Hono, `export default { fetch }`) as TSGI apps: the
 // TSGI request becomes a global Request, the Response a TSGI reply.
+//
+// Two costs dominate a small fetch handler on Node, and both are avoided
+// where the handler lets us: building an undici Request (URL parsing, Headers,
+// an AbortSignal that follows ours) and reading a Response body through its
+// ReadableStream (a promise per chunk). The Request the handler gets is lazy:
+// its prototype chain is Request.prototype, `url`, `method`, `headers` and
+// `signal` come straight from the TSGI request, the body methods read
+// req.body directly, and a real Request is built only for what remains
+// (clone(), formData(), `cache`, …). A Response whose body was given as a
+// string or bytes is sent as those, when undici tells us what they were.
+import { TsgiError } from '../errors.js';
 import type { App, Chunk, Reply, Request as TsgiRequest } from '../tsgi/types.js';
 
 /** What a fetch handler gets as its second argument: Hono's `c.env`. */
@@ -7,23 +18,127 @@ export interface FetchEnv {
   readonly tsgi: TsgiRequest;
 }
 
-// Handler argument types stay loose: Hono's `fetch` takes (request, env?, ctx?).
-/* eslint-disable @typescript-eslint/no-explicit-any */
-export type FetchHandler = (request: Request, ...rest: any[]) => Response | Promise<Response>;
-export type FetchApp = FetchHandler | { fetch: FetchHandler };
-
-const NO_BODY_METHODS = new Set(['GET', 'HEAD']);
-
-function urlOf(req: TsgiRequest): string {
-  const scheme = req.tsgi.url_scheme;
-  const host = req.header('host') ?? `${req.SERVER_NAME}:${req.SERVER_PORT}`;
-  let target = req.REQUEST_URI;
-  if (target === '' || target[0] !== '/') {
-    target = req.SCRIPT_NAME + req.PATH_INFO + (req.QUERY_STRING === '' ? '' : '?' + req.QUERY_STRING);
-  }
-  return `${scheme}://${host}${target}`;
+/** The third argument, as Cloudflare Workers and Hono's `c.executionCtx` have it. */
+export interface FetchExecutionContext {
+  waitUntil(promise: Promise<unknown>): void;
+  passThroughOnException(): void;
 }
 
+/**
+ * A fetch handler: Hono's `app.fetch`, a Workers-style `fetch(request, env, ctx)`.
+ * It is called with a FetchEnv and a FetchExecutionContext after the request;
+ * the rest parameters are typed `never[]` so that handlers declaring their own
+ * env and context types (Hono's `Bindings`, Workers' `ExecutionContext`) fit.
+ */
+export type FetchHandler = (request: Request, ...rest: never[]) => Response | Promise<Response>;
+/** A handler, or an object with a `fetch` method (a Hono app, `export default { fetch }`). */
+export type FetchApp = FetchHandler | { fetch: FetchHandler };
+
+const EXECUTION_CONTEXT: FetchExecutionContext = Object.freeze({
+  waitUntil(promise: Promise<unknown>): void {
+    // Nothing waits for it here (the process outlives the request); an
+    // unhandled rejection would still be a crash, so keep its error quiet.
+    Promise.resolve(promise).catch(() => {});
+  },
+  passThroughOnException(): void {},
+});
+
+// ---- the URL ------------------------------------------------------------------
+
+// A host and an origin-form target that new URL() would leave as they are
+// (the test @hono/node-server uses): most requests skip the URL parser.
+const PLAIN_TARGET = /^\/[!#$&-;=?-[\]_a-z~]*$/;
+const DOT_SEGMENT = /\/\.\.?(?:[/?#]|$)/;
+const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
+// Bytes a path segment keeps as they are (RFC 3986 pchar and "/").
+const PATH_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+
+/** PATH_INFO is decoded, one char per byte: percent-encode it back for a URL. */
+function encodePath(decoded: string): string {
+  if (PATH_SAFE.test(decoded)) return decoded;
+  let out = '';
+  for (let i = 0; i < decoded.length; i++) {
+    const ch = decoded[i]!;
+    const c = decoded.charCodeAt(i);
+    out += c < 0x80 && PATH_SAFE.test(ch) ? ch : '%' + (c < 16 ? '0' : '') + c.toString(16).toUpperCase();
+  }
+  return out;
+}
+
+/** scheme://host + REQUEST_URI, as a URL string; undefined if no URL can be made of it. */
+function urlOf(req: TsgiRequest): string | undefined {
+  let target = req.REQUEST_URI;
+  if (target.startsWith('http://') || target.startsWith('https://')) {
+    // Absolute form: the target names the host itself.
+    try {
+      return new URL(target).href;
+    } catch {
+      return undefined;
+    }
+  }
+  if (target === '' || target[0] !== '/') {
+    const query = req.QUERY_STRING;
+    target = encodePath(req.SCRIPT_NAME + req.PATH_INFO) + (query === '' ? '' : '?' + query);
+    if (target[0] !== '/') target = '/' + target;
+  }
+  const host = req.header('host') || `${req.SERVER_NAME}:${req.SERVER_PORT}`;
+  const url = `${req.tsgi.url_scheme}://${host}${target}`;
+  if (PLAIN_HOST.test(host) && PLAIN_TARGET.test(target) && !DOT_SEGMENT.test(target)) return url;
+  // A backslash in the path would become "/" in a URL: two paths for one.
+  const q = target.indexOf('?');
+  if (target.indexOf('\\') !== -1 && (q === -1 || target.indexOf('\\') < q)) return undefined;
+  // A Host with a path, credentials or spaces in it must not move the request elsewhere.
+  if (/[/?#@\\\s]/.test(host)) return undefined;
+  try {
+    return new URL(url).href;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---- the lazy Request ---------------------------------------------------------
+
+const TSGI = Symbol('tsgi.request');
+const URL_KEY = Symbol('tsgi.url');
+const HEADERS = Symbol('tsgi.headers');
+const REAL = Symbol('tsgi.realRequest');
+const READ = Symbol('tsgi.bodyRead');
+
+interface LazyRequest {
+  [TSGI]: TsgiRequest;
+  [URL_KEY]: string;
+  [HEADERS]: Headers | undefined;
+  [REAL]: Request | undefined;
+  /** The body was read straight from req.body (no real Request saw it). */
+  [READ]: boolean;
+}
+
+const STANDARD_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
+const NO_BODY_METHODS = new Set(['GET', 'HEAD']);
+
+/** As the Request constructor normalizes a method: the standard ones upper-cased. */
+function methodOf(req: TsgiRequest): string {
+  const m = req.REQUEST_METHOD;
+  if (STANDARD_METHODS.has(m)) return m;
+  const upper = m.toUpperCase();
+  return STANDARD_METHODS.has(upper) ? upper : m;
+}
+
+function hasBody(req: TsgiRequest, method: string): boolean {
+  return !NO_BODY_METHODS.has(method) && !req.body.done;
+}
+
+function headersOf(req: TsgiRequest): Headers {
+  const h = new Headers(req.headers as Array<[string, string]>);
+  // uwsgi, SCGI and FastCGI carry these two as CGI variables, not HTTP_*.
+  if (req.tsgi.protocol !== 'http') {
+    if (req.CONTENT_TYPE !== '' && !h.has('content-type')) h.set('content-type', req.CONTENT_TYPE);
+    if (req.CONTENT_LENGTH !== '' && !h.has('content-length')) h.set('content-length', req.CONTENT_LENGTH);
+  }
+  return h;
+}
+
+/** req.body as a ReadableStream, pulled only as fast as its reader reads. */
 function bodyStream(req: TsgiRequest): ReadableStream<Uint8Array> {
   let it: AsyncIterator<Uint8Array> | undefined;
   return new ReadableStream<Uint8Array>({
@@ -39,37 +154,205 @@ function bodyStream(req: TsgiRequest): ReadableStream<Uint8Array> {
   });
 }
 
-function toRequest(req: TsgiRequest): Request {
-  const method = req.REQUEST_METHOD;
-  const init: RequestInit & { duplex?: 'half' } = { method, headers: req.headers as [string, string][], signal: req.signal };
-  if (!NO_BODY_METHODS.has(method) && !req.body.done) {
-    init.body = bodyStream(req);
-    init.duplex = 'half';
-  }
-  return new Request(urlOf(req), init);
+function bodyUnusable(): TypeError {
+  return new TypeError('Body is unusable: Body has already been read');
 }
 
-async function* streamBody(body: ReadableStream<Uint8Array>): AsyncGenerator<Chunk> {
-  const reader = body.getReader();
-  try {
-    for (;;) {
-      const r = await reader.read();
-      if (r.done) return;
-      yield r.value;
+/** The undici Request behind a lazy one, built on first need. */
+function realOf(lazy: LazyRequest & Request): Request {
+  let real = lazy[REAL];
+  if (real === undefined) {
+    const req = lazy[TSGI];
+    const method = lazy.method;
+    const init: RequestInit & { duplex?: 'half' } = { method, headers: lazy.headers, signal: req.signal };
+    if (!NO_BODY_METHODS.has(method)) {
+      if (lazy[READ]) {
+        // Read already: an empty body, locked, so the Request says bodyUsed.
+        init.body = new ReadableStream({ start(c) { c.close(); } });
+        init.duplex = 'half';
+      } else if (hasBody(req, method)) {
+        init.body = bodyStream(req);
+        init.duplex = 'half';
+      }
     }
-  } finally {
-    reader.releaseLock();
+    real = new Request(lazy[URL_KEY], init);
+    if (lazy[READ]) real.body?.getReader();
+    lazy[REAL] = real;
   }
+  return real;
+}
+
+/** The whole body straight from req.body, when no real Request holds it. */
+function readWhole(lazy: LazyRequest & Request): Promise<Uint8Array> | undefined {
+  if (lazy[REAL] !== undefined) return undefined;
+  if (lazy[READ]) return Promise.reject(bodyUnusable());
+  lazy[READ] = true;
+  const req = lazy[TSGI];
+  if (!hasBody(req, lazy.method)) return Promise.resolve(new Uint8Array(0));
+  // A fetch body has no size limit of its own; the server's limit applies.
+  return req.body.bytes(Number.MAX_SAFE_INTEGER);
+}
+
+function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer
+    ? bytes.buffer
+    : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+const decoder = new TextDecoder();
+
+// Built on first use: touching the global Request loads undici, which an app
+// that never uses fromFetch should not pay for at startup.
+let requestProto: object | undefined;
+
+function makeRequestProto(): object {
+  const proto: object = Object.create(Request.prototype, {
+    method: { get(this: LazyRequest) { return methodOf(this[TSGI]); } },
+    url: { get(this: LazyRequest) { return this[URL_KEY]; } },
+    headers: {
+      get(this: LazyRequest) {
+        return this[REAL]?.headers ?? (this[HEADERS] ??= headersOf(this[TSGI]));
+      },
+    },
+    signal: { get(this: LazyRequest) { return this[REAL]?.signal ?? this[TSGI].signal; } },
+    body: { get(this: LazyRequest & Request) { return realOf(this).body; } },
+    bodyUsed: { get(this: LazyRequest) { return this[REAL]?.bodyUsed ?? this[READ]; } },
+    arrayBuffer: {
+      value(this: LazyRequest & Request) {
+        return readWhole(this)?.then(toArrayBuffer) ?? realOf(this).arrayBuffer();
+      },
+    },
+    bytes: {
+      value(this: LazyRequest & Request) {
+        return readWhole(this)?.then((b) => new Uint8Array(toArrayBuffer(b))) ??
+          realOf(this).arrayBuffer().then((b) => new Uint8Array(b));
+      },
+    },
+    text: {
+      value(this: LazyRequest & Request) {
+        return readWhole(this)?.then((b) => decoder.decode(b)) ?? realOf(this).text();
+      },
+    },
+    json: {
+      value(this: LazyRequest & Request) {
+        return readWhole(this)?.then((b) => JSON.parse(decoder.decode(b)) as unknown) ?? realOf(this).json();
+      },
+    },
+    blob: {
+      value(this: LazyRequest & Request) {
+        const type = this.headers.get('content-type') ?? '';
+        return readWhole(this)?.then((b) => new Blob([b], { type })) ?? realOf(this).blob();
+      },
+    },
+    [Symbol.for('nodejs.util.inspect.custom')]: {
+      value(this: LazyRequest & Request) {
+        return { method: this.method, url: this.url, headers: this.headers };
+      },
+    },
+  });
+
+  // Everything else Request.prototype has (clone, formData, cache, mode, …)
+  // goes to the real Request; undici's own accessors would refuse our object.
+  for (const name of Object.getOwnPropertyNames(Request.prototype)) {
+    if (name === 'constructor' || Object.prototype.hasOwnProperty.call(proto, name)) continue;
+    const desc = Object.getOwnPropertyDescriptor(Request.prototype, name)!;
+    if (typeof desc.get === 'function') {
+      Object.defineProperty(proto, name, {
+        get(this: LazyRequest & Request) { return (realOf(this) as unknown as Record<string, unknown>)[name]; },
+      });
+    } else if (typeof desc.value === 'function') {
+      Object.defineProperty(proto, name, {
+        value(this: LazyRequest & Request, ...args: unknown[]) {
+          const real = realOf(this) as unknown as Record<string, (...a: unknown[]) => unknown>;
+          return real[name]!(...args);
+        },
+      });
+    }
+  }
+  return proto;
+}
+
+function lazyRequest(req: TsgiRequest, url: string): Request {
+  const lazy = Object.create(requestProto ??= makeRequestProto()) as LazyRequest;
+  lazy[TSGI] = req;
+  lazy[URL_KEY] = url;
+  lazy[HEADERS] = undefined;
+  lazy[REAL] = undefined;
+  lazy[READ] = false;
+  return lazy as unknown as Request;
+}
+
+// ---- the Response -------------------------------------------------------------
+
+// undici keeps what a Response body was made from (a string, a copy of the
+// bytes) in its internal state; when it is there and the stream is untouched,
+// those are the bytes, with no stream read. Internal, hence guarded: with
+// another undici the symbol is absent and every body goes through the stream.
+interface UndiciState { body?: { source?: unknown; stream?: ReadableStream } | null }
+// Node's own mark of a stream that was read from (node:internal/streams/utils).
+const DISTURBED = Symbol.for('nodejs.stream.disturbed');
+let STATE: symbol | null | undefined;
+
+function sourceOf(res: Response): string | Uint8Array | undefined {
+  STATE ??= Object.getOwnPropertySymbols(res).find((s) => s.description === 'state') ?? null;
+  if (STATE === null) return undefined;
+  const body = (res as unknown as Record<symbol, UndiciState | undefined>)[STATE]?.body;
+  const source = body?.source;
+  if (typeof source !== 'string' && !(source instanceof Uint8Array)) return undefined;
+  const stream = body!.stream as (ReadableStream & { [DISTURBED]?: boolean }) | undefined;
+  if (stream === undefined || stream.locked || stream[DISTURBED] !== false) return undefined;
+  return source;
+}
+
+/** Whether a Response made of a string or bytes skips its stream here (for tests). */
+export function fetchFastBody(): boolean {
+  return sourceOf(new Response('x')) === 'x';
+}
+
+/** A Response body as an async iterable: one read per chunk the server pulls. */
+function streamBody(body: ReadableStream<Uint8Array>): AsyncIterable<Chunk> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<Chunk> {
+      const reader = body.getReader();
+      return {
+        async next(): Promise<IteratorResult<Chunk>> {
+          const r = await reader.read();
+          if (r.done) return { done: true, value: undefined };
+          const v = r.value as unknown;
+          // A stream of strings (allowed by ReadableStream) goes out as UTF-8.
+          return { done: false, value: typeof v === 'string' || v instanceof Uint8Array ? v : new Uint8Array(v as ArrayBuffer) };
+        },
+        async return(): Promise<IteratorResult<Chunk>> {
+          // The client left: cancel the stream, so its producer hears of it.
+          await reader.cancel().catch(() => {});
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
 }
 
 function toReply(res: Response): Reply {
-  const headers: Array<[string, string]> = [];
-  for (const [name, value] of res.headers) {
-    if (name !== 'set-cookie') headers.push([name, value]);
+  if (!(res instanceof Response)) {
+    throw new TsgiError('TSGI_ERR_REPLY_BODY', `the fetch handler returned ${res === null ? 'null' : typeof res}, not a Response`);
   }
-  for (const cookie of res.headers.getSetCookie()) headers.push(['set-cookie', cookie]);
-  return { status: res.status, headers, body: res.body === null ? undefined : streamBody(res.body) };
+  const headers: Array<[string, string]> = [];
+  let cookies = false;
+  for (const [name, value] of res.headers) {
+    if (name === 'set-cookie') cookies = true;
+    else headers.push([name, value]);
+  }
+  if (cookies) for (const cookie of res.headers.getSetCookie()) headers.push(['set-cookie', cookie]);
+  const source = sourceOf(res);
+  const body = res.body;
+  return {
+    status: res.status,
+    headers,
+    body: source !== undefined ? source : body === null ? undefined : streamBody(body),
+  };
 }
+
+// ---- the app ------------------------------------------------------------------
 
 /** Whether `x` is an object with a `fetch` method (a Hono app, `export default { fetch }`). */
 export function isFetchApp(x: unknown): boolean {
@@ -77,14 +360,29 @@ export function isFetchApp(x: unknown): boolean {
     typeof (x as { fetch?: unknown }).fetch === 'function';
 }
 
-/** A fetch handler, or an object with a `fetch` method, as a TSGI app. */
+const BAD_REQUEST: Reply = Object.freeze({
+  status: 400, headers: [['content-type', 'text/plain; charset=utf-8']] as const, body: 'Bad Request\n',
+});
+
+/**
+ * A fetch handler, or an object with a `fetch` method, as a TSGI app. The
+ * handler gets a global Request (lazy: see above), `{ tsgi: req }` as its
+ * env, and an execution context; its Response becomes the reply.
+ */
 export function fromFetch(handler: FetchApp): App {
-  const call: FetchHandler = typeof handler === 'function'
-    ? handler
-    : (request, env) => handler.fetch(request, env);
+  type Call = (request: Request, env: FetchEnv, ctx: FetchExecutionContext) => Response | Promise<Response>;
+  const call: Call = typeof handler === 'function'
+    ? handler as unknown as Call
+    : (request, env, ctx) => (handler.fetch as unknown as Call).call(handler, request, env, ctx);
+  if (typeof call !== 'function' || (typeof handler !== 'function' && !isFetchApp(handler))) {
+    throw new TsgiError('TSGI_ERR_APP_KIND', 'fromFetch() needs a function or an object with a fetch method');
+  }
   return (req) => {
+    const url = urlOf(req);
+    if (url === undefined) return BAD_REQUEST;
     const env: FetchEnv = { tsgi: req };
-    const res = call(toRequest(req), env);
-    return res instanceof Response ? toReply(res) : Promise.resolve(res).then(toReply);
+    const res = call(lazyRequest(req, url), env, EXECUTION_CONTEXT);
+    if (res instanceof Response) return toReply(res);
+    return Promise.resolve(res).then(toReply);
   };
 }

@@ -1,0 +1,448 @@
+// A TSGI app served by node:http: the reverse adapter, so an app written for
+// tsgi runs anywhere Node's own server does, and the two servers can be
+// compared on one app. The request is derived as tsgi's HTTP listener derives
+// it (src/server/request.ts); the reply follows the rules of docs/tsgi.md.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { TsgiError } from '../errors.js';
+import { RequestBody } from '../server/body.js';
+import { SERVER_SOFTWARE } from '../server/request.js';
+import type { App, Body, Chunk, ErrorStream, HeaderList, Reply, Request, ServerInfo } from '../tsgi/types.js';
+
+export interface NodeListenerOptions {
+  /** Where errors are logged (app errors, refused replies). Default: stderr. */
+  log?: (line: string) => void;
+}
+
+const INFO_HTTP: ServerInfo = Object.freeze({
+  version: [0, 1] as const, url_scheme: 'http', protocol: 'http',
+  multiprocess: false, multithread: false, run_once: false,
+});
+const INFO_HTTPS: ServerInfo = Object.freeze({ ...INFO_HTTP, url_scheme: 'https' });
+
+const INTERNAL_ERROR_BODY = 'Internal Server Error\n';
+const PERCENT = /%([0-9A-Fa-f]{2})/g;
+
+function unescapePath(raw: string): string {
+  if (raw.indexOf('%') === -1) return raw;
+  return raw.replace(PERCENT, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+function cgiName(header: string): string {
+  return 'HTTP_' + header.toUpperCase().replace(/-/g, '_');
+}
+
+/** The TSGI request over an IncomingMessage; fields are derived when read. */
+class NodeRequest implements Request {
+  private _body: RequestBody | undefined;
+  private _abort: AbortController | undefined;
+  private _headers: Array<readonly [string, string]> | undefined;
+  private _path: string | undefined;
+  private watching = false;
+  aborted = false;
+  finished = false;
+
+  constructor(readonly incoming: IncomingMessage, readonly res: ServerResponse,
+    private readonly log: (line: string) => void) {}
+
+  /** Only FastCGI FILTER requests carry a DATA stream. */
+  get data(): Body | undefined { return undefined; }
+
+  /** No protocol stream for diagnostics here: they go to the log, naming the request. */
+  get errors(): ErrorStream {
+    return {
+      write: (chunk: string | Uint8Array): boolean => {
+        if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
+          throw new TypeError('errors.write() takes a string or a Uint8Array');
+        }
+        const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+        this.log(`app stderr on ${this.REQUEST_METHOD} ${this.REQUEST_URI}: ${text.replace(/\n$/, '')}`);
+        return true;
+      },
+    };
+  }
+
+  get REQUEST_METHOD(): string { return this.incoming.method ?? 'GET'; }
+  get SCRIPT_NAME(): string { return ''; }
+  get REQUEST_URI(): string { return this.incoming.url ?? ''; }
+
+  /** The path part of the target: origin-form as is, absolute-form past its authority. */
+  private rawPath(): string {
+    let target = this.REQUEST_URI;
+    if (target[0] !== '/') {
+      const scheme = target.indexOf('://');
+      if (scheme === -1) return '/';  // "*" (OPTIONS) and the like
+      const slash = target.indexOf('/', scheme + 3);
+      target = slash === -1 ? '/' : target.slice(slash);
+    }
+    const q = target.indexOf('?');
+    return q === -1 ? target : target.slice(0, q);
+  }
+
+  get PATH_INFO(): string {
+    this._path ??= unescapePath(this.rawPath());
+    return this._path;
+  }
+
+  get QUERY_STRING(): string {
+    const target = this.REQUEST_URI;
+    const q = target.indexOf('?');
+    return q === -1 ? '' : target.slice(q + 1);
+  }
+
+  get CONTENT_TYPE(): string { return this.incoming.headers['content-type'] ?? ''; }
+  get CONTENT_LENGTH(): string { return this.incoming.headers['content-length'] ?? ''; }
+
+  get SERVER_NAME(): string {
+    const host = this.incoming.headers.host ?? '';
+    if (host === '') return this.incoming.socket.localAddress || 'localhost';
+    if (host[0] === '[') {
+      const end = host.indexOf(']');
+      return end === -1 ? host : host.slice(0, end + 1);
+    }
+    const colon = host.lastIndexOf(':');
+    return colon === -1 ? host : host.slice(0, colon);
+  }
+
+  get SERVER_PORT(): string {
+    const port = this.incoming.socket.localPort;
+    if (port !== undefined) return String(port);
+    const m = /:(\d+)$/.exec(this.incoming.headers.host ?? '');
+    return m ? m[1]! : this.tsgi.url_scheme === 'https' ? '443' : '80';
+  }
+
+  get SERVER_PROTOCOL(): string { return 'HTTP/' + this.incoming.httpVersion; }
+  get REMOTE_ADDR(): string { return this.incoming.socket.remoteAddress ?? ''; }
+  get REMOTE_PORT(): string {
+    const port = this.incoming.socket.remotePort;
+    return port === undefined ? '' : String(port);
+  }
+
+  get headers(): ReadonlyArray<readonly [string, string]> {
+    if (this._headers === undefined) {
+      const raw = this.incoming.rawHeaders;
+      const list: Array<readonly [string, string]> = [];
+      for (let i = 0; i < raw.length; i += 2) {
+        if (raw[i]!.indexOf('_') === -1) list.push([raw[i]!, raw[i + 1]!]);
+      }
+      this._headers = list;
+    }
+    return this._headers;
+  }
+
+  header(name: string): string | undefined {
+    const lower = name.toLowerCase();
+    if (lower.indexOf('_') !== -1) return undefined;
+    const raw = this.incoming.rawHeaders;
+    let found: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const candidate = raw[i]!;
+      if (candidate.length !== lower.length || candidate.toLowerCase() !== lower) continue;
+      found = found === undefined ? raw[i + 1]! : found + (lower === 'cookie' ? '; ' : ', ') + raw[i + 1]!;
+    }
+    return found;
+  }
+
+  var(name: string): string | undefined {
+    switch (name) {
+      case 'REQUEST_METHOD': return this.REQUEST_METHOD;
+      case 'SCRIPT_NAME': return this.SCRIPT_NAME;
+      case 'PATH_INFO': return this.PATH_INFO;
+      case 'QUERY_STRING': return this.QUERY_STRING;
+      case 'REQUEST_URI': return this.REQUEST_URI;
+      case 'CONTENT_TYPE': return this.CONTENT_TYPE;
+      case 'CONTENT_LENGTH': return this.CONTENT_LENGTH;
+      case 'SERVER_NAME': return this.SERVER_NAME;
+      case 'SERVER_PORT': return this.SERVER_PORT;
+      case 'SERVER_PROTOCOL': return this.SERVER_PROTOCOL;
+      case 'REMOTE_ADDR': return this.REMOTE_ADDR;
+      case 'REMOTE_PORT': return this.REMOTE_PORT;
+      case 'GATEWAY_INTERFACE': return 'CGI/1.1';
+      case 'SERVER_SOFTWARE': return SERVER_SOFTWARE;
+    }
+    if (name.startsWith('HTTP_')) return this.vars()[name];
+    return undefined;
+  }
+
+  vars(): Record<string, string> {
+    const v: Record<string, string> = {
+      GATEWAY_INTERFACE: 'CGI/1.1',
+      SERVER_SOFTWARE,
+      REQUEST_METHOD: this.REQUEST_METHOD,
+      SCRIPT_NAME: this.SCRIPT_NAME,
+      PATH_INFO: this.PATH_INFO,
+      QUERY_STRING: this.QUERY_STRING,
+      REQUEST_URI: this.REQUEST_URI,
+      CONTENT_TYPE: this.CONTENT_TYPE,
+      CONTENT_LENGTH: this.CONTENT_LENGTH,
+      SERVER_NAME: this.SERVER_NAME,
+      SERVER_PORT: this.SERVER_PORT,
+      SERVER_PROTOCOL: this.SERVER_PROTOCOL,
+      REMOTE_ADDR: this.REMOTE_ADDR,
+      REMOTE_PORT: this.REMOTE_PORT,
+    };
+    for (const [name, value] of this.headers) {
+      const lower = name.toLowerCase();
+      if (lower === 'content-type' || lower === 'content-length') continue;
+      const key = cgiName(name);
+      const prev = v[key];
+      v[key] = prev === undefined ? value : prev + (lower === 'cookie' ? '; ' : ', ') + value;
+    }
+    return v;
+  }
+
+  get body(): Body {
+    if (this._body === undefined) {
+      const h = this.incoming.headers;
+      const empty = (h['content-length'] === undefined || h['content-length'] === '0') &&
+        h['transfer-encoding'] === undefined;
+      const incoming = this.incoming;
+      let listening = false;
+      const body = new RequestBody({
+        flow: (on) => {
+          if (!listening) {
+            listening = true;
+            incoming.on('data', (chunk: Buffer) => body.push(chunk));
+            incoming.on('end', () => body.end());
+            incoming.on('error', (err) => body.fail(err));
+            this.watch();
+          }
+          if (on) incoming.resume();
+          else incoming.pause();
+        },
+      }, empty);
+      this._body = body;
+    }
+    return this._body;
+  }
+
+  get signal(): AbortSignal {
+    if (this._abort === undefined) {
+      this._abort = new AbortController();
+      if (this.aborted) this._abort.abort(new TsgiError('TSGI_ERR_BODY_ABORTED'));
+      else this.watch();
+    }
+    return this._abort.signal;
+  }
+
+  get tsgi(): ServerInfo {
+    return (this.incoming.socket as { encrypted?: boolean }).encrypted ? INFO_HTTPS : INFO_HTTP;
+  }
+
+  /** Listens for the client going away (only once something can hear it). */
+  watch(): void {
+    if (this.watching) return;
+    this.watching = true;
+    this.res.once('close', () => {
+      if (!this.res.writableFinished) this.abort(new TsgiError('TSGI_ERR_BODY_ABORTED', 'the client went away'));
+    });
+  }
+
+  abort(err: Error): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this._abort?.abort(err);
+    this._body?.fail(err);
+    this.drained();
+  }
+
+  private drainWaiter: (() => void) | undefined;
+
+  waitDrain(): Promise<void> {
+    return new Promise((resolve) => {
+      this.drainWaiter = resolve;
+      this.res.once('drain', this.drained);
+    });
+  }
+
+  readonly drained = (): void => {
+    const w = this.drainWaiter;
+    this.drainWaiter = undefined;
+    w?.();
+  };
+}
+
+// RFC 9110 5.1 (token) and 5.5 (field-value), as src/server/reply.ts checks.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+// Framing and hop-by-hop fields belong to the server (RFC 9110 7.6.1).
+const DROPPED = new Set(['te', 'upgrade', 'trailer', 'keep-alive', 'proxy-connection', 'transfer-encoding']);
+
+interface Head {
+  /** Flat [name, value, name, value, …] as writeHead takes it. */
+  raw: string[];
+  contentLength: number;
+  hasLocation: boolean;
+}
+
+function addHeader(out: Head, name: string, value: string): void {
+  if (!TOKEN.test(name)) throw new TsgiError('TSGI_ERR_REPLY_HEADER', JSON.stringify(name));
+  if (BAD_VALUE.test(value)) throw new TsgiError('TSGI_ERR_REPLY_HEADER', `value of ${name}`);
+  const lower = name.toLowerCase();
+  if (DROPPED.has(lower)) return;
+  if (lower === 'connection') {
+    // Only "close" means something to the server: it ends the connection.
+    if (/(^|,)\s*close\s*(,|$)/i.test(value)) out.raw.push('Connection', 'close');
+    return;
+  }
+  if (lower === 'content-length') {
+    const v = value.trim();
+    if (!/^\d{1,15}$/.test(v)) throw new TsgiError('TSGI_ERR_REPLY_HEADER', `Content-Length ${JSON.stringify(value)}`);
+    out.contentLength = Number(v);
+    return;
+  }
+  if (lower === 'location') out.hasLocation = true;
+  out.raw.push(name, value);
+}
+
+function encodeHead(headers: HeaderList | undefined): Head {
+  const out: Head = { raw: [], contentLength: -1, hasLocation: false };
+  if (headers === undefined || headers === null) return out;
+  if (Array.isArray(headers)) {
+    for (const pair of headers as ReadonlyArray<readonly [string, string]>) addHeader(out, pair[0], String(pair[1]));
+    return out;
+  }
+  const record = headers as Readonly<Record<string, string | number | ReadonlyArray<string> | undefined>>;
+  for (const name in record) {
+    const value = record[name];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value as ReadonlyArray<string>) addHeader(out, name, String(v));
+    else addHeader(out, name, String(value));
+  }
+  return out;
+}
+
+function checkChunk(chunk: unknown): Chunk {
+  if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
+    throw new TsgiError('TSGI_ERR_REPLY_BODY', `a chunk of type ${chunk === null ? 'null' : typeof chunk}`);
+  }
+  return chunk;
+}
+
+const defaultLog = (line: string): void => {
+  process.stderr.write(`tsgi: ${line}\n`);
+};
+
+/** A node:http request listener that serves a TSGI app. */
+export function toNodeListener(app: App, options: NodeListenerOptions = {}):
+  (req: IncomingMessage, res: ServerResponse) => void {
+  const log = options.log ?? defaultLog;
+
+  function fail(req: NodeRequest, err: unknown): void {
+    const what = `${req.REQUEST_METHOD} ${req.REQUEST_URI}`;
+    const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    const status = err instanceof TsgiError && err.status >= 400 && err.status < 500 ? err.status : 500;
+    log(`${status === 500 ? 'app error' : `answered ${status}`} on ${what}: ${detail}`);
+    const res = req.res;
+    if (!res.headersSent && !req.aborted) {
+      const body = status === 500 ? INTERNAL_ERROR_BODY : `${err instanceof TsgiError ? err.message : ''}\n`;
+      res.writeHead(status, ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body))]);
+      res.end(body);
+    } else {
+      res.destroy();
+    }
+    req.finished = true;
+  }
+
+  function send(req: NodeRequest, reply: Reply): void {
+    if (req.aborted) return;
+    if (reply === null || typeof reply !== 'object') {
+      throw new TsgiError('TSGI_ERR_REPLY_BODY', 'the app must return a reply object');
+    }
+    const head = encodeHead(reply.headers);
+    // RFC 3875 6.2.3: a Location without a status is a redirect (302).
+    const status = reply.status ?? (head.hasLocation ? 302 : 200);
+    if (!Number.isInteger(status) || status < 200 || status > 599) {
+      throw new TsgiError('TSGI_ERR_REPLY_STATUS', String(status));
+    }
+    const body = reply.body;
+    const res = req.res;
+    if (body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array) {
+      const length = body === undefined || body === null ? 0
+        : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+      // A HEAD reply may state the length a GET would have (RFC 9110 9.3.2).
+      const stated = length === 0 && head.contentLength >= 0 && req.REQUEST_METHOD === 'HEAD' ? head.contentLength : length;
+      if (status !== 204 && status !== 304) head.raw.push('Content-Length', String(stated));
+      res.writeHead(status, head.raw);
+      if (length === 0) res.end();
+      else res.end(body);
+      req.finished = true;
+      return;
+    }
+    if (typeof body === 'object' && (Symbol.asyncIterator in body || Symbol.iterator in body)) {
+      void stream(req, status, head, body as AsyncIterable<Chunk> | Iterable<Chunk>);
+      return;
+    }
+    throw new TsgiError('TSGI_ERR_REPLY_BODY', typeof body);
+  }
+
+  async function stream(req: NodeRequest, status: number, head: Head,
+    body: AsyncIterable<Chunk> | Iterable<Chunk>): Promise<void> {
+    const res = req.res;
+    req.watch();
+    const it: AsyncIterator<Chunk> | Iterator<Chunk> = Symbol.asyncIterator in body
+      ? (body as AsyncIterable<Chunk>)[Symbol.asyncIterator]()
+      : (body as Iterable<Chunk>)[Symbol.iterator]();
+    let finished = false;
+    let sent = 0;
+    try {
+      const first = await it.next();
+      if (req.aborted) return;
+      if (head.contentLength >= 0 && status !== 204 && status !== 304) {
+        head.raw.push('Content-Length', String(head.contentLength));
+      }
+      res.writeHead(status, head.raw);
+      let next = first;
+      while (!next.done) {
+        const chunk = checkChunk(next.value);
+        sent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+        if (head.contentLength >= 0 && sent > head.contentLength && req.REQUEST_METHOD !== 'HEAD') {
+          // Past the declared length: the client got all it was promised; close.
+          finished = true;
+          log(`app error on ${req.REQUEST_METHOD} ${req.REQUEST_URI}: ${new TsgiError('TSGI_ERR_REPLY_LENGTH').message}`);
+          res.destroy();
+          return;
+        }
+        if (!res.write(chunk) && !req.aborted) await req.waitDrain();
+        if (req.aborted) return;
+        next = await it.next();
+        if (req.aborted) return;
+      }
+      finished = true;
+      if (head.contentLength >= 0 && sent < head.contentLength && req.REQUEST_METHOD !== 'HEAD') {
+        res.destroy();  // shorter than promised: the client must see it incomplete
+      } else {
+        res.end();
+      }
+    } catch (err) {
+      finished = true;
+      fail(req, err);
+    } finally {
+      if (!finished) await it.return?.();
+      req.finished = true;
+    }
+  }
+
+  return (incoming, res) => {
+    const req = new NodeRequest(incoming, res, log);
+    try {
+      const result = app(req);
+      if (result !== null && typeof result === 'object' && typeof (result as Promise<Reply>).then === 'function') {
+        req.watch();
+        (result as Promise<Reply>).then(
+          (reply) => {
+            try {
+              send(req, reply);
+            } catch (err) {
+              fail(req, err);
+            }
+          },
+          (err) => fail(req, err),
+        );
+        return;
+      }
+      send(req, result as Reply);
+    } catch (err) {
+      fail(req, err);
+    }
+  };
+}
