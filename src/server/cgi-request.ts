@@ -9,6 +9,10 @@ import { latin1, SERVER_SOFTWARE, type ListenerInfo } from './request.js';
 const W_HEAD = 0, W_FLAGS = 1, W_PEER = 14, W_PEER_PORT = 16,
   W_COUNT = 21, W_VARS = 22;
 
+/** The variables that are Request properties: always a string, "" when not sent. */
+const ALWAYS = new Set(['REQUEST_METHOD', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'REQUEST_URI', 'CONTENT_TYPE',
+  'CONTENT_LENGTH', 'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'REMOTE_ADDR', 'REMOTE_PORT']);
+
 function headerName(cgi: string): string {
   // HTTP_X_FORWARDED_FOR -> x-forwarded-for: the original case is lost on the
   // way; header names are case-insensitive (RFC 9110 5.1).
@@ -107,11 +111,18 @@ export class CgiRequest extends BaseRequest implements Request {
 
   var(name: string): string | undefined {
     if (name === 'PATH_INFO') return this.PATH_INFO;
-    return this.all().get(name);
+    const v = this.all().get(name);
+    if (v !== undefined) return v;
+    // What a web server left out of the variables every request has (RFC
+    // 3875 4.1: GATEWAY_INTERFACE is one; nginx's uwsgi_params omits it).
+    if (name === 'GATEWAY_INTERFACE') return 'CGI/1.1';
+    if (name === 'SERVER_SOFTWARE') return SERVER_SOFTWARE;
+    return ALWAYS.has(name) ? '' : undefined;
   }
 
   vars(): Record<string, string> {
-    const v: Record<string, string> = {};
+    const v: Record<string, string> = { GATEWAY_INTERFACE: 'CGI/1.1', SERVER_SOFTWARE };
+    for (const name of ALWAYS) v[name] = '';
     for (const [name, value] of this.all()) v[name] = value;
     v.PATH_INFO = this.PATH_INFO;
     return v;

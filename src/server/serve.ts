@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { promisify } from 'node:util';
 import { binding, type NativeServer, type NativeServerOptions } from '../native/load.js';
 import { TsgiError } from '../errors.js';
+import { TSGI_VERSION } from '../version.js';
 import type { App, Chunk, FileBody, Reply, ServerInfo } from '../tsgi/types.js';
 import { encodeHeaders, INTERNAL_ERROR_BODY } from './reply.js';
 import { HttpRequest, type ListenerInfo } from './request.js';
@@ -397,7 +398,7 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
         allow: [...allow],
       });
       const info: ServerInfo = Object.freeze({
-        version: [0, 1] as const, url_scheme: 'http', protocol: spec.protocol,
+        version: TSGI_VERSION, url_scheme: 'http', protocol: spec.protocol,
         ...(spec.protocol === 'fastcgi' ? { role: 'responder' as const } : {}),
         multiprocess: false, multithread: false, run_once: false,
       });

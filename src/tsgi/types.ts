@@ -1,5 +1,5 @@
-// TSGI v0: the gateway interface between tsgi and apps, as types. These are the
-// normative form; docs/tsgi.md is the prose. The request carries the CGI/1.1
+// TSGI 1.0: the gateway interface between servers and apps, as types. These
+// are the normative form; docs/tsgi.md is the prose. The request carries the CGI/1.1
 // meta-variables by name (RFC 3875 section 4.1), whatever protocol brought it.
 
 /** The request body: read it once, as a stream or whole with a size limit. */
@@ -136,3 +136,6 @@ export interface Reply {
 }
 
 export type App = (req: Request) => Reply | Promise<Reply>;
+
+/** An app that wraps an app (docs/tsgi.md section 1). */
+export type Middleware = (next: App) => App;
