@@ -22,12 +22,15 @@
 // NICE, TSGI_ROOT (a tsgi build: dist/ + build/Release/tsgi.node; default: a
 // copy of this checkout's, taken at start), UWSGI (uwsgi binary), NGINX (nginx binary).
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildLoadgen } from './lib/loadgen.mjs';
+import { childrenCpuSeconds, cpuBusy, cpuSeconds, memory, processTree } from './lib/proc.mjs';
+import { fmt, pct, range, summary } from './lib/stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -90,18 +93,6 @@ for (const [tool, pkg] of [['taskset', 'util-linux'], ['g++', 'g++'], [UWSGI, 'u
   if (!have(tool)) die(`${tool} is not installed (apt-get install -y ${pkg})`);
 }
 
-/** Builds build-bench/loadgen when missing or older than its sources. */
-function buildLoadgen() {
-  const dir = path.join(here, 'loadgen');
-  const sources = ['loadgen.cc', 'main.cc'].map((f) => path.join(dir, f));
-  const out = path.join(root, 'build-bench', 'loadgen');
-  const newest = Math.max(...[...sources, path.join(dir, 'loadgen.h')].map((f) => statSync(f).mtimeMs));
-  if (existsSync(out) && statSync(out).mtimeMs >= newest) return out;
-  mkdirSync(path.dirname(out), { recursive: true });
-  log('bench-cgi: building build-bench/loadgen (g++ -O2)');
-  execFileSync('g++', ['-std=c++17', '-O2', '-Wall', '-Wextra', '-pthread', '-o', out, ...sources], { stdio: 'inherit' });
-  return out;
-}
 const LOADGEN = buildLoadgen();
 
 /** The tsgi build to run: TSGI_ROOT, or a copy of this checkout's taken now (a rebuild mid-run cannot touch it). */
@@ -125,71 +116,6 @@ function git(...a) {
   } catch {
     return '';
   }
-}
-
-// ---- /proc -------------------------------------------------------------------------
-
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-function statFields(file) {
-  const stat = readFileSync(file, 'utf8');
-  // comm (field 2) may hold spaces and parens: split after the last ')'. rest[0] is field 3.
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-}
-
-/** The process and all its descendants (uWSGI workers, nginx's worker). */
-function processTree(pid) {
-  const children = new Map();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const ppid = Number(statFields(`/proc/${name}/stat`)[4 - 3]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(name));
-    } catch { /* gone */ }
-  }
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i]) ?? []));
-  return out;
-}
-
-/** CPU seconds (user + system, all threads) of these processes so far. */
-function cpuSeconds(pids) {
-  let s = 0;
-  for (const pid of pids) {
-    try {
-      const f = statFields(`/proc/${pid}/stat`);
-      s += (Number(f[14 - 3]) + Number(f[15 - 3])) / CLK_TCK;
-    } catch { /* exited */ }
-  }
-  return s;
-}
-
-/** CPU seconds of this process's reaped children (wrk, after it exits). */
-function childrenCpuSeconds() {
-  const f = statFields('/proc/self/stat');
-  return (Number(f[16 - 3]) + Number(f[17 - 3])) / CLK_TCK;
-}
-
-/** Busy seconds of one CPU (or all with cpu = ''), and apart from it steal. */
-function cpuBusy(cpu) {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
-  if (!line) return { busy: NaN, steal: NaN };
-  const t = line.trim().split(/\s+/).slice(1).map(Number);
-  return { busy: (t[0] + t[1] + t[2] + t[5] + t[6]) / CLK_TCK, steal: (t[7] ?? 0) / CLK_TCK };
-}
-
-function memory(pids) {
-  let rss = 0, peak = 0;
-  for (const pid of pids) {
-    try {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-      rss += kb('VmRSS');
-      peak += kb('VmHWM');
-    } catch { /* gone */ }
-  }
-  return { rssMB: rss / 1024, peakMB: peak / 1024 };
 }
 
 // ---- servers -------------------------------------------------------------------------
@@ -527,17 +453,6 @@ function syscallTable(rows) {
 }
 
 // ---- statistics & output ---------------------------------------------------------------------
-
-function median(xs) {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-const summary = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
-const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : 'n/a');
-const range = (s, d = 0) => `${fmt(s.median, d)} (${fmt(s.min, d)}–${fmt(s.max, d)})`;
-const pct = (x) => `${fmt(x * 100)}%`;
 
 function versions() {
   // The first line a tool prints, whichever stream it uses (nginx -v writes to stderr).

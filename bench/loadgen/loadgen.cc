@@ -5,7 +5,7 @@
 // uwsgi/SCGI: socket, connect, send (at once: on loopback the handshake is
 // done by the time connect returns; EAGAIN falls back to waiting for
 // EPOLLOUT), epoll_ctl(ADD), read (one read sees the reply and, with
-// EPOLLRDHUP, its end), close. HTTP: send, read.
+// EPOLLRDHUP, its end), close. HTTP, FastCGI with FCGI_KEEP_CONN: send, read.
 #include "loadgen.h"
 
 #include <arpa/inet.h>
@@ -30,6 +30,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "fastcgi.h"
+
 namespace tsgi::loadgen {
 
 // ---- names -------------------------------------------------------------------
@@ -39,6 +41,7 @@ const char* protocol_name(Protocol p) {
     case Protocol::kHttp: return "http";
     case Protocol::kUwsgi: return "uwsgi";
     case Protocol::kScgi: return "scgi";
+    case Protocol::kFastcgi: return "fastcgi";
   }
   return "?";
 }
@@ -47,13 +50,14 @@ bool parse_protocol(const std::string& name, Protocol* out) {
   if (name == "http") *out = Protocol::kHttp;
   else if (name == "uwsgi") *out = Protocol::kUwsgi;
   else if (name == "scgi") *out = Protocol::kScgi;
+  else if (name == "fastcgi" || name == "fcgi") *out = Protocol::kFastcgi;
   else return false;
   return true;
 }
 
 const char* error_name(int kind) {
   static const char* const names[kErrorKinds] = {"connect", "write", "read", "timeout",
-                                                 "status", "length", "malformed", "closed"};
+                                                 "status", "length", "malformed", "closed", "rejected"};
   return kind >= 0 && kind < kErrorKinds ? names[kind] : "?";
 }
 
@@ -221,16 +225,33 @@ std::string cgi_header_name(const std::string& name) {
 
 using Vars = std::vector<std::pair<std::string, std::string>>;
 
-// The variables nginx sends with the stock uwsgi_params / scgi_params for the
-// same request, in the same order, so a direct run and one through nginx ask
-// the server for the same work.
+// nginx's stock fastcgi.conf (fastcgi_params with SCRIPT_FILENAME first) for
+// a GET without a body, as nginx 1.22 fills it in: empty variables are sent
+// empty, `HTTPS ... if_not_empty` is left out.
+Vars fastcgi_vars(const Options& o, const Target& t, const std::string& host, const std::string& path,
+                  const std::string& query) {
+  std::string script = percent_decode(path);
+  return {{"SCRIPT_FILENAME", "/var/www/html" + script}, {"QUERY_STRING", query}, {"REQUEST_METHOD", o.method},
+          {"CONTENT_TYPE", ""}, {"CONTENT_LENGTH", ""}, {"SCRIPT_NAME", script}, {"REQUEST_URI", o.path},
+          {"DOCUMENT_URI", script}, {"DOCUMENT_ROOT", "/var/www/html"}, {"SERVER_PROTOCOL", "HTTP/1.1"},
+          {"REQUEST_SCHEME", "http"}, {"GATEWAY_INTERFACE", "CGI/1.1"}, {"SERVER_SOFTWARE", "nginx/1.22.1"},
+          {"REMOTE_ADDR", "127.0.0.1"}, {"REMOTE_PORT", "50000"}, {"REMOTE_USER", ""},
+          {"SERVER_ADDR", t.tcp ? t.host : "127.0.0.1"}, {"SERVER_PORT", t.port}, {"SERVER_NAME", host},
+          {"REDIRECT_STATUS", "200"}, {"HTTP_HOST", host}};
+}
+
+// The variables nginx sends with the stock uwsgi_params / scgi_params /
+// fastcgi.conf for the same request, in the same order, so a direct run and
+// one through nginx ask the server for the same work.
 Vars cgi_vars(const Options& o, const Target& t) {
   std::string host = o.host.empty() ? t.host : o.host;
   size_t q = o.path.find('?');
   std::string path = o.path.substr(0, q);
   std::string query = q == std::string::npos ? "" : o.path.substr(q + 1);
   Vars v;
-  if (o.protocol == Protocol::kScgi) {
+  if (o.protocol == Protocol::kFastcgi) {
+    v = fastcgi_vars(o, t, host, path, query);
+  } else if (o.protocol == Protocol::kScgi) {
     v = {{"CONTENT_LENGTH", "0"}, {"REQUEST_METHOD", o.method}, {"REQUEST_URI", o.path},
          {"QUERY_STRING", query}, {"CONTENT_TYPE", ""}, {"DOCUMENT_URI", percent_decode(path)},
          {"PATH_INFO", percent_decode(path)}, {"DOCUMENT_ROOT", "/var/www/html"}, {"SCGI", "1"}};
@@ -239,14 +260,25 @@ Vars cgi_vars(const Options& o, const Target& t) {
          {"CONTENT_LENGTH", ""}, {"REQUEST_URI", o.path}, {"PATH_INFO", percent_decode(path)},
          {"DOCUMENT_ROOT", "/var/www/html"}};
   }
-  Vars rest = {{"SERVER_PROTOCOL", "HTTP/1.1"}, {"REQUEST_SCHEME", "http"}, {"REMOTE_ADDR", "127.0.0.1"},
-               {"REMOTE_PORT", "50000"}, {"SERVER_PORT", t.port}, {"SERVER_NAME", host},
-               {"HTTP_HOST", host}};
-  v.insert(v.end(), rest.begin(), rest.end());
+  if (o.protocol != Protocol::kFastcgi) {
+    Vars rest = {{"SERVER_PROTOCOL", "HTTP/1.1"}, {"REQUEST_SCHEME", "http"}, {"REMOTE_ADDR", "127.0.0.1"},
+                 {"REMOTE_PORT", "50000"}, {"SERVER_PORT", t.port}, {"SERVER_NAME", host},
+                 {"HTTP_HOST", host}};
+    v.insert(v.end(), rest.begin(), rest.end());
+  }
+  bool agent = false;
   for (const auto& [name, value] : o.headers) {
     std::string cgi = cgi_header_name(name);
     if (cgi == "HTTP_HOST") continue;  // Options::host
+    agent = agent || cgi == "HTTP_USER_AGENT";
     v.emplace_back(cgi, value);
+  }
+  // A browser or wrk sends one; nginx passes it on as HTTP_USER_AGENT.
+  if (o.protocol == Protocol::kFastcgi && !agent) v.emplace_back("HTTP_USER_AGENT", "tsgi-loadgen");
+  for (const auto& [name, value] : o.params) {
+    auto same = std::find_if(v.begin(), v.end(), [&](const auto& kv) { return kv.first == name; });
+    if (same != v.end()) same->second = value;
+    else v.emplace_back(name, value);
   }
   return v;
 }
@@ -266,6 +298,7 @@ std::string build(const Options& o, const Target& t) {
     return r + "\r\n";
   }
   Vars vars = cgi_vars(o, t);
+  if (o.protocol == Protocol::kFastcgi) return fcgi::request(vars, o.keep_conn);
   std::string block;
   if (o.protocol == Protocol::kUwsgi) {
     // u8 modifier1 0 | u16le size of the vars | u8 modifier2 0 | {u16le len, key, u16le len, value}*
@@ -464,8 +497,9 @@ struct Conn {
   size_t sent = 0;
   uint64_t t0 = 0;         // request start
   uint64_t wake_at = 0;    // kSleeping: when to reconnect
-  uint64_t total_in = 0;   // uwsgi/SCGI: reply bytes so far
+  uint64_t total_in = 0;   // uwsgi/SCGI/FastCGI: reply bytes so far
   Buffer in;
+  fcgi::Reader fcgi;       // FastCGI reply state
   // HTTP reply state
   bool head_done = false;
   Head head;
@@ -483,7 +517,9 @@ class Worker {
   Worker(const Options& o, const Target& t, const std::string& request, unsigned conns, uint64_t measure_from,
          uint64_t end, bool sample_cpu)
       : o_(o), t_(t), req_(request), conns_(conns), measure_from_(measure_from), end_(end), sample_cpu_(sample_cpu),
-        timeout_ns_(static_cast<uint64_t>(o.timeout_s * 1e9)), cgi_(o.protocol != Protocol::kHttp) {}
+        timeout_ns_(static_cast<uint64_t>(o.timeout_s * 1e9)), http_(o.protocol == Protocol::kHttp),
+        fcgi_(o.protocol == Protocol::kFastcgi),
+        per_conn_(o.protocol == Protocol::kUwsgi || o.protocol == Protocol::kScgi || (fcgi_ && !o.keep_conn)) {}
 
   void run();
   Result result;
@@ -495,8 +531,11 @@ class Worker {
   void open(Conn* c, uint64_t now);
   void send_request(Conn* c, uint64_t now);
   void on_event(Conn* c, uint32_t ev, uint64_t now);
+  void read(Conn* c, uint64_t now);
   void read_cgi(Conn* c, uint64_t now);
   void read_http(Conn* c, uint64_t now);
+  void read_fcgi(Conn* c, uint64_t now);
+  bool retry_kept(Conn* c, uint64_t now);
   int step_http(Conn* c);  // 1 reply complete, 0 need more, -1 malformed
   void done(Conn* c, uint64_t now);
   void sweep(uint64_t now, bool timeouts);
@@ -509,7 +548,9 @@ class Worker {
   uint64_t measure_from_, end_;
   bool sample_cpu_;
   uint64_t timeout_ns_;
-  bool cgi_;
+  bool http_;
+  bool fcgi_;
+  bool per_conn_;  // one request per connection: uwsgi, SCGI, FastCGI without FCGI_KEEP_CONN
   int ep_ = -1;
   unsigned sleeping_ = 0;
   uint64_t next_wake_ = UINT64_MAX;  // earliest wake_at of a sleeping connection
@@ -553,7 +594,7 @@ void Worker::open(Conn* c, uint64_t now) {
   c->fd = fd;
   uint32_t gen = c->gen;
   if (counting(now)) result.connects++;
-  if (t_.tcp && !cgi_) {
+  if (t_.tcp && !per_conn_) {
     // Keep-alive: a request must not wait behind Nagle for the last reply's ACK.
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -582,6 +623,7 @@ void Worker::send_request(Conn* c, uint64_t now) {
   if (c->state != State::kSending) {
     c->state = State::kSending;
     c->sent = 0;
+    c->total_in = 0;
   }
   while (c->sent < req_.size()) {
     ssize_t n = ::send(c->fd, req_.data() + c->sent, req_.size() - c->sent, MSG_NOSIGNAL);
@@ -601,6 +643,7 @@ void Worker::send_request(Conn* c, uint64_t now) {
       c->registered_out = true;
       return;
     }
+    if (fcgi_ && retry_kept(c, now)) return;
     error(c, c->connected ? kErrWrite : kErrConnect, now);
     return;
   }
@@ -608,10 +651,14 @@ void Worker::send_request(Conn* c, uint64_t now) {
   c->head_done = false;
   c->in.reset();
   c->total_in = 0;
-  if (c->readable || c->rdhup) {
-    if (cgi_) read_cgi(c, now);
-    else read_http(c, now);
-  }
+  if (fcgi_) c->fcgi.reset(kMaxHead);
+  if (c->readable || c->rdhup) read(c, now);
+}
+
+void Worker::read(Conn* c, uint64_t now) {
+  if (http_) read_http(c, now);
+  else if (fcgi_) read_fcgi(c, now);
+  else read_cgi(c, now);
 }
 
 void Worker::on_event(Conn* c, uint32_t ev, uint64_t now) {
@@ -625,10 +672,7 @@ void Worker::on_event(Conn* c, uint32_t ev, uint64_t now) {
     if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) send_request(c, now);
     return;  // send_request reads on if the reply is already there
   }
-  if (c->state == State::kReading && c->readable) {
-    if (cgi_) read_cgi(c, now);
-    else read_http(c, now);
-  }
+  if (c->state == State::kReading && c->readable) read(c, now);
 }
 
 // uwsgi/SCGI: keep the head (and as much as fits of the body) and read to EOF.
@@ -669,6 +713,69 @@ void Worker::read_cgi(Conn* c, uint64_t now) {
     return;
   }
   done(c, now);
+}
+
+// FastCGI: records as they come, to END_REQUEST; then the STDOUT stream is
+// checked as a CGI reply (a Status field, or 200). With FCGI_KEEP_CONN the next
+// request follows on the same connection; nothing may come after END_REQUEST.
+void Worker::read_fcgi(Conn* c, uint64_t now) {
+  while (true) {
+    ssize_t n = ::read(c->fd, scratch_, sizeof scratch_);
+    if (n > 0) {
+      c->total_in += static_cast<uint64_t>(n);
+      if (counting(now)) result.bytes_in += static_cast<uint64_t>(n);
+      // A short read emptied the socket; the rest brings a new edge.
+      bool drained = static_cast<size_t>(n) < sizeof scratch_;
+      if (drained) c->readable = false;
+      size_t used = 0;
+      fcgi::Reader::Rc rc = c->fcgi.feed(scratch_, static_cast<size_t>(n), &used, nullptr);
+      if (rc == fcgi::Reader::kError || (rc == fcgi::Reader::kEnd && used < static_cast<size_t>(n))) {
+        error(c, kErrMalformed, now);
+        return;
+      }
+      if (rc == fcgi::Reader::kEnd) {
+        if (c->fcgi.protocol_status != fcgi::kRequestComplete) {
+          error(c, kErrRejected, now);
+          return;
+        }
+        const std::string& head = c->fcgi.head;
+        int bad = check_cgi_reply(o_, head.data(), head.size(), c->fcgi.stdout_bytes, nullptr);
+        if (bad >= 0) {
+          error(c, static_cast<Error>(bad), now);
+          return;
+        }
+        done(c, now);
+        return;
+      }
+      if (drained && !c->rdhup) return;  // (the peer has closed: read on to see the 0)
+      continue;
+    }
+    if (n == 0) {
+      if (!retry_kept(c, now)) error(c, kErrClosed, now);
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      c->readable = false;
+      return;
+    }
+    if (!retry_kept(c, now)) error(c, kErrRead, now);
+    return;
+  }
+}
+
+// A kept connection the application closed after its last reply (FIN, or a
+// reset because our next request arrived after its close): reconnect and send
+// the request again, as nginx does with a cached upstream connection. Not an
+// error; `connects` shows it. Only once per request: a new connection has
+// served nothing. The request keeps its start time.
+bool Worker::retry_kept(Conn* c, uint64_t now) {
+  if (per_conn_ || c->served == 0 || c->total_in > 0) return false;
+  uint64_t t0 = c->t0;
+  close_fd(c);
+  open(c, now);
+  if (c->state != State::kSleeping) c->t0 = t0;
+  return true;
 }
 
 // HTTP: parse as bytes come; a complete reply starts the next request.
@@ -802,8 +909,8 @@ int Worker::step_http(Conn* c) {
 }
 
 void Worker::done(Conn* c, uint64_t now) {
-  if (!cgi_) {
-    // Status and length checks for HTTP (uwsgi/SCGI are checked in read_cgi).
+  if (http_) {
+    // Status and length checks for HTTP (uwsgi/SCGI/FastCGI are checked in read_cgi/read_fcgi).
     if (o_.expect_status != 0 && c->head.status != o_.expect_status) {
       error(c, kErrStatus, now);
       return;
@@ -820,7 +927,7 @@ void Worker::done(Conn* c, uint64_t now) {
     result.requests++;  // started during the warm-up: counts, its latency does not
   }
   c->served++;
-  if (cgi_ || c->head.close) {
+  if (per_conn_ || (http_ && c->head.close)) {
     close_fd(c);
     open(c, now);
     return;
@@ -978,6 +1085,31 @@ int run_once(const Options& o, std::string* raw, std::string* problem) {
   }
   char buf[16384];
   Head h;
+  if (o.protocol == Protocol::kFastcgi) {
+    // The decoded STDOUT stream in *raw; stop at END_REQUEST (with
+    // FCGI_KEEP_CONN the application does not close).
+    fcgi::Reader reader;
+    reader.reset(SIZE_MAX);
+    while (true) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return fail(errno == EAGAIN ? kErrTimeout : kErrRead, std::string("read: ") + std::strerror(errno));
+      }
+      if (n == 0) return fail(kErrClosed, "closed before END_REQUEST");
+      size_t used = 0;
+      fcgi::Reader::Rc rc = reader.feed(buf, static_cast<size_t>(n), &used, problem);
+      *raw = reader.head;
+      if (rc == fcgi::Reader::kError) return fail(kErrMalformed, *problem);
+      if (rc == fcgi::Reader::kAgain) continue;
+      if (used < static_cast<size_t>(n)) return fail(kErrMalformed, "bytes after END_REQUEST");
+      if (reader.protocol_status != fcgi::kRequestComplete) {
+        return fail(kErrRejected, "END_REQUEST protocolStatus " + std::to_string(reader.protocol_status));
+      }
+      ::close(fd);
+      return check_cgi_reply(o, raw->data(), raw->size(), raw->size(), problem);
+    }
+  }
   while (true) {
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
@@ -1052,6 +1184,7 @@ std::string to_json(const Options& o, const Result& r) {
   return std::string("{\"tool\":\"tsgi-loadgen\",\"protocol\":\"") + protocol_name(o.protocol) + "\"" +
          ",\"target\":" + json_string(o.target) + ",\"method\":" + json_string(o.method) +
          ",\"path\":" + json_string(o.path) + ",\"connections\":" + std::to_string(o.connections) +
+         (o.protocol == Protocol::kFastcgi ? std::string(",\"keep_conn\":") + (o.keep_conn ? "true" : "false") : "") +
          ",\"threads\":" + std::to_string(o.threads) + ",\"duration_s\":" + num(o.duration_s, 3) +
          ",\"warmup_s\":" + num(o.warmup_s, 3) + ",\"elapsed_s\":" + num(r.elapsed_s, 3) +
          ",\"requests\":" + std::to_string(r.requests) +

@@ -1,6 +1,8 @@
 // A closed-loop load generator for the protocols tsgi serves: HTTP/1.1 with
-// keep-alive, and uwsgi and SCGI, which carry one request per connection
-// (connect, send, read the reply until the server closes, reconnect).
+// keep-alive, uwsgi and SCGI, which carry one request per connection
+// (connect, send, read the reply until the server closes, reconnect), and
+// FastCGI, with FCGI_KEEP_CONN (one request at a time on a kept connection,
+// as nginx's `fastcgi_keep_conn on`) or one request per connection.
 //
 // N connections each keep exactly one request outstanding for a fixed time;
 // every reply is checked (status, body length, framing) before it counts.
@@ -17,7 +19,7 @@
 
 namespace tsgi::loadgen {
 
-enum class Protocol : uint8_t { kHttp, kUwsgi, kScgi };
+enum class Protocol : uint8_t { kHttp, kUwsgi, kScgi, kFastcgi };
 
 const char* protocol_name(Protocol p);
 bool parse_protocol(const std::string& name, Protocol* out);
@@ -30,11 +32,17 @@ struct Options {
   std::string method = "GET";
   // The request target, query included ("/", "/search?q=1").
   std::string path = "/";
-  // Host header (HTTP) / SERVER_NAME and HTTP_HOST (uwsgi, SCGI). Empty: the
-  // target's host ("localhost" for unix sockets).
+  // Host header (HTTP) / SERVER_NAME and HTTP_HOST (uwsgi, SCGI, FastCGI).
+  // Empty: the target's host ("localhost" for unix sockets).
   std::string host;
   // Extra request headers, sent as-is (HTTP) or as HTTP_* variables.
   std::vector<std::pair<std::string, std::string>> headers;
+  // CGI variables (uwsgi, SCGI, FastCGI) that replace the default one of the
+  // same name or, if there is none, are added: SCRIPT_FILENAME, DOCUMENT_ROOT...
+  std::vector<std::pair<std::string, std::string>> params;
+  // FastCGI: set FCGI_KEEP_CONN and send the next request on the same
+  // connection; false: the application closes after each reply, we reconnect.
+  bool keep_conn = true;
   unsigned connections = 64;
   unsigned threads = 1;
   double duration_s = 5;
@@ -60,6 +68,7 @@ enum Error : uint8_t {
   kErrLength,     // body length differs from the expected or declared one
   kErrMalformed,  // not a parsable reply head or framing
   kErrClosed,     // the server closed before the reply was complete
+  kErrRejected,   // FastCGI END_REQUEST with a protocolStatus other than REQUEST_COMPLETE
   kErrorKinds,
 };
 const char* error_name(int kind);
@@ -97,7 +106,8 @@ struct Result {
   uint64_t bytes_out = 0, bytes_in = 0;
   double elapsed_s = 0;   // length of the measured window
   double cpu_user_s = 0, cpu_system_s = 0;  // the load generator's, over the window
-  Histogram latency;      // per valid reply, ns: from connect (uwsgi, SCGI) or send (HTTP) to the reply's end
+  Histogram latency;      // per valid reply, ns: from connect (one request per connection) or send (kept
+                          // connections: HTTP, FastCGI with keep_conn) to the reply's end
   uint64_t errors_total() const;
   void merge(const Result& other);
 };

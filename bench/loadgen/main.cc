@@ -4,6 +4,7 @@
 //   g++ -std=c++17 -O2 -pthread -o loadgen bench/loadgen/loadgen.cc bench/loadgen/main.cc
 //   loadgen -p uwsgi -c 64 -d 5 127.0.0.1:3031
 //   loadgen -p scgi --once unix:/run/app.sock
+//   loadgen -p fastcgi -c 64 -d 5 --param SCRIPT_FILENAME=/srv/hello.php unix:/run/php.sock
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -24,11 +25,13 @@ const char kUsage[] =
     "\n"
     "Closed-loop load: C connections, each with one request outstanding, for D seconds.\n"
     "uwsgi and SCGI send one request per connection (connect, send, read to EOF);\n"
-    "HTTP keeps connections alive. Every reply is checked before it counts.\n"
+    "HTTP keeps connections alive, and so does FastCGI (FCGI_KEEP_CONN) unless\n"
+    "--no-keep-conn. Every reply is checked before it counts.\n"
     "\n"
     "TARGET   host:port, [v6]:port, :port, unix:/path or unix:@abstract\n"
     "\n"
-    "  -p, --protocol P        http (default), uwsgi or scgi\n"
+    "  -p, --protocol P        http (default), uwsgi, scgi or fastcgi\n"
+    "      --no-keep-conn      FastCGI: no FCGI_KEEP_CONN, one request per connection\n"
     "  -c, --connections N     concurrent connections (64)\n"
     "  -t, --threads N         event loops, each with its share of the connections (1)\n"
     "  -d, --duration S        measured seconds (5)\n"
@@ -38,13 +41,14 @@ const char kUsage[] =
     "  -u, --path P            request target, query included (/)\n"
     "      --host H            Host / SERVER_NAME (the target's host)\n"
     "  -H, --header 'N: V'     extra request header (repeatable)\n"
+    "      --param NAME=VALUE  uwsgi/SCGI/FastCGI variable, replacing the default (repeatable)\n"
     "      --expect-status N   required status, 0 for any (200)\n"
     "      --expect-length N   required body length in bytes (any)\n"
     "      --once              send one request, print the raw reply to stdout, exit 0 if valid\n"
     "  -h, --help\n"
     "\n"
     "Output: {requests, rps, errors{total, connect, write, read, timeout, status, length,\n"
-    "malformed, closed}, latency_us{min, mean, p50, p90, p99, p99_9, max}, client_cpu{...}}\n";
+    "malformed, closed, rejected}, latency_us{min, mean, p50, p90, p99, p99_9, max}, client_cpu{...}}\n";
 
 [[noreturn]] void usage_error(const std::string& msg) {
   std::fprintf(stderr, "loadgen: %s\n\n%s", msg.c_str(), kUsage);
@@ -97,6 +101,13 @@ int main(int argc, char** argv) {
       if (colon == std::string::npos || colon == 0) usage_error("--header needs 'Name: value'");
       size_t v = h.find_first_not_of(" \t", colon + 1);
       o.headers.emplace_back(h.substr(0, colon), v == std::string::npos ? "" : h.substr(v));
+    } else if (a == "--param") {
+      std::string p = value();
+      size_t eq = p.find('=');
+      if (eq == std::string::npos || eq == 0) usage_error("--param needs NAME=VALUE");
+      o.params.emplace_back(p.substr(0, eq), p.substr(eq + 1));
+    } else if (a == "--no-keep-conn") {
+      o.keep_conn = false;
     } else if (a == "--expect-status") {
       o.expect_status = static_cast<int>(number(a, value(), 0));
     } else if (a == "--expect-length") {
