@@ -1,5 +1,19 @@
 // The command line: flags spelled like uWSGI's where the meaning is the same.
 import { TsgiError } from '../errors.js';
+import type { AppType } from '../dispatch/load-app.js';
+import { hostError, hostName, mountPointError } from '../dispatch/mount.js';
+
+/** One app of a --mount or --vhost flag (or the app argument, mounted at "/"). */
+export interface Route {
+  /** The virtual host (lower case), or undefined for every other host. */
+  host: string | undefined;
+  /** "/" or "/api". */
+  point: string;
+  /** The module, "app.js" or "app.js:name". */
+  spec: string;
+  /** How it was given, for messages: "--mount /api=api.js". */
+  origin: string;
+}
 
 export interface CliOptions {
   http: string[];
@@ -8,6 +22,11 @@ export interface CliOptions {
   fastcgi: string[];
   allowFrom: string[];
   app: string | undefined;
+  appType: AppType | undefined;
+  mount: string[];
+  vhost: string[];
+  /** The apps of --mount, --vhost and the app argument; empty when only the app argument is given. */
+  routes: Route[];
   chmodSocket: number | undefined;
   maxConnections: number | undefined;
   maxHeaderSize: number | undefined;
@@ -18,16 +37,27 @@ export interface CliOptions {
   shutdownTimeout: number | undefined;
   help: boolean;
   version: boolean;
+  // The master process (src/master/): absent unless given.
+  processes?: string;
+  reloadMode?: string;
+  maxRequests?: number;
+  reloadOnRss?: number;
+  touchReload?: string;
+  pidfile?: string;
+  vacuum?: boolean;
 }
 
-type Kind = 'list' | 'int' | 'mode' | 'seconds' | 'bool';
-interface Flag { names: string[]; key: keyof CliOptions; kind: Kind; arg: string; help: string }
+type Kind = 'list' | 'int' | 'mode' | 'seconds' | 'bool' | 'choice' | 'string';
+interface Flag { names: string[]; key: keyof CliOptions; kind: Kind; arg: string; help: string; choices?: readonly string[] }
 
 export const FLAGS: Flag[] = [
   { names: ['--http'], key: 'http', kind: 'list', arg: 'ADDR', help: 'serve HTTP/1.1 on ADDR (repeatable): host:port, [v6]:port, :port, /path.sock, @abstract, fd:N' },
   { names: ['--socket', '-s', '--uwsgi-socket'], key: 'uwsgi', kind: 'list', arg: 'ADDR', help: 'serve the uwsgi protocol (nginx uwsgi_pass) on ADDR (repeatable)' },
   { names: ['--scgi-socket'], key: 'scgi', kind: 'list', arg: 'ADDR', help: 'serve SCGI (nginx scgi_pass) on ADDR (repeatable)' },
   { names: ['--fastcgi-socket'], key: 'fastcgi', kind: 'list', arg: 'ADDR', help: 'serve FastCGI (nginx fastcgi_pass, Apache mod_proxy_fcgi) on ADDR (repeatable)' },
+  { names: ['--mount'], key: 'mount', kind: 'list', arg: 'PATH=MODULE', help: 'serve MODULE (app.js or app.js:name) under the mount point PATH, e.g. /api=api.js, /=site.js (repeatable; longest match wins)' },
+  { names: ['--vhost'], key: 'vhost', kind: 'list', arg: 'HOST[PATH]=MODULE', help: 'serve MODULE for requests to HOST (Host header, port ignored; *.example.com matches subdomains), at PATH or "/" (repeatable)' },
+  { names: ['--app-type'], key: 'appType', kind: 'choice', choices: ['tsgi', 'node', 'fetch'], arg: 'TYPE', help: 'tsgi, node or fetch: the kind of every app module, instead of telling it from the export' },
   { names: ['--allow-from'], key: 'allowFrom', kind: 'list', arg: 'NET', help: 'TCP peers the uwsgi/SCGI/FastCGI listeners accept, e.g. 10.0.0.0/8 (repeatable; default loopback)' },
   { names: ['--chmod-socket'], key: 'chmodSocket', kind: 'mode', arg: 'MODE', help: 'permissions of unix socket files, octal (e.g. 660)' },
   { names: ['--max-connections'], key: 'maxConnections', kind: 'int', arg: 'N', help: 'open connections at most (default 10000); more wait in the backlog' },
@@ -37,6 +67,13 @@ export const FLAGS: Flag[] = [
   { names: ['--keepalive-timeout', '--http-keepalive'], key: 'keepAliveTimeout', kind: 'seconds', arg: 'SECONDS', help: 'idle keep-alive connections close after (default 15)' },
   { names: ['--socket-timeout'], key: 'socketTimeout', kind: 'seconds', arg: 'SECONDS', help: 'a stalled body upload or download is cut after (default 60)' },
   { names: ['--shutdown-timeout'], key: 'shutdownTimeout', kind: 'seconds', arg: 'SECONDS', help: 'on SIGTERM/SIGINT, in-flight requests get this long (default 10)' },
+  { names: ['--processes', '-p', '--workers'], key: 'processes', kind: 'string', arg: 'N|auto', help: 'run a master and N worker processes sharing the listeners (auto: one per CPU); see docs/master.md' },
+  { names: ['--reload-mode'], key: 'reloadMode', kind: 'choice', choices: ['full', 'chain'], arg: 'MODE', help: 'on SIGHUP: full (a whole new set of workers, then the old drain; default) or chain (one at a time)' },
+  { names: ['--max-requests'], key: 'maxRequests', kind: 'int', arg: 'N', help: 'replace a worker after about N requests (+0-10 % jitter); it drains once its replacement is ready' },
+  { names: ['--reload-on-rss'], key: 'reloadOnRss', kind: 'int', arg: 'MB', help: 'replace a worker whose resident memory exceeds MB (checked every second)' },
+  { names: ['--touch-reload'], key: 'touchReload', kind: 'string', arg: 'FILE', help: 'reload (as SIGHUP) when FILE\'s modification time changes' },
+  { names: ['--pidfile'], key: 'pidfile', kind: 'string', arg: 'FILE', help: 'write the master\'s pid to FILE' },
+  { names: ['--vacuum'], key: 'vacuum', kind: 'bool', arg: '', help: 'remove the pidfile on exit (unix sockets are always removed)' },
   { names: ['-h', '--help'], key: 'help', kind: 'bool', arg: '', help: 'show this help' },
   { names: ['-V', '--version'], key: 'version', kind: 'bool', arg: '', help: 'print the version' },
 ];
@@ -55,6 +92,10 @@ function parseValue(flag: Flag, name: string, raw: string): number | string {
       if (!/^\d+(\.\d+)?$/.test(raw)) throw usage(`${name} needs seconds, not "${raw}"`);
       return Math.round(Number(raw) * 1000);
     }
+    case 'choice': {
+      if (!flag.choices!.includes(raw)) throw usage(`${name} needs one of ${flag.choices!.join(', ')}, not "${raw}"`);
+      return raw;
+    }
     case 'mode': {
       if (!/^0?[0-7]{3}$/.test(raw)) throw usage(`${name} needs an octal mode such as 660, not "${raw}"`);
       return parseInt(raw, 8);
@@ -66,7 +107,8 @@ function parseValue(flag: Flag, name: string, raw: string): number | string {
 
 export function parseArgs(argv: readonly string[]): CliOptions {
   const o: CliOptions = {
-    http: [], uwsgi: [], scgi: [], fastcgi: [], allowFrom: [], app: undefined, chmodSocket: undefined, maxConnections: undefined, maxHeaderSize: undefined,
+    http: [], uwsgi: [], scgi: [], fastcgi: [], allowFrom: [], app: undefined, appType: undefined, mount: [], vhost: [],
+    routes: [], chmodSocket: undefined, maxConnections: undefined, maxHeaderSize: undefined,
     maxBodySize: undefined, headerTimeout: undefined, keepAliveTimeout: undefined, socketTimeout: undefined,
     shutdownTimeout: undefined, help: false, version: false,
   };
@@ -97,16 +139,82 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     }
     const value = parseValue(flag, name, raw);
     if (flag.kind === 'list') (o[flag.key] as string[]).push(value as string);
+    else if (flag.kind === 'choice' || flag.kind === 'string') (o[flag.key] as string) = value as string;
     else (o[flag.key] as number) = value as number;
   }
+  o.routes = routesOf(o);
   return o;
 }
+
+/** "/api=api.js" → ["/api", "api.js"]; the module may carry ":name". */
+function splitRoute(flag: string, raw: string, example: string): [string, string] {
+  const eq = raw.indexOf('=');
+  if (eq <= 0 || eq === raw.length - 1) throw usage(`${flag} needs ${example}, not "${raw}"`);
+  return [raw.slice(0, eq), raw.slice(eq + 1)];
+}
+
+function parseMount(raw: string): Route {
+  const [point, spec] = splitRoute('--mount', raw, 'PATH=MODULE, e.g. /api=api.js');
+  const err = mountPointError(point);
+  if (err !== undefined) throw usage(`--mount ${raw}: ${err}`);
+  return { host: undefined, point, spec, origin: `--mount ${raw}` };
+}
+
+function parseVhost(raw: string): Route {
+  const [where, spec] = splitRoute('--vhost', raw, 'HOST=MODULE or HOST/PATH=MODULE, e.g. example.com=app.js');
+  // "[::1]/api": the path starts at the first "/" after an IPv6 literal.
+  const from = where.startsWith('[') ? Math.max(where.indexOf(']'), 0) : 0;
+  const slash = where.indexOf('/', from);
+  const host = slash === -1 ? where : where.slice(0, slash);
+  const point = slash === -1 ? '/' : where.slice(slash);
+  const hostErr = hostError(host);
+  if (hostErr !== undefined) throw usage(`--vhost ${raw}: ${hostErr}`);
+  const pointErr = mountPointError(point);
+  if (pointErr !== undefined) throw usage(`--vhost ${raw}: ${pointErr}`);
+  return { host: hostName(host), point, spec, origin: `--vhost ${raw}` };
+}
+
+/** The routes of --mount, --vhost and the app argument; one mount point per host at most. */
+function routesOf(o: CliOptions): Route[] {
+  if (o.mount.length === 0 && o.vhost.length === 0) return [];
+  const routes = [...o.mount.map(parseMount), ...o.vhost.map(parseVhost)];
+  if (o.app !== undefined) routes.unshift({ host: undefined, point: '/', spec: o.app, origin: `the app argument ${o.app}` });
+  const seen = new Map<string, Route>();
+  for (const r of routes) {
+    const key = `${r.host ?? ''} ${r.point}`;
+    const prev = seen.get(key);
+    if (prev !== undefined) {
+      const where = r.host === undefined ? `"${r.point}"` : `"${r.point}" of host ${r.host}`;
+      throw usage(`${where} is mounted twice: ${prev.origin} and ${r.origin}`);
+    }
+    seen.set(key, r);
+  }
+  return routes;
+}
+
+/** The detection rules of dispatch/load-app.ts, in its order, for --help. */
+const KIND_RULES: ReadonlyArray<readonly [string, string]> = [
+  ['an object with a fetch() method (a Hono app, { fetch })', 'fetch handler'],
+  ['a function exported under the name fetch', 'fetch handler'],
+  ['a function of 2+ parameters ((req, res), Express, koa.callback()),', ''],
+  ['  a Koa app, a Fastify instance', 'Node listener'],
+  ['a function of 1 parameter, (req) => reply', 'TSGI app'],
+  ['a function of 0 parameters ((...args) =>, one reading arguments)', 'TSGI app (else use --app-type)'],
+];
 
 export function helpText(): string {
   const lines = [
     'Usage: tsgi [options] APP',
+    '       tsgi [options] --mount PATH=MODULE ... [--vhost HOST[PATH]=MODULE ...] [APP]',
     '',
-    'Serves APP, a module exporting a TSGI app (default export, or "module.js:name").',
+    'Serves APP, a module (ESM or CommonJS) exporting an app. With --mount or --vhost, several apps:',
+    'each request goes to the app of its host and of the longest mount point covering its path; the',
+    'app sees SCRIPT_NAME = the mount point and PATH_INFO = the rest. APP, if also given, is mounted at',
+    '"/". A host with --vhost entries is served by those only; other hosts by --mount and APP.',
+    '',
+    'Which export: "module.js:name" picks one; otherwise default, then app, then fetch, then handler.',
+    'What kind of app it is (--app-type tsgi|node|fetch forces one):',
+    ...KIND_RULES.map(([what, kind]) => kind === '' ? `  ${what}` : `  ${what.padEnd(62)} -> ${kind}`),
     '',
     'Options:',
   ];
@@ -115,6 +223,10 @@ export function helpText(): string {
     lines.push(left.padEnd(34) + ' ' + f.help);
   }
   lines.push('', 'Examples:', '  tsgi --http 127.0.0.1:8000 --http /tmp/app.sock ./app.js',
-    '  tsgi --socket /run/app.sock --chmod-socket 660 --scgi-socket 127.0.0.1:4000 ./app.js', '');
+    '  tsgi --socket /run/app.sock --chmod-socket 660 --scgi-socket 127.0.0.1:4000 ./app.js',
+    '  tsgi --http :8000 --mount /api=api.js:router --mount /=site.js',
+    '  tsgi --http :8000 --vhost example.com=site.js --vhost example.com/api=api.js --vhost \'*.example.com=other.mjs\'',
+    '  tsgi --http :8000 --app-type fetch ./worker.js',
+    '  tsgi --http :8000 --processes auto --max-requests 10000 ./app.js   (SIGHUP reloads, SIGTERM stops)', '');
   return lines.join('\n');
 }

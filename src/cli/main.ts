@@ -2,11 +2,16 @@
 // SIGINT (never a reload; a second signal forces the exit).
 import { isIP } from 'node:net';
 import { TsgiError } from '../errors.js';
-import { loadApp } from '../dispatch/load-app.js';
+import { resolveApp, type AppType } from '../dispatch/load-app.js';
+import { dispatch, type DispatchTable, type MountTable } from '../dispatch/mount.js';
+import type { App } from '../tsgi/types.js';
 import { serve, type ServerHandle } from '../server/serve.js';
 import { VERSION } from '../version.js';
-import { helpText, parseArgs } from './flags.js';
+import { helpText, parseArgs, type Route } from './flags.js';
 import { binding } from '../native/load.js';
+import { masterConfigOrExit } from '../master/config.js';
+import { runMaster } from '../master/master.js';
+import { workerMode } from '../master/worker.js';
 
 function die(message: string, code: number): never {
   process.stderr.write(`tsgi: ${message}\n`);
@@ -28,13 +33,15 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(`tsgi ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})\n`);
     return;
   }
-  if (opts.app === undefined) die('no app module given (see tsgi --help)', 2);
+  if (opts.app === undefined && opts.routes.length === 0) die('no app module given (see tsgi --help)', 2);
   const listen = [
     ...opts.http.map((a) => `http://${a}`),
     ...opts.uwsgi.map((a) => `uwsgi://${a}`),
     ...opts.scgi.map((a) => `scgi://${a}`),
     ...opts.fastcgi.map((a) => `fastcgi://${a}`),
   ];
+  const worker = workerMode();  // started by a master (src/master/): serve the listeners it passed on
+  if (worker !== undefined) listen.splice(0, listen.length, ...worker.listen);
   let allowFrom = opts.allowFrom.length > 0 ? opts.allowFrom : undefined;
   if (listen.length === 0) {
     // Started by a web server (spawn-fcgi, lighttpd bin-path, mod_fcgid):
@@ -53,14 +60,19 @@ export async function main(argv: readonly string[]): Promise<void> {
       }
     }
   }
+  const master = worker === undefined ? masterConfigOrExit(opts) : undefined;
+  if (master !== undefined) return runMaster({ opts, argv, listen, allowFrom, config: master });
+  if (worker !== undefined) allowFrom = worker.allowFrom;
 
-  let app;
+  let app: App;
   try {
-    app = await loadApp(opts.app);
+    app = opts.routes.length > 0 ? await loadRoutes(opts.routes, opts.appType) : await loadOne(opts.app!, opts.appType);
   } catch (err) {
     die(err instanceof Error ? err.message : String(err), 1);
   }
+  const label = opts.routes.length > 0 ? `${opts.routes.length} mounted app${opts.routes.length === 1 ? '' : 's'}` : opts.app!;
 
+  if (worker !== undefined) app = worker.wrap(app);
   let server: ServerHandle;
   try {
     server = serve(app, {
@@ -74,10 +86,12 @@ export async function main(argv: readonly string[]): Promise<void> {
       keepAliveTimeout: opts.keepAliveTimeout,
       ioTimeout: opts.socketTimeout,
       shutdownTimeout: opts.shutdownTimeout,
+      exclusiveAccept: worker !== undefined,
     });
   } catch (err) {
     die(err instanceof Error ? err.message : String(err), 1);
   }
+  if (worker !== undefined) return worker.serving(server, opts.shutdownTimeout);
   for (const a of server.addresses) {
     // A form that can be given back: http://127.0.0.1:8000, /run/app.sock
     // (HTTP), uwsgi:///run/app.sock.
@@ -85,7 +99,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     const where = a.port !== undefined
       ? `${a.protocol}://${a.host?.includes(':') ? `[${a.host}]` : a.host}:${a.port}`
       : a.protocol === 'http' ? bare : `${a.protocol}://${bare}`;
-    process.stderr.write(`tsgi: serving ${opts.app} on ${where}\n`);
+    process.stderr.write(`tsgi: serving ${label} on ${where}\n`);
   }
 
   let stopping = false;
@@ -100,6 +114,35 @@ export async function main(argv: readonly string[]): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+}
+
+const KIND_NAMES: Record<AppType, string> = { tsgi: 'TSGI app', node: 'Node listener', fetch: 'fetch handler' };
+
+/** The one app of the app argument; a line says how it was recognised unless it is plain TSGI. */
+async function loadOne(spec: string, type: AppType | undefined): Promise<App> {
+  const r = await resolveApp(spec, process.cwd(), type);
+  if (r.kind !== 'tsgi') process.stderr.write(`tsgi: ${spec} (export ${r.exportName}) is a ${KIND_NAMES[r.kind]}\n`);
+  return r.app;
+}
+
+/** --mount, --vhost (and the app argument at "/") as one dispatching app. */
+async function loadRoutes(routes: readonly Route[], type: AppType | undefined): Promise<App> {
+  const table: DispatchTable = { mounts: [] };
+  const hosts = new Map<string, MountTable>();
+  for (const r of routes) {
+    const loaded = await resolveApp(r.spec, process.cwd(), type);
+    const where = r.host === undefined ? r.point : `${r.host}${r.point === '/' ? '' : r.point}`;
+    process.stderr.write(`tsgi: mounted ${r.spec} (export ${loaded.exportName}, ${KIND_NAMES[loaded.kind]}) at ${where}\n`);
+    let mounts = table.mounts as Array<[string, App]>;
+    if (r.host !== undefined) {
+      let t = hosts.get(r.host);
+      if (t === undefined) hosts.set(r.host, t = { mounts: [] });
+      mounts = t.mounts as Array<[string, App]>;
+    }
+    mounts.push([r.point, loaded.app]);
+  }
+  if (hosts.size > 0) table.vhosts = [...hosts];
+  return dispatch(table);
 }
 
 export function run(): void {
