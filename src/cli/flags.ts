@@ -37,9 +37,17 @@ export interface CliOptions {
   shutdownTimeout: number | undefined;
   help: boolean;
   version: boolean;
+  // The master process (src/master/): absent unless given.
+  processes?: string;
+  reloadMode?: string;
+  maxRequests?: number;
+  reloadOnRss?: number;
+  touchReload?: string;
+  pidfile?: string;
+  vacuum?: boolean;
 }
 
-type Kind = 'list' | 'int' | 'mode' | 'seconds' | 'bool' | 'choice';
+type Kind = 'list' | 'int' | 'mode' | 'seconds' | 'bool' | 'choice' | 'string';
 interface Flag { names: string[]; key: keyof CliOptions; kind: Kind; arg: string; help: string; choices?: readonly string[] }
 
 export const FLAGS: Flag[] = [
@@ -59,6 +67,13 @@ export const FLAGS: Flag[] = [
   { names: ['--keepalive-timeout', '--http-keepalive'], key: 'keepAliveTimeout', kind: 'seconds', arg: 'SECONDS', help: 'idle keep-alive connections close after (default 15)' },
   { names: ['--socket-timeout'], key: 'socketTimeout', kind: 'seconds', arg: 'SECONDS', help: 'a stalled body upload or download is cut after (default 60)' },
   { names: ['--shutdown-timeout'], key: 'shutdownTimeout', kind: 'seconds', arg: 'SECONDS', help: 'on SIGTERM/SIGINT, in-flight requests get this long (default 10)' },
+  { names: ['--processes', '-p', '--workers'], key: 'processes', kind: 'string', arg: 'N|auto', help: 'run a master and N worker processes sharing the listeners (auto: one per CPU); see docs/master.md' },
+  { names: ['--reload-mode'], key: 'reloadMode', kind: 'choice', choices: ['full', 'chain'], arg: 'MODE', help: 'on SIGHUP: full (a whole new set of workers, then the old drain; default) or chain (one at a time)' },
+  { names: ['--max-requests'], key: 'maxRequests', kind: 'int', arg: 'N', help: 'replace a worker after about N requests (+0-10 % jitter); it drains once its replacement is ready' },
+  { names: ['--reload-on-rss'], key: 'reloadOnRss', kind: 'int', arg: 'MB', help: 'replace a worker whose resident memory exceeds MB (checked every second)' },
+  { names: ['--touch-reload'], key: 'touchReload', kind: 'string', arg: 'FILE', help: 'reload (as SIGHUP) when FILE\'s modification time changes' },
+  { names: ['--pidfile'], key: 'pidfile', kind: 'string', arg: 'FILE', help: 'write the master\'s pid to FILE' },
+  { names: ['--vacuum'], key: 'vacuum', kind: 'bool', arg: '', help: 'remove the pidfile on exit (unix sockets are always removed)' },
   { names: ['-h', '--help'], key: 'help', kind: 'bool', arg: '', help: 'show this help' },
   { names: ['-V', '--version'], key: 'version', kind: 'bool', arg: '', help: 'print the version' },
 ];
@@ -124,7 +139,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     }
     const value = parseValue(flag, name, raw);
     if (flag.kind === 'list') (o[flag.key] as string[]).push(value as string);
-    else if (flag.kind === 'choice') (o[flag.key] as string) = value as string;
+    else if (flag.kind === 'choice' || flag.kind === 'string') (o[flag.key] as string) = value as string;
     else (o[flag.key] as number) = value as number;
   }
   o.routes = routesOf(o);
@@ -211,6 +226,7 @@ export function helpText(): string {
     '  tsgi --socket /run/app.sock --chmod-socket 660 --scgi-socket 127.0.0.1:4000 ./app.js',
     '  tsgi --http :8000 --mount /api=api.js:router --mount /=site.js',
     '  tsgi --http :8000 --vhost example.com=site.js --vhost example.com/api=api.js --vhost \'*.example.com=other.mjs\'',
-    '  tsgi --http :8000 --app-type fetch ./worker.js', '');
+    '  tsgi --http :8000 --app-type fetch ./worker.js',
+    '  tsgi --http :8000 --processes auto --max-requests 10000 ./app.js   (SIGHUP reloads, SIGTERM stops)', '');
   return lines.join('\n');
 }

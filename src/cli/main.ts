@@ -9,6 +9,9 @@ import { serve, type ServerHandle } from '../server/serve.js';
 import { VERSION } from '../version.js';
 import { helpText, parseArgs, type Route } from './flags.js';
 import { binding } from '../native/load.js';
+import { masterConfigOrExit } from '../master/config.js';
+import { runMaster } from '../master/master.js';
+import { workerMode } from '../master/worker.js';
 
 function die(message: string, code: number): never {
   process.stderr.write(`tsgi: ${message}\n`);
@@ -37,6 +40,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     ...opts.scgi.map((a) => `scgi://${a}`),
     ...opts.fastcgi.map((a) => `fastcgi://${a}`),
   ];
+  const worker = workerMode();  // started by a master (src/master/): serve the listeners it passed on
+  if (worker !== undefined) listen.splice(0, listen.length, ...worker.listen);
   let allowFrom = opts.allowFrom.length > 0 ? opts.allowFrom : undefined;
   if (listen.length === 0) {
     // Started by a web server (spawn-fcgi, lighttpd bin-path, mod_fcgid):
@@ -55,6 +60,9 @@ export async function main(argv: readonly string[]): Promise<void> {
       }
     }
   }
+  const master = worker === undefined ? masterConfigOrExit(opts) : undefined;
+  if (master !== undefined) return runMaster({ opts, argv, listen, allowFrom, config: master });
+  if (worker !== undefined) allowFrom = worker.allowFrom;
 
   let app: App;
   try {
@@ -64,6 +72,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   const label = opts.routes.length > 0 ? `${opts.routes.length} mounted app${opts.routes.length === 1 ? '' : 's'}` : opts.app!;
 
+  if (worker !== undefined) app = worker.wrap(app);
   let server: ServerHandle;
   try {
     server = serve(app, {
@@ -77,10 +86,12 @@ export async function main(argv: readonly string[]): Promise<void> {
       keepAliveTimeout: opts.keepAliveTimeout,
       ioTimeout: opts.socketTimeout,
       shutdownTimeout: opts.shutdownTimeout,
+      exclusiveAccept: worker !== undefined,
     });
   } catch (err) {
     die(err instanceof Error ? err.message : String(err), 1);
   }
+  if (worker !== undefined) return worker.serving(server, opts.shutdownTimeout);
   for (const a of server.addresses) {
     // A form that can be given back: http://127.0.0.1:8000, /run/app.sock
     // (HTTP), uwsgi:///run/app.sock.

@@ -1,0 +1,68 @@
+// The master's settings from the command line, checked before anything is bound.
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { TsgiError } from '../errors.js';
+import type { CliOptions } from '../cli/flags.js';
+
+export type ReloadMode = 'full' | 'chain';
+
+export interface MasterConfig {
+  processes: number;
+  reloadMode: ReloadMode;
+  maxRequests: number;
+  /** Bytes; 0: no limit. */
+  maxRss: number;
+  touchReload: string | undefined;
+  pidfile: string | undefined;
+  vacuum: boolean;
+  shutdownTimeoutMs: number;
+}
+
+/** Flags that only a master can honour, for the "needs --processes" message. */
+const MASTER_ONLY: Array<[keyof CliOptions, string]> = [
+  ['reloadMode', '--reload-mode'], ['maxRequests', '--max-requests'], ['reloadOnRss', '--reload-on-rss'],
+  ['touchReload', '--touch-reload'], ['pidfile', '--pidfile'], ['vacuum', '--vacuum'],
+];
+
+function usage(msg: string): TsgiError {
+  return new TsgiError('TSGI_ERR_CLI_USAGE', msg);
+}
+
+/** The master's settings, or undefined when --processes is not given; throws a usage error. */
+export function masterConfig(o: CliOptions): MasterConfig | undefined {
+  if (o.processes === undefined) {
+    const given = MASTER_ONLY.find(([key]) => o[key] !== undefined && o[key] !== false);
+    if (given !== undefined) throw usage(`${given[1]} needs --processes N (a master process that manages workers)`);
+    return undefined;
+  }
+  let processes: number;
+  if (o.processes === 'auto') {
+    processes = os.availableParallelism();
+  } else if (/^\d+$/.test(o.processes) && Number(o.processes) >= 1 && Number(o.processes) <= 1024) {
+    processes = Number(o.processes);
+  } else {
+    throw usage(`--processes needs a number of workers from 1 to 1024 or "auto", not "${o.processes}"`);
+  }
+  if (o.maxRequests === 0) throw usage('--max-requests needs at least 1');
+  if (o.reloadOnRss === 0) throw usage('--reload-on-rss needs at least 1 (MB)');
+  return {
+    processes,
+    reloadMode: (o.reloadMode ?? 'full') as ReloadMode,
+    maxRequests: o.maxRequests ?? 0,
+    maxRss: (o.reloadOnRss ?? 0) * 1024 * 1024,
+    touchReload: o.touchReload === undefined ? undefined : path.resolve(o.touchReload),
+    pidfile: o.pidfile === undefined ? undefined : path.resolve(o.pidfile),
+    vacuum: o.vacuum ?? false,
+    shutdownTimeoutMs: o.shutdownTimeout ?? 10_000,
+  };
+}
+
+/** masterConfig, with a usage error ending the process as the CLI's own do (exit 2). */
+export function masterConfigOrExit(o: CliOptions): MasterConfig | undefined {
+  try {
+    return masterConfig(o);
+  } catch (err) {
+    process.stderr.write(`tsgi: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+}

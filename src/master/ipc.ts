@@ -1,0 +1,40 @@
+// What the master and its workers say to each other: the worker's start-up
+// settings in one environment variable, then messages over Node's IPC
+// channel (fd 3 of the worker). Later features (stats, harakiri, scaling)
+// add message kinds here; each side ignores kinds it does not know.
+
+/** The environment variable that makes `tsgi` a worker; JSON of WorkerSettings. */
+export const WORKER_ENV = 'TSGI_WORKER';
+
+/** The first fd of the worker's inherited listeners (0-2 stdio, 3 the IPC channel). */
+export const FIRST_LISTEN_FD = 4;
+
+export interface WorkerSettings {
+  /** Slot number, 1..N (stays the same across the slot's replacements). */
+  id: number;
+  /** Listeners as serve() addresses on inherited fds, in command-line order: "http://fd:4". */
+  listen: string[];
+  /** The allow-list the master settled on (--allow-from or FCGI_WEB_SERVER_ADDRS). */
+  allowFrom?: string[];
+  /** Ask for a replacement after this many requests (jitter already added). 0: never. */
+  maxRequests: number;
+  /** Ask for a replacement when the resident set exceeds this many bytes. 0: never. */
+  maxRss: number;
+}
+
+/** Worker → master. */
+export type WorkerMessage =
+  /** Serving: the app is loaded and the listeners are in the worker's poller. */
+  | { t: 'ready' }
+  /** Please start my replacement; I keep serving until told to stop. Repeated while unanswered. */
+  | { t: 'recycle'; reason: 'max-requests' | 'rss'; requests: number; rss: number };
+
+/** Master → worker. */
+export type MasterMessage =
+  /** Stop accepting, finish in-flight requests within timeoutMs, exit 0. */
+  | { t: 'stop'; timeoutMs: number };
+
+/** A message of either direction: an object with a string kind `t`. */
+export function isMessage(m: unknown): m is { t: string } {
+  return typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string';
+}

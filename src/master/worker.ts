@@ -1,0 +1,146 @@
+// Worker mode: `tsgi` started by a master (the TSGI_WORKER variable is set).
+// The CLI loads the app and serves the inherited listeners as usual; this
+// module adds what a worker does differently: it says when it is serving,
+// counts requests and watches its memory to ask for a replacement, and on
+// "stop" (or SIGTERM/SIGINT, or losing the master) drains:
+//   1. stop accepting; the master, the other workers and the kernel's accept
+//      queue keep the listening socket alive, so no connection is refused;
+//   2. for DRAIN_GRACE_MS, every reply says `Connection: close`, so a
+//      keep-alive client gets one more answer and reconnects elsewhere instead
+//      of having its next request cut by an idle close;
+//   3. close(): idle connections close, in-flight requests finish (bounded by
+//      the rest of the shutdown timeout); exit 0.
+import { binding, type NativeServer } from '../native/load.js';
+import type { App, HeaderList, Reply } from '../tsgi/types.js';
+import type { ServerHandle } from '../server/serve.js';
+import { WORKER_ENV, isMessage, type MasterMessage, type WorkerMessage, type WorkerSettings } from './ipc.js';
+
+export const DRAIN_GRACE_MS = 500;
+const CHECK_INTERVAL_MS = 1000;
+
+export interface WorkerMode {
+  readonly id: number;
+  /** The listeners to serve, "http://fd:4"..., in command-line order. */
+  readonly listen: string[];
+  readonly allowFrom: string[] | undefined;
+  /** The app, counting requests and closing connections while draining. */
+  wrap(app: App): App;
+  /** Called once serve() returned: tells the master, handles stop and recycling. */
+  serving(server: ServerHandle, shutdownTimeoutMs: number | undefined): void;
+}
+
+function closeHeaders(headers: HeaderList | undefined): HeaderList {
+  if (headers === undefined || headers === null) return { connection: 'close' };
+  if (Array.isArray(headers)) return [...(headers as ReadonlyArray<readonly [string, string]>), ['connection', 'close']];
+  return { ...(headers as Record<string, string>), connection: 'close' };
+}
+
+function withClose(reply: Reply): Reply {
+  if (reply === null || typeof reply !== 'object') return reply;
+  return { ...reply, headers: closeHeaders(reply.headers) };
+}
+
+/** The worker settings when this process is a worker, else undefined. */
+export function workerMode(): WorkerMode | undefined {
+  const raw = process.env[WORKER_ENV];
+  if (raw === undefined || process.send === undefined) return undefined;
+  // The app's own child processes are not workers.
+  delete process.env[WORKER_ENV];
+  const settings = JSON.parse(raw) as WorkerSettings;
+
+  // serve() keeps its native server to itself, and its close() stops
+  // accepting and closes idle connections in one step; draining needs the
+  // first without the second for a moment (step 2 above), so the worker
+  // keeps a reference to the one server it creates. (A ServerHandle method
+  // for this would remove the need: see docs/master.md.)
+  let native: NativeServer | undefined;
+  const mutable = binding as { Server: typeof binding.Server };
+  const Original = mutable.Server;
+  mutable.Server = new Proxy(Original, {
+    construct(target, args, newTarget) {
+      const s = Reflect.construct(target, args, newTarget) as NativeServer;
+      native ??= s;
+      return s;
+    },
+  });
+
+  let server: ServerHandle | undefined;
+  let shutdownMs = 10_000;
+  let draining = false;
+  let requests = 0;
+  let recycleAsked = false;
+
+  const send = (m: WorkerMessage): void => {
+    if (process.connected) process.send!(m);
+  };
+
+  function exitNow(code: number): never {
+    process.exit(code);
+  }
+
+  async function drain(timeoutMs: number): Promise<void> {
+    if (draining) return;
+    draining = true;
+    if (server === undefined) exitNow(0);
+    const grace = Math.min(DRAIN_GRACE_MS, Math.floor(timeoutMs / 2));
+    native?.stopListening();
+    await new Promise((r) => setTimeout(r, grace));
+    await server.close(Math.max(timeoutMs - grace, 0));
+    exitNow(0);
+  }
+
+  function stop(timeoutMs: number): void {
+    if (server === undefined) exitNow(0);  // still loading the app: nothing to finish
+    void drain(timeoutMs);
+  }
+
+  process.on('message', (m: unknown) => {
+    if (isMessage(m) && m.t === 'stop') stop((m as MasterMessage).timeoutMs);
+  });
+  // The master is gone (killed, crashed): finish what is in flight and go.
+  process.on('disconnect', () => stop(shutdownMs));
+  let signals = 0;
+  const onSignal = () => {
+    if (++signals > 1) exitNow(1);
+    stop(shutdownMs);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  function checkRecycle(): void {
+    if (draining || server === undefined) return;
+    const rss = process.memoryUsage.rss();
+    const reason = settings.maxRequests > 0 && requests >= settings.maxRequests ? 'max-requests'
+      : settings.maxRss > 0 && rss > settings.maxRss ? 'rss' : undefined;
+    if (reason === undefined) return;
+    recycleAsked = true;
+    send({ t: 'recycle', reason, requests, rss });
+  }
+
+  return {
+    id: settings.id,
+    listen: settings.listen,
+    allowFrom: settings.allowFrom,
+    wrap(app: App): App {
+      return (req) => {
+        requests++;
+        if (requests === settings.maxRequests && !recycleAsked) checkRecycle();
+        if (!draining) return app(req);
+        const reply = app(req);
+        return reply !== null && typeof reply === 'object' && typeof (reply as Promise<Reply>).then === 'function'
+          ? (reply as Promise<Reply>).then(withClose)
+          : withClose(reply as Reply);
+      };
+    },
+    serving(s: ServerHandle, shutdownTimeoutMs: number | undefined): void {
+      server = s;
+      shutdownMs = shutdownTimeoutMs ?? 10_000;
+      send({ t: 'ready' });
+      if (settings.maxRequests > 0 || settings.maxRss > 0) {
+        // Asked again every interval until the master answers with "stop":
+        // during a reload it lets the reload replace the worker instead.
+        setInterval(checkRecycle, CHECK_INTERVAL_MS).unref();
+      }
+    },
+  };
+}
