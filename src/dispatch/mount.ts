@@ -180,7 +180,9 @@ export function hostError(host: string): string | undefined {
   const name = JSON.stringify(host);
   if (host === '' || host === '*.' || host === '*') return `virtual host ${name} names no host`;
   if (/[/\s]/.test(host)) return `virtual host ${name} must be a host name, e.g. example.com or *.example.com`;
-  if (!host.startsWith('[') && host.includes(':')) return `virtual host ${name} must be given without a port (ports are ignored)`;
+  if (host.startsWith('[') ? !host.endsWith(']') : host.includes(':')) {
+    return `virtual host ${name} must be given without a port (ports are ignored)`;
+  }
   if (host.indexOf('*') > 0 || (host.startsWith('*') && !host.startsWith('*.'))) {
     return `virtual host ${name}: a wildcard is only allowed as "*." at the start, e.g. *.example.com`;
   }

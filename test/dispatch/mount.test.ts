@@ -208,6 +208,7 @@ test('a bad table throws a TsgiError at setup, naming the problem', () => {
     [{ mount: { '/a': ok } }, /unknown key "mount"/],
     [{ fallback: 'x' }, /fallback is string/],
     [{ vhosts: { 'example.com:8080': ok } }, /without a port/],
+    [{ vhosts: { '[::1]:8080': ok } }, /without a port/],
     [{ vhosts: { 'a.*.com': ok } }, /wildcard/],
     [{ vhosts: { '': ok } }, /names no host/],
     [{ vhosts: { 'Example.com': ok, 'example.COM': ok } }, /example\.com given twice/],
