@@ -364,15 +364,8 @@ class Exchange extends EventEmitter {
   private resolve: ((r: Reply) => void) | undefined = undefined;
   private reject: ((e: unknown) => void) | undefined = undefined;
   private failure: unknown = undefined;
-  // The streamed body: chunks and their callbacks, alternating.
+  /** The streamed body, from the first write() on. */
   private body: ReplyStream | undefined = undefined;
-  private queue: Array<Chunk | Callback | undefined> | undefined = undefined;
-  private queued = 0;
-  private ended = false;
-  private needDrain = false;
-  private pulled = false;
-  private waiter: ((r: IteratorResult<Chunk>) => void) | undefined = undefined;
-  private waitFail: ((e: unknown) => void) | undefined = undefined;
   /** 0 writing, 1 ended but not all taken by the server, 2 'finish' emitted. */
   private finishState = 0;
   private closed = false;
@@ -429,7 +422,7 @@ class Exchange extends EventEmitter {
     if (this.destroyed || this.finishState === 2) return;
     this.destroyed = true;
     this.res.destroyed = true;
-    this.wake(undefined);
+    this.body?.stop(undefined);
     if (this.resolve !== undefined) this.settle(GONE_REPLY);
     const req = this.req;
     if (!req.destroyed) req.destroy(nodeError(Error, 'ECONNRESET', 'aborted'));
@@ -448,8 +441,7 @@ class Exchange extends EventEmitter {
       else this.failure = cause;
     } else if (this.body !== undefined && this.finishState !== 2) {
       // Partly sent: the server cuts the connection, as Node does.
-      this.failure = cause;
-      this.wake(cause);
+      this.body.stop(cause);
     }
     const req = this.req;
     if (!req.destroyed) {
@@ -493,88 +485,29 @@ class Exchange extends EventEmitter {
   // ---- the body the app writes ----
 
   send(data: Chunk, cb: Callback | undefined): boolean {
-    if (this.body === undefined) {
-      this.body = new ReplyStream(this);
-      this.queue = [];
-      this.commit(this.body);
+    let body = this.body;
+    if (body === undefined) {
+      body = this.body = new ReplyStream(this);
+      this.commit(body);
     }
-    if (data.length === 0) {
-      // An empty chunk only matters first: it makes the head go out.
-      if (this.pulled || this.queue!.length > 0) {
-        if (cb !== undefined) process.nextTick(cb);
-        return !this.needDrain;
-      }
-    }
-    const waiter = this.waiter;
-    if (waiter !== undefined) {
-      this.waiter = this.waitFail = undefined;
-      this.pulled = true;
-      if (cb !== undefined) process.nextTick(cb);
-      waiter({ value: data, done: false });
-      return true;
-    }
-    this.queue!.push(data, cb);
-    this.queued += data.length;
-    if (this.queued >= HIGH_WATER) {
-      this.needDrain = true;
-      return false;
-    }
-    return true;
+    return body.push(data, cb);
   }
 
   close(data: Chunk | undefined): void {
-    if (this.body === undefined) {
+    this.finishState = 1;
+    const body = this.body;
+    if (body === undefined) {
       // The whole body at once: a plain reply, sent with Content-Length in one go.
-      this.finishState = 1;
       this.commit(data);
       process.nextTick(emitFinish, this);
       return;
     }
-    if (data !== undefined && data.length > 0) this.send(data, undefined);
-    this.ended = true;
-    this.finishState = 1;
-    if (this.waiter !== undefined && this.queue!.length === 0) {
-      this.wake(undefined);
-      process.nextTick(emitFinish, this);
-    }
+    if (data !== undefined && data.length > 0) body.push(data, undefined);
+    body.end();
   }
 
   refuse(err: Error, cb: Callback | undefined): void {
     process.nextTick(refused, this.res, err, cb);
-  }
-
-  /** Resolves a pending pull with the end (or fails it). */
-  private wake(err: Error | undefined): void {
-    const waiter = this.waiter, fail = this.waitFail;
-    this.waiter = this.waitFail = undefined;
-    if (err !== undefined) fail?.(err);
-    else waiter?.(DONE);
-  }
-
-  /** The server wants the next chunk: the previous one is with the core. */
-  pull(): Promise<IteratorResult<Chunk>> {
-    const q = this.queue!;
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (q.length > 0) {
-      const data = q.shift() as Chunk;
-      const cb = q.shift() as Callback | undefined;
-      this.queued -= data.length;
-      this.pulled = true;
-      if (cb !== undefined) process.nextTick(cb);
-      if (q.length === 0 && this.needDrain) {
-        this.needDrain = false;
-        this.res.emit('drain');
-      }
-      return Promise.resolve({ value: data, done: false });
-    }
-    if (this.ended || this.destroyed) {
-      if (this.ended && this.finishState === 1) process.nextTick(emitFinish, this);
-      return Promise.resolve(DONE);
-    }
-    return new Promise((resolve, reject) => {
-      this.waiter = resolve;
-      this.waitFail = reject;
-    });
   }
 
   /** The server stopped pulling before the end (the client left, or a write failed). */
@@ -681,7 +614,7 @@ class Exchange extends EventEmitter {
 
   /** What the server has not taken yet (ServerResponse's writableLength and writableFinished read it). */
   get writableLength(): number {
-    return this.queued + (this.finishState === 1 ? 1 : 0);
+    return (this.body?.queued ?? 0) + (this.finishState === 1 ? 1 : 0);
   }
 
   get writableHighWaterMark(): number {
@@ -704,54 +637,102 @@ class Exchange extends EventEmitter {
     if (typeof done === 'function') process.nextTick(done as Callback);
     return true;
   }
-
-  end(): this {
-    return this;
-  }
-
-  setTimeout(): this {
-    return this;
-  }
-
-  setNoDelay(): this {
-    return this;
-  }
-
-  setKeepAlive(): this {
-    return this;
-  }
-
-  ref(): this {
-    return this;
-  }
-
-  unref(): this {
-    return this;
-  }
-
-  cork(): void {}
-
-  uncork(): void {}
-
-  pause(): this {
-    return this;
-  }
-
-  resume(): this {
-    return this;
-  }
 }
 
-/** The streamed body as serve() pulls it. */
+// The rest of net.Socket's surface that frameworks call (timeouts, Nagle,
+// keep-alive, flow): the server owns the connection, so these do nothing.
+for (const name of ['end', 'setTimeout', 'setNoDelay', 'setKeepAlive', 'ref', 'unref', 'pause', 'resume', 'cork',
+  'uncork']) {
+  Object.defineProperty(Exchange.prototype, name, {
+    value(this: Exchange): Exchange { return this; }, writable: true, configurable: true,
+  });
+}
+
+/**
+ * The streamed body as serve() pulls it. Written chunks (and their
+ * callbacks, alternating) wait in a queue until the server asks for the next
+ * one, which it does once the client took the previous ones.
+ */
 class ReplyStream implements AsyncIterableIterator<Chunk> {
+  private readonly queue: Array<Chunk | Callback | undefined> = [];
+  queued = 0;
+  private ended = false;
+  private needDrain = false;
+  private pulled = false;
+  private failure: Error | undefined = undefined;
+  private waiter: ((r: IteratorResult<Chunk>) => void) | undefined = undefined;
+  private waitFail: ((e: unknown) => void) | undefined = undefined;
+
   constructor(private readonly x: Exchange) {}
 
   [Symbol.asyncIterator](): this {
     return this;
   }
 
+  /** From res.write(): false once the queue is over the high-water mark. */
+  push(data: Chunk, cb: Callback | undefined): boolean {
+    // An empty chunk only matters first: it makes the head go out.
+    if (data.length === 0 && (this.pulled || this.queue.length > 0)) {
+      if (cb !== undefined) process.nextTick(cb);
+      return !this.needDrain;
+    }
+    const waiter = this.waiter;
+    if (waiter !== undefined) {
+      this.waiter = this.waitFail = undefined;
+      this.pulled = true;
+      if (cb !== undefined) process.nextTick(cb);
+      waiter({ value: data, done: false });
+      return true;
+    }
+    this.queue.push(data, cb);
+    this.queued += data.length;
+    if (this.queued < HIGH_WATER) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  end(): void {
+    this.ended = true;
+    if (this.waiter !== undefined) this.next();
+  }
+
+  /** No more: the client left (err undefined) or the app destroyed the response (the server cuts it). */
+  stop(err: Error | undefined): void {
+    this.failure = err;
+    this.ended = true;
+    const waiter = this.waiter, fail = this.waitFail;
+    this.waiter = this.waitFail = undefined;
+    if (err !== undefined) fail?.(err);
+    else waiter?.(DONE);
+  }
+
+  /** The server wants the next chunk: the previous one is with the core. */
   next(): Promise<IteratorResult<Chunk>> {
-    return this.x.pull();
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const q = this.queue;
+    if (q.length > 0) {
+      const data = q.shift() as Chunk;
+      const cb = q.shift() as Callback | undefined;
+      this.queued -= data.length;
+      this.pulled = true;
+      if (cb !== undefined) process.nextTick(cb);
+      if (q.length === 0 && this.needDrain) {
+        this.needDrain = false;
+        this.x.res.emit('drain');
+      }
+      return Promise.resolve({ value: data, done: false });
+    }
+    if (this.ended) {
+      const waiter = this.waiter;
+      this.waiter = this.waitFail = undefined;
+      waiter?.(DONE);
+      process.nextTick(emitFinish, this.x);
+      return Promise.resolve(DONE);
+    }
+    return new Promise((resolve, reject) => {
+      this.waiter = resolve;
+      this.waitFail = reject;
+    });
   }
 
   return(): Promise<IteratorResult<Chunk>> {

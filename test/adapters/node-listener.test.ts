@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import express from 'express';
-import { fromNodeListener } from 'tsgi';
+import { fromNodeListener, type Reply, type Request } from 'tsgi';
 import { delay, eventually } from '../helpers/index.js';
 import { header, headers, PROTOCOLS, threeWays, type ThreeWays } from './fixtures/three-ways.js';
 
@@ -340,6 +340,58 @@ describe('Express: uploads, clients that leave, slow clients', () => {
     assert.equal(received, 32 * MiB);
     assert.ok(p.drains > drainsWhilePaused, "'drain' came after the client read");
     assert.match(head, /content-length: 33554432/i);
+  });
+});
+
+/** The least of a TSGI request a listener needs, for calling the App directly. */
+function fakeRequest(method: string, uri: string): Request {
+  const signal = new AbortController().signal;
+  return {
+    REQUEST_METHOD: method, SCRIPT_NAME: '', PATH_INFO: uri, QUERY_STRING: '', REQUEST_URI: uri, CONTENT_TYPE: '',
+    CONTENT_LENGTH: '', SERVER_NAME: 'x', SERVER_PORT: '80', SERVER_PROTOCOL: 'HTTP/1.1', REMOTE_ADDR: '192.0.2.5',
+    REMOTE_PORT: '1234', var: () => undefined, vars: () => ({}), header: () => undefined,
+    headers: [['Host', 'x'], ['Set-Cookie', 'a'], ['set-cookie', 'b']],
+    body: { done: true } as Request['body'], signal,
+    tsgi: { version: [0, 1], url_scheme: 'https', protocol: 'http', multiprocess: false, multithread: false, run_once: false },
+  } as unknown as Request;
+}
+
+describe('the reply the App returns', () => {
+  it('end() with the whole body, synchronously: a plain reply, returned without a promise', () => {
+    const app = fromNodeListener((req, res) => {
+      assert.equal((req.socket as { encrypted?: boolean }).encrypted, true);
+      assert.deepEqual(req.headers['set-cookie'], ['a', 'b']);
+      res.statusCode = 418;
+      res.setHeader('X-Kind', 'teapot');
+      res.setHeader('Set-Cookie', ['c=1', 'd=2']);
+      res.end('short and stout');
+    });
+    const reply = app(fakeRequest('GET', '/tea')) as Reply;
+    assert.equal(typeof (reply as unknown as Promise<Reply>).then, 'undefined', 'not a promise');
+    assert.equal(reply.status, 418);
+    assert.equal(reply.body, 'short and stout');
+    assert.deepEqual(reply.headers, { 'X-Kind': 'teapot', 'Set-Cookie': ['c=1', 'd=2'] });
+  });
+
+  it('writeHead(status, headers) then end(buffer): the headers as given, the Buffer as the body', () => {
+    const app = fromNodeListener((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 3 });
+      res.end(Buffer.from('abc'));
+    });
+    const reply = app(fakeRequest('GET', '/')) as Reply;
+    assert.deepEqual(reply.headers, { 'content-type': 'text/plain', 'content-length': 3 });
+    assert.deepEqual(reply.body, Buffer.from('abc'));
+  });
+
+  it('a write() makes the body an async iterable of the chunks written', async () => {
+    const app = fromNodeListener((req, res) => {
+      res.write('a');
+      setTimeout(() => { res.write(Buffer.from('b')); res.end('c'); }, 5);
+    });
+    const reply = await app(fakeRequest('GET', '/'));
+    const got: string[] = [];
+    for await (const c of reply.body as AsyncIterable<string | Uint8Array>) got.push(Buffer.from(c).toString());
+    assert.deepEqual(got, ['a', 'b', 'c']);
   });
 });
 
