@@ -41,7 +41,7 @@ export interface DispatchTable extends MountTable {
 function bad(detail: string): TsgiError {
   // No catalogue code is about dispatch tables yet; APP_KIND is the nearest:
   // the table does not describe apps tsgi can serve.
-  return new TsgiError('TSGI_ERR_APP_KIND', `dispatch table: ${detail}`);
+  return new TsgiError('TSGI_ERR_DISPATCH_TABLE', detail);
 }
 
 /** The request an app under a mount point sees: two variables changed, the rest the server's. */
