@@ -186,9 +186,10 @@ function realOf(lazy: LazyRequest & Request): Request {
 function readWhole(lazy: LazyRequest & Request): Promise<Uint8Array> | undefined {
   if (lazy[REAL] !== undefined) return undefined;
   if (lazy[READ]) return Promise.reject(bodyUnusable());
-  lazy[READ] = true;
   const req = lazy[TSGI];
+  // A null body reads as empty, as often as asked, and is never "used".
   if (!hasBody(req, lazy.method)) return Promise.resolve(new Uint8Array(0));
+  lazy[READ] = true;
   // A fetch body has no size limit of its own; the server's limit applies.
   return req.body.bytes(Number.MAX_SAFE_INTEGER);
 }
@@ -313,9 +314,12 @@ export function fetchFastBody(): boolean {
 function streamBody(body: ReadableStream<Uint8Array>): AsyncIterable<Chunk> {
   return {
     [Symbol.asyncIterator](): AsyncIterator<Chunk> {
-      const reader = body.getReader();
+      // The reader is taken on the first pull, so a locked body fails there,
+      // where the server answers 500, not where it asks for the iterator.
+      let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
       return {
         async next(): Promise<IteratorResult<Chunk>> {
+          reader ??= body.getReader();
           const r = await reader.read();
           if (r.done) return { done: true, value: undefined };
           const v = r.value as unknown;
@@ -324,7 +328,7 @@ function streamBody(body: ReadableStream<Uint8Array>): AsyncIterable<Chunk> {
         },
         async return(): Promise<IteratorResult<Chunk>> {
           // The client left: cancel the stream, so its producer hears of it.
-          await reader.cancel().catch(() => {});
+          await (reader ?? body).cancel().catch(() => {});
           return { done: true, value: undefined };
         },
       };

@@ -389,6 +389,9 @@ export function toNodeListener(app: App, options: NodeListenerOptions = {}):
       if (req.aborted) return;
       if (head.contentLength >= 0 && status !== 204 && status !== 304) {
         head.raw.push('Content-Length', String(head.contentLength));
+      } else if (req.REQUEST_METHOD === 'HEAD' && req.incoming.httpVersion === '1.1' && status !== 204 && status !== 304) {
+        // The framing a GET would get, as tsgi says it (RFC 9110 9.3.2); node:http omits it.
+        head.raw.push('Transfer-Encoding', 'chunked');
       }
       res.writeHead(status, head.raw);
       let next = first;
