@@ -397,14 +397,17 @@ export function toNodeListener(app: App, options: NodeListenerOptions = {}):
       let next = first;
       while (!next.done) {
         const chunk = checkChunk(next.value);
-        sent += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
-        if (head.contentLength >= 0 && sent > head.contentLength && req.REQUEST_METHOD !== 'HEAD') {
-          // Past the declared length: the client got all it was promised; close.
+        const size = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+        if (head.contentLength >= 0 && sent + size > head.contentLength && req.REQUEST_METHOD !== 'HEAD') {
+          // Past the declared length: send what was promised, then close, as serve() does.
           finished = true;
           log(`app error on ${req.REQUEST_METHOD} ${req.REQUEST_URI}: ${new TsgiError('TSGI_ERR_REPLY_LENGTH').message}`);
-          res.destroy();
+          const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+          res.end(bytes.subarray(0, head.contentLength - sent));
+          res.socket?.destroySoon();
           return;
         }
+        sent += size;
         if (!res.write(chunk) && !req.aborted) await req.waitDrain();
         if (req.aborted) return;
         next = await it.next();
@@ -412,7 +415,10 @@ export function toNodeListener(app: App, options: NodeListenerOptions = {}):
       }
       finished = true;
       if (head.contentLength >= 0 && sent < head.contentLength && req.REQUEST_METHOD !== 'HEAD') {
-        res.destroy();  // shorter than promised: the client must see it incomplete
+        // Shorter than promised: what was written goes out, then the
+        // connection closes, so the client sees the body incomplete.
+        if (res.socket) res.socket.destroySoon();
+        else res.destroy();
       } else {
         res.end();
       }

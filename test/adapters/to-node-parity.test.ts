@@ -55,6 +55,10 @@ const app: App = async (req) => {
       return { body: ['a', 'b', new Uint8Array([99])] };
     case '/length':
       return { headers: { 'content-length': '6' }, body: (function* () { yield 'abc'; yield 'def'; })() };
+    case '/too-long':
+      return { headers: { 'content-length': '4' }, body: (function* () { yield 'ab'; yield 'cdef'; yield 'gh'; })() };
+    case '/too-short':
+      return { headers: { 'content-length': '10' }, body: (function* () { yield 'abc'; })() };
     case '/cookies':
       return { headers: [['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2'], ['X-Case', 'Kept']], body: '' };
     case '/redirect':
@@ -112,6 +116,7 @@ const REQUESTS: Array<[string, string]> = [
   ['HEAD of a stream', 'HEAD /stream HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'],
   ['sync iterable', 'GET /sync-iter HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'],
   ['stream with Content-Length', 'GET /length HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'],
+  ['stream longer than its Content-Length: cut there', 'GET /too-long HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'],
   ['two Set-Cookie', 'GET /cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'],
   ['Location without status: 302', 'GET /redirect HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'],
   ['204 without body', 'GET /no-content HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'],
@@ -153,6 +158,17 @@ describe('the same TSGI app on node:http (toNodeListener) and on serve()', () =>
       assert.notEqual(a.status, 0);
     });
   }
+
+  test('a stream shorter than its Content-Length: the client sees the connection close early', async () => {
+    for (const port of [tsgiPort, nodePort]) {
+      const r = await rawRequest(port, 'GET /too-short HTTP/1.1\r\nHost: localhost\r\n\r\n', { timeoutMs: 3000 });
+      assert.ok(r.closed, `port ${port}: closed`);
+      const text = r.data.toString('latin1');
+      assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(text, /\r\nContent-Length: 10\r\n/i);
+      assert.ok(text.endsWith('\r\n\r\nabc'), `port ${port}: ${JSON.stringify(text)}`);
+    }
+  });
 
   test('both log an app error with the method and URI, never a stack to the client', async () => {
     const a = await exchange(tsgiPort, 'GET /throw?n=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
