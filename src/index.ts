@@ -7,6 +7,8 @@ export { fromFetch, isFetchApp } from './adapters/fetch.js';
 export type { FetchApp, FetchEnv, FetchExecutionContext, FetchHandler } from './adapters/fetch.js';
 export { fromNodeListener, fromNodeApp } from './adapters/node.js';
 export { toNodeListener } from './adapters/to-node.js';
+export { cgiHost } from './cgi/host.js';
+export type { CgiHostOptions } from './cgi/host.js';
 export type { NodeListenerOptions } from './adapters/to-node.js';
 export { TsgiError, ERRORS } from './errors.js';
 export type { ErrorCode } from './errors.js';

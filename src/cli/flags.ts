@@ -45,6 +45,12 @@ export interface CliOptions {
   touchReload?: string;
   pidfile?: string;
   vacuum?: boolean;
+  // CGI (src/cgi/): run the app as a CGI program, or host CGI scripts.
+  cgi?: boolean;
+  cgiMap: string[];
+  cgiEnv: string[];
+  cgiTimeout?: number;
+  cgiMaxProcs?: number;
 }
 
 type Kind = 'list' | 'int' | 'mode' | 'seconds' | 'bool' | 'choice' | 'string';
@@ -74,6 +80,11 @@ export const FLAGS: Flag[] = [
   { names: ['--touch-reload'], key: 'touchReload', kind: 'string', arg: 'FILE', help: 'reload (as SIGHUP) when FILE\'s modification time changes' },
   { names: ['--pidfile'], key: 'pidfile', kind: 'string', arg: 'FILE', help: 'write the master\'s pid to FILE' },
   { names: ['--vacuum'], key: 'vacuum', kind: 'bool', arg: '', help: 'remove the pidfile on exit (unix sockets are always removed)' },
+  { names: ['--cgi'], key: 'cgi', kind: 'bool', arg: '', help: 'run APP as a CGI program: one request from the environment and stdin, the reply on stdout (docs/cgi.md)' },
+  { names: ['--cgi-map'], key: 'cgiMap', kind: 'list', arg: 'PATH=DIR', help: 'run the executable files in DIR as CGI scripts under PATH, e.g. /cgi-bin=./cgi-bin (repeatable)' },
+  { names: ['--cgi-env'], key: 'cgiEnv', kind: 'list', arg: 'NAME[=VALUE]', help: 'give CGI scripts NAME (from tsgi\'s environment, or VALUE); only PATH is passed otherwise (repeatable)' },
+  { names: ['--cgi-timeout'], key: 'cgiTimeout', kind: 'seconds', arg: 'SECONDS', help: 'kill a CGI script\'s process group after (default 60; 0: never) -> 504' },
+  { names: ['--cgi-max-procs'], key: 'cgiMaxProcs', kind: 'int', arg: 'N', help: 'CGI scripts running at once at most (default 64); more -> 503' },
   { names: ['-h', '--help'], key: 'help', kind: 'bool', arg: '', help: 'show this help' },
   { names: ['-V', '--version'], key: 'version', kind: 'bool', arg: '', help: 'print the version' },
 ];
@@ -110,7 +121,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     http: [], uwsgi: [], scgi: [], fastcgi: [], allowFrom: [], app: undefined, appType: undefined, mount: [], vhost: [],
     routes: [], chmodSocket: undefined, maxConnections: undefined, maxHeaderSize: undefined,
     maxBodySize: undefined, headerTimeout: undefined, keepAliveTimeout: undefined, socketTimeout: undefined,
-    shutdownTimeout: undefined, help: false, version: false,
+    shutdownTimeout: undefined, help: false, version: false, cgiMap: [], cgiEnv: [],
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -227,6 +238,8 @@ export function helpText(): string {
     '  tsgi --http :8000 --mount /api=api.js:router --mount /=site.js',
     '  tsgi --http :8000 --vhost example.com=site.js --vhost example.com/api=api.js --vhost \'*.example.com=other.mjs\'',
     '  tsgi --http :8000 --app-type fetch ./worker.js',
-    '  tsgi --http :8000 --processes auto --max-requests 10000 ./app.js   (SIGHUP reloads, SIGTERM stops)', '');
+    '  tsgi --http :8000 --processes auto --max-requests 10000 ./app.js   (SIGHUP reloads, SIGTERM stops)',
+    '  tsgi --http :8000 --cgi-map /cgi-bin=./cgi-bin --cgi-env TZ        (CGI scripts; APP optional)',
+    '  #!/usr/bin/env -S tsgi --cgi  + a line naming app.js: a CGI launcher for a web server\'s cgi-bin', '');
   return lines.join('\n');
 }

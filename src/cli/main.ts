@@ -12,6 +12,7 @@ import { binding } from '../native/load.js';
 import { masterConfigOrExit } from '../master/config.js';
 import { runMaster } from '../master/master.js';
 import { workerMode } from '../master/worker.js';
+import { cgiMain, withCgiHost } from '../cgi/cli.js';
 
 function die(message: string, code: number): never {
   process.stderr.write(`tsgi: ${message}\n`);
@@ -33,7 +34,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(`tsgi ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})\n`);
     return;
   }
-  if (opts.app === undefined && opts.routes.length === 0) die('no app module given (see tsgi --help)', 2);
+  if (opts.cgi) return cgiMain(argv);  // bin/tsgi normally goes there directly
+  if (opts.app === undefined && opts.routes.length === 0 && opts.cgiMap.length === 0) die('no app module given (see tsgi --help)', 2);
   const listen = [
     ...opts.http.map((a) => `http://${a}`),
     ...opts.uwsgi.map((a) => `uwsgi://${a}`),
@@ -66,11 +68,14 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   let app: App;
   try {
-    app = opts.routes.length > 0 ? await loadRoutes(opts.routes, opts.appType) : await loadOne(opts.app!, opts.appType);
+    const loaded = opts.routes.length > 0 ? await loadRoutes(opts.routes, opts.appType)
+      : opts.app !== undefined ? await loadOne(opts.app, opts.appType) : undefined;
+    app = opts.cgiMap.length > 0 ? withCgiHost(opts, loaded) : loaded!;
   } catch (err) {
     die(err instanceof Error ? err.message : String(err), 1);
   }
-  const label = opts.routes.length > 0 ? `${opts.routes.length} mounted app${opts.routes.length === 1 ? '' : 's'}` : opts.app!;
+  const label = opts.routes.length > 0 ? `${opts.routes.length} mounted app${opts.routes.length === 1 ? '' : 's'}`
+    : opts.app ?? `CGI scripts (${opts.cgiMap.join(', ')})`;
 
   if (worker !== undefined) app = worker.wrap(app);
   let server: ServerHandle;
