@@ -132,9 +132,12 @@ export interface WrkResult {
   output: string;
 }
 
-/** Runs wrk to completion (it ends by itself after `seconds`). */
+/**
+ * Runs wrk: it ends by itself after `seconds`, or earlier at stop() (SIGINT,
+ * after which wrk prints its summary as usual).
+ */
 export function wrk(url: string, opts: { seconds: number; connections?: number; threads?: number; headers?: string[] }): {
-  done: Promise<WrkResult>; started: Promise<void>;
+  done: Promise<WrkResult>; started: Promise<void>; stop(): void;
 } {
   const args = [`-t${opts.threads ?? 1}`, `-c${opts.connections ?? 32}`, `-d${opts.seconds}s`, '--timeout', '5s'];
   for (const h of opts.headers ?? []) args.push('-H', h);
@@ -160,7 +163,7 @@ export function wrk(url: string, opts: { seconds: number; connections?: number; 
   });
   // wrk prints its banner once connected; a short pause lets load build up.
   const started = delay(300);
-  return { done, started };
+  return { done, started, stop: () => child.kill('SIGINT') };
 }
 
 /** One GET on a new connection; the reply body. */
