@@ -839,7 +839,7 @@ export function fromNodeApp(x: unknown): App | undefined {
   if (x === null || (typeof x !== 'object' && typeof x !== 'function')) return undefined;
   const o = x as Record<string, unknown>;
   if (typeof o.routing === 'function' && typeof o.ready === 'function') return fromFastify(o as unknown as FastifyLike);
-  if (typeof x === 'object' && typeof o.callback === 'function' && typeof o.use === 'function') {
+  if (typeof x === 'object' && typeof o.callback === 'function') {
     return fromNodeListener((o.callback as () => Listener)());
   }
   if (typeof x === 'function' && x.length >= 2) return fromNodeListener(x as Listener);

@@ -4,6 +4,7 @@
 // the error handler, and the 404 of finalhandler.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
@@ -16,11 +17,13 @@ describe('Express 5 through fromNodeListener', () => {
   let dir: string;
   let t: ThreeWays;
   const fileBody = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz\n'.repeat(100));
+  const bigBody = randomBytes(3 * 1024 * 1024 + 17);
   const seen: Array<{ req: boolean; res: boolean; httpReq: boolean; httpRes: boolean }> = [];
 
   before(() => {
     dir = tempDir('tsgi-express-');
     fs.writeFileSync(path.join(dir, 'file.txt'), fileBody);
+    fs.writeFileSync(path.join(dir, 'big.bin'), bigBody);
     const app = express();
     app.use((req, res, next) => {
       seen.push({
@@ -120,6 +123,11 @@ describe('Express 5 through fromNodeListener', () => {
       assert.equal(part.status, 206);
       assert.equal(header(part, 'content-range'), `bytes 10-19/${fileBody.length}`);
       assert.equal(part.body.toString(), fileBody.subarray(10, 20).toString());
+      // Larger than any buffer on the way: send's fs.createReadStream(f).pipe(res) under backpressure.
+      const big = await t.ask(proto, '/static/big.bin');
+      assert.equal(big.status, 200);
+      assert.equal(Number(header(big, 'content-length')), bigBody.length);
+      assert.ok(big.body.equals(bigBody), 'the big file arrives intact');
       const missing = await t.ask(proto, '/static/nope.txt');
       assert.equal(missing.status, 404);
     });
