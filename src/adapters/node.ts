@@ -27,7 +27,7 @@ type HeaderValue = string | number | readonly string[];
 
 const X = Symbol('tsgi.exchange');
 
-/** The fields of Node's objects the adapter reads or sets (all present in Node 20, 22, 24). */
+/** The fields of Node's objects the adapter reads or sets (long-standing ones; the private symbols are probed below). */
 type Req = IncomingMessage & {
   [X]: Exchange;
   _consuming: boolean;
