@@ -20,6 +20,7 @@ import { EventEmitter } from 'node:events';
 import { IncomingMessage, ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { App, Chunk, HeaderList, Reply, ReplyBody, Request } from '../tsgi/types.js';
+import { appTarget } from './target.js';
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => unknown;
 type Callback = (err?: Error | null) => void;
@@ -106,27 +107,6 @@ function toChunk(chunk: string | Uint8Array, encoding: unknown): Chunk {
 }
 
 // ---- the request ------------------------------------------------------------------
-
-const PATH_SAFE = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/g;
-
-/** CGI's PATH_INFO is decoded (latin1, one char per byte); a URL needs it encoded again. */
-function encodePath(path: string): string {
-  const escaped = path.replace(/%/g, '%25');
-  return escaped.replace(PATH_SAFE, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'));
-}
-
-/**
- * REQUEST_URI as sent; without it (some CGI gateways), SCRIPT_NAME +
- * PATH_INFO + "?" QUERY_STRING. Apache's mod_proxy_fcgi and mod_proxy_scgi
- * send the whole path as SCRIPT_NAME and no PATH_INFO, which the join keeps.
- */
-function urlOf(treq: Request): string {
-  const uri = treq.REQUEST_URI;
-  if (uri !== '') return uri;
-  const path = encodePath(treq.SCRIPT_NAME + treq.PATH_INFO) || '/';
-  const q = treq.QUERY_STRING;
-  return q === '' ? path : path + '?' + q;
-}
 
 function setVersion(req: Req, protocol: string): void {
   let major = 1, minor = protocol === 'HTTP/1.1' ? 1 : 0;
@@ -378,7 +358,7 @@ class Exchange extends EventEmitter {
     req._read = reqRead;
     req._destroy = reqDestroy;
     req.method = treq.REQUEST_METHOD;
-    req.url = urlOf(treq);
+    req.url = appTarget(treq);
     setVersion(req, treq.SERVER_PROTOCOL);
     setHeaders(req, treq);
     const res = new ServerResponse(req) as unknown as Res;

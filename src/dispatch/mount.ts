@@ -44,6 +44,11 @@ function bad(detail: string): TsgiError {
   return new TsgiError('TSGI_ERR_DISPATCH_TABLE', detail);
 }
 
+/** True for the request dispatch() hands to a mounted app (the adapters ask: see adapters/target.ts). */
+export function isMountView(req: Request): boolean {
+  return req instanceof MountedRequest;
+}
+
 /** The request an app under a mount point sees: two variables changed, the rest the server's. */
 class MountedRequest implements Request {
   constructor(

@@ -206,14 +206,16 @@ describe('plain listeners', () => {
   });
 
   for (const proto of ['uwsgi', 'fastcgi'] as const) {
-    it(`${proto}: req.url is REQUEST_URI; without it SCRIPT_NAME + PATH_INFO (encoded) + ? QUERY_STRING`, async () => {
+    it(`${proto}: req.url is REQUEST_URI, or the part below a mount; without it SCRIPT_NAME + PATH_INFO (encoded) + ? QUERY_STRING`, async () => {
       const base = { REQUEST_URI: null } as Record<string, string | null>;
       const cases: Array<[Record<string, string | null>, string]> = [
         [{ REQUEST_URI: '/url/a%20b?x=1' }, '/url/a%20b?x=1'],
-        [{ ...base, SCRIPT_NAME: '/url', PATH_INFO: '/a b', QUERY_STRING: 'x=1&y=%20' }, '/url/a%20b?x=1&y=%20'],
-        // Apache's mod_proxy_fcgi: the whole path as SCRIPT_NAME, no PATH_INFO.
+        [{ ...base, SCRIPT_NAME: '', PATH_INFO: '/url/a b', QUERY_STRING: 'x=1&y=%20' }, '/url/a%20b?x=1&y=%20'],
+        // Apache's mod_proxy_fcgi: the whole path as SCRIPT_NAME, no PATH_INFO: not a mount.
         [{ ...base, SCRIPT_NAME: '/url/whole/path', PATH_INFO: null, QUERY_STRING: '' }, '/url/whole/path'],
-        [{ ...base, SCRIPT_NAME: '/url', PATH_INFO: '/50%?#', QUERY_STRING: '' }, '/url/50%25%3F%23'],
+        // Mounted at /mnt by the web server: the app sees the path below it, as under app.use('/mnt', app).
+        [{ REQUEST_URI: '/mnt/url/a%20b?x=1', SCRIPT_NAME: '/mnt', PATH_INFO: '/url/a b', QUERY_STRING: 'x=1' }, '/url/a%20b?x=1'],
+        [{ ...base, SCRIPT_NAME: '/mnt', PATH_INFO: '/url/50%?#', QUERY_STRING: '' }, '/url/50%25%3F%23'],
       ];
       for (const [vars, want] of cases) {
         const a = await t.ask(proto, '/url/ignored', { vars });
