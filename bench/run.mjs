@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Hello-world benchmark: tsgi vs node:http vs Fastify.
+// Hello-world benchmark: tsgi vs node:http vs Fastify; with --suite=adapters,
+// each framework on tsgi (through its adapter) vs on its own Node server.
 //
-//   RUNS=5 DURATION=5 node bench/run.mjs [--json] [--no-write] [--servers=tsgi,node-http]
+//   RUNS=5 DURATION=5 node bench/run.mjs [--json] [--no-write] [--servers=tsgi,node-http] [--suite=adapters]
 //
 // Each server runs in its own process pinned to one CPU (SERVER_CPU, default 0);
 // wrk runs pinned to another (WRK_CPU, default 1). Every server is started,
@@ -29,7 +30,7 @@ const args = process.argv.slice(2);
 const flag = (name) => args.includes(`--${name}`);
 const opt = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 if (flag('help') || flag('h')) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 17)
+  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1).filter((l, i, a) => a.slice(0, i + 1).every((x) => x.startsWith('//')))
     .map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
   process.exit(0);
 }
@@ -55,9 +56,28 @@ const ALL = [
   { name: 'tsgi', file: 'servers/tsgi.mjs' },
   { name: 'node:http', file: 'servers/node-http.mjs' },
   { name: 'fastify', file: 'servers/fastify.mjs' },
+  // --suite=adapters: the same app both ways (issue 5's comparisons).
+  { name: 'tsgi-bare-node', file: 'servers/tsgi-bare-node.mjs' },
+  { name: 'express-tsgi', file: 'servers/express-tsgi.mjs' },
+  { name: 'express-node', file: 'servers/express-node.mjs' },
+  { name: 'fastify-tsgi', file: 'servers/fastify-tsgi.mjs' },
+  { name: 'hono-tsgi', file: 'servers/hono-tsgi.mjs' },
+  { name: 'hono-node', file: 'servers/hono-node.mjs' },
 ];
-const wanted = (opt('servers') ?? env.SERVERS)?.split(',').map((s) => s.trim().replace(/^node-http$/, 'node:http'));
-const SERVERS = wanted ? ALL.filter((s) => wanted.includes(s.name)) : ALL;
+/** [on tsgi, its baseline]: ratios printed for each pair measured. */
+const PAIRS = [
+  ['tsgi', 'node:http'], ['fastify', 'node:http'],
+  ['tsgi', 'tsgi-bare-node'], ['express-tsgi', 'express-node'], ['fastify-tsgi', 'fastify'], ['hono-tsgi', 'hono-node'],
+];
+const SUITES = {
+  default: ['tsgi', 'node:http', 'fastify'],
+  adapters: ['tsgi', 'tsgi-bare-node', 'express-tsgi', 'express-node', 'fastify-tsgi', 'fastify', 'hono-tsgi', 'hono-node'],
+};
+const suite = opt('suite') ?? env.SUITE;
+if (suite !== undefined && !(suite in SUITES)) die(`unknown suite ${suite}; known: ${Object.keys(SUITES).join(', ')}`);
+const wanted = (opt('servers') ?? env.SERVERS)?.split(',').map((s) => s.trim().replace(/^node-http$/, 'node:http')) ??
+  SUITES[suite ?? 'default'];
+const SERVERS = ALL.filter((s) => wanted.includes(s.name));
 if (SERVERS.length === 0) die(`no known server in ${wanted}; known: ${ALL.map((s) => s.name).join(', ')}`);
 
 function int(v, dflt) {
@@ -246,13 +266,14 @@ function table(results) {
   for (const r of results) {
     rows.push(`| ${r.name} | ${range(r.rps)} | ${range(r.cpuUsPerReq, 2)} | ${fmt(r.cpuUse.median * 100)}% (${fmt(r.others.median * 100)}%; ${fmt(r.steal.median * 100)}%) | ${fmt(r.wrkUse.median * 100)}% (${fmt(r.wrkOthers.median * 100)}%; ${fmt(r.wrkSteal.median * 100)}%) | ${fmt(r.p50.median, 2)} | ${range(r.p99, 2)} | ${fmt(r.memory.rssMB, 1)} (${fmt(r.memory.peakMB, 1)}) |`);
   }
-  const base = results.find((r) => r.name === 'node:http');
   const lines = [rows.join('\n')];
-  if (base && results.length > 1) {
-    const ratio = results.filter((r) => r !== base).map((r) =>
-      `| ${r.name} / node:http | ${fmt(r.rps.median / base.rps.median, 2)}× | ${fmt(r.cpuUsPerReq.median / base.cpuUsPerReq.median, 2)}× | ${fmt(r.p99.median, 2)} vs ${fmt(base.p99.median, 2)} |`);
-    lines.push(['| ratio | req/s | CPU per request | p99 ms |', '|---|---:|---:|---:|', ...ratio].join('\n'));
-  }
+  const byName = new Map(results.map((r) => [r.name, r]));
+  const ratio = PAIRS.filter(([a, b]) => byName.has(a) && byName.has(b)).map(([a, b]) => {
+    const r = byName.get(a);
+    const base = byName.get(b);
+    return `| ${r.name} / ${base.name} | ${fmt(r.rps.median / base.rps.median, 2)}× | ${fmt(r.cpuUsPerReq.median / base.cpuUsPerReq.median, 2)}× | ${fmt(r.p99.median, 2)} vs ${fmt(base.p99.median, 2)} |`;
+  });
+  if (ratio.length) lines.push(['| ratio | req/s | CPU per request | p99 ms |', '|---|---:|---:|---:|', ...ratio].join('\n'));
   return lines.join('\n\n');
 }
 
@@ -276,7 +297,8 @@ const idle0 = cpuBusy('');
 await sleep(1000);
 const idle1 = cpuBusy('');
 const background = idle1.busy - idle0.busy + idle1.steal - idle0.steal;  // CPU-seconds per second, all CPUs
-const command = `${NICE !== undefined ? `NICE=${NICE} ` : ''}RUNS=${RUNS} DURATION=${DURATION} CONNECTIONS=${CONNECTIONS} node bench/run.mjs${wanted ? ` --servers=${wanted.join(',')}` : ''}`;
+const command = `${NICE !== undefined ? `NICE=${NICE} ` : ''}RUNS=${RUNS} DURATION=${DURATION} CONNECTIONS=${CONNECTIONS} node bench/run.mjs` +
+  (opt('servers') ?? env.SERVERS ? ` --servers=${wanted.join(',')}` : suite ? ` --suite=${suite}` : '');
 log(`bench: ${info.nproc} CPUs (${info.cpu}), node ${info.node}; servers on CPU ${SERVER_CPU}, wrk on CPU ${WRK_CPU}`);
 if (background > 0.1) log(`bench: warning: ${fmt(background * 100)}% of a CPU busy before starting (load average ${loadBefore[0].toFixed(2)}); numbers will be noisy`);
 log(`bench: wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s --latency, ${RUNS} runs per server, interleaved`);

@@ -4,7 +4,7 @@ import express from 'express';
 
 const port = Number(process.env.PORT ?? 8006);
 const app = express();
-app.get('/', (req, res) => { res.send('Hello, World!\n'); });
+app.get('/', (req, res) => { res.type('text/plain').send('Hello, World!\n'); });
 
 const server = http.createServer(app);
 // wrk keeps its connections open for the whole run; no timeouts in the way.

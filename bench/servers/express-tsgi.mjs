@@ -10,7 +10,7 @@ const { fromNodeListener } = require(`${root}/dist/adapters/node.js`);
 
 const port = Number(process.env.PORT ?? 8005);
 const app = express();
-app.get('/', (req, res) => { res.send('Hello, World!\n'); });
+app.get('/', (req, res) => { res.type('text/plain').send('Hello, World!\n'); });
 
 const server = serve(fromNodeListener(app), { listen: `127.0.0.1:${port}` });
 
