@@ -290,18 +290,46 @@ function lazyRequest(req: TsgiRequest, url: string): Request {
 // those are the bytes, with no stream read. Internal, hence guarded: with
 // another undici the symbol is absent and every body goes through the stream.
 interface UndiciState { body?: { source?: unknown; stream?: ReadableStream } | null }
+interface StreamState { disturbed?: unknown; reader?: unknown }
 // Node's own mark of a stream that was read from (node:internal/streams/utils).
 const DISTURBED = Symbol.for('nodejs.stream.disturbed');
-let STATE: symbol | null | undefined;
+let probed = false;
+let STATE: symbol | undefined;
+// The web stream's internal state, read directly: its public `locked` and
+// the disturbed getter cost more than a microsecond on Node 20's
+// transferable streams. Absent or of another shape, the public getters serve.
+let STREAM_STATE: symbol | undefined;
+
+let streamProbed = false;
+
+function probeStream(stream: ReadableStream): void {
+  streamProbed = true;
+  const sym = Object.getOwnPropertySymbols(stream).find((s) => s.description === 'kState');
+  const st = sym && (stream as unknown as Record<symbol, StreamState | undefined>)[sym];
+  if (st && typeof st === 'object' && typeof st.disturbed === 'boolean' && 'reader' in st) STREAM_STATE = sym;
+}
+
+/** Whether nobody has read from or locked the stream. */
+function untouched(stream: ReadableStream): boolean {
+  if (!streamProbed) probeStream(stream);
+  if (STREAM_STATE !== undefined) {
+    const st = (stream as unknown as Record<symbol, StreamState | undefined>)[STREAM_STATE];
+    if (st !== undefined) return st.disturbed === false && st.reader === undefined;
+  }
+  return !stream.locked && (stream as ReadableStream & { [DISTURBED]?: boolean })[DISTURBED] === false;
+}
 
 function sourceOf(res: Response): string | Uint8Array | undefined {
-  STATE ??= Object.getOwnPropertySymbols(res).find((s) => s.description === 'state') ?? null;
-  if (STATE === null) return undefined;
+  if (!probed) {
+    probed = true;
+    STATE = Object.getOwnPropertySymbols(res).find((s) => s.description === 'state');
+  }
+  if (STATE === undefined) return undefined;
   const body = (res as unknown as Record<symbol, UndiciState | undefined>)[STATE]?.body;
   const source = body?.source;
   if (typeof source !== 'string' && !(source instanceof Uint8Array)) return undefined;
-  const stream = body!.stream as (ReadableStream & { [DISTURBED]?: boolean }) | undefined;
-  if (stream === undefined || stream.locked || stream[DISTURBED] !== false) return undefined;
+  const stream = body!.stream;
+  if (stream === undefined || !untouched(stream)) return undefined;
   return source;
 }
 
