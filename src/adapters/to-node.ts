@@ -250,15 +250,15 @@ class NodeRequest implements Request {
   waitDrain(): Promise<void> {
     return new Promise((resolve) => {
       this.drainWaiter = resolve;
-      this.res.once('drain', this.drained);
+      this.res.once('drain', () => this.drained());
     });
   }
 
-  readonly drained = (): void => {
+  drained(): void {
     const w = this.drainWaiter;
     this.drainWaiter = undefined;
     w?.();
-  };
+  }
 }
 
 // RFC 9110 5.1 (token) and 5.5 (field-value), as src/server/reply.ts checks.
@@ -277,20 +277,30 @@ interface Head {
 function addHeader(out: Head, name: string, value: string): void {
   if (!TOKEN.test(name)) throw new TsgiError('TSGI_ERR_REPLY_HEADER', JSON.stringify(name));
   if (BAD_VALUE.test(value)) throw new TsgiError('TSGI_ERR_REPLY_HEADER', `value of ${name}`);
-  const lower = name.toLowerCase();
-  if (DROPPED.has(lower)) return;
-  if (lower === 'connection') {
-    // Only "close" means something to the server: it ends the connection.
-    if (/(^|,)\s*close\s*(,|$)/i.test(value)) out.raw.push('Connection', 'close');
-    return;
+  // Only names of these lengths need a second look (as src/server/reply.ts).
+  switch (name.length) {
+    case 2: case 7: case 10: case 16: case 17: {
+      const lower = name.toLowerCase();
+      if (DROPPED.has(lower)) return;
+      if (lower === 'connection') {
+        // Only "close" means something to the server: it ends the connection.
+        if (/(^|,)\s*close\s*(,|$)/i.test(value)) out.raw.push('Connection', 'close');
+        return;
+      }
+      break;
+    }
+    case 14:
+      if (name.toLowerCase() === 'content-length') {
+        const v = value.trim();
+        if (!/^\d{1,15}$/.test(v)) throw new TsgiError('TSGI_ERR_REPLY_HEADER', `Content-Length ${JSON.stringify(value)}`);
+        out.contentLength = Number(v);
+        return;
+      }
+      break;
+    case 8:
+      if (name.toLowerCase() === 'location') out.hasLocation = true;
+      break;
   }
-  if (lower === 'content-length') {
-    const v = value.trim();
-    if (!/^\d{1,15}$/.test(v)) throw new TsgiError('TSGI_ERR_REPLY_HEADER', `Content-Length ${JSON.stringify(value)}`);
-    out.contentLength = Number(v);
-    return;
-  }
-  if (lower === 'location') out.hasLocation = true;
   out.raw.push(name, value);
 }
 
