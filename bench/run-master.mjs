@@ -42,15 +42,31 @@ const SERVER_CPU = env.SERVER_CPU ?? '0';
 const WRK_CPU = env.WRK_CPU ?? '1';
 const BASE_PORT = int(env.BASE_PORT, 18181);
 const WRITE = !process.argv.includes('--no-write');
+// NICE (e.g. -10, root): run the servers and wrk at that priority, so other
+// work on a shared machine disturbs less.
+const NICE = env.NICE;
+const niced = (cmd, args) => (NICE === undefined ? [cmd, args] : ['nice', ['-n', NICE, cmd, ...args]]);
 const BODY = 'Hello, World!\n';
 
+/** Servers still running, stopped (master and workers, by pid) if this script ends early. */
+const running = new Set();
+process.on('exit', () => {
+  for (const s of running) {
+    for (const pid of [s.child.pid, ...workerPids(s)]) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+});
+process.on('SIGINT', () => process.exit(130));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function start(name, port, args, cpu) {
   const argv = [BIN, '--http', `127.0.0.1:${port}`, ...args, APP];
   const [cmd, cargs] = cpu === undefined ? [process.execPath, argv] : ['taskset', ['-c', cpu, process.execPath, ...argv]];
-  const child = spawn(cmd, cargs, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(...niced(cmd, cargs), { stdio: ['ignore', 'ignore', 'pipe'] });
   const s = { name, port, child, log: '' };
+  running.add(s);
+  child.on('exit', () => running.delete(s));
   child.stderr.setEncoding('utf8').on('data', (c) => { s.log += c; });
   return s;
 }
@@ -87,7 +103,7 @@ function get(port) {
 function wrk(port, seconds, pinned) {
   const args = [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}/`];
   const [cmd, cargs] = pinned ? ['taskset', ['-c', WRK_CPU, 'wrk', ...args]] : ['wrk', args];
-  const child = spawn(cmd, cargs, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(...niced(cmd, cargs), { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (c) => { out += c; });
   const done = new Promise((resolve) => child.on('exit', () => {
@@ -167,7 +183,7 @@ async function main() {
   const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
   const lines = [];
   lines.push(`## ${new Date().toISOString().replace('T', ' ').slice(0, 19)} UTC: Master: workers and reloads`, '');
-  lines.push(`\`RUNS=${RUNS} DURATION=${DURATION} node bench/run-master.mjs\` — ${os.cpus().length} CPUs (${os.cpus()[0].model}), ` +
+  lines.push(`\`${NICE !== undefined ? `NICE=${NICE} ` : ''}RUNS=${RUNS} DURATION=${DURATION} node bench/run-master.mjs\` — ${os.cpus().length} CPUs (${os.cpus()[0].model}), ` +
     `node ${process.version}, wrk -t${THREADS} -c${CONNECTIONS} keep-alive, hello world (bench/servers/hello-app.cjs), ` +
     `load average at the end ${load}. Median (min–max) of ${RUNS} interleaved runs of ${DURATION} s.`, '');
   lines.push('| arrangement | req/s | p99 latency ms | server CPU µs/request | RSS MB (master / each worker) |', '|---|---|---|---|---|');
