@@ -234,7 +234,7 @@ export function runMaster(start: MasterStart): void {
     gen++;
     reload = { mode, startedAt: Date.now(), again: undefined, index: 0, waitingOld: undefined };
     notifier.send(`RELOADING=1\nMONOTONIC_USEC=${process.hrtime.bigint() / 1000n}`);
-    log(`${why}: ${mode === 'chain' ? 'chain reload, one worker at a time' : `reloading ${slots.length} workers`}`);
+    log(`${why}: ${mode === 'chain' ? 'chain reload, one worker at a time' : `reloading ${slots.length} worker${slots.length === 1 ? '' : 's'}`}`);
   }
 
   function finishReload(): void {

@@ -39,6 +39,9 @@ export class Notifier {
     });
     child.on('error', () => this.once(
       `NOTIFY_SOCKET is set but this build cannot notify systemd (no sdNotify in the addon, no systemd-notify on PATH): ${state} not sent`));
+    child.on('exit', (code) => {
+      if (code !== 0 && code !== null) this.once(`systemd-notify ${state.split('\n')[0]} failed (exit ${code}): is NOTIFY_SOCKET ${this.socket} listening?`);
+    });
     child.unref();
   }
 

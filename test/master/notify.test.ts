@@ -1,0 +1,69 @@
+// systemd notification: with NOTIFY_SOCKET set, the master reports READY=1
+// when its workers are first ready, RELOADING=1 then READY=1 around a reload,
+// STOPPING=1 on stop, each with MAINPID = the master. The receiver is a unix
+// datagram socket (python3; Node has none); today's sender is systemd-notify.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ROOT, delay, have } from '../helpers/index.js';
+import { BIN, PID_APP, dir } from './helpers.js';
+
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const RECEIVER = `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(10)
+print("bound", flush=True)
+try:
+    while True:
+        print(s.recv(4096).decode().replace("\\n", " "), flush=True)
+except socket.timeout:
+    pass
+`;
+
+test('NOTIFY_SOCKET: READY=1, RELOADING=1, READY=1, STOPPING=1 with MAINPID', async (t) => {
+  if (!have('python3') || !have('systemd-notify')) {
+    t.skip('needs python3 (the test\'s receiver) and systemd-notify (the sender until the addon has sdNotify)');
+    return;
+  }
+  const sock = path.join(dir, 'notify.sock');
+  const receiver = spawn('python3', ['-c', RECEIVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let got = '';
+  receiver.stdout!.setEncoding('utf8').on('data', (c: string) => { got += c; });
+  let log = '';
+  const until = async (ok: () => boolean, what: string) => {
+    const deadline = Date.now() + 10_000;
+    while (!ok()) {
+      assert.ok(Date.now() < deadline, `no ${what}; log:\n${log}\nreceived:\n${got}`);
+      await delay(20);
+    }
+  };
+  let master: ChildProcess | undefined;
+  try {
+    await until(() => got.includes('bound'), 'receiver');
+    master = spawn(process.execPath, [BIN, '--http', '127.0.0.1:0', '--processes', '1', PID_APP],
+      { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NOTIFY_SOCKET: sock } });
+    master.stderr!.setEncoding('utf8').on('data', (c: string) => { log += c; });
+    await until(() => /READY=1/.test(got), 'READY=1');
+    master.kill('SIGHUP');
+    await until(() => /reload done/.test(log) && (got.match(/READY=1/g) ?? []).length === 2, 'READY=1 after the reload');
+    master.kill('SIGTERM');
+    await until(() => /STOPPING=1/.test(got), 'STOPPING=1');
+    const states = got.split('\n').map((l) => /(READY|RELOADING|STOPPING)=1/.exec(l)?.[0]).filter((x) => x !== undefined);
+    assert.deepEqual(states, ['READY=1', 'RELOADING=1', 'READY=1', 'STOPPING=1']);
+    for (const l of got.split('\n').filter((x) => /=1/.test(x) && !/BARRIER/.test(x))) {
+      assert.match(l, new RegExp(`MAINPID=${master.pid}( |$)`));
+    }
+    assert.match(got, /RELOADING=1 MONOTONIC_USEC=\d+/);
+  } finally {
+    master?.kill('SIGKILL');
+    receiver.kill('SIGKILL');
+    for (const m of log.matchAll(/\(pid (\d+)\)/g)) {
+      try { process.kill(Number(m[1]), 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+});
