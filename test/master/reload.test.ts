@@ -6,7 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { requirePeer } from '../helpers/index.js';
+import { delay, requirePeer } from '../helpers/index.js';
 import { Master, PID_APP, dir, get, show, wrk } from './helpers.js';
 
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -90,6 +90,30 @@ test('--touch-reload: a changed modification time reloads as SIGHUP does', async
     const now = m.workerPids();
     assert.equal(now.length, 1);
     assert.notEqual(now[0], old[0]);
+  } finally {
+    await m.cleanup();
+  }
+});
+
+test('a draining worker accepts no new connection, and finishes the request it has', async () => {
+  const m = new Master(['--http', '127.0.0.1:0', '--processes', '1', PID_APP]);
+  try {
+    await m.ready();
+    const [old] = m.workerPids() as [number];
+    const slow = get(m.port, '/slow');
+    await delay(200);
+    m.signal('SIGHUP');
+    await m.waitFor(/^tsgi: reload done in/);
+    // The old worker is draining for another second (its /slow request):
+    // every new connection goes to the new worker.
+    const pids = new Set<number>();
+    for (let i = 0; i < 20; i++) pids.add(Number(/^pid (\d+)/.exec((await get(m.port)).body)![1]));
+    assert.ok(!pids.has(old), `the draining worker ${old} took a connection`);
+    assert.equal(m.count(new RegExp(`\\(pid ${old}\\) exited`)), 0, 'the old worker was still draining meanwhile');
+    const r = await slow;
+    assert.equal(r.status, 200);
+    assert.equal(r.body, `pid ${old} slow done`);
+    await m.waitFor(new RegExp(`\\(pid ${old}\\) exited \\(code 0\\)`));
   } finally {
     await m.cleanup();
   }
