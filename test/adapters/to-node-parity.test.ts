@@ -39,7 +39,7 @@ const app: App = async (req) => {
     case '/json':
       return { headers: { 'content-type': 'application/json' }, body: JSON.stringify(await req.body.json()) };
     case '/small':
-      return { body: await req.body.text(16) };
+      return { body: await req.body.bytes(16) };
     case '/stream':
       return {
         headers: { 'content-type': 'text/plain', 'x-kind': ['a', 'b'] },
