@@ -77,6 +77,8 @@ export interface MasterStart {
   listen: readonly string[];
   allowFrom: readonly string[] | undefined;
   config: MasterConfig;
+  /** Runs once the listeners are bound and the pidfile written: --uid/--gid (exits on failure). */
+  afterBind?: () => void;
 }
 
 function log(line: string): void {
@@ -179,8 +181,9 @@ export function runMaster(start: MasterStart): void {
       enqueue({ kind: 'exit', worker: w, code, signal });
     });
     child.on('error', (err) => {
-      // spawn itself failed (EAGAIN, ENOMEM): no exit event follows.
-      log(`cannot start worker ${slot.id}: ${err.message}`);
+      // spawn itself failed (EAGAIN, ENOMEM: no exit event follows), or a
+      // message could not be sent.
+      log(child.pid === undefined ? `cannot start worker ${slot.id}: ${err.message}` : `worker ${slot.id} (pid ${child.pid}): ${err.message}`);
       if (child.pid === undefined && !exited) {
         exited = true;
         enqueue({ kind: 'exit', worker: w, code: null, signal: null });
@@ -247,6 +250,13 @@ export function runMaster(start: MasterStart): void {
 
   function onSignal(signal: NodeJS.Signals): void {
     if (signal === 'SIGHUP') return startReload(cfg.reloadMode, 'SIGHUP');
+    if (signal === 'SIGUSR1') {
+      // logrotate: each worker reopens its access log. Only ready workers
+      // have their handler installed (else Node would start its inspector);
+      // a worker still starting opens the path afresh anyway.
+      for (const w of live) if (w.ready) w.child.kill('SIGUSR1');
+      return;
+    }
     if (phase === 'stopping') {
       log(`${signal} again: killing ${live.size} worker${live.size === 1 ? '' : 's'}`);
       exitCode = 1;
@@ -383,7 +393,8 @@ export function runMaster(start: MasterStart): void {
       process.exit(1);
     }
   }
-  for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(s, () => enqueue({ kind: 'signal', signal: s }));
+  start.afterBind?.();
+  for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1'] as const) process.on(s, () => enqueue({ kind: 'signal', signal: s }));
   if (cfg.touchReload !== undefined) {
     const file = cfg.touchReload;
     let last = fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs;

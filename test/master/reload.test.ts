@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { delay, requirePeer } from '../helpers/index.js';
-import { Master, PID_APP, dir, get, show, wrk } from './helpers.js';
+import { Master, PID_APP, dir, get, show, wrk, writeApp } from './helpers.js';
 
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -114,6 +114,36 @@ test('a draining worker accepts no new connection, and finishes the request it h
     assert.equal(r.status, 200);
     assert.equal(r.body, `pid ${old} slow done`);
     await m.waitFor(new RegExp(`\\(pid ${old}\\) exited \\(code 0\\)`));
+  } finally {
+    await m.cleanup();
+  }
+});
+
+test('a reload to code that throws at load keeps the old workers serving until the code is fixed', async () => {
+  const broken = path.join(dir, 'broken.flag');
+  const app = writeApp('deploy.js', `
+if (require('fs').existsSync(${JSON.stringify(broken)})) throw new Error('broken deploy');
+module.exports = () => ({ body: 'pid ' + process.pid });
+`);
+  const m = new Master(['--http', '127.0.0.1:0', '--processes', '2', app]);
+  try {
+    await m.ready();
+    const old = m.workerPids();
+    fs.writeFileSync(broken, '');
+    m.signal('SIGHUP');
+    await m.waitFor(/died \(code 1\).*restarting in 0\.40 s$/, 2, 10_000);
+    assert.equal(m.count(/reload done/), 0);
+    for (let i = 0; i < 10; i++) {
+      const r = await get(m.port);
+      assert.equal(r.status, 200);
+      assert.ok(old.includes(Number(/^pid (\d+)/.exec(r.body)![1])), 'the old workers serve meanwhile');
+    }
+    fs.unlinkSync(broken);
+    await m.waitFor(/^tsgi: reload done in/, 1, 10_000);
+    await m.waitFor(/exited \(code 0\)$/, 2);
+    const now = m.workerPids();
+    assert.equal(now.length, 2);
+    assert.ok(now.every((p) => !old.includes(p)));
   } finally {
     await m.cleanup();
   }
