@@ -12,6 +12,7 @@
 // string or bytes is sent as those, when undici tells us what they were.
 import { TsgiError } from '../errors.js';
 import type { App, Chunk, Reply, Request as TsgiRequest } from '../tsgi/types.js';
+import { appTarget } from './target.js';
 
 /** What a fetch handler gets as its second argument: Hono's `c.env`. */
 export interface FetchEnv {
@@ -51,21 +52,11 @@ const PLAIN_TARGET = /^\/[!#$&-;=?-[\]_a-z~]*$/;
 const DOT_SEGMENT = /\/\.\.?(?:[/?#]|$)/;
 const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
 // Bytes a path segment keeps as they are (RFC 3986 pchar and "/").
-const PATH_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
 
-/** PATH_INFO is decoded, one char per byte: percent-encode it back for a URL. */
-function encodePath(decoded: string): string {
-  if (PATH_SAFE.test(decoded)) return decoded;
-  let out = '';
-  for (let i = 0; i < decoded.length; i++) {
-    const ch = decoded[i]!;
-    const c = decoded.charCodeAt(i);
-    out += c < 0x80 && PATH_SAFE.test(ch) ? ch : '%' + (c < 16 ? '0' : '') + c.toString(16).toUpperCase();
-  }
-  return out;
-}
-
-/** scheme://host + REQUEST_URI, as a URL string; undefined if no URL can be made of it. */
+/**
+ * scheme://host + the target (REQUEST_URI, or the part below a mount: see
+ * adapters/target.ts), as a URL string; undefined if no URL can be made of it.
+ */
 function urlOf(req: TsgiRequest): string | undefined {
   let target = req.REQUEST_URI;
   if (target.startsWith('http://') || target.startsWith('https://')) {
@@ -76,11 +67,8 @@ function urlOf(req: TsgiRequest): string | undefined {
       return undefined;
     }
   }
-  if (target === '' || target[0] !== '/') {
-    const query = req.QUERY_STRING;
-    target = encodePath(req.SCRIPT_NAME + req.PATH_INFO) + (query === '' ? '' : '?' + query);
-    if (target[0] !== '/') target = '/' + target;
-  }
+  target = appTarget(req);
+  if (target[0] !== '/') target = '/' + target;
   const host = req.header('host') || `${req.SERVER_NAME}:${req.SERVER_PORT}`;
   const url = `${req.tsgi.url_scheme}://${host}${target}`;
   if (PLAIN_HOST.test(host) && PLAIN_TARGET.test(target) && !DOT_SEGMENT.test(target)) return url;

@@ -38,6 +38,12 @@ test('every kind of app, ESM and CommonJS, each under its own mount point in one
       const res = await get(r.port, `/m${i}/hello`);
       assert.equal(res.status, 200, `${file}: ${res.head}\n${res.body}`);
       assert.equal(res.body.split(' ')[0], word, `${file} answered ${JSON.stringify(res.body)}`);
+      // Each sees the path below its mount point: a framework as its URL
+      // (Express matches its own /hello route), a TSGI app as PATH_INFO.
+      assert.ok(!res.body.includes(`/m${i}/`) || kind === 'TSGI app', `${file} saw the mount point: ${res.body}`);
+      if (kind === 'TSGI app' && word !== 'zero' && word !== 'handler' && word !== 'cjs-app') {
+        assert.ok(res.body.endsWith(`/m${i}|/hello`), `${file}: SCRIPT_NAME|PATH_INFO in ${res.body}`);
+      }
     }
   } finally {
     assert.equal((await stop(r)).code, 0);
