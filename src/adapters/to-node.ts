@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TsgiError } from '../errors.js';
 import { RequestBody } from '../server/body.js';
-import { SERVER_SOFTWARE } from '../server/request.js';
+import { derivedVar, derivedVars, unescapePath } from '../server/derived-vars.js';
 import type { App, Body, Chunk, ErrorStream, HeaderList, Reply, Request, ServerInfo } from '../tsgi/types.js';
 
 export interface NodeListenerOptions {
@@ -20,16 +20,6 @@ const INFO_HTTP: ServerInfo = Object.freeze({
 const INFO_HTTPS: ServerInfo = Object.freeze({ ...INFO_HTTP, url_scheme: 'https' });
 
 const INTERNAL_ERROR_BODY = 'Internal Server Error\n';
-const PERCENT = /%([0-9A-Fa-f]{2})/g;
-
-function unescapePath(raw: string): string {
-  if (raw.indexOf('%') === -1) return raw;
-  return raw.replace(PERCENT, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-}
-
-function cgiName(header: string): string {
-  return 'HTTP_' + header.toUpperCase().replace(/-/g, '_');
-}
 
 /** The TSGI request over an IncomingMessage; fields are derived when read. */
 class NodeRequest implements Request {
@@ -143,51 +133,11 @@ class NodeRequest implements Request {
   }
 
   var(name: string): string | undefined {
-    switch (name) {
-      case 'REQUEST_METHOD': return this.REQUEST_METHOD;
-      case 'SCRIPT_NAME': return this.SCRIPT_NAME;
-      case 'PATH_INFO': return this.PATH_INFO;
-      case 'QUERY_STRING': return this.QUERY_STRING;
-      case 'REQUEST_URI': return this.REQUEST_URI;
-      case 'CONTENT_TYPE': return this.CONTENT_TYPE;
-      case 'CONTENT_LENGTH': return this.CONTENT_LENGTH;
-      case 'SERVER_NAME': return this.SERVER_NAME;
-      case 'SERVER_PORT': return this.SERVER_PORT;
-      case 'SERVER_PROTOCOL': return this.SERVER_PROTOCOL;
-      case 'REMOTE_ADDR': return this.REMOTE_ADDR;
-      case 'REMOTE_PORT': return this.REMOTE_PORT;
-      case 'GATEWAY_INTERFACE': return 'CGI/1.1';
-      case 'SERVER_SOFTWARE': return SERVER_SOFTWARE;
-    }
-    if (name.startsWith('HTTP_')) return this.vars()[name];
-    return undefined;
+    return derivedVar(this, name);
   }
 
   vars(): Record<string, string> {
-    const v: Record<string, string> = {
-      GATEWAY_INTERFACE: 'CGI/1.1',
-      SERVER_SOFTWARE,
-      REQUEST_METHOD: this.REQUEST_METHOD,
-      SCRIPT_NAME: this.SCRIPT_NAME,
-      PATH_INFO: this.PATH_INFO,
-      QUERY_STRING: this.QUERY_STRING,
-      REQUEST_URI: this.REQUEST_URI,
-      CONTENT_TYPE: this.CONTENT_TYPE,
-      CONTENT_LENGTH: this.CONTENT_LENGTH,
-      SERVER_NAME: this.SERVER_NAME,
-      SERVER_PORT: this.SERVER_PORT,
-      SERVER_PROTOCOL: this.SERVER_PROTOCOL,
-      REMOTE_ADDR: this.REMOTE_ADDR,
-      REMOTE_PORT: this.REMOTE_PORT,
-    };
-    for (const [name, value] of this.headers) {
-      const lower = name.toLowerCase();
-      if (lower === 'content-type' || lower === 'content-length') continue;
-      const key = cgiName(name);
-      const prev = v[key];
-      v[key] = prev === undefined ? value : prev + (lower === 'cookie' ? '; ' : ', ') + value;
-    }
-    return v;
+    return derivedVars(this);
   }
 
   get body(): Body {

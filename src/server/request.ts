@@ -4,6 +4,7 @@
 import type { Request, ServerInfo } from '../tsgi/types.js';
 import { BaseRequest, type BodyFlow } from './base-request.js';
 import { F_CONTENT_LENGTH, F_HTTP11 } from './flags.js';
+import { derivedVar, derivedVars, SERVER_SOFTWARE, unescapePath } from './derived-vars.js';
 
 const W_HEAD = 0, W_FLAGS = 1, W_CL_LO = 2, W_CL_HI = 3, W_METHOD = 4, W_TARGET = 6,
   W_PATH = 8, W_QUERY = 10, W_HOST = 12, W_PEER = 14, W_PEER_PORT = 16, W_LOCAL = 17,
@@ -23,18 +24,6 @@ const proto = Buffer.prototype as Buffer & { latin1Slice?: (start: number, end: 
 export const latin1: Latin1 = typeof proto.latin1Slice === 'function'
   ? (buf, start, end) => (buf as typeof proto).latin1Slice!(start, end)
   : (buf, start, end) => buf.toString('latin1', start, end);
-
-const PERCENT = /%([0-9A-Fa-f]{2})/g;
-
-/** Percent-decodes into a latin1 string (one char per byte), as WSGI does. */
-function unescapePath(raw: string): string {
-  if (raw.indexOf('%') === -1) return raw;
-  return raw.replace(PERCENT, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-}
-
-function cgiName(header: string): string {
-  return 'HTTP_' + header.toUpperCase().replace(/-/g, '_');
-}
 
 export class HttpRequest extends BaseRequest implements Request {
   private readonly head: number;
@@ -174,51 +163,11 @@ export class HttpRequest extends BaseRequest implements Request {
   }
 
   var(name: string): string | undefined {
-    switch (name) {
-      case 'REQUEST_METHOD': return this.REQUEST_METHOD;
-      case 'SCRIPT_NAME': return this.SCRIPT_NAME;
-      case 'PATH_INFO': return this.PATH_INFO;
-      case 'QUERY_STRING': return this.QUERY_STRING;
-      case 'REQUEST_URI': return this.REQUEST_URI;
-      case 'CONTENT_TYPE': return this.CONTENT_TYPE;
-      case 'CONTENT_LENGTH': return this.CONTENT_LENGTH;
-      case 'SERVER_NAME': return this.SERVER_NAME;
-      case 'SERVER_PORT': return this.SERVER_PORT;
-      case 'SERVER_PROTOCOL': return this.SERVER_PROTOCOL;
-      case 'REMOTE_ADDR': return this.REMOTE_ADDR;
-      case 'REMOTE_PORT': return this.REMOTE_PORT;
-      case 'GATEWAY_INTERFACE': return 'CGI/1.1';
-      case 'SERVER_SOFTWARE': return SERVER_SOFTWARE;
-    }
-    if (name.startsWith('HTTP_')) return this.vars()[name];
-    return undefined;
+    return derivedVar(this, name);
   }
 
   vars(): Record<string, string> {
-    const v: Record<string, string> = {
-      GATEWAY_INTERFACE: 'CGI/1.1',
-      SERVER_SOFTWARE,
-      REQUEST_METHOD: this.REQUEST_METHOD,
-      SCRIPT_NAME: this.SCRIPT_NAME,
-      PATH_INFO: this.PATH_INFO,
-      QUERY_STRING: this.QUERY_STRING,
-      REQUEST_URI: this.REQUEST_URI,
-      CONTENT_TYPE: this.CONTENT_TYPE,
-      CONTENT_LENGTH: this.CONTENT_LENGTH,
-      SERVER_NAME: this.SERVER_NAME,
-      SERVER_PORT: this.SERVER_PORT,
-      SERVER_PROTOCOL: this.SERVER_PROTOCOL,
-      REMOTE_ADDR: this.REMOTE_ADDR,
-      REMOTE_PORT: this.REMOTE_PORT,
-    };
-    for (const [name, value] of this.headers) {
-      const lower = name.toLowerCase();
-      if (lower === 'content-type' || lower === 'content-length') continue;
-      const key = cgiName(name);
-      const prev = v[key];
-      v[key] = prev === undefined ? value : prev + (lower === 'cookie' ? '; ' : ', ') + value;
-    }
-    return v;
+    return derivedVars(this);
   }
 
   protected logLine(line: string): void {
@@ -230,4 +179,4 @@ export class HttpRequest extends BaseRequest implements Request {
   }
 }
 
-export const SERVER_SOFTWARE = 'tsgi';
+export { SERVER_SOFTWARE };
