@@ -19,6 +19,9 @@ export const ERRORS = {
   TSGI_ERR_BODY_ABORTED: { status: 400, message: 'the client went away before the body was complete' },
   TSGI_ERR_BODY_CONSUMED: { status: 500, message: 'the request body was already read' },
   TSGI_ERR_CLI_USAGE: { status: 500, message: 'invalid command line' },
+  TSGI_ERR_CONFIG: { status: 500, message: 'invalid configuration' },
+  TSGI_ERR_HARAKIRI: { status: 504, message: 'the request ran longer than --harakiri allows' },
+  TSGI_ERR_PRIVILEGES: { status: 500, message: 'cannot drop privileges' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

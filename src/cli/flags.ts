@@ -51,10 +51,18 @@ export interface CliOptions {
   cgiEnv: string[];
   cgiTimeout?: number;
   cgiMaxProcs?: number;
+  // Config sources (src/cli/config.ts), logging, request limits, privileges.
+  config?: string;
+  printConfig?: boolean;
+  accessLog?: string;
+  accessLogFormat?: string;
+  harakiri?: number;
+  uid?: string;
+  gid?: string;
 }
 
 type Kind = 'list' | 'int' | 'mode' | 'seconds' | 'bool' | 'choice' | 'string';
-interface Flag { names: string[]; key: keyof CliOptions; kind: Kind; arg: string; help: string; choices?: readonly string[] }
+export interface Flag { names: string[]; key: keyof CliOptions; kind: Kind; arg: string; help: string; choices?: readonly string[] }
 
 export const FLAGS: Flag[] = [
   { names: ['--http'], key: 'http', kind: 'list', arg: 'ADDR', help: 'serve HTTP/1.1 on ADDR (repeatable): host:port, [v6]:port, :port, /path.sock, @abstract, fd:N' },
@@ -85,6 +93,13 @@ export const FLAGS: Flag[] = [
   { names: ['--cgi-env'], key: 'cgiEnv', kind: 'list', arg: 'NAME[=VALUE]', help: 'give CGI scripts NAME (from tsgi\'s environment, or VALUE); only PATH is passed otherwise (repeatable)' },
   { names: ['--cgi-timeout'], key: 'cgiTimeout', kind: 'seconds', arg: 'SECONDS', help: 'kill a CGI script\'s process group after (default 60; 0: never) -> 504' },
   { names: ['--cgi-max-procs'], key: 'cgiMaxProcs', kind: 'int', arg: 'N', help: 'CGI scripts running at once at most (default 64); more -> 503' },
+  { names: ['--access-log'], key: 'accessLog', kind: 'string', arg: 'FILE|-', help: 'one line per request to FILE (- : stdout), written without blocking; reopened on SIGUSR1 (logrotate)' },
+  { names: ['--access-log-format'], key: 'accessLogFormat', kind: 'choice', choices: ['combined', 'json'], arg: 'FORMAT', help: 'combined (Apache/nginx, default) or json (one object per line)' },
+  { names: ['--harakiri'], key: 'harakiri', kind: 'seconds', arg: 'SECONDS', help: 'a request running longer is aborted (504 if nothing was sent); a worker whose event loop is blocked that long is killed and replaced' },
+  { names: ['--uid'], key: 'uid', kind: 'string', arg: 'USER|UID', help: 'run as this user once the listeners are bound (refuses to stay root if that fails)' },
+  { names: ['--gid'], key: 'gid', kind: 'string', arg: 'GROUP|GID', help: 'run as this group once the listeners are bound (default with --uid: the user\'s group)' },
+  { names: ['--config'], key: 'config', kind: 'string', arg: 'FILE', help: 'read options from FILE: tsgi.ini ([tsgi] section, key = value) or tsgi.json; see docs/config.md' },
+  { names: ['--print-config'], key: 'printConfig', kind: 'bool', arg: '', help: 'print the merged options (command line > TSGI_* environment > config file) with their sources, and exit' },
   { names: ['-h', '--help'], key: 'help', kind: 'bool', arg: '', help: 'show this help' },
   { names: ['-V', '--version'], key: 'version', kind: 'bool', arg: '', help: 'print the version' },
 ];
@@ -116,18 +131,16 @@ function parseValue(flag: Flag, name: string, raw: string): number | string {
   }
 }
 
-export function parseArgs(argv: readonly string[]): CliOptions {
-  const o: CliOptions = {
-    http: [], uwsgi: [], scgi: [], fastcgi: [], allowFrom: [], app: undefined, appType: undefined, mount: [], vhost: [],
-    routes: [], chmodSocket: undefined, maxConnections: undefined, maxHeaderSize: undefined,
-    maxBodySize: undefined, headerTimeout: undefined, keepAliveTimeout: undefined, socketTimeout: undefined,
-    shutdownTimeout: undefined, help: false, version: false, cgiMap: [], cgiEnv: [],
-  };
+/** One command-line item: a flag with its raw value (none for a bool), or the app argument (no flag). */
+export interface Arg { flag: Flag | undefined; name: string; raw: string | undefined }
+
+/** The command line as flags and values, unvalidated values; unknown flags and missing values throw. */
+export function splitArgs(argv: readonly string[]): Arg[] {
+  const out: Arg[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith('-') || arg === '-') {
-      if (o.app !== undefined) throw usage(`one app module only ("${o.app}" and "${arg}")`);
-      o.app = arg;
+      out.push({ flag: undefined, name: '', raw: arg });
       continue;
     }
     const eq = arg.indexOf('=');
@@ -136,7 +149,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     if (!flag) throw usage(`unknown option ${name} (see tsgi --help)`);
     if (flag.kind === 'bool') {
       if (eq !== -1) throw usage(`${name} takes no value`);
-      (o[flag.key] as boolean) = true;
+      out.push({ flag, name, raw: undefined });
       continue;
     }
     let raw: string;
@@ -148,7 +161,30 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       raw = next;
       i++;
     }
-    const value = parseValue(flag, name, raw);
+    out.push({ flag, name, raw });
+  }
+  return out;
+}
+
+export function parseArgs(argv: readonly string[]): CliOptions {
+  const o: CliOptions = {
+    http: [], uwsgi: [], scgi: [], fastcgi: [], allowFrom: [], app: undefined, appType: undefined, mount: [], vhost: [],
+    routes: [], chmodSocket: undefined, maxConnections: undefined, maxHeaderSize: undefined,
+    maxBodySize: undefined, headerTimeout: undefined, keepAliveTimeout: undefined, socketTimeout: undefined,
+    shutdownTimeout: undefined, help: false, version: false, cgiMap: [], cgiEnv: [],
+  };
+  for (const a of splitArgs(argv)) {
+    if (a.flag === undefined) {
+      if (o.app !== undefined) throw usage(`one app module only ("${o.app}" and "${a.raw}")`);
+      o.app = a.raw;
+      continue;
+    }
+    const flag = a.flag;
+    if (flag.kind === 'bool') {
+      (o[flag.key] as boolean) = true;
+      continue;
+    }
+    const value = parseValue(flag, a.name, a.raw!);
     if (flag.kind === 'list') (o[flag.key] as string[]).push(value as string);
     else if (flag.kind === 'choice' || flag.kind === 'string') (o[flag.key] as string) = value as string;
     else (o[flag.key] as number) = value as number;

@@ -13,6 +13,9 @@ import { masterConfigOrExit } from '../master/config.js';
 import { runMaster } from '../master/master.js';
 import { workerMode } from '../master/worker.js';
 import { cgiMain, withCgiHost } from '../cgi/cli.js';
+import { printConfig, resolveArgs } from './config.js';
+import { AccessLog, type AccessLogFormat } from '../server/access-log.js';
+import { dropPrivileges, handOver, resolveIdentity, type Identity } from './privileges.js';
 
 function die(message: string, code: number): never {
   process.stderr.write(`tsgi: ${message}\n`);
@@ -21,10 +24,19 @@ function die(message: string, code: number): never {
 
 export async function main(argv: readonly string[]): Promise<void> {
   let opts;
+  let resolved;
   try {
-    opts = parseArgs(argv);
+    // Config file and TSGI_* variables, merged under the command line, then
+    // the one flag parser checks the result.
+    resolved = resolveArgs(argv, process.env);
+    opts = parseArgs(resolved.argv);
   } catch (err) {
     die(err instanceof Error ? err.message : String(err), 2);
+  }
+  if (process.env.TSGI_WORKER === undefined) for (const w of resolved.warnings) process.stderr.write(`tsgi: ${w}\n`);
+  if (opts.printConfig) {
+    process.stdout.write(printConfig(resolved));
+    return;
   }
   if (opts.help) {
     process.stdout.write(helpText());
@@ -62,17 +74,65 @@ export async function main(argv: readonly string[]): Promise<void> {
       }
     }
   }
-  const master = worker === undefined ? masterConfigOrExit(opts) : undefined;
-  if (master !== undefined) return runMaster({ opts, argv, listen, allowFrom, config: master });
-  if (worker !== undefined) allowFrom = worker.allowFrom;
-
-  let app: App;
+  let identity: Identity | undefined;
   try {
-    const loaded = opts.routes.length > 0 ? await loadRoutes(opts.routes, opts.appType)
-      : opts.app !== undefined ? await loadOne(opts.app, opts.appType) : undefined;
-    app = opts.cgiMap.length > 0 ? withCgiHost(opts, loaded) : loaded!;
+    identity = resolveIdentity(opts.uid, opts.gid);
+    // Created (and handed to --uid) while still root: the workers, or this
+    // process after the drop, open it as that user.
+    if (opts.accessLog !== undefined && opts.accessLog !== '-' && worker === undefined) handOver(opts.accessLog, identity);
   } catch (err) {
     die(err instanceof Error ? err.message : String(err), 1);
+  }
+  const drop = (): void => {
+    try {
+      dropPrivileges(identity!);
+    } catch (err) {
+      die(err instanceof Error ? err.message : String(err), 1);
+    }
+    process.stderr.write(`tsgi: running as uid ${process.getuid!()} gid ${process.getgid!()} (${identity!.label})\n`);
+  };
+  const master = worker === undefined ? masterConfigOrExit(opts) : undefined;
+  if (master !== undefined) {
+    return runMaster({ opts, argv, listen, allowFrom, config: master, afterBind: identity !== undefined ? drop : undefined });
+  }
+  if (worker !== undefined) allowFrom = worker.allowFrom;
+  // A worker of a master that dropped privileges is that user already; it
+  // checks anyway, before any app code runs.
+  if (worker !== undefined && identity !== undefined) drop();
+
+  let accessLog: AccessLog | undefined;
+  if (opts.accessLog !== undefined) {
+    try {
+      accessLog = new AccessLog({ path: opts.accessLog, format: (opts.accessLogFormat ?? 'combined') as AccessLogFormat,
+        workerId: worker?.id ?? 0 });
+    } catch (err) {
+      die(`--access-log ${opts.accessLog}: ${err instanceof Error ? err.message : String(err)}`, 1);
+    }
+    const log = accessLog;
+    process.on('SIGUSR1', () => log.reopen());
+  } else if (worker !== undefined) {
+    process.on('SIGUSR1', () => {});  // the master forwards it; never Node's inspector
+  }
+
+  const loadApp = async (): Promise<App> => {
+    const loaded = opts.routes.length > 0 ? await loadRoutes(opts.routes, opts.appType)
+      : opts.app !== undefined ? await loadOne(opts.app, opts.appType) : undefined;
+    return opts.cgiMap.length > 0 ? withCgiHost(opts, loaded) : loaded!;
+  };
+  // One process with --uid: bind as root, drop, then load the app, so no app
+  // code runs as root. A request arriving meanwhile waits for the load.
+  const late = worker === undefined && identity !== undefined;
+  let app: App;
+  let loadedLate: App | undefined;
+  let loading: Promise<App> | undefined;
+  if (late) {
+    app = (req) => loadedLate !== undefined ? loadedLate(req) : loading!.then((a) => a(req));
+  } else {
+    try {
+      app = await loadApp();
+    } catch (err) {
+      die(err instanceof Error ? err.message : String(err), 1);
+    }
   }
   const label = opts.routes.length > 0 ? `${opts.routes.length} mounted app${opts.routes.length === 1 ? '' : 's'}`
     : opts.app ?? `CGI scripts (${opts.cgiMap.join(', ')})`;
@@ -92,11 +152,34 @@ export async function main(argv: readonly string[]): Promise<void> {
       ioTimeout: opts.socketTimeout,
       shutdownTimeout: opts.shutdownTimeout,
       exclusiveAccept: worker !== undefined,
+      onRequestDone: accessLog?.hook,
+      harakiri: opts.harakiri,
+      // Under a master a blocked worker is killed and replaced; alone, only
+      // logged: killing the one process would turn a slow request into an outage.
+      harakiriBlocked: worker !== undefined ? 'kill' : 'log',
     });
   } catch (err) {
     die(err instanceof Error ? err.message : String(err), 1);
   }
-  if (worker !== undefined) return worker.serving(server, opts.shutdownTimeout);
+  if (late) {
+    drop();
+    try {
+      loading = loadApp();
+      loadedLate = await loading;
+    } catch (err) {
+      die(err instanceof Error ? err.message : String(err), 1);
+    }
+  }
+  if (worker !== undefined) {
+    // The worker exits once closed: the access log's queued lines go first.
+    const inner = server;
+    const closeAll = async (timeoutMs?: number): Promise<void> => {
+      await inner.close(timeoutMs);
+      await accessLog?.close();
+    };
+    return worker.serving({ addresses: inner.addresses, get closed() { return inner.closed; }, close: closeAll },
+      opts.shutdownTimeout);
+  }
   for (const a of server.addresses) {
     // A form that can be given back: http://127.0.0.1:8000, /run/app.sock
     // (HTTP), uwsgi:///run/app.sock.
@@ -115,7 +198,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
     stopping = true;
     process.stderr.write(`tsgi: ${signal}, finishing in-flight requests\n`);
-    void server.close().then(() => process.exit(0));
+    void server.close().then(() => accessLog?.close()).then(() => process.exit(0));
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

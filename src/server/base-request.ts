@@ -39,6 +39,10 @@ export abstract class BaseRequest implements BodyControl {
   replyStarted = false;
   /** The reply is complete (or abandoned): no more events concern the app. */
   finished = false;
+  /** The reply's status once sent; body bytes and arrival time (performance.now()) when serve() tracks them. */
+  status = 0;
+  bytes = 0;
+  startedAt = 0;
 
   constructor(readonly handle: number, private readonly native: BodyFlow) {}
 

@@ -6,11 +6,13 @@ import { promisify } from 'node:util';
 import { binding, type NativeServer, type NativeServerOptions } from '../native/load.js';
 import { TsgiError } from '../errors.js';
 import { TSGI_VERSION } from '../version.js';
-import type { App, Chunk, FileBody, Reply, ServerInfo } from '../tsgi/types.js';
+import type { App, Chunk, FileBody, Reply, Request, ServerInfo } from '../tsgi/types.js';
 import { encodeHeaders, INTERNAL_ERROR_BODY } from './reply.js';
 import { HttpRequest, type ListenerInfo } from './request.js';
 import { F_CGI, F_HEAD } from './flags.js';
 import { CgiRequest } from './cgi-request.js';
+import type { RequestDone } from './access-log.js';
+import { Watchdog, type BlockedAction } from './watchdog.js';
 
 type AnyRequest = HttpRequest | CgiRequest;
 const PROTOCOLS = { http: 0, uwsgi: 1, scgi: 2, fastcgi: 3 } as const;
@@ -84,6 +86,22 @@ export interface ServeOptions extends NativeServerOptions {
   log?: (line: string) => void;
   /** Milliseconds close() waits for in-flight requests before cutting them. Default 10000. */
   shutdownTimeout?: number;
+  /**
+   * Called once per request when its reply is complete or abandoned, with its
+   * status, body bytes and duration: an access log (`new AccessLog(...).hook`).
+   * It runs on the request path: keep it short and never throw.
+   */
+  onRequestDone?: (req: Request, done: RequestDone) => void;
+  /**
+   * Milliseconds a request may run. Past it, its signal fires and it gets a
+   * 504 (or its connection is closed if the reply had started), logged with
+   * its method, URI and duration. A watchdog thread also watches the event
+   * loop: blocked for longer, it is logged, and with `harakiriBlocked: 'kill'`
+   * the process is killed (for a master to replace). Default 0: no limit.
+   */
+  harakiri?: number;
+  /** What the watchdog does when the event loop is blocked longer than `harakiri`. Default 'log'. */
+  harakiriBlocked?: BlockedAction;
 }
 
 export interface BoundAddress {
@@ -113,6 +131,12 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
   const active = new Map<number, AnyRequest>();
   const listeners: ListenerInfo[] = [];
   let native: NativeServer;
+  const onDone = options.onRequestDone;
+  const harakiriMs = options.harakiri ?? 0;
+  // Arrival times and byte counts cost a clock read and a byteLength per
+  // request: only when something reads them.
+  const timed = onDone !== undefined || harakiriMs > 0;
+  const track = onDone !== undefined;
 
   function fail(req: AnyRequest, err: unknown): void {
     const what = `${req.REQUEST_METHOD} ${req.REQUEST_URI}`;
@@ -124,7 +148,9 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
     log(`${status === 500 ? 'app error' : `answered ${status}`} on ${what}: ${detail}`);
     if (!req.replyStarted && !req.aborted) {
       req.replyStarted = true;
+      req.status = status;
       const body = status === 500 ? INTERNAL_ERROR_BODY : `${err instanceof TsgiError ? err.message : ''}\n`;
+      if (track && !(req.flags & F_HEAD)) req.bytes = Buffer.byteLength(body);
       native.respond(req.handle, status, 'Content-Type: text/plain; charset=utf-8\r\n', body, -1, FLAG_END);
     } else {
       native.abort(req.handle);
@@ -133,10 +159,52 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
   }
 
   function done(req: AnyRequest): void {
+    if (req.finished) return;
     req.finished = true;
     active.delete(req.handle);
     if (!req.bodyIfUsed?.done) req.bodyIfUsed?.fail(new TsgiError('TSGI_ERR_BODY_ABORTED', 'the reply was already sent'));
     if (!req.dataIfUsed?.done) req.dataIfUsed?.fail(new TsgiError('TSGI_ERR_BODY_ABORTED', 'the reply was already sent'));
+    if (onDone !== undefined) report(req);
+  }
+
+  function report(req: AnyRequest): void {
+    const durationMs = performance.now() - req.startedAt;
+    // 499: nginx's code for a client that left before the reply.
+    const status = req.status !== 0 ? req.status : 499;
+    try {
+      onDone!(req, { status, bytes: req.bytes, durationMs, startedAt: performance.timeOrigin + req.startedAt });
+    } catch (err) {
+      log(`onRequestDone threw: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** --harakiri: the request's time is up. */
+  function harakiri(req: AnyRequest, now: number): void {
+    const what = `${req.REQUEST_METHOD} ${req.REQUEST_URI}`;
+    const ran = `${((now - req.startedAt) / 1000).toFixed(1)} s (--harakiri ${harakiriMs / 1000} s)`;
+    active.delete(req.handle);
+    if (!req.replyStarted && !req.aborted) {
+      log(`harakiri: ${what} ran ${ran}: answered 504, its signal fired`);
+      req.replyStarted = true;
+      req.status = 504;
+      const body = 'Gateway Timeout: the request took too long\n';
+      if (track && !(req.flags & F_HEAD)) req.bytes = body.length;
+      native.respond(req.handle, 504, 'Content-Type: text/plain; charset=utf-8\r\n', body, -1, FLAG_END);
+    } else {
+      log(`harakiri: ${what} ran ${ran}: its reply had started, connection closed, its signal fired`);
+      native.abort(req.handle);
+    }
+    req.abort(new TsgiError('TSGI_ERR_HARAKIRI', `${what} after ${ran}`));
+    done(req);
+  }
+
+  function sweep(): void {
+    const now = performance.now();
+    // `active` is in arrival order: stop at the first request still in time.
+    for (const req of active.values()) {
+      if (now - req.startedAt <= harakiriMs) break;
+      harakiri(req, now);
+    }
   }
 
   function send(req: AnyRequest, reply: Reply): void {
@@ -156,8 +224,10 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
     const flags = (enc.close ? FLAG_CLOSE : 0) | (enc.hasDate ? FLAG_NO_DATE : 0);
     const body = reply.body;
     const h = req.handle;
+    req.status = status;
     if (body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array) {
       req.replyStarted = true;
+      if (track && body && !(req.flags & F_HEAD)) req.bytes = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
       const empty = body === undefined || body === null || body.length === 0;
       if (empty && enc.contentLength >= 0 && (req.flags & F_HEAD)) {
         // A HEAD reply may state the length a GET would have (RFC 9110 9.3.2).
@@ -212,7 +282,9 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
         if (contentLength >= 0 && (req.flags & F_HEAD)) native.end(h);
         return;
       }
-      let rc = native.respond(h, status, block, checkChunk(first.value), contentLength, flags);
+      const chunk0 = checkChunk(first.value);
+      if (track && !(req.flags & F_HEAD)) req.bytes += typeof chunk0 === 'string' ? Buffer.byteLength(chunk0) : chunk0.length;
+      let rc = native.respond(h, status, block, chunk0, contentLength, flags);
       while (!req.aborted) {
         if (rc === GONE) {
           // The core found the client gone while writing: the app hears it
@@ -236,7 +308,9 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
           break;
         }
         if (req.aborted) break;
-        rc = native.write(h, checkChunk(next.value));
+        const chunk = checkChunk(next.value);
+        if (track && !(req.flags & F_HEAD)) req.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+        rc = native.write(h, chunk);
       }
       if (finished && !req.aborted && rc !== GONE) native.end(h);
     } catch (err) {
@@ -281,6 +355,7 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
         return;
       }
       req.replyStarted = true;
+      if (track && !(req.flags & F_HEAD)) req.bytes = length;
       native.respond(h, status, block, undefined, length, flags);
       if (length > 0 && !(req.flags & F_HEAD)) {
         const from = fd;
@@ -334,7 +409,14 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
         const req = u32[rec + 1]! & F_CGI
           ? new CgiRequest(buf, u32, rec, handle, listener, native)
           : new HttpRequest(buf, u32, rec, handle, listener, native);
-        run(req);
+        if (timed) req.startedAt = performance.now();
+        if (watchdog !== undefined) {
+          watchdog.running(req.REQUEST_METHOD, req.REQUEST_URI, performance.timeOrigin + req.startedAt);
+          run(req);
+          watchdog.idle();
+        } else {
+          run(req);
+        }
         // Only requests still running need routing of later events: a reply
         // sent synchronously costs no Map insert and delete.
         if (!req.finished) active.set(handle, req);
@@ -382,6 +464,8 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
     if (entry !== undefined && typeof entry !== 'string') for (const n of entry.allowFrom ?? []) checkNetwork(n);
   }
   native = new binding.Server(options, onEvents, log, shared);
+  let watchdog: Watchdog | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
   const addresses: BoundAddress[] = [];
   const list: readonly ListenSpec[] = options.listen === undefined ? ['127.0.0.1:8000']
     : Array.isArray(options.listen) ? options.listen as readonly ListenSpec[] : [options.listen as ListenSpec];
@@ -415,6 +499,16 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
     native.close();
     throw err;
   }
+  if (harakiriMs > 0) {
+    sweeper = setInterval(sweep, Math.min(1000, Math.max(20, Math.floor(harakiriMs / 4))));
+    sweeper.unref();
+    watchdog = new Watchdog(harakiriMs, options.harakiriBlocked ?? 'log', () => {
+      for (const req of active.values()) {
+        return { what: `${req.REQUEST_METHOD} ${req.REQUEST_URI}`, startedAt: performance.timeOrigin + req.startedAt };
+      }
+      return undefined;
+    });
+  }
 
   let closing: Promise<void> | undefined;
   const handle: ServerHandle = {
@@ -429,6 +523,8 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
         const finish = () => {
           for (const req of active.values()) req.abort(new TsgiError('TSGI_ERR_BODY_ABORTED', 'server closed'));
           active.clear();
+          clearInterval(sweeper);
+          watchdog?.stop();
           native.destroyAll();
           native.close();
           resolve();
