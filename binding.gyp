@@ -14,6 +14,7 @@
         "native/net/address.cc",
         "native/net/socket.cc",
         "native/net/sendfile.cc",
+        "native/net/notify.cc",
         "native/net/allow.cc",
         "native/proto/http1/parser.cc",
         "native/proto/cgi/vars.cc",

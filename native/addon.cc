@@ -20,6 +20,7 @@
 
 #include "conn/connection.h"
 #include "core/loop.h"
+#include "net/notify.h"
 
 namespace tsgi {
 
@@ -573,6 +574,16 @@ Napi::Function Server::Define(Napi::Env env) {
   });
 }
 
+// sdNotify(socket, message): systemd readiness (net/notify.h). 0 or -errno.
+static Napi::Value SdNotify(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
+    throw Napi::TypeError::New(env, "sdNotify(socket, message)");
+  }
+  int rc = net::sd_notify(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value());
+  return Napi::Number::New(env, rc);
+}
+
 // listeningSocket(fd): { tcp } if fd is a listening stream socket, else null.
 // tsgi started by a web server (spawn-fcgi, mod_fcgid, lighttpd bin-path)
 // finds its FastCGI socket on fd 0 this way.
@@ -589,6 +600,7 @@ static Napi::Value ListeningSocket(const Napi::CallbackInfo& info) {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listeningSocket", Napi::Function::New(env, ListeningSocket));
+  exports.Set("sdNotify", Napi::Function::New(env, SdNotify));
   exports.Set("Server", Server::Define(env));
   Napi::Object ev = Napi::Object::New(env);
   ev.Set("REQUEST", static_cast<int>(kEvRequest));

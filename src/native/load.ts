@@ -61,6 +61,8 @@ export interface ParsedHead {
 
 export interface Binding {
   listeningSocket(fd: number): { tcp: boolean } | null;
+  /** systemd readiness: one datagram to NOTIFY_SOCKET. 0 or -errno. */
+  sdNotify(socket: string, message: string): number;
   Server: new (options: NativeServerOptions, onEvents: OnEvents, onLog: (line: string) => void,
     events: Float64Array) => NativeServer;
   events: {
