@@ -177,8 +177,10 @@ export async function main(argv: readonly string[]): Promise<void> {
       await inner.close(timeoutMs);
       await accessLog?.close();
     };
-    return worker.serving({ addresses: inner.addresses, get closed() { return inner.closed; }, close: closeAll },
-      opts.shutdownTimeout);
+    return worker.serving({
+      addresses: inner.addresses, get closed() { return inner.closed; },
+      stopAccepting: () => inner.stopAccepting(), close: closeAll,
+    }, opts.shutdownTimeout);
   }
   for (const a of server.addresses) {
     // A form that can be given back: http://127.0.0.1:8000, /run/app.sock

@@ -10,7 +10,6 @@
 //      of having its next request cut by an idle close;
 //   3. close(): idle connections close, in-flight requests finish (bounded by
 //      the rest of the shutdown timeout); exit 0.
-import { binding, type NativeServer } from '../native/load.js';
 import type { App, HeaderList, Reply } from '../tsgi/types.js';
 import type { ServerHandle } from '../server/serve.js';
 import { WORKER_ENV, isMessage, type MasterMessage, type WorkerMessage, type WorkerSettings } from './ipc.js';
@@ -48,22 +47,6 @@ export function workerMode(): WorkerMode | undefined {
   delete process.env[WORKER_ENV];
   const settings = JSON.parse(raw) as WorkerSettings;
 
-  // serve() keeps its native server to itself, and its close() stops
-  // accepting and closes idle connections in one step; draining needs the
-  // first without the second for a moment (step 2 above), so the worker
-  // keeps a reference to the one server it creates. (A ServerHandle method
-  // for this would remove the need: see docs/master.md.)
-  let native: NativeServer | undefined;
-  const mutable = binding as { Server: typeof binding.Server };
-  const Original = mutable.Server;
-  mutable.Server = new Proxy(Original, {
-    construct(target, args, newTarget) {
-      const s = Reflect.construct(target, args, newTarget) as NativeServer;
-      native ??= s;
-      return s;
-    },
-  });
-
   let server: ServerHandle | undefined;
   let shutdownMs = 10_000;
   let draining = false;
@@ -83,7 +66,7 @@ export function workerMode(): WorkerMode | undefined {
     draining = true;
     if (server === undefined) exitNow(0);
     const grace = Math.min(DRAIN_GRACE_MS, Math.floor(timeoutMs / 2));
-    native?.stopListening();
+    server.stopAccepting();
     await new Promise((r) => setTimeout(r, grace));
     await server.close(Math.max(timeoutMs - grace, 0));
     exitNow(0);

@@ -115,6 +115,12 @@ export interface BoundAddress {
 
 export interface ServerHandle {
   readonly addresses: readonly BoundAddress[];
+  /**
+   * Stops accepting new connections and leaves everything else as it is:
+   * open connections, keep-alive included, go on being served. For draining
+   * a worker: other processes sharing the socket take the new clients.
+   */
+  stopAccepting(): void;
   /** Stops accepting, lets in-flight requests finish (bounded), resolves when all is closed. */
   close(timeoutMs?: number): Promise<void>;
   readonly closed: boolean;
@@ -514,6 +520,9 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
   const handle: ServerHandle = {
     addresses,
     get closed() { return closing !== undefined; },
+    stopAccepting(): void {
+      native.stopListening();
+    },
     close(timeoutMs = options.shutdownTimeout ?? 10_000): Promise<void> {
       if (closing) return closing;
       native.stopListening();
