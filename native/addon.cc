@@ -372,6 +372,7 @@ Napi::Value Server::Listen(const Napi::CallbackInfo& info) {
   const Listener* l = loop_->listener(static_cast<uint32_t>(index));
   Napi::Object r = Napi::Object::New(env);
   r.Set("index", index);
+  r.Set("fd", l->fd);  // a master hands it to its workers
   r.Set("tcp", l->is_tcp);
   r.Set("host", l->bound_host);
   r.Set("port", l->bound_port);

@@ -2,7 +2,6 @@
 // uses (address forms, stale-socket check, --chmod-socket before listen()),
 // and hands the listening fds to its workers, which serve them as `fd:N` with
 // EPOLLEXCLUSIVE. See docs/design.md, "Master process".
-import * as fs from 'node:fs';
 import { binding, type NativeServer } from '../native/load.js';
 import { parseListen, type ListenProtocol } from '../server/serve.js';
 
@@ -21,24 +20,12 @@ export interface BoundListeners {
   close(): void;
 }
 
-/** The fds of this process that are listening sockets. */
-function listeningFds(): Set<number> {
-  const dir = fs.existsSync('/proc/self/fd') ? '/proc/self/fd' : '/dev/fd';
-  const out = new Set<number>();
-  for (const name of fs.readdirSync(dir)) {
-    const fd = Number(name);
-    if (Number.isInteger(fd) && binding.listeningSocket(fd) !== null) out.add(fd);
-  }
-  return out;
-}
-
 /**
  * Binds each address ("http://127.0.0.1:8000", "uwsgi:///run/app.sock", ...).
  * The native server that owns the sockets is made with maxConnections 0: the
  * core stops watching a listener at its connection limit without accepting,
  * so the master never takes a connection meant for a worker (at most one
- * wake-up per listener, at the first connection). The core does not report
- * a listener's fd, so it is found as the one new listening fd after listen().
+ * wake-up per listener, at the first connection).
  */
 export function bindListeners(listen: readonly string[], socketMode: number | undefined): BoundListeners {
   const native: NativeServer = new binding.Server({ maxConnections: 0 }, () => {},
@@ -47,17 +34,8 @@ export function bindListeners(listen: readonly string[], socketMode: number | un
   try {
     for (const entry of listen) {
       const spec = parseListen(entry);
-      const before = listeningFds();
       const r = native.listen({ address: spec.address, protocol: 0, mode: socketMode ?? 0, exclusive: false, allow: [] });
-      const inherited = /^fd:(\d+)$/.exec(spec.address);
-      let fd: number;
-      if (inherited) {
-        fd = Number(inherited[1]);
-      } else {
-        const added = [...listeningFds()].filter((f) => !before.has(f));
-        if (added.length !== 1) throw new Error(`${entry}: cannot tell which fd is the new listener (${added.length} found)`);
-        fd = added[0]!;
-      }
+      const fd = r.fd;
       const bare = spec.address;
       const where = r.tcp
         ? `${spec.protocol}://${r.host.includes(':') ? `[${r.host}]` : r.host}:${r.port}`

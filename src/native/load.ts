@@ -4,6 +4,8 @@ import * as path from 'node:path';
 
 export interface NativeListenResult {
   index: number;
+  /** The listening socket (owned by the server; a master passes it to workers). */
+  fd: number;
   tcp: boolean;
   port: number;
   host: string;
