@@ -10,6 +10,8 @@ export { toNodeListener } from './adapters/to-node.js';
 export { cgiHost } from './cgi/host.js';
 export type { CgiHostOptions } from './cgi/host.js';
 export type { NodeListenerOptions } from './adapters/to-node.js';
+export { AccessLog } from './server/access-log.js';
+export type { AccessLogFormat, AccessLogOptions, RequestDone } from './server/access-log.js';
 export { TsgiError, ERRORS } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { VERSION, TSGI_VERSION } from './version.js';

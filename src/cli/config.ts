@@ -113,7 +113,7 @@ function entry(key: string, value: string, where: string, kind: SourceKind): Ent
     } catch (err) {
       // "invalid command line: --harakiri needs seconds, ..." → "harakiri needs seconds, ..."
       const msg = (err instanceof TsgiError ? err.message.slice(ERRORS.TSGI_ERR_CLI_USAGE.message.length + 2) : String(err))
-        .replace(/^--[a-z-]+/, key.trim());
+        .replace(/^--[a-z-]+/, longName(flag).slice(2));
       throw configError(where, msg);
     }
   }
