@@ -59,6 +59,8 @@ export interface CliOptions {
   harakiri?: number;
   uid?: string;
   gid?: string;
+  // Observability (src/stats/).
+  stats?: string;
 }
 
 type Kind = 'list' | 'int' | 'mode' | 'seconds' | 'bool' | 'choice' | 'string';
@@ -96,6 +98,7 @@ export const FLAGS: Flag[] = [
   { names: ['--access-log'], key: 'accessLog', kind: 'string', arg: 'FILE|-', help: 'one line per request to FILE (- : stdout), written without blocking; reopened on SIGUSR1 (logrotate)' },
   { names: ['--access-log-format'], key: 'accessLogFormat', kind: 'choice', choices: ['combined', 'json'], arg: 'FORMAT', help: 'combined (Apache/nginx, default) or json (one object per line)' },
   { names: ['--harakiri'], key: 'harakiri', kind: 'seconds', arg: 'SECONDS', help: 'a request running longer is aborted (504 if nothing was sent); a worker whose event loop is blocked that long is killed and replaced' },
+  { names: ['--stats'], key: 'stats', kind: 'string', arg: 'ADDR', help: 'stats per worker and listener: one JSON document (uWSGI\'s shape) per connection to ADDR (PORT, :PORT: loopback; HOST:PORT, /path.sock, @name); http://ADDR serves it at / and Prometheus text at /metrics (docs/stats.md)' },
   { names: ['--uid'], key: 'uid', kind: 'string', arg: 'USER|UID', help: 'run as this user once the listeners are bound (refuses to stay root if that fails)' },
   { names: ['--gid'], key: 'gid', kind: 'string', arg: 'GROUP|GID', help: 'run as this group once the listeners are bound (default with --uid: the user\'s group)' },
   { names: ['--config'], key: 'config', kind: 'string', arg: 'FILE', help: 'read options from FILE: tsgi.ini ([tsgi] section, key = value) or tsgi.json; see docs/config.md' },
@@ -263,6 +266,10 @@ export function helpText(): string {
     'What kind of app it is (--app-type tsgi|node|fetch forces one):',
     ...KIND_RULES.map(([what, kind]) => kind === '' ? `  ${what}` : `  ${what.padEnd(62)} -> ${kind}`),
     '',
+    'Every option may also be set in a config file (--config FILE: ini [tsgi] key = value, or JSON) or as',
+    'TSGI_<NAME> (TSGI_MAX_BODY_SIZE=1000; lists split on commas or spaces). Command line > environment >',
+    'file > defaults. See docs/config.md.',
+    '',
     'Options:',
   ];
   for (const f of FLAGS) {
@@ -275,6 +282,8 @@ export function helpText(): string {
     '  tsgi --http :8000 --vhost example.com=site.js --vhost example.com/api=api.js --vhost \'*.example.com=other.mjs\'',
     '  tsgi --http :8000 --app-type fetch ./worker.js',
     '  tsgi --http :8000 --processes auto --max-requests 10000 ./app.js   (SIGHUP reloads, SIGTERM stops)',
+    '  tsgi --config tsgi.ini --print-config                             (options from [tsgi]; TSGI_* variables override it)',
+    '  tsgi --http :80 --uid www-data --harakiri 30 --access-log /var/log/app.log --access-log-format json ./app.js',
     '  tsgi --http :8000 --cgi-map /cgi-bin=./cgi-bin --cgi-env TZ        (CGI scripts; APP optional)',
     '  #!/usr/bin/env -S tsgi --cgi  + a line naming app.js: a CGI launcher for a web server\'s cgi-bin', '');
   return lines.join('\n');
