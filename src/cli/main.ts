@@ -16,6 +16,10 @@ import { cgiMain, withCgiHost } from '../cgi/cli.js';
 import { printConfig, resolveArgs } from './config.js';
 import { AccessLog, type AccessLogFormat } from '../server/access-log.js';
 import { dropPrivileges, handOver, resolveIdentity, type Identity } from './privileges.js';
+import { MAX_CURRENT, RequestStats, bothHooks } from '../stats/counters.js';
+import { parseStatsAddress, startStatsServer, type StatsAddress, type StatsServer } from '../stats/server.js';
+import { socketStats } from '../stats/sockets.js';
+import { parseListen } from '../server/serve.js';
 
 function die(message: string, code: number): never {
   process.stderr.write(`tsgi: ${message}\n`);
@@ -92,9 +96,29 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.stderr.write(`tsgi: running as uid ${process.getuid!()} gid ${process.getgid!()} (${identity!.label})\n`);
   };
   const master = worker === undefined ? masterConfigOrExit(opts) : undefined;
-  if (master !== undefined) {
-    return runMaster({ opts, argv, listen, allowFrom, config: master, afterBind: identity !== undefined ? drop : undefined });
+  // --stats: served by the master or the single process, bound before the
+  // app's listeners and any privilege drop. A bad address or a failed bind
+  // stops the start: never a server running without the stats it was asked for.
+  let statsServer: StatsServer | undefined;
+  if (opts.stats !== undefined && worker === undefined) {
+    let addr: StatsAddress;
+    try {
+      addr = parseStatsAddress(opts.stats);
+    } catch (err) {
+      die(err instanceof Error ? err.message : String(err), 2);
+    }
+    try {
+      statsServer = await startStatsServer(addr, (line) => process.stderr.write(`tsgi: ${line}\n`));
+    } catch (err) {
+      die(err instanceof Error ? err.message : String(err), 1);
+    }
+    process.stderr.write(`tsgi: stats on ${statsServer.where}\n`);
   }
+  if (master !== undefined) {
+    return runMaster({ opts, argv, listen, allowFrom, config: master, afterBind: identity !== undefined ? drop : undefined,
+      stats: statsServer });
+  }
+  const stats = opts.stats !== undefined ? new RequestStats() : undefined;
   if (worker !== undefined) allowFrom = worker.allowFrom;
   // A worker of a master that dropped privileges is that user already; it
   // checks anyway, before any app code runs.
@@ -152,7 +176,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       ioTimeout: opts.socketTimeout,
       shutdownTimeout: opts.shutdownTimeout,
       exclusiveAccept: worker !== undefined,
-      onRequestDone: accessLog?.hook,
+      onRequestDone: bothHooks(accessLog?.hook, stats?.hook),
       harakiri: opts.harakiri,
       // Under a master a blocked worker is killed and replaced; alone, only
       // logged: killing the one process would turn a slow request into an outage.
@@ -180,7 +204,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     return worker.serving({
       addresses: inner.addresses, get closed() { return inner.closed; },
       stopAccepting: () => inner.stopAccepting(), close: closeAll,
-    }, opts.shutdownTimeout);
+    }, opts.shutdownTimeout, stats === undefined ? undefined : (draining) => stats.report(inner.running?.(MAX_CURRENT), draining));
   }
   for (const a of server.addresses) {
     // A form that can be given back: http://127.0.0.1:8000, /run/app.sock
@@ -204,6 +228,20 @@ export async function main(argv: readonly string[]): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+
+  if (statsServer !== undefined && stats !== undefined) {
+    const serving = server;
+    const sources = serving.addresses.map((a) => ({
+      name: a.port !== undefined ? `${a.host?.includes(':') ? `[${a.host}]` : a.host}:${a.port}` : parseListen(a.address).address,
+      proto: a.protocol, fd: a.fd, inherited: /^fd:/.test(parseListen(a.address).address),
+    }));
+    const spawnedAt = Date.now() - Math.round(process.uptime() * 1000);
+    statsServer.provide(() => ({
+      mode: 'single', pid: process.pid, sockets: socketStats(sources),
+      workers: [{ id: 0, pid: process.pid, state: stopping ? 'draining' : 'serving', current: true, respawnCount: 1, spawnedAt,
+        report: stats.report(serving.running?.(MAX_CURRENT), stopping) }],
+    }));
+  }
 }
 
 const KIND_NAMES: Record<AppType, string> = { tsgi: 'TSGI app', node: 'Node listener', fetch: 'fetch handler' };

@@ -2,6 +2,7 @@
 // settings in one environment variable, then messages over Node's IPC
 // channel (fd 3 of the worker). Later features (stats, harakiri, scaling)
 // add message kinds here; each side ignores kinds it does not know.
+import type { StatsReport } from '../stats/counters.js';
 
 /** The environment variable that makes `tsgi` a worker; JSON of WorkerSettings. */
 export const WORKER_ENV = 'TSGI_WORKER';
@@ -27,12 +28,16 @@ export type WorkerMessage =
   /** Serving: the app is loaded and the listeners are in the worker's poller. */
   | { t: 'ready' }
   /** Please start my replacement; I keep serving until told to stop. Repeated while unanswered. */
-  | { t: 'recycle'; reason: 'max-requests' | 'rss'; requests: number; rss: number };
+  | { t: 'recycle'; reason: 'max-requests' | 'rss'; requests: number; rss: number }
+  /** --stats: my numbers; every second, and in answer to `stats?`. */
+  | { t: 'stats'; report: StatsReport };
 
 /** Master → worker. */
 export type MasterMessage =
   /** Stop accepting, finish in-flight requests within timeoutMs, exit 0. */
-  | { t: 'stop'; timeoutMs: number };
+  | { t: 'stop'; timeoutMs: number }
+  /** --stats: send a `stats` message now (a stats client is waiting). */
+  | { t: 'stats?' };
 
 /** A message of either direction: an object with a string kind `t`. */
 export function isMessage(m: unknown): m is { t: string } {

@@ -14,12 +14,19 @@ import type { MasterConfig, ReloadMode } from './config.js';
 import { FIRST_LISTEN_FD, WORKER_ENV, isMessage, type MasterMessage, type WorkerMessage, type WorkerSettings } from './ipc.js';
 import { bindListeners, type BoundListeners } from './listeners.js';
 import { Notifier } from './notify.js';
+import { parseListen } from '../server/serve.js';
+import type { StatsReport } from '../stats/counters.js';
+import type { StatsInput } from '../stats/render.js';
+import type { StatsServer } from '../stats/server.js';
+import { socketStats } from '../stats/sockets.js';
 
 /** A worker that has not said "ready" by then is killed (and restarted with backoff). */
 export const START_TIMEOUT_MS = 60_000;
 /** A stopped worker gets the shutdown timeout plus this before SIGKILL. */
 export const KILL_GRACE_MS = 5_000;
 const TOUCH_INTERVAL_MS = 1_000;
+/** A stats client waits this long at most for the workers' fresh numbers (a blocked one's last report is used). */
+export const STATS_WAIT_MS = 250;
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'tsgi');
 
@@ -39,6 +46,9 @@ interface Worker {
   timer: NodeJS.Timeout | undefined;
   /** An unfinished line of its stderr. */
   partial: string;
+  /** --stats: its latest numbers, and which of its slot's workers it is (1 for the first). */
+  report: StatsReport | undefined;
+  spawnNo: number;
 }
 
 interface Slot {
@@ -50,6 +60,8 @@ interface Slot {
   /** A restart delayed by backoff. */
   timer: NodeJS.Timeout | undefined;
   backoff: Backoff;
+  /** Workers started for this slot so far. */
+  spawns: number;
 }
 
 interface Reload {
@@ -79,6 +91,8 @@ export interface MasterStart {
   config: MasterConfig;
   /** Runs once the listeners are bound and the pidfile written: --uid/--gid (exits on failure). */
   afterBind?: () => void;
+  /** --stats: bound already; the master provides the numbers. */
+  stats?: StatsServer;
 }
 
 function log(line: string): void {
@@ -105,7 +119,7 @@ export function runMaster(start: MasterStart): void {
   const notifier = new Notifier(log);
   const slots: Slot[] = [];
   for (let id = 1; id <= cfg.processes; id++) {
-    slots.push({ id, current: undefined, next: undefined, recycle: false, timer: undefined, backoff: new Backoff() });
+    slots.push({ id, current: undefined, next: undefined, recycle: false, timer: undefined, backoff: new Backoff(), spawns: 0 });
   }
   const live = new Set<Worker>();
   const queue: Event[] = [];
@@ -165,7 +179,7 @@ export function runMaster(start: MasterStart): void {
     });
     const w: Worker = {
       slot, pid: child.pid ?? 0, child, role, gen, ready: false, stopping: false, spawnedAt: Date.now(),
-      timer: undefined, partial: '',
+      timer: undefined, partial: '', report: undefined, spawnNo: ++slot.spawns,
     };
     if (role === 'current') slot.current = w;
     else slot.next = w;
@@ -287,6 +301,9 @@ export function runMaster(start: MasterStart): void {
         w.timer = undefined;
         wlog(w, 'ready');
         return;
+      case 'stats':
+        w.report = m.report;
+        return statsAnswered(w);
       case 'recycle': {
         const slot = w.slot;
         if (phase !== 'running' || w !== slot.current || slot.next !== undefined || slot.recycle) return;
@@ -301,6 +318,7 @@ export function runMaster(start: MasterStart): void {
 
   function onExit(w: Worker, code: number | null, signal: NodeJS.Signals | null): void {
     live.delete(w);
+    statsAnswered(w);
     clearTimeout(w.timer);
     if (w.partial !== '') relay(w, '\n');
     const slot = w.slot;
@@ -382,6 +400,52 @@ export function runMaster(start: MasterStart): void {
     process.exit(exitCode);
   }
 
+  // ---- --stats -----------------------------------------------------------------
+
+  interface StatsWait { pending: Set<Worker>; finish: () => void }
+  const statsWaits = new Set<StatsWait>();
+
+  function statsAnswered(w: Worker): void {
+    for (const s of statsWaits) {
+      s.pending.delete(w);
+      if (s.pending.size === 0) s.finish();
+    }
+  }
+
+  /** Asks every serving worker for fresh numbers; answers with what it has after STATS_WAIT_MS. */
+  function collectStats(): Promise<StatsInput> {
+    const asked = [...live].filter((w) => w.ready && w.child.connected);
+    const msg: MasterMessage = { t: 'stats?' };
+    for (const w of asked) w.child.send(msg);
+    return new Promise((resolve) => {
+      const wait: StatsWait = {
+        pending: new Set(asked),
+        finish: () => {
+          if (!statsWaits.delete(wait)) return;
+          clearTimeout(timer);
+          resolve(statsInput());
+        },
+      };
+      const timer = setTimeout(wait.finish, STATS_WAIT_MS);
+      statsWaits.add(wait);
+      if (asked.length === 0) wait.finish();
+    });
+  }
+
+  function statsInput(): StatsInput {
+    const sources = bound.listeners.map((l, i) => ({
+      name: l.where.replace(/^[a-z]+:\/\//, ''), proto: l.protocol, fd: l.fd,
+      inherited: /^fd:/.test(parseListen(start.listen[i]!).address),
+    }));
+    return {
+      mode: 'master', pid: process.pid, sockets: socketStats(sources),
+      workers: [...live].map((w) => ({
+        id: w.slot.id, pid: w.pid, state: !w.ready ? 'starting' : w.stopping ? 'draining' : 'serving',
+        current: w.slot.current === w, respawnCount: w.spawnNo, spawnedAt: w.spawnedAt, report: w.report,
+      })),
+    };
+  }
+
   // ---- start -----------------------------------------------------------------
 
   if (cfg.pidfile !== undefined) {
@@ -394,6 +458,7 @@ export function runMaster(start: MasterStart): void {
     }
   }
   start.afterBind?.();
+  start.stats?.provide(collectStats);
   for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1'] as const) process.on(s, () => enqueue({ kind: 'signal', signal: s }));
   if (cfg.touchReload !== undefined) {
     const file = cfg.touchReload;

@@ -13,9 +13,12 @@
 import type { App, HeaderList, Reply } from '../tsgi/types.js';
 import type { ServerHandle } from '../server/serve.js';
 import { WORKER_ENV, isMessage, type MasterMessage, type WorkerMessage, type WorkerSettings } from './ipc.js';
+import type { StatsReport } from '../stats/counters.js';
 
 export const DRAIN_GRACE_MS = 500;
 const CHECK_INTERVAL_MS = 1000;
+/** --stats: a worker reports this often unasked. */
+export const STATS_INTERVAL_MS = 1000;
 
 export interface WorkerMode {
   readonly id: number;
@@ -24,8 +27,11 @@ export interface WorkerMode {
   readonly allowFrom: string[] | undefined;
   /** The app, counting requests and closing connections while draining. */
   wrap(app: App): App;
-  /** Called once serve() returned: tells the master, handles stop and recycling. */
-  serving(server: ServerHandle, shutdownTimeoutMs: number | undefined): void;
+  /**
+   * Called once serve() returned: tells the master, handles stop and
+   * recycling; with --stats, reports `stats(draining)` every second and when asked.
+   */
+  serving(server: ServerHandle, shutdownTimeoutMs: number | undefined, stats?: (draining: boolean) => StatsReport): void;
 }
 
 function closeHeaders(headers: HeaderList | undefined): HeaderList {
@@ -52,6 +58,7 @@ export function workerMode(): WorkerMode | undefined {
   let draining = false;
   let requests = 0;
   let recycleAsked = false;
+  let stats: ((draining: boolean) => StatsReport) | undefined;
 
   const send = (m: WorkerMessage): void => {
     if (process.connected) process.send!(m);
@@ -77,8 +84,15 @@ export function workerMode(): WorkerMode | undefined {
     void drain(timeoutMs);
   }
 
+  function sendStats(): void {
+    if (stats !== undefined) send({ t: 'stats', report: stats(draining) });
+  }
+
   process.on('message', (m: unknown) => {
-    if (isMessage(m) && m.t === 'stop') stop((m as MasterMessage).timeoutMs);
+    if (!isMessage(m)) return;
+    const msg = m as MasterMessage;
+    if (msg.t === 'stop') stop(msg.timeoutMs);
+    else if (msg.t === 'stats?') sendStats();
   });
   // The master is gone (killed, crashed): finish what is in flight and go.
   process.on('disconnect', () => stop(shutdownMs));
@@ -115,10 +129,14 @@ export function workerMode(): WorkerMode | undefined {
           : withClose(reply as Reply);
       };
     },
-    serving(s: ServerHandle, shutdownTimeoutMs: number | undefined): void {
+    serving(s: ServerHandle, shutdownTimeoutMs: number | undefined, report?: (draining: boolean) => StatsReport): void {
       server = s;
       shutdownMs = shutdownTimeoutMs ?? 10_000;
+      stats = report;
+      // The first report goes before "ready": the master never shows a serving worker without numbers.
+      sendStats();
       send({ t: 'ready' });
+      if (stats !== undefined) setInterval(sendStats, STATS_INTERVAL_MS).unref();
       if (settings.maxRequests > 0 || settings.maxRss > 0) {
         // Asked again every interval until the master answers with "stop":
         // during a reload it lets the reload replace the worker instead.

@@ -111,6 +111,8 @@ export interface BoundAddress {
   readonly host?: string;
   readonly port?: number;
   readonly protocol: ListenProtocol;
+  /** The listening socket's fd (owned by the server), for --stats' accept queue. */
+  readonly fd?: number;
 }
 
 export interface ServerHandle {
@@ -124,6 +126,11 @@ export interface ServerHandle {
   /** Stops accepting, lets in-flight requests finish (bounded), resolves when all is closed. */
   close(timeoutMs?: number): Promise<void>;
   readonly closed: boolean;
+  /**
+   * How many requests are running, and the oldest `max` of them (--stats).
+   * Arrival times are known only with onRequestDone or harakiri set (else 0).
+   */
+  running?(max: number): { count: number; requests: Array<{ method: string; uri: string; startedAt: number }> };
 }
 
 const defaultLog = (line: string): void => {
@@ -494,8 +501,8 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
       });
       listeners[r.index] = { tcp: r.tcp, info, log };
       addresses.push(r.tcp
-        ? { address: typeof entry === 'string' ? entry : spec.address, host: r.host, port: r.port, protocol: spec.protocol }
-        : { address: typeof entry === 'string' ? entry : spec.address, protocol: spec.protocol });
+        ? { address: typeof entry === 'string' ? entry : spec.address, host: r.host, port: r.port, protocol: spec.protocol, fd: r.fd }
+        : { address: typeof entry === 'string' ? entry : spec.address, protocol: spec.protocol, fd: r.fd });
       if (binary && r.tcp && !isLoopback(r.host)) {
         log(`warning: ${spec.protocol} listener ${spec.address} is bound to ${r.host}, reachable from other hosts; ` +
           `the protocol has no authentication, so only peers in the allow-list (${allow.join(', ') || 'everyone'}) are accepted`);
@@ -522,6 +529,14 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
     get closed() { return closing !== undefined; },
     stopAccepting(): void {
       native.stopListening();
+    },
+    running(max: number) {
+      const requests: Array<{ method: string; uri: string; startedAt: number }> = [];
+      for (const req of active.values()) {
+        if (requests.length >= max) break;
+        requests.push({ method: req.REQUEST_METHOD, uri: req.REQUEST_URI, startedAt: timed ? performance.timeOrigin + req.startedAt : 0 });
+      }
+      return { count: active.size, requests };
     },
     close(timeoutMs = options.shutdownTimeout ?? 10_000): Promise<void> {
       if (closing) return closing;

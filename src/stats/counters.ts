@@ -1,0 +1,95 @@
+// --stats, inside a serving process: the counters serve()'s onRequestDone
+// hook feeds (plain numbers, a few additions per request), and the report a
+// worker sends its master (or the single process renders itself).
+import type { Request } from '../tsgi/types.js';
+import type { RequestDone } from '../server/access-log.js';
+
+/** Upper bounds (seconds) of tsgi_request_duration_seconds' buckets; +Inf follows. */
+export const DURATION_BUCKETS: readonly number[] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Current requests listed at most per process (the count is always whole). */
+export const MAX_CURRENT = 32;
+
+export interface RunningRequest {
+  method: string;
+  uri: string;
+  /** Arrival, milliseconds since the epoch. */
+  startedAt: number;
+}
+
+/** One process's numbers at one moment: the IPC payload of a worker's `stats` message. */
+export interface StatsReport {
+  /** Requests finished (any status, 499 for a client gone before the reply). */
+  requests: number;
+  /** Replies with status 500: every app error (a throw, a rejection, a bad reply), and the app's own 500s. */
+  exceptions: number;
+  /** Body bytes sent. */
+  tx: number;
+  /** uWSGI's avg_rt: after each request, (avg_rt + its time) / 2, in µs. */
+  avgRt: number;
+  /** Sum of request times, µs (uWSGI's running_time). */
+  runningTime: number;
+  /** Replies by status class: [1xx, 2xx, 3xx, 4xx, 5xx]. */
+  codes: number[];
+  /** Request durations per DURATION_BUCKETS bucket, the last one +Inf; not cumulative. */
+  buckets: number[];
+  /** Sum of request durations, seconds. */
+  durationSum: number;
+  /** Requests in flight (may exceed current.length). */
+  inFlight: number;
+  current: RunningRequest[];
+  draining: boolean;
+  rss: number;
+  /** When this was taken, milliseconds since the epoch. */
+  at: number;
+}
+
+export class RequestStats {
+  requests = 0;
+  exceptions = 0;
+  tx = 0;
+  avgRt = 0;
+  runningTime = 0;
+  durationSum = 0;
+  readonly codes = [0, 0, 0, 0, 0];
+  readonly buckets: number[] = new Array<number>(DURATION_BUCKETS.length + 1).fill(0);
+
+  /** serve()'s onRequestDone: no allocation, no call out. */
+  readonly hook = (_req: Request, done: RequestDone): void => {
+    this.requests++;
+    const status = done.status;
+    if (status === 500) this.exceptions++;
+    const cls = (status / 100 | 0) - 1;
+    if (cls >= 0 && cls < 5) this.codes[cls]!++;
+    this.tx += done.bytes;
+    const us = done.durationMs * 1000;
+    this.runningTime += us;
+    this.avgRt = (this.avgRt + us) / 2;
+    const s = done.durationMs / 1000;
+    this.durationSum += s;
+    let i = 0;
+    while (i < DURATION_BUCKETS.length && s > DURATION_BUCKETS[i]!) i++;
+    this.buckets[i]!++;
+  };
+
+  report(running: { count: number; requests: RunningRequest[] } | undefined, draining: boolean): StatsReport {
+    return {
+      requests: this.requests, exceptions: this.exceptions, tx: this.tx,
+      avgRt: Math.round(this.avgRt), runningTime: Math.round(this.runningTime),
+      codes: [...this.codes], buckets: [...this.buckets], durationSum: this.durationSum,
+      inFlight: running?.count ?? 0, current: running?.requests ?? [], draining,
+      rss: process.memoryUsage.rss(), at: Date.now(),
+    };
+  }
+}
+
+/** Two hooks as one (the access log and the stats). */
+export function bothHooks(a: ((req: Request, done: RequestDone) => void) | undefined,
+  b: ((req: Request, done: RequestDone) => void) | undefined): ((req: Request, done: RequestDone) => void) | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return (req, done) => {
+    a(req, done);
+    b(req, done);
+  };
+}
