@@ -7,6 +7,7 @@
         "native/napi/parser_binding.cc",
         "native/napi/cgi_binding.cc",
         "native/napi/fastcgi_binding.cc",
+        "native/napi/loadgen_binding.cc",
         "native/core/loop.cc",
         "native/core/loop_fastcgi.cc",
         "native/conn/connection.cc",
@@ -16,6 +17,7 @@
         "native/net/sendfile.cc",
         "native/net/notify.cc",
         "native/net/allow.cc",
+        "native/net/connect.cc",
         "native/proto/http1/parser.cc",
         "native/proto/cgi/vars.cc",
         "native/proto/uwsgi/framer.cc",
@@ -23,7 +25,13 @@
         "native/proto/http1/writer.cc",
         "native/proto/cgi/writer.cc",
         "native/proto/fastcgi/framer.cc",
-        "native/proto/fastcgi/writer.cc"
+        "native/proto/fastcgi/writer.cc",
+        "native/loadgen/engine.cc",
+        "native/loadgen/worker.cc",
+        "native/loadgen/request.cc",
+        "native/loadgen/reply.cc",
+        "native/loadgen/fastcgi.cc",
+        "native/loadgen/histogram.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

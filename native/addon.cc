@@ -27,6 +27,7 @@ namespace tsgi {
 void InitParserTesting(Napi::Env env, Napi::Object exports);
 void InitCgiTesting(Napi::Env env, Napi::Object exports);
 void InitFastcgiTesting(Napi::Env env, Napi::Object exports);
+void InitLoadgen(Napi::Env env, Napi::Object exports);
 
 enum EventType : int {
   kEvRequest = 1,
@@ -617,6 +618,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitParserTesting(env, exports);
   InitCgiTesting(env, exports);
   InitFastcgiTesting(env, exports);
+  InitLoadgen(env, exports);
   return exports;
 }
 

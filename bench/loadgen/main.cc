@@ -1,20 +1,19 @@
-// Command line of the load generator (see loadgen.h). Prints one JSON object
-// on stdout; exit status 0, or 1 for a failed --once, 2 for bad usage.
+// The load engine of `tsgi bench` (native/loadgen/) as a standalone binary
+// for the benchmark scripts: no Node process next to the load, and the same
+// JSON on stdout. Exit status 0, or 1 for a failed --once, 2 for bad usage.
+// bench/lib/loadgen.mjs builds it into build-bench/loadgen:
 //
-//   g++ -std=c++17 -O2 -pthread -o loadgen bench/loadgen/loadgen.cc bench/loadgen/main.cc
-//   loadgen -p uwsgi -c 64 -d 5 127.0.0.1:3031
-//   loadgen -p scgi --once unix:/run/app.sock
-//   loadgen -p fastcgi -c 64 -d 5 --param SCRIPT_FILENAME=/srv/hello.php unix:/run/php.sock
+//   g++ -std=c++17 -O2 -pthread -Inative -o loadgen bench/loadgen/main.cc native/loadgen/*.cc
+//       native/net/connect.cc native/net/socket.cc native/net/address.cc native/poller/poller_epoll.cc
 #include <signal.h>
 #include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <string>
 
-#include "loadgen.h"
+#include "loadgen/loadgen.h"
 
 namespace lg = tsgi::loadgen;
 
@@ -23,32 +22,35 @@ namespace {
 const char kUsage[] =
     "usage: loadgen [options] TARGET\n"
     "\n"
-    "Closed-loop load: C connections, each with one request outstanding, for D seconds.\n"
+    "Closed-loop load (or open-loop with --rate): C connections for D seconds.\n"
     "uwsgi and SCGI send one request per connection (connect, send, read to EOF);\n"
     "HTTP keeps connections alive, and so does FastCGI (FCGI_KEEP_CONN) unless\n"
-    "--no-keep-conn. Every reply is checked before it counts.\n"
+    "--no-keep-conn. Every reply is checked before it counts. `tsgi bench` is the\n"
+    "same engine with a friendlier front (docs/bench.md).\n"
     "\n"
-    "TARGET   host:port, [v6]:port, :port, unix:/path or unix:@abstract\n"
+    "TARGET   host:port, [v6]:port, :port, /path, unix:/path or @abstract\n"
     "\n"
     "  -p, --protocol P        http (default), uwsgi, scgi or fastcgi\n"
     "      --no-keep-conn      FastCGI: no FCGI_KEEP_CONN, one request per connection\n"
     "  -c, --connections N     concurrent connections (64)\n"
     "  -t, --threads N         event loops, each with its share of the connections (1)\n"
     "  -d, --duration S        measured seconds (5)\n"
+    "  -n, --requests N        stop after N requests instead\n"
     "  -w, --warmup S          seconds of load before measuring, not counted (0)\n"
+    "  -R, --rate R            open loop: R requests/s over all connections\n"
+    "      --pipeline N        HTTP: requests in flight per connection (1)\n"
+    "      --multiplex N       FastCGI: requests in flight per connection (1)\n"
     "      --timeout S         a request slower than this is an error (10)\n"
     "  -m, --method M          request method (GET)\n"
     "  -u, --path P            request target, query included (/)\n"
     "      --host H            Host / SERVER_NAME (the target's host)\n"
     "  -H, --header 'N: V'     extra request header (repeatable)\n"
+    "      --body TEXT         request body\n"
     "      --param NAME=VALUE  uwsgi/SCGI/FastCGI variable, replacing the default (repeatable)\n"
     "      --expect-status N   required status, 0 for any (200)\n"
     "      --expect-length N   required body length in bytes (any)\n"
-    "      --once              send one request, print the raw reply to stdout, exit 0 if valid\n"
-    "  -h, --help\n"
-    "\n"
-    "Output: {requests, rps, errors{total, connect, write, read, timeout, status, length,\n"
-    "malformed, closed, rejected}, latency_us{min, mean, p50, p90, p99, p99_9, max}, client_cpu{...}}\n";
+    "      --once              one request; exit 0 if the reply is valid\n"
+    "  -h, --help\n";
 
 [[noreturn]] void usage_error(const std::string& msg) {
   std::fprintf(stderr, "loadgen: %s\n\n%s", msg.c_str(), kUsage);
@@ -66,6 +68,7 @@ double number(const std::string& flag, const char* v, double min) {
 
 int main(int argc, char** argv) {
   lg::Options o;
+  o.duration_s = 5;
   bool once = false;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
@@ -79,20 +82,28 @@ int main(int argc, char** argv) {
     } else if (a == "-p" || a == "--protocol") {
       if (!lg::parse_protocol(value(), &o.protocol)) usage_error("unknown protocol " + std::string(argv[i]));
     } else if (a == "-c" || a == "--connections") {
-      o.connections = static_cast<unsigned>(number(a, value(), 1));
+      o.connections = unsigned(number(a, value(), 1));
     } else if (a == "-t" || a == "--threads") {
-      o.threads = static_cast<unsigned>(number(a, value(), 1));
+      o.threads = unsigned(number(a, value(), 1));
     } else if (a == "-d" || a == "--duration") {
       o.duration_s = number(a, value(), 0.001);
+    } else if (a == "-n" || a == "--requests") {
+      o.requests = uint64_t(number(a, value(), 1));
+      o.duration_s = 0;
     } else if (a == "-w" || a == "--warmup") {
       o.warmup_s = number(a, value(), 0);
+    } else if (a == "-R" || a == "--rate") {
+      o.rate = number(a, value(), 0);
+    } else if (a == "--pipeline") {
+      o.pipeline = unsigned(number(a, value(), 1));
+    } else if (a == "--multiplex") {
+      o.multiplex = unsigned(number(a, value(), 1));
     } else if (a == "--timeout") {
       o.timeout_s = number(a, value(), 0.001);
     } else if (a == "-m" || a == "--method") {
       o.method = value();
     } else if (a == "-u" || a == "--path") {
       o.path = value();
-      if (o.path.empty() || o.path[0] != '/') usage_error("--path must start with /");
     } else if (a == "--host") {
       o.host = value();
     } else if (a == "-H" || a == "--header") {
@@ -101,6 +112,8 @@ int main(int argc, char** argv) {
       if (colon == std::string::npos || colon == 0) usage_error("--header needs 'Name: value'");
       size_t v = h.find_first_not_of(" \t", colon + 1);
       o.headers.emplace_back(h.substr(0, colon), v == std::string::npos ? "" : h.substr(v));
+    } else if (a == "--body") {
+      o.body = value();
     } else if (a == "--param") {
       std::string p = value();
       size_t eq = p.find('=');
@@ -109,9 +122,9 @@ int main(int argc, char** argv) {
     } else if (a == "--no-keep-conn") {
       o.keep_conn = false;
     } else if (a == "--expect-status") {
-      o.expect_status = static_cast<int>(number(a, value(), 0));
+      o.expect_status = int(number(a, value(), 0));
     } else if (a == "--expect-length") {
-      o.expect_body_length = static_cast<int64_t>(number(a, value(), 0));
+      o.expect_body_length = int64_t(number(a, value(), 0));
     } else if (a == "--once") {
       once = true;
     } else if (a.size() > 1 && a[0] == '-') {
@@ -124,7 +137,7 @@ int main(int argc, char** argv) {
   }
   if (o.target.empty()) usage_error("no target");
   signal(SIGPIPE, SIG_IGN);
-  // Room for the connections (and their sockets in TIME_WAIT do not count).
+  // Room for the connections (sockets in TIME_WAIT do not count).
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;
@@ -132,11 +145,10 @@ int main(int argc, char** argv) {
   }
   try {
     if (once) {
-      std::string raw, problem;
-      int bad = lg::run_once(o, &raw, &problem);
-      std::fwrite(raw.data(), 1, raw.size(), stdout);
+      std::string problem;
+      int bad = lg::run_once(o, &problem);
       if (bad >= 0) {
-        std::fprintf(stderr, "loadgen: invalid reply (%s): %s\n", lg::error_name(bad), problem.c_str());
+        std::fprintf(stderr, "loadgen: invalid reply: %s\n", problem.c_str());
         return 1;
       }
       return 0;

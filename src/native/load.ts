@@ -100,6 +100,42 @@ export interface Binding {
   /** Test hook: the GET_VALUES_RESULT answering a GET_VALUES query for these names. */
   fcgiGetValuesResult(names: string[], values: { maxConns?: number; maxReqs?: number; mpxsConns?: boolean },
     pad?: boolean): Buffer;
+  /** `tsgi bench`'s load engine (native/loadgen/, native/napi/loadgen_binding.cc): runs on its own threads. */
+  benchStart(options: NativeBenchOptions, onEvent: (type: 'progress' | 'done' | 'error',
+    data: NativeBenchProgress | string) => void): { stop(): void };
+}
+
+/** Options of benchStart; absent fields take the engine's defaults. Seconds for times. */
+export interface NativeBenchOptions {
+  protocol: 'http' | 'uwsgi' | 'scgi' | 'fastcgi';
+  target: string;
+  method?: string;
+  path?: string;
+  host?: string;
+  headers?: [string, string][];
+  params?: [string, string][];
+  body?: Uint8Array;
+  keepConn?: boolean;
+  connections?: number;
+  threads?: number;
+  duration?: number;
+  requests?: number;
+  warmup?: number;
+  timeout?: number;
+  rate?: number;
+  pipeline?: number;
+  multiplex?: number;
+  expectStatus?: number;
+  expectBodyLength?: number;
+}
+
+/** About once a second while a bench run goes; counts are since the warm-up ended. */
+export interface NativeBenchProgress {
+  elapsed: number;
+  measuring: boolean;
+  requests: number;
+  errors: number;
+  bytesIn: number;
 }
 
 /** One event of the fcgiDecode test hook. */

@@ -1,0 +1,337 @@
+// `tsgi bench`: load any server over HTTP/1.1, uwsgi, SCGI or FastCGI with
+// the native engine (native/loadgen/) and report requests/s, latency
+// percentiles, errors by kind, bytes and the client's own CPU. docs/bench.md.
+import * as fs from 'node:fs';
+import { binding, type NativeBenchOptions, type NativeBenchProgress } from '../native/load.js';
+
+type Protocol = NativeBenchOptions['protocol'];
+const PROTOCOLS: readonly Protocol[] = ['http', 'uwsgi', 'scgi', 'fastcgi'];
+
+export interface BenchArgs {
+  options: NativeBenchOptions;
+  json: boolean;
+  help: boolean;
+}
+
+/** The engine's JSON (native/loadgen/engine.cc, to_json). */
+export interface BenchResult {
+  protocol: Protocol;
+  target: string;
+  method: string;
+  path: string;
+  connections: number;
+  threads: number;
+  mode: 'open' | 'closed';
+  rate: number;
+  elapsed_s: number;
+  stopped: boolean;
+  requests: number;
+  rps: number;
+  connects: number;
+  bytes_out: number;
+  bytes_in: number;
+  errors: Record<string, number> & { total: number };
+  latency_us: { count: number; min: number; mean: number; p50: number; p90: number; p99: number; p99_9: number; max: number };
+  per_second: Array<[number, number]>;
+  client_cpu: { user_s: number; system_s: number; use: number; us_per_request: number };
+}
+
+export const BENCH_HELP = `Usage: tsgi bench [options] TARGET [PATH]
+
+Loads a server (tsgi or any other) and reports requests/s, latency percentiles
+(p50/p90/p99/p99.9 from a log-linear histogram), errors by kind, bytes and the
+client's CPU. Every reply is checked (status, framing, body length) before it
+counts. The load runs on native threads, one event loop each.
+
+TARGET   host:port, [v6]:port, :port, /path/app.sock, unix:/path, @abstract, or the
+         same with a scheme, which sets the protocol: fastcgi:///run/php.sock,
+         http://127.0.0.1:8000/index.html (a path after a TCP address is PATH)
+PATH     the request target, query included (default /)
+
+Options:
+  -p, --protocol P          http (default), uwsgi, scgi or fastcgi
+  -c, --connections N       concurrent connections (64)
+  -d, --duration T          how long to measure: 10s (default), 500ms, 2m, or seconds
+  -n, --requests N          stop after N requests instead (or as well, whichever first)
+  -t, --threads N           event loops (threads), each with its share of the connections (1)
+  -R, --rate R              open loop: R requests/s spread over the connections, latency
+                            measured from when each request was due (no coordinated
+                            omission); without it, closed loop: as fast as replies come
+      --pipeline N          HTTP: up to N requests in flight per connection (1)
+      --multiplex N         FastCGI: up to N requests in flight per connection, request
+                            ids 1..N (1; the server must multiplex, as tsgi does)
+      --no-keep-conn        FastCGI: no FCGI_KEEP_CONN, one request per connection
+  -w, --warmup T            load this long first, not counted (0)
+      --timeout T           a request without its reply this long is an error (10s)
+  -m, --method M            request method (GET)
+  -H, --header 'N: V'       request header (repeatable); CGI protocols get HTTP_N
+      --host H              Host header / SERVER_NAME (default: the target's host)
+      --body TEXT           request body (Content-Length / CONTENT_LENGTH follow)
+      --body-file FILE      request body from a file
+      --param NAME=VALUE    uwsgi/SCGI/FastCGI variable, replacing the default of that
+                            name or added (repeatable), e.g. SCRIPT_FILENAME=/srv/index.php
+      --expect-status N     the status every reply must have (200; 0: any)
+      --expect-body-length N  the body length every reply must have (any)
+      --json                print the result as JSON (one object) instead of a table
+  -h, --help
+
+Errors by kind: connect, write, read (reset, or closed before any byte), timeout,
+status, framing (bad status line, head, chunk or record), short_body (closed inside
+the reply), length (not the declared or expected length), protocol (FastCGI
+END_REQUEST not REQUEST_COMPLETE, a record for a request id not in flight).
+Exit status: 0, 1 when no reply was valid, 2 for bad usage.
+
+Examples:
+  tsgi bench --protocol fastcgi --connections 64 --duration 10s unix:/run/php/php-fpm.sock /index.php
+  tsgi bench http://127.0.0.1:8000/ --pipeline 16 --threads 2
+  tsgi bench -p uwsgi --rate 5000 -d 30s 127.0.0.1:3031 /api/items
+`;
+
+function usage(message: string): never {
+  const e = new Error(message);
+  (e as Error & { code: string }).code = 'TSGI_BENCH_USAGE';
+  throw e;
+}
+
+/** "10s", "500ms", "2m", "1.5" (seconds) -> seconds. */
+export function parseSeconds(flag: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) usage(`${flag} needs a time such as 10s, 500ms, 2m or a number of seconds, not ${JSON.stringify(text)}`);
+  const unit = { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] ?? 's']!;
+  return Number(m[1]) * unit;
+}
+
+function count(flag: string, text: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text)) usage(`${flag} needs a whole number, not ${JSON.stringify(text)}`);
+  const n = Number(text);
+  if (n < min || n > max) usage(`${flag} must be ${min}..${max}`);
+  return n;
+}
+
+/** TARGET (and an optional scheme and path in it) as the engine's target, protocol and path. */
+export function parseTarget(text: string): { target: string; protocol?: Protocol; path?: string } {
+  const m = /^([a-z]+):\/\/(.*)$/.exec(text);
+  if (!m) return { target: text };
+  const scheme = m[1] === 'fcgi' ? 'fastcgi' : m[1] as Protocol;
+  if (!PROTOCOLS.includes(scheme)) usage(`unknown scheme ${m[1]}:// (http, uwsgi, scgi, fastcgi)`);
+  const rest = m[2]!;
+  // fastcgi:///run/php.sock, uwsgi://@name, http://unix:/path: a socket, no path in it.
+  if (rest.startsWith('/') || rest.startsWith('@') || rest.startsWith('unix:')) return { target: rest, protocol: scheme };
+  const slash = rest.indexOf('/');
+  if (slash === -1) return { target: rest, protocol: scheme };
+  return { target: rest.slice(0, slash), protocol: scheme, path: rest.slice(slash) };
+}
+
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  const o: NativeBenchOptions = { protocol: 'http', target: '', connections: 64, duration: 10 };
+  const headers: [string, string][] = [];
+  const params: [string, string][] = [];
+  const positional: string[] = [];
+  let protocol: Protocol | undefined;
+  let json = false;
+  let help = false;
+  let durationGiven = false;
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i]!;
+    let inline: string | undefined;
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0) {
+      inline = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      if (i + 1 >= argv.length) usage(`${a} needs a value`);
+      return argv[++i]!;
+    };
+    switch (a) {
+      case '-h': case '--help': help = true; break;
+      case '--json': json = true; break;
+      case '-p': case '--protocol': {
+        const p = value();
+        const name = p === 'fcgi' ? 'fastcgi' : p;
+        if (!PROTOCOLS.includes(name as Protocol)) usage(`--protocol must be http, uwsgi, scgi or fastcgi, not ${JSON.stringify(p)}`);
+        protocol = name as Protocol;
+        break;
+      }
+      case '-c': case '--connections': o.connections = count(a, value(), 1, 1_000_000); break;
+      case '-t': case '--threads': o.threads = count(a, value(), 1, 1024); break;
+      case '-d': case '--duration': o.duration = parseSeconds(a, value()); durationGiven = true; break;
+      case '-n': case '--requests': o.requests = count(a, value(), 1, Number.MAX_SAFE_INTEGER); break;
+      case '-w': case '--warmup': o.warmup = parseSeconds(a, value()); break;
+      case '--timeout': o.timeout = parseSeconds(a, value()); break;
+      case '-R': case '--rate': {
+        const r = Number(value());
+        if (!(r > 0) || !Number.isFinite(r)) usage('--rate needs a positive number of requests per second');
+        o.rate = r;
+        break;
+      }
+      case '--pipeline': o.pipeline = count(a, value(), 1, 256); break;
+      case '--multiplex': o.multiplex = count(a, value(), 1, 256); break;
+      case '--no-keep-conn': o.keepConn = false; break;
+      case '-m': case '--method': {
+        const m = value();
+        if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(m)) usage(`--method ${JSON.stringify(m)} is not an HTTP method token`);
+        o.method = m;
+        break;
+      }
+      case '-H': case '--header': {
+        const h = value();
+        const colon = h.indexOf(':');
+        if (colon <= 0) usage(`--header needs 'Name: value', not ${JSON.stringify(h)}`);
+        if (/[\r\n]/.test(h)) usage('--header must be one line');
+        headers.push([h.slice(0, colon).trim(), h.slice(colon + 1).trim()]);
+        break;
+      }
+      case '--host': o.host = value(); break;
+      case '--body': o.body = Buffer.from(value()); break;
+      case '--body-file': {
+        const f = value();
+        try { o.body = fs.readFileSync(f); } catch (err) { usage(`--body-file ${f}: ${(err as Error).message}`); }
+        break;
+      }
+      case '--param': {
+        const p = value();
+        const at = p.indexOf('=');
+        if (at <= 0) usage(`--param needs NAME=VALUE, not ${JSON.stringify(p)}`);
+        params.push([p.slice(0, at), p.slice(at + 1)]);
+        break;
+      }
+      case '--expect-status': o.expectStatus = count(a, value(), 0, 999); break;
+      case '--expect-body-length': o.expectBodyLength = count(a, value(), 0, Number.MAX_SAFE_INTEGER); break;
+      default:
+        if (a.startsWith('-') && a.length > 1) usage(`unknown option ${a} (see tsgi bench --help)`);
+        positional.push(argv[i]!);
+    }
+  }
+  if (help) return { options: o, json, help };
+  if (positional.length === 0) usage('no target given (see tsgi bench --help)');
+  if (positional.length > 2) usage(`one target and at most one path, not ${positional.join(' ')}`);
+  const t = parseTarget(positional[0]!);
+  o.target = t.target;
+  if (t.protocol !== undefined && protocol !== undefined && t.protocol !== protocol) {
+    usage(`--protocol ${protocol} and ${t.protocol}:// disagree`);
+  }
+  o.protocol = protocol ?? t.protocol ?? 'http';
+  const path = positional[1] ?? t.path ?? '/';
+  if (!path.startsWith('/')) usage(`the path must start with "/", not ${JSON.stringify(path)}`);
+  o.path = path;
+  if (headers.length > 0) o.headers = headers;
+  if (params.length > 0) {
+    if (o.protocol === 'http') usage('--param is for uwsgi, SCGI and FastCGI (HTTP has --header)');
+    o.params = params;
+  }
+  if ((o.pipeline ?? 1) > 1 && o.protocol !== 'http') usage('--pipeline is HTTP\'s (FastCGI: --multiplex)');
+  if ((o.multiplex ?? 1) > 1 && o.protocol !== 'fastcgi') usage('--multiplex is FastCGI\'s (HTTP: --pipeline)');
+  if ((o.multiplex ?? 1) > 1 && o.keepConn === false) usage('--multiplex needs kept connections (drop --no-keep-conn)');
+  if (o.keepConn === false && o.protocol !== 'fastcgi') usage('--no-keep-conn is FastCGI\'s');
+  // --requests alone runs until that many; with --duration, whichever comes first.
+  if (o.requests !== undefined && !durationGiven) o.duration = 0;
+  if (o.duration === 0 && o.requests === undefined) usage('--duration must be above 0');
+  return { options: o, json, help };
+}
+
+/** Runs the load; progress about once a second. stop() ends it early. */
+export function runBench(options: NativeBenchOptions, onProgress?: (p: NativeBenchProgress) => void):
+  { result: Promise<BenchResult>; stop(): void } {
+  let stop = (): void => {};
+  const result = new Promise<BenchResult>((resolve, reject) => {
+    const handle = binding.benchStart(options, (type, data) => {
+      if (type === 'progress') onProgress?.(data as NativeBenchProgress);
+      else if (type === 'done') resolve(JSON.parse(data as string) as BenchResult);
+      else reject(new Error(data as string));
+    });
+    stop = () => handle.stop();
+  });
+  return { result, stop: () => stop() };
+}
+
+const num = (x: number, d = 0): string =>
+  x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+
+function bytes(n: number): string {
+  if (n >= 1e9) return `${num(n / 1e9, 2)} GB`;
+  if (n >= 1e6) return `${num(n / 1e6, 2)} MB`;
+  if (n >= 1e3) return `${num(n / 1e3, 1)} kB`;
+  return `${n} B`;
+}
+
+const ms = (us: number): string => `${num(us / 1000, us < 10_000 ? 3 : 1)} ms`;
+
+/** The result as a few aligned lines for a person. */
+export function summary(o: NativeBenchOptions, r: BenchResult): string {
+  const mode = o.rate ? `open loop at ${num(o.rate)} req/s` : 'closed loop';
+  const depth = (o.pipeline ?? 1) > 1 ? `, pipeline ${o.pipeline}` : (o.multiplex ?? 1) > 1 ? `, multiplex ${o.multiplex}` : '';
+  const conns = `${o.connections} connection${o.connections === 1 ? '' : 's'}`;
+  const threads = `${o.threads ?? 1} thread${(o.threads ?? 1) === 1 ? '' : 's'}`;
+  const l = r.latency_us;
+  const kinds = Object.entries(r.errors).filter(([k, v]) => k !== 'total' && v > 0).map(([k, v]) => `${k} ${num(v)}`);
+  const rows: Array<[string, string]> = [
+    ['requests', `${num(r.requests)} in ${num(r.elapsed_s, 2)} s${r.stopped ? ' (stopped early)' : ''}`],
+    ['requests/s', num(r.rps, 1)],
+    ['latency', l.count === 0 ? 'n/a' : `p50 ${ms(l.p50)}   p90 ${ms(l.p90)}   p99 ${ms(l.p99)}   p99.9 ${ms(l.p99_9)}`],
+    ['', l.count === 0 ? '' : `min ${ms(l.min)}   mean ${ms(l.mean)}   max ${ms(l.max)}`],
+    ['errors', r.errors.total === 0 ? '0' : `${num(r.errors.total)}: ${kinds.join(', ')}`],
+    ['connections opened', num(r.connects)],
+    ['bytes', `in ${bytes(r.bytes_in)} (${bytes(r.elapsed_s > 0 ? r.bytes_in / r.elapsed_s : 0)}/s), out ${bytes(r.bytes_out)}`],
+    ['client CPU', `${num(r.client_cpu.user_s + r.client_cpu.system_s, 2)} s (${num(r.client_cpu.use * 100)}% of a core), ` +
+      `${num(r.client_cpu.us_per_request, 2)} µs per request`],
+  ];
+  return [
+    `tsgi bench: ${o.protocol} ${o.target} ${o.method ?? 'GET'} ${o.path}, ${conns}, ${threads}${depth}, ${mode}`,
+    '',
+    ...rows.filter(([k, v]) => k !== '' || v !== '').map(([k, v]) => `  ${k.padEnd(20)}${v}`),
+    '',
+  ].join('\n');
+}
+
+/** `tsgi bench ARGS`: resolves to the exit status. */
+export async function benchMain(argv: readonly string[]): Promise<number> {
+  let args: BenchArgs;
+  try {
+    args = parseBenchArgs(argv);
+  } catch (err) {
+    process.stderr.write(`tsgi bench: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(BENCH_HELP);
+    return 0;
+  }
+  const o = args.options;
+  const live = process.stderr.isTTY === true && !args.json;
+  let last = { t: 0, requests: 0 };
+  const progress = (p: NativeBenchProgress): void => {
+    if (!live) return;
+    const rps = p.elapsed > last.t ? (p.requests - last.requests) / (p.elapsed - last.t) : 0;
+    last = { t: p.elapsed, requests: p.requests };
+    const phase = p.measuring ? '' : ' (warm-up)';
+    process.stderr.write(`\r\x1b[K  ${num(p.elapsed, 0)}s${phase}  ${num(p.requests)} requests  ` +
+      `${num(p.measuring ? rps : 0)} req/s  ${num(p.errors)} errors  ${bytes(p.bytesIn)} in`);
+  };
+  const run = runBench(o, progress);
+  const onSignal = (): void => run.stop();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let r: BenchResult;
+  try {
+    r = await run.result;
+  } catch (err) {
+    if (live) process.stderr.write('\r\x1b[K');
+    process.stderr.write(`tsgi bench: ${(err as Error).message}\n`);
+    return 2;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (live) process.stderr.write('\r\x1b[K');
+  process.stdout.write(args.json ? `${JSON.stringify(r)}\n` : summary(o, r));
+  return r.requests > 0 ? 0 : 1;
+}
+
+export function run(argv: readonly string[]): void {
+  benchMain(argv).then((code) => { process.exitCode = code; }, (err: unknown) => {
+    process.stderr.write(`tsgi bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}
