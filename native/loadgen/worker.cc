@@ -347,6 +347,12 @@ bool Worker::take_http(Conn* c, size_t, uint64_t now) {
     int bad = -1;
     if (o_.expect_status != 0 && h.status != o_.expect_status) bad = kErrStatus;
     else if (o_.expect_body_length >= 0 && c->http.body_bytes() != uint64_t(o_.expect_body_length)) bad = kErrLength;
+    if (c->inflight == 1 && c->in.avail() > 0) {
+      // More bytes than this reply declared, and nothing else asked for:
+      // its length was wrong (RFC 9112 6.3), so it does not count.
+      error(c, kErrFraming, now);
+      return false;
+    }
     bool close = h.close;
     c->http.reset();
     finish_slot(c, c->first, bad, now);
