@@ -256,6 +256,7 @@ export function helpText(): string {
   const lines = [
     'Usage: tsgi [options] APP',
     '       tsgi [options] --mount PATH=MODULE ... [--vhost HOST[PATH]=MODULE ...] [APP]',
+    '       tsgi bench [options] TARGET [PATH]   (load a server over HTTP, uwsgi, SCGI or FastCGI; tsgi bench --help)',
     '',
     'Serves APP, a module (ESM or CommonJS) exporting an app. With --mount or --vhost, several apps:',
     'each request goes to the app of its host and of the longest mount point covering its path; the',
