@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { delay, tempDir, until } from '../helpers/index.js';
+import { delay, rawRequest, tempDir, until } from '../helpers/index.js';
 import { TsgiProcess } from '../helpers/tsgi-process.js';
 
 const dir = tempDir('tsgi-accesslog-');
@@ -148,4 +148,24 @@ test('under a master: every worker appends its own lines (worker id and pid), SI
   }
   // Stopping flushed every worker's queue: nothing lost.
   assert.equal(fs.readFileSync(log, 'utf8').split('\n').length - 1, 20);
+});
+
+test('"-" writes to stdout; two workers sharing the pipe never split a line; raw UTF-8 bytes come out as text in JSON', async () => {
+  const t = new TsgiProcess(['--http', '127.0.0.1:0', '--processes', '2', '--access-log', '-', '--access-log-format', 'json', APP]);
+  try {
+    await t.ready();
+    await t.waitFor(/^tsgi: 2 workers ready$/m);
+    const ua = Buffer.from('agent-é-✓', 'utf8');
+    const head = Buffer.concat([Buffer.from('GET /utf8 HTTP/1.1\r\nHost: t\r\nConnection: close\r\nUser-Agent: '), ua, Buffer.from('\r\n\r\n')]);
+    await rawRequest(t.port, head);
+    await Promise.all(Array.from({ length: 8 }, async (_, c) => {
+      for (let i = 0; i < 25; i++) await fetch(`http://127.0.0.1:${t.port}/p/${c}/${i}`, { headers: { connection: 'close' } }).then((r) => r.text());
+    }));
+    await until(() => t.stdout().split('\n').length > 201, 5000, '201 lines on stdout');
+    const got = t.stdout().split('\n').slice(0, -1).map((l) => JSON.parse(l) as { uri: string; user_agent: string });
+    assert.equal(got.length, 201);
+    assert.equal(got.find((g) => g.uri === '/utf8')?.user_agent, 'agent-é-✓');
+  } finally {
+    await t.stop();
+  }
 });
