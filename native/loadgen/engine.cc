@@ -185,7 +185,10 @@ Result run(const Options& options, const ProgressFn& progress, const std::atomic
   }
   // The last, partial second of the window.
   uint64_t last_tick = uint64_t(int64_t(plan.measure_from) + (k - 1) * 1000000000);
-  if (k >= 1 && std::min(finished, plan.end) > last_tick + 1000000)
+  // (Counters are published once per loop turn: a few replies read just
+  // before a tick may only show here, so the entries always add up.)
+  if (k >= 1 && (std::min(finished, plan.end) > last_tick + 1000000 || total.requests > prev_req ||
+                 total.errors_total() > prev_err))
     total.per_second.emplace_back(total.requests - prev_req, total.errors_total() - prev_err);
   uint64_t until = stopped_at ? std::min(stopped_at, plan.end)
                    : options.requests > 0 ? std::min(std::max(last, plan.measure_from), plan.end)
