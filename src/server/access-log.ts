@@ -195,7 +195,8 @@ export class AccessLog {
 
   private readonly flush = (): void => {
     this.scheduled = false;
-    if (this.writing || this.queue.length === 0) return this.next();
+    if (this.writing) return;  // its completion calls next()
+    if (this.queue.length === 0) return this.next();
     // Whole lines up to the size a single write may take: a pipe shared with
     // other workers must not see a line split across two writes.
     const max = this.pipe ? PIPE_ATOMIC : FILE_WRITE_MAX;
