@@ -63,11 +63,15 @@ const ALL = [
   { name: 'fastify-tsgi', file: 'servers/fastify-tsgi.mjs' },
   { name: 'hono-tsgi', file: 'servers/hono-tsgi.mjs' },
   { name: 'hono-node', file: 'servers/hono-node.mjs' },
+  // The cost of --stats: the CLI with and without it (the stats server idle, as between scrapes).
+  { name: 'tsgi-cli', file: 'servers/tsgi-cli.mjs' },
+  { name: 'tsgi-cli-stats', file: 'servers/tsgi-cli-stats.mjs' },
 ];
 /** [on tsgi, its baseline]: ratios printed for each pair measured. */
 const PAIRS = [
   ['tsgi', 'node:http'], ['fastify', 'node:http'],
   ['tsgi', 'tsgi-bare-node'], ['express-tsgi', 'express-node'], ['fastify-tsgi', 'fastify'], ['hono-tsgi', 'hono-node'],
+  ['tsgi-cli-stats', 'tsgi-cli'],
 ];
 const SUITES = {
   default: ['tsgi', 'node:http', 'fastify'],
