@@ -434,7 +434,8 @@ export function runMaster(start: MasterStart): void {
 
   function statsInput(): StatsInput {
     const sources = bound.listeners.map((l, i) => ({
-      name: l.where.replace(/^[a-z]+:\/\//, ''), proto: l.protocol, fd: l.fd,
+      // Once stopping, the master's copies are closed and their numbers may be reused.
+      name: l.where.replace(/^[a-z]+:\/\//, ''), proto: l.protocol, fd: phase === 'stopping' ? undefined : l.fd,
       inherited: /^fd:/.test(parseListen(start.listen[i]!).address),
     }));
     return {
