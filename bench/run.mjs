@@ -66,12 +66,17 @@ const ALL = [
   // The cost of --stats: the CLI with and without it (the stats server idle, as between scrapes).
   { name: 'tsgi-cli', file: 'servers/tsgi-cli.mjs' },
   { name: 'tsgi-cli-stats', file: 'servers/tsgi-cli-stats.mjs' },
+  // The cost of an access log and of --harakiri (each against 'tsgi').
+  { name: 'tsgi-accesslog', file: 'servers/tsgi-accesslog.mjs', env: { ACCESS_LOG_FORMAT: 'combined' } },
+  { name: 'tsgi-accesslog-json', file: 'servers/tsgi-accesslog.mjs', env: { ACCESS_LOG_FORMAT: 'json' } },
+  { name: 'tsgi-harakiri', file: 'servers/tsgi-accesslog.mjs', env: { HARAKIRI: '30' } },
 ];
 /** [on tsgi, its baseline]: ratios printed for each pair measured. */
 const PAIRS = [
   ['tsgi', 'node:http'], ['fastify', 'node:http'],
   ['tsgi', 'tsgi-bare-node'], ['express-tsgi', 'express-node'], ['fastify-tsgi', 'fastify'], ['hono-tsgi', 'hono-node'],
   ['tsgi-cli-stats', 'tsgi-cli'],
+  ['tsgi-accesslog', 'tsgi'], ['tsgi-accesslog-json', 'tsgi'], ['tsgi-harakiri', 'tsgi'],
 ];
 const SUITES = {
   default: ['tsgi', 'node:http', 'fastify'],
@@ -150,7 +155,7 @@ function startServer(s, port) {
   const [cmd, argv] = pinned(SERVER_CPU, [process.execPath, path.join(here, s.file)]);
   const child = spawn(cmd, argv, {
     cwd: root,
-    env: { ...env, PORT: String(port), NODE_ENV: 'production' },
+    env: { ...env, ...s.env, PORT: String(port), NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
