@@ -42,7 +42,7 @@ test('single process: one JSON document per connection, then the connection is c
   }
 });
 
-test('master on a unix stats socket: the document, and the socket file gone at exit', async () => {
+test('master on a unix stats socket: the document, a blocked worker\'s accept queue, the socket file gone at exit', async () => {
   const sock = path.join(dir, 'stats.sock');
   const m = new Master(['--processes', '1', '--http', '127.0.0.1:0', '--stats', sock, APP]);
   try {
@@ -53,6 +53,20 @@ test('master on a unix stats socket: the document, and the socket file gone at e
     assert.equal(doc.workers.length, 1);
     assert.equal(doc.workers[0].id, 1);
     assert.equal(doc.workers[0].requests, 1);
+    // The one worker's loop blocked: new connections wait in the accept
+    // queue, which the master reads from /proc/net/tcp.
+    const blocked = get(m.port, '/block');
+    await new Promise((r) => setTimeout(r, 200));
+    const waiting = await Promise.all(Array.from({ length: 5 }, () => new Promise<net.Socket>((resolve, reject) => {
+      const c = net.connect(m.port, '127.0.0.1', () => resolve(c));
+      c.on('error', reject);
+    })));
+    const queued = await readPlain(sock) as any;
+    assert.equal(queued.sockets[0].queue, 5, JSON.stringify(queued.sockets));
+    assert.equal(queued.listen_queue, 5);
+    assert.ok(queued.workers[0].report_age >= 200, 'a blocked worker cannot answer: its last report is used');
+    for (const c of waiting) c.destroy();
+    assert.equal((await blocked).body, OK_BODY);
     m.signal('SIGTERM');
     assert.equal((await m.waitExit()).code, 0);
     assert.equal(fs.existsSync(sock), false);
