@@ -16,6 +16,8 @@ const HEADERS = { 'content-type': 'text/plain' };
 
 const harakiri = process.env.HARAKIRI ? Number(process.env.HARAKIRI) * 1000 : 0;
 let log;
+// Our own file in /tmp is removed at exit: a run writes hundreds of MB.
+const ownFile = !harakiri && process.env.ACCESS_LOG === undefined;
 if (!harakiri) {
   const file = process.env.ACCESS_LOG ?? `/tmp/tsgi-bench-access-${port}.log`;
   if (file !== '-') rmSync(file, { force: true });
@@ -33,6 +35,7 @@ const stop = () => {
     if (log) {
       await log.close();
       process.stderr.write(`access log: ${log.written} lines written, ${log.dropped} dropped\n`);
+      if (ownFile) rmSync(log.path, { force: true });
     }
     process.exit(0);
   });
