@@ -211,6 +211,8 @@ export function readEnv(env: NodeJS.ProcessEnv, warnings: string[]): Entry[] {
   const out: Entry[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('TSGI_') || value === undefined || NOT_OPTIONS.has(name) || name.startsWith('TSGI_TEST_')) continue;
+    // Empty is unset, as a shell's `${TSGI_X:-}` or compose's `TSGI_X=` means.
+    if (value.trim() === '') continue;
     const key = name.slice(5);
     const flag = flagOf(key);
     if (flag === undefined) {
@@ -220,7 +222,6 @@ export function readEnv(env: NodeJS.ProcessEnv, warnings: string[]): Entry[] {
       continue;
     }
     const parts = flag !== null && flag.kind === 'list' ? value.split(/[\s,]+/).filter((v) => v !== '') : [value.trim()];
-    if (parts.length === 0) throw configError(name, 'is empty');
     for (const v of parts) out.push(entry(key, v, name, 'environment'));
   }
   return out;

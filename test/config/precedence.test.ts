@@ -125,6 +125,10 @@ test('file mistakes: a one-value option twice, no [tsgi] section, a key before a
   assert.match(missing.stderr, /absent\.ini: no such file/);
 });
 
+test('an empty TSGI_* variable counts as unset: the file\'s value stands', () => {
+  assert.deepEqual(printed(['--config', INI], { TSGI_PROCESSES: '' }).find(([n]) => n === 'processes'), ['processes', '2', `${INI}:8`]);
+});
+
 test('an unknown TSGI_* variable is a warning (the environment is shared), with the likely name', () => {
   const r = runTsgi(['--print-config', 'app.js'], { env: { TSGI_PROCESES: '4' } });
   assert.equal(r.code, 0);
