@@ -8,6 +8,7 @@ import type { App } from '../tsgi/types.js';
 import { serve, type ServerHandle } from '../server/serve.js';
 import { VERSION } from '../version.js';
 import { helpText, parseArgs, type Route } from './flags.js';
+import { activatedListeners } from './socket-activation.js';
 import { binding } from '../native/load.js';
 import { masterConfigOrExit } from '../master/config.js';
 import { runMaster } from '../master/master.js';
@@ -59,7 +60,15 @@ export async function main(argv: readonly string[]): Promise<void> {
     ...opts.fastcgi.map((a) => `fastcgi://${a}`),
   ];
   const worker = workerMode();  // started by a master (src/master/): serve the listeners it passed on
-  if (worker !== undefined) listen.splice(0, listen.length, ...worker.listen);
+  if (worker !== undefined) {
+    listen.splice(0, listen.length, ...worker.listen);
+  } else {
+    try {
+      listen.push(...activatedListeners());  // systemd socket activation
+    } catch (err) {
+      die(err instanceof Error ? err.message : String(err), 1);
+    }
+  }
   let allowFrom = opts.allowFrom.length > 0 ? opts.allowFrom : undefined;
   if (listen.length === 0) {
     // Started by a web server (spawn-fcgi, lighttpd bin-path, mod_fcgid):
