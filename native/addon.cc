@@ -21,6 +21,7 @@
 #include "conn/connection.h"
 #include "core/loop.h"
 #include "net/notify.h"
+#include "net/socket.h"
 
 namespace tsgi {
 
@@ -600,8 +601,26 @@ static Napi::Value ListeningSocket(const Napi::CallbackInfo& info) {
   return r;
 }
 
+// dupListener(fd): a close-on-exec copy of a listening socket's fd, for one
+// more server (a --threads thread) to own; closing it leaves the others open.
+// listen({address: 'fd:N'}) keeps taking over the fd it is given, so every
+// owner stays explicit.
+static Napi::Value DupListener(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "dupListener(fd)");
+  std::string error;
+  int fd = net::dup_listener(info[0].As<Napi::Number>().Int32Value(), &error);
+  if (fd < 0) {
+    Napi::Error e = Napi::Error::New(env, error);
+    e.Set("code", Napi::String::New(env, "TSGI_ERR_LISTEN"));
+    throw e;
+  }
+  return Napi::Number::New(env, fd);
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listeningSocket", Napi::Function::New(env, ListeningSocket));
+  exports.Set("dupListener", Napi::Function::New(env, DupListener));
   exports.Set("sdNotify", Napi::Function::New(env, SdNotify));
   exports.Set("Server", Server::Define(env));
   Napi::Object ev = Napi::Object::New(env);

@@ -440,6 +440,19 @@ int inspect_listening(int fd, bool* is_tcp, std::string* error) {
   return rc;
 }
 
+int dup_listener(int fd, std::string* error) {
+  bool is_tcp = false;
+  if (inspect_listening(fd, &is_tcp, error) != 0) return -ENOTSOCK;
+  // F_DUPFD_CLOEXEC: no window in which a fork+exec elsewhere inherits it.
+  int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) {
+    int e = errno;
+    if (error) *error = "fd:" + std::to_string(fd) + ": dup: " + std::strerror(e);
+    return -e;
+  }
+  return copy;
+}
+
 int shutdown_write(int fd) {
   return ::shutdown(fd, SHUT_WR) == 0 ? 0 : -errno;
 }

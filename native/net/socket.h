@@ -84,4 +84,10 @@ int set_cloexec(int fd);
 // stream socket.
 int inspect_listening(int fd, bool* is_tcp, std::string* error);
 
+// A second descriptor for the listening socket behind fd, close-on-exec, so
+// that each of several servers (one per --threads thread) owns and closes its
+// own copy while the socket lives on. The new fd, or -errno (fd is not a
+// listening stream socket: -ENOTSOCK).
+int dup_listener(int fd, std::string* error);
+
 }  // namespace tsgi::net

@@ -39,6 +39,7 @@ export interface CliOptions {
   version: boolean;
   // The master process (src/master/): absent unless given.
   processes?: string;
+  threads?: number;
   reloadMode?: string;
   maxRequests?: number;
   reloadOnRss?: number;
@@ -84,6 +85,7 @@ export const FLAGS: Flag[] = [
   { names: ['--socket-timeout'], key: 'socketTimeout', kind: 'seconds', arg: 'SECONDS', help: 'a stalled body upload or download is cut after (default 60)' },
   { names: ['--shutdown-timeout'], key: 'shutdownTimeout', kind: 'seconds', arg: 'SECONDS', help: 'on SIGTERM/SIGINT, in-flight requests get this long (default 10)' },
   { names: ['--processes', '-p', '--workers'], key: 'processes', kind: 'string', arg: 'N|auto', help: 'run a master and N worker processes sharing the listeners (auto: one per CPU); see docs/master.md' },
+  { names: ['--threads'], key: 'threads', kind: 'int', arg: 'N', help: 'N threads in each process (the one, or each worker), each with its own event loop on the same listeners (docs/master.md)' },
   { names: ['--reload-mode'], key: 'reloadMode', kind: 'choice', choices: ['full', 'chain'], arg: 'MODE', help: 'on SIGHUP: full (a whole new set of workers, then the old drain; default) or chain (one at a time)' },
   { names: ['--max-requests'], key: 'maxRequests', kind: 'int', arg: 'N', help: 'replace a worker after about N requests (+0-10 % jitter); it drains once its replacement is ready' },
   { names: ['--reload-on-rss'], key: 'reloadOnRss', kind: 'int', arg: 'MB', help: 'replace a worker whose resident memory exceeds MB (checked every second)' },

@@ -21,6 +21,8 @@ import { MAX_CURRENT, RequestStats, bothHooks } from '../stats/counters.js';
 import { parseStatsAddress, startStatsServer, type StatsAddress, type StatsServer } from '../stats/server.js';
 import { socketStats } from '../stats/sockets.js';
 import { parseListen } from '../server/serve.js';
+import { runThreads } from './threads.js';
+import type { CliOptions } from './flags.js';
 
 function die(message: string, code: number): never {
   process.stderr.write(`tsgi: ${message}\n`);
@@ -39,6 +41,17 @@ export async function main(argv: readonly string[]): Promise<void> {
     die(err instanceof Error ? err.message : String(err), 2);
   }
   if (process.env.TSGI_WORKER === undefined) for (const w of resolved.warnings) process.stderr.write(`tsgi: ${w}\n`);
+  const threads = opts.threads ?? 1;
+  if (threads < 1 || threads > 256) die(`--threads needs a number of threads from 1 to 256, not ${threads}`, 2);
+  if (threads > 1) {
+    // Per-thread state that nothing sums across threads yet: refused rather than wrong.
+    const perThread = (['stats', 'accessLog', 'harakiri'] as const).filter((k) => opts[k] !== undefined);
+    const names = { stats: '--stats', accessLog: '--access-log', harakiri: '--harakiri' };
+    if (perThread.length > 0) {
+      die(`--threads ${threads} does not work with ${perThread.map((k) => names[k]).join(', ')} yet ` +
+        '(their counters and watchdog are per thread); use --processes N instead of threads, or drop it', 2);
+    }
+  }
   if (opts.printConfig) {
     process.stdout.write(printConfig(resolved));
     return;
@@ -147,11 +160,14 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.on('SIGUSR1', () => {});  // the master forwards it; never Node's inspector
   }
 
-  const loadApp = async (): Promise<App> => {
-    const loaded = opts.routes.length > 0 ? await loadRoutes(opts.routes, opts.appType)
-      : opts.app !== undefined ? await loadOne(opts.app, opts.appType) : undefined;
-    return opts.cgiMap.length > 0 ? withCgiHost(opts, loaded) : loaded!;
-  };
+  const label = opts.routes.length > 0 ? `${opts.routes.length} mounted app${opts.routes.length === 1 ? '' : 's'}`
+    : opts.app ?? `CGI scripts (${opts.cgiMap.join(', ')})`;
+  if (threads > 1) {
+    // Each thread loads the app and serves copies of the listeners (src/cli/threads.ts).
+    return runThreads({ opts, argv: resolved.argv, listen, allowFrom, threads, worker, label,
+      drop: worker === undefined && identity !== undefined ? drop : undefined });
+  }
+  const loadApp = (): Promise<App> => loadCliApp(opts);
   // One process with --uid: bind as root, drop, then load the app, so no app
   // code runs as root. A request arriving meanwhile waits for the load.
   const late = worker === undefined && identity !== undefined;
@@ -167,8 +183,6 @@ export async function main(argv: readonly string[]): Promise<void> {
       die(err instanceof Error ? err.message : String(err), 1);
     }
   }
-  const label = opts.routes.length > 0 ? `${opts.routes.length} mounted app${opts.routes.length === 1 ? '' : 's'}`
-    : opts.app ?? `CGI scripts (${opts.cgiMap.join(', ')})`;
 
   if (worker !== undefined) app = worker.wrap(app);
   let server: ServerHandle;
@@ -190,6 +204,8 @@ export async function main(argv: readonly string[]): Promise<void> {
       // Under a master a blocked worker is killed and replaced; alone, only
       // logged: killing the one process would turn a slow request into an outage.
       harakiriBlocked: worker !== undefined ? 'kill' : 'log',
+      // Under a master other workers serve the same app (and, during a reload, old and new ones together).
+      multiprocess: worker !== undefined,
     });
   } catch (err) {
     die(err instanceof Error ? err.message : String(err), 1);
@@ -255,21 +271,28 @@ export async function main(argv: readonly string[]): Promise<void> {
 
 const KIND_NAMES: Record<AppType, string> = { tsgi: 'TSGI app', node: 'Node listener', fetch: 'fetch handler' };
 
+/** The app of the command line: the app argument, --mount/--vhost, --cgi-map. `quiet`: no lines about it (threads after the first). */
+export async function loadCliApp(opts: CliOptions, quiet = false): Promise<App> {
+  const loaded = opts.routes.length > 0 ? await loadRoutes(opts.routes, opts.appType, quiet)
+    : opts.app !== undefined ? await loadOne(opts.app, opts.appType, quiet) : undefined;
+  return opts.cgiMap.length > 0 ? withCgiHost(opts, loaded) : loaded!;
+}
+
 /** The one app of the app argument; a line says how it was recognised unless it is plain TSGI. */
-async function loadOne(spec: string, type: AppType | undefined): Promise<App> {
+async function loadOne(spec: string, type: AppType | undefined, quiet: boolean): Promise<App> {
   const r = await resolveApp(spec, process.cwd(), type);
-  if (r.kind !== 'tsgi') process.stderr.write(`tsgi: ${spec} (export ${r.exportName}) is a ${KIND_NAMES[r.kind]}\n`);
+  if (r.kind !== 'tsgi' && !quiet) process.stderr.write(`tsgi: ${spec} (export ${r.exportName}) is a ${KIND_NAMES[r.kind]}\n`);
   return r.app;
 }
 
 /** --mount, --vhost (and the app argument at "/") as one dispatching app. */
-async function loadRoutes(routes: readonly Route[], type: AppType | undefined): Promise<App> {
+async function loadRoutes(routes: readonly Route[], type: AppType | undefined, quiet: boolean): Promise<App> {
   const table: DispatchTable = { mounts: [] };
   const hosts = new Map<string, MountTable>();
   for (const r of routes) {
     const loaded = await resolveApp(r.spec, process.cwd(), type);
     const where = r.host === undefined ? r.point : `${r.host}${r.point === '/' ? '' : r.point}`;
-    process.stderr.write(`tsgi: mounted ${r.spec} (export ${loaded.exportName}, ${KIND_NAMES[loaded.kind]}) at ${where}\n`);
+    if (!quiet) process.stderr.write(`tsgi: mounted ${r.spec} (export ${loaded.exportName}, ${KIND_NAMES[loaded.kind]}) at ${where}\n`);
     let mounts = table.mounts as Array<[string, App]>;
     if (r.host !== undefined) {
       let t = hosts.get(r.host);

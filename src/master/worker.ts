@@ -27,6 +27,8 @@ export interface WorkerMode {
   readonly allowFrom: string[] | undefined;
   /** The app, counting requests and closing connections while draining. */
   wrap(app: App): App;
+  /** --threads: the app runs in threads (each closing connections itself while draining); read() sums their requests. */
+  countWith(read: () => number): void;
   /**
    * Called once serve() returned: tells the master, handles stop and
    * recycling; with --stats, reports `stats(draining)` every second and when asked.
@@ -45,6 +47,17 @@ function withClose(reply: Reply): Reply {
   return { ...reply, headers: closeHeaders(reply.headers) };
 }
 
+/** The app, its replies saying `Connection: close` while `draining()` (a worker's, or a --threads thread's). */
+export function closingWhile(draining: () => boolean, app: App): App {
+  return (req) => {
+    if (!draining()) return app(req);
+    const reply = app(req);
+    return reply !== null && typeof reply === 'object' && typeof (reply as Promise<Reply>).then === 'function'
+      ? (reply as Promise<Reply>).then(withClose)
+      : withClose(reply as Reply);
+  };
+}
+
 /** The worker settings when this process is a worker, else undefined. */
 export function workerMode(): WorkerMode | undefined {
   const raw = process.env[WORKER_ENV];
@@ -57,6 +70,8 @@ export function workerMode(): WorkerMode | undefined {
   let shutdownMs = 10_000;
   let draining = false;
   let requests = 0;
+  /** --threads: the threads count their requests; this reads the sum. */
+  let countRequests: (() => number) | undefined;
   let recycleAsked = false;
   let stats: ((draining: boolean) => StatsReport) | undefined;
 
@@ -106,6 +121,7 @@ export function workerMode(): WorkerMode | undefined {
 
   function checkRecycle(): void {
     if (draining || server === undefined) return;
+    if (countRequests !== undefined) requests = countRequests();
     const rss = process.memoryUsage.rss();
     const reason = settings.maxRequests > 0 && requests >= settings.maxRequests ? 'max-requests'
       : settings.maxRss > 0 && rss > settings.maxRss ? 'rss' : undefined;
@@ -119,15 +135,15 @@ export function workerMode(): WorkerMode | undefined {
     listen: settings.listen,
     allowFrom: settings.allowFrom,
     wrap(app: App): App {
+      const inner = closingWhile(() => draining, app);
       return (req) => {
         requests++;
         if (requests === settings.maxRequests && !recycleAsked) checkRecycle();
-        if (!draining) return app(req);
-        const reply = app(req);
-        return reply !== null && typeof reply === 'object' && typeof (reply as Promise<Reply>).then === 'function'
-          ? (reply as Promise<Reply>).then(withClose)
-          : withClose(reply as Reply);
+        return inner(req);
       };
+    },
+    countWith(read: () => number): void {
+      countRequests = read;
     },
     serving(s: ServerHandle, shutdownTimeoutMs: number | undefined, report?: (draining: boolean) => StatsReport): void {
       server = s;

@@ -63,6 +63,8 @@ export interface ParsedHead {
 
 export interface Binding {
   listeningSocket(fd: number): { tcp: boolean } | null;
+  /** A close-on-exec copy of a listening socket's fd (throws TSGI_ERR_LISTEN if fd is not one). */
+  dupListener(fd: number): number;
   /** systemd readiness: one datagram to NOTIFY_SOCKET. 0 or -errno. */
   sdNotify(socket: string, message: string): number;
   Server: new (options: NativeServerOptions, onEvents: OnEvents, onLog: (line: string) => void,

@@ -102,6 +102,10 @@ export interface ServeOptions extends NativeServerOptions {
   harakiri?: number;
   /** What the watchdog does when the event loop is blocked longer than `harakiri`. Default 'log'. */
   harakiriBlocked?: BlockedAction;
+  /** req.tsgi.multiprocess: other processes serve the same app (a master's workers). Default false. */
+  multiprocess?: boolean;
+  /** req.tsgi.multithread: other threads of this process serve it (--threads). Default false. */
+  multithread?: boolean;
 }
 
 export interface BoundAddress {
@@ -497,7 +501,7 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
       const info: ServerInfo = Object.freeze({
         version: TSGI_VERSION, url_scheme: 'http', protocol: spec.protocol,
         ...(spec.protocol === 'fastcgi' ? { role: 'responder' as const } : {}),
-        multiprocess: false, multithread: false, run_once: false,
+        multiprocess: options.multiprocess ?? false, multithread: options.multithread ?? false, run_once: false,
       });
       listeners[r.index] = { tcp: r.tcp, info, log };
       addresses.push(r.tcp

@@ -1,0 +1,180 @@
+// --threads N: N worker_threads in this process (the one tsgi, or one worker
+// of a master), each loading the app and running its own native server and
+// event loop on its own copies (dup) of the listening sockets, registered
+// with EPOLLEXCLUSIVE so the kernel wakes one thread per connection. This
+// thread only binds (alone) or inherits (a worker), starts the threads, and
+// relays stop and drain to them. docs/master.md, "Threads"; docs/design.md.
+//
+// A thread that dies unasked (an uncaught error, process.exit in the app)
+// takes the process down: the others drain and it exits 1 (a master replaces
+// it with backoff). Restarting the thread in place would keep a process whose
+// dead thread's native state may not have been freed (an epoll set still
+// registered, exclusively, on the shared socket would swallow wake-ups).
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { binding } from '../native/load.js';
+import { bindListeners, type BoundListeners } from '../master/listeners.js';
+import type { WorkerMode } from '../master/worker.js';
+import { parseListen, type BoundAddress, type ServerHandle } from '../server/serve.js';
+import type { CliOptions } from './flags.js';
+
+/** What each thread is given (workerData). */
+export interface ThreadData {
+  /** 1..N. */
+  index: number;
+  /** The command line after config files and TSGI_* variables: parsed again in the thread. */
+  argv: string[];
+  /** "http://fd:9": this thread's own copies of the listeners. */
+  listen: string[];
+  allowFrom: string[] | undefined;
+  multiprocess: boolean;
+  /** Int32 per thread (index 0 unused): requests served, for --max-requests. */
+  requests: SharedArrayBuffer;
+}
+
+export type ToThread = { t: 'stopAccepting' } | { t: 'close'; timeoutMs: number };
+export type FromThread = { t: 'ready'; addresses: BoundAddress[] } | { t: 'failed'; message: string };
+
+export interface ThreadsStart {
+  opts: CliOptions;
+  argv: string[];
+  /** serve() addresses: bound here when alone, "fd:N" forms from the master in a worker. */
+  listen: string[];
+  allowFrom: string[] | undefined;
+  threads: number;
+  worker: WorkerMode | undefined;
+  /** For the "serving ... on ..." lines. */
+  label: string;
+  /** --uid/--gid when alone: after binding, before any thread loads app code. */
+  drop: (() => void) | undefined;
+}
+
+const ENTRY = path.join(__dirname, 'thread.js');
+
+function log(line: string): void {
+  process.stderr.write(`tsgi: ${line}\n`);
+}
+
+/** The fds of the listeners, for dup(): "http://fd:4" -> ['http', 4]. */
+function fdForms(listen: readonly string[]): Array<{ protocol: string; fd: number }> {
+  return listen.map((entry) => {
+    const spec = parseListen(entry);
+    const m = /^fd:(\d+)$/.exec(spec.address);
+    if (m === null) throw new Error(`internal: ${entry} is not an fd:N listener`);
+    return { protocol: spec.protocol, fd: Number(m[1]) };
+  });
+}
+
+interface Thread {
+  index: number;
+  worker: Worker;
+  ready: boolean;
+  exited: Promise<void>;
+}
+
+export async function runThreads(s: ThreadsStart): Promise<void> {
+  const { threads: n, worker } = s;
+  const shutdownMs = s.opts.shutdownTimeout ?? 10_000;
+  let bound: BoundListeners | undefined;
+  let listen = s.listen;
+  if (worker === undefined) {
+    try {
+      bound = bindListeners(s.listen, s.opts.chmodSocket);
+    } catch (err) {
+      log(err instanceof Error ? err.message : String(err));
+      process.exit(1);
+    }
+    listen = bound.listeners.map((l) => `${l.protocol}://fd:${l.fd}`);
+    for (const l of bound.listeners) log(`serving ${s.label} on ${l.where} (${n} threads)`);
+    s.drop?.();
+  }
+  const fds = fdForms(listen);
+  const requests = new SharedArrayBuffer(4 * (n + 1));
+  const counts = new Int32Array(requests);
+  const pool: Thread[] = [];
+  let stopping = false;
+  let startedAll = false;
+  let closing: Promise<void> | undefined;
+
+  const post = (m: ToThread): void => {
+    for (const t of pool) t.worker.postMessage(m);
+  };
+  const closeAll = (timeoutMs: number): Promise<void> => {
+    if (closing !== undefined) return closing;
+    stopping = true;
+    post({ t: 'close', timeoutMs });
+    closing = Promise.all(pool.map((t) => t.exited)).then(() => bound?.close());
+    return closing;
+  };
+  /** A thread died unasked: the others drain, the process exits 1. */
+  const crashed = (t: Thread, why: string): void => {
+    if (stopping) return;
+    log(`thread ${t.index} ${why}; ${startedAll ? 'draining the other threads and exiting' : 'exiting'} (code 1)`);
+    if (!startedAll) process.exit(1);
+    void closeAll(shutdownMs).then(() => process.exit(1));
+  };
+
+  const ready = new Promise<BoundAddress[]>((resolve) => {
+    let count = 0;
+    for (let index = 1; index <= n; index++) {
+      // Each thread's server owns and closes its own copies.
+      const data: ThreadData = {
+        index, argv: s.argv, allowFrom: s.allowFrom, multiprocess: worker !== undefined, requests,
+        listen: fds.map((l) => `${l.protocol}://fd:${binding.dupListener(l.fd)}`),
+      };
+      const w = new Worker(ENTRY, { workerData: data });
+      let firstError: string | undefined;
+      const t: Thread = {
+        index, worker: w, ready: false,
+        exited: new Promise((r) => w.once('exit', (code) => {
+          crashed(t, firstError ?? `exited (code ${code})`);
+          r();
+        })),
+      };
+      pool.push(t);
+      w.on('error', (err) => {
+        firstError ??= `died of an uncaught error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`
+          .replace(/\n\s*/g, ' | ');
+      });
+      w.on('message', (m: FromThread) => {
+        if (m.t === 'failed') {
+          log(m.message);
+          process.exit(1);
+        }
+        if (m.t === 'ready' && !t.ready) {
+          t.ready = true;
+          if (++count === n) resolve(m.addresses);
+        }
+      });
+    }
+  });
+  const addresses = await ready;
+  startedAll = true;
+
+  const handle: ServerHandle = {
+    addresses,
+    get closed() { return closing !== undefined; },
+    stopAccepting: () => post({ t: 'stopAccepting' }),
+    close: (timeoutMs = shutdownMs) => closeAll(timeoutMs),
+  };
+  if (worker !== undefined) {
+    worker.countWith(() => {
+      let sum = 0;
+      for (let i = 1; i <= n; i++) sum += Atomics.load(counts, i);
+      return sum;
+    });
+    worker.serving(handle, s.opts.shutdownTimeout);
+    return;
+  }
+  let signals = 0;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      log(`${signal} again, exiting now`);
+      process.exit(1);
+    }
+    log(`${signal}, finishing in-flight requests`);
+    void handle.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
