@@ -85,7 +85,6 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
       process.exit(1);
     }
     listen = bound.listeners.map((l) => `${l.protocol}://fd:${l.fd}`);
-    for (const l of bound.listeners) log(`serving ${s.label} on ${l.where} (${n} threads)`);
     s.drop?.();
   }
   const fds = fdForms(listen);
@@ -148,8 +147,24 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
       });
     }
   });
+  if (worker === undefined) {
+    // From now on: a thread that is still loading gets "close" once it serves, and closes at once.
+    let signals = 0;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (++signals > 1) {
+        log(`${signal} again, exiting now`);
+        process.exit(1);
+      }
+      log(`${signal}, finishing in-flight requests`);
+      void closeAll(shutdownMs).then(() => process.exit(0));
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  }
   const addresses = await ready;
   startedAll = true;
+  // Alone: "serving" once every thread serves (a worker's master says it for the workers).
+  for (const l of bound?.listeners ?? []) log(`serving ${s.label} on ${l.where} (${n} threads)`);
 
   const handle: ServerHandle = {
     addresses,
@@ -164,17 +179,5 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
       return sum;
     });
     worker.serving(handle, s.opts.shutdownTimeout);
-    return;
   }
-  let signals = 0;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (++signals > 1) {
-      log(`${signal} again, exiting now`);
-      process.exit(1);
-    }
-    log(`${signal}, finishing in-flight requests`);
-    void handle.close().then(() => process.exit(0));
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
 }
