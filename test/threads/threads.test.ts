@@ -99,6 +99,19 @@ for (const mode of ['alone', 'under a master'] as const) {
   });
 }
 
+test('--processes 1 --threads 2 --max-requests 50: the threads\' requests are summed, the worker recycles and drains (exit 0)', async () => {
+  const m = new Master(['--http', '127.0.0.1:0', '--processes', '1', '--threads', '2', '--max-requests', '50', APP]);
+  try {
+    await m.ready();
+    for (let i = 0; i < 8; i++) await Promise.all(Array.from({ length: 10 }, () => get(m.port)));
+    await m.waitFor(/^tsgi: worker 1 \(pid \d+\) served \d+ requests \(--max-requests\); starting its replacement$/);
+    await m.waitFor(/^tsgi: worker 1 \(pid \d+\) exited \(code 0\)$/);
+    assert.equal((await get(m.port)).status, 200);
+  } finally {
+    await m.cleanup();
+  }
+});
+
 test('a thread that dies of an uncaught error: logged on one line, the other drains, exit 1', async () => {
   const m = await single(['--http', '127.0.0.1:0', '--threads', '2', APP]);
   try {
