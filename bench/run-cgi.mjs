@@ -21,14 +21,15 @@
 // SERVER_CPU (0), CLIENT_CPU (1), NGINX_CPU (= SERVER_CPU), BASE_PORT (18201),
 // NICE, TSGI_ROOT (a tsgi build: dist/ + build/Release/tsgi.node; default: a
 // copy of this checkout's, taken at start), UWSGI (uwsgi binary), NGINX (nginx binary).
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildLoadgen } from './lib/loadgen.mjs';
+import { git, have, pinned as pinnedNice, runChild, tsgiSnapshot } from './lib/procs.mjs';
 import { childrenCpuSeconds, cpuBusy, cpuSeconds, memory, processTree } from './lib/proc.mjs';
 import { fmt, pct, range, summary } from './lib/stats.mjs';
 
@@ -75,19 +76,10 @@ function die(msg) {
 const log = (msg) => process.stderr.write(`${msg}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** argv that pins (and optionally renices) a command. */
-const pinned = (cpu, argv) => (NICE === undefined ? ['taskset', ['-c', cpu, ...argv]]
-  : ['nice', ['-n', String(NICE), 'taskset', '-c', cpu, ...argv]]);
+const pinned = (cpu, argv) => pinnedNice(cpu, argv, NICE);
 
 // ---- tools -------------------------------------------------------------------------
 
-function have(tool) {
-  try {
-    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 for (const [tool, pkg] of [['taskset', 'util-linux'], ['g++', 'g++'], [UWSGI, 'uwsgi-core uwsgi-plugin-python3'], [NGINX, 'nginx'],
   ...(SYSCALLS ? [['perf', 'linux-perf']] : [])]) {
   if (!have(tool)) die(`${tool} is not installed (apt-get install -y ${pkg})`);
@@ -97,26 +89,13 @@ const LOADGEN = buildLoadgen();
 
 /** The tsgi build to run: TSGI_ROOT, or a copy of this checkout's taken now (a rebuild mid-run cannot touch it). */
 function tsgiRoot() {
-  if (env.TSGI_ROOT) return path.resolve(env.TSGI_ROOT);
-  const addon = path.join(root, 'build/Release/tsgi.node');
-  if (!existsSync(path.join(root, 'dist/index.js')) || !existsSync(addon)) {
-    die('dist/ or build/Release/tsgi.node is missing: run `npm run build:native && npm run build:ts` first');
+  try {
+    return tsgiSnapshot('tsgi-snapshot');
+  } catch (err) {
+    return die(err.message);
   }
-  const snap = path.join(root, 'build-bench', 'tsgi-snapshot');
-  rmSync(snap, { recursive: true, force: true });
-  cpSync(path.join(root, 'dist'), path.join(snap, 'dist'), { recursive: true });
-  cpSync(addon, path.join(snap, 'build/Release/tsgi.node'));
-  return snap;
 }
 const TSGI_ROOT = tsgiRoot();
-
-function git(...a) {
-  try {
-    return execFileSync('git', ['-C', root, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return '';
-  }
-}
 
 // ---- servers -------------------------------------------------------------------------
 
@@ -350,17 +329,6 @@ async function waitReady(t, server) {
 }
 
 // ---- clients -------------------------------------------------------------------------------
-
-function runChild(cmd, argv) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
 
 async function loadgenOnce(t) {
   const [cmd, argv] = pinned(CLIENT_CPU, [LOADGEN, '-p', t.protocol, '--once', '--expect-length', String(EXPECT_BODY.length), t.address]);

@@ -21,14 +21,15 @@
 // Environment: RUNS (5), DURATION s (5), CONNECTIONS (64), WARMUP s (2),
 // SERVER_CPU (0), CLIENT_CPU (1), NGINX_CPU (= CLIENT_CPU), BASE_PORT (18301),
 // NICE, TSGI_ROOT (default: a copy of this checkout's build), PHP_FPM, NGINX.
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildLoadgen } from './lib/loadgen.mjs';
+import { git, have, pinned as pinnedNice, runChild, tsgiSnapshot } from './lib/procs.mjs';
 import { cpuBusy, cpuSeconds, memory, processTree } from './lib/proc.mjs';
 import { fmt, pct, range, summary } from './lib/stats.mjs';
 
@@ -78,17 +79,8 @@ const log = (msg) => process.stderr.write(`${msg}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 if (NICE !== undefined && !Number.isInteger(NICE)) die(`NICE is not a whole number: ${env.NICE}`);
 /** argv that pins (and optionally renices) a command. */
-const pinned = (cpu, argv) => (NICE === undefined ? ['taskset', ['-c', cpu, ...argv]]
-  : ['nice', ['-n', String(NICE), 'taskset', '-c', cpu, ...argv]]);
+const pinned = (cpu, argv) => pinnedNice(cpu, argv, NICE);
 
-function have(tool) {
-  try {
-    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 for (const [tool, pkg] of [['taskset', 'util-linux'], ['g++', 'g++'], [PHP_FPM, 'php-fpm'], [NGINX, 'nginx']]) {
   if (!have(tool)) die(`${tool} is not installed (apt-get install -y ${pkg})`);
 }
@@ -97,26 +89,13 @@ const LOADGEN = buildLoadgen();
 
 /** The tsgi build to run: TSGI_ROOT, or a copy of this checkout's taken now (a rebuild mid-run cannot touch it). */
 function tsgiRoot() {
-  if (env.TSGI_ROOT) return path.resolve(env.TSGI_ROOT);
-  const addon = path.join(root, 'build/Release/tsgi.node');
-  if (!existsSync(path.join(root, 'dist/index.js')) || !existsSync(addon)) {
-    die('dist/ or build/Release/tsgi.node is missing: run `npm run build:native && npm run build:ts` first');
+  try {
+    return tsgiSnapshot('tsgi-snapshot-fcgi');
+  } catch (err) {
+    return die(err.message);
   }
-  const snap = path.join(root, 'build-bench', 'tsgi-snapshot-fcgi');
-  rmSync(snap, { recursive: true, force: true });
-  cpSync(path.join(root, 'dist'), path.join(snap, 'dist'), { recursive: true });
-  cpSync(addon, path.join(snap, 'build/Release/tsgi.node'));
-  return snap;
 }
 const TSGI_ROOT = tsgiRoot();
-
-function git(...a) {
-  try {
-    return execFileSync('git', ['-C', root, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return '';
-  }
-}
 
 // ---- servers and targets -------------------------------------------------------------
 
@@ -366,17 +345,6 @@ async function waitReady(t, server) {
 }
 
 // ---- the client ------------------------------------------------------------------------------
-
-function runChild(cmd, argv) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
 
 /** loadgen arguments: the same request directly (FastCGI) and through nginx (HTTP, which nginx turns into it). */
 function loadgenArgs(t) {
