@@ -551,11 +551,11 @@ function tables() {
     const rows = results.filter((r) => r.workload === w);
     if (!rows.length) continue;
     parts.push(`### ${WORKLOADS[w].title}`, '',
-      '| target | conns | req/s median (min–max) | server CPU µs/req median (min–max) | nginx µs/req | server CPU use (others) | client CPU use (others) | connects/req | p99 ms | errors | RSS MB | req/s ÷ node:http | CPU/req ÷ node:http | CPU/req ÷ nginx |',
+      '| target | conns | req/s median (min–max) | server CPU µs/req median (min–max) | nginx µs/req | server CPU use (others; steal) | client CPU use (others) | connects/req | p99 ms | errors | RSS MB | req/s ÷ node:http | CPU/req ÷ node:http | CPU/req ÷ nginx |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of rows) {
       parts.push(`| ${r.name} | ${r.conns}${r.keepConn ? '' : ' (no keep-conn)'} | ${range(r.rps)} | ${range(r.cpuUsPerReq, 1)} | ` +
-        `${r.via ? fmt(r.nginxUsPerReq.median, 1) : '–'} | ${pct(r.cpuUse.median)} (${pct(r.others.median)}) | ` +
+        `${r.via ? fmt(r.nginxUsPerReq.median, 1) : '–'} | ${pct(r.cpuUse.median)} (${pct(r.others.median)}; ${pct(r.steal.median)}) | ` +
         `${pct(r.clientUse.median)} (${pct(r.clientOthers.median)}) | ${fmt(r.connectsPerReq.median, 2)} | ${fmt(r.p99.median, 2)} | ${r.errors} | ` +
         `${fmt(r.memory.rssMB, 1)} | ${r.vsNode ? `${fmt(r.vsNode.rps, 2)}×` : '–'} | ${r.vsNode ? `${fmt(r.vsNode.cpu, 2)}×` : '–'} | ` +
         `${r.vsNginx ? `${fmt(r.vsNginx.cpu, 2)}×` : '–'} |`);
@@ -586,7 +586,7 @@ const section = [
   `tsgi: ${env.TSGI_ROOT ? `TSGI_ROOT ${env.TSGI_ROOT}` : "this checkout's dist/ and build/Release"} (HEAD ${build.head}${build.dirty ? ', with uncommitted changes in native/ or src/' : ''}). ` +
     `Servers pinned to CPU ${SERVER_CPU}; the load generator (\`build-bench/loadgen\`, the engine of \`tsgi bench\`) to CPU ${CLIENT_CPU}, ` +
     `and the front nginx (one worker) to CPU ${NGINX_CPU}; ${RUNS} interleaved runs of ${DURATION}s per target after ${WARMUP}s of warm-up${NICE !== undefined ? `; nice ${NICE}` : ''}. ` +
-    `Chart: [${svgRel}](${svgRel}).`,
+    (svgRel.startsWith('..') ? `Chart: written to ${SVG}, not kept.` : `Chart: [${svgRel}](${svgRel}).`),
   '',
   '```',
   command,
@@ -618,7 +618,7 @@ if (WRITE) {
   writeFileSync(file, readFileSync(file, 'utf8').replace(/\n*$/, '\n\n') + section);
   log('bench-suite: appended to bench/RESULTS.md');
 }
-if (WRITE || opt('svg')) {
+if (WRITE || opt('svg')) {  // --svg=FILE writes the chart even with --no-write
   writeFileSync(SVG, svg);
   log(`bench-suite: wrote ${path.relative(process.cwd(), SVG)}`);
 }
