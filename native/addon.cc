@@ -357,6 +357,10 @@ Napi::Value Server::Listen(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "unknown protocol");
   }
   spec.mode = opt_u32(o, "mode", 0);
+  Napi::Value owner = o.Get("owner");
+  Napi::Value group = o.Get("group");
+  spec.owner = owner.IsNumber() ? owner.As<Napi::Number>().Int64Value() : -1;
+  spec.group = group.IsNumber() ? group.As<Napi::Number>().Int64Value() : -1;
   spec.exclusive = o.Get("exclusive").ToBoolean().Value();
   Napi::Value allow = o.Get("allow");
   if (allow.IsArray()) {

@@ -55,6 +55,8 @@ int Loop::listen(const ListenSpec& spec, std::string* error) {
   if (!net::parse_address(address, &addr, error)) return -EINVAL;
   net::ListenOptions lo;
   lo.mode = spec.mode;
+  lo.owner = spec.owner;
+  lo.group = spec.group;
   int fd = net::listen_on(addr, lo, error);
   if (fd < 0) return fd;
   l.fd = fd;

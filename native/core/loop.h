@@ -117,6 +117,8 @@ class Loop {
     std::string address;
     Protocol protocol = Protocol::kHttp;
     uint32_t mode = 0;
+    int64_t owner = -1;  // unix sockets: chown() before listen(); -1 = unchanged
+    int64_t group = -1;
     bool exclusive = false;
     std::vector<std::string> allow;  // TCP peers; empty = everyone
   };

@@ -234,6 +234,8 @@ int listen_local(const Address& a, const ListenOptions& o, std::string* error) {
   // Refused rather than ignored, since the caller asked for access control.
   if (abstract && o.mode != 0)
     return fail(a, EINVAL, "a mode cannot be applied to an abstract socket", error);
+  if (abstract && (o.owner >= 0 || o.group >= 0))
+    return fail(a, EINVAL, "an owner cannot be given to an abstract socket", error);
   struct sockaddr_un sun;
   socklen_t len;
   if (!unix_sockaddr(a, &sun, &len))
@@ -254,6 +256,11 @@ int listen_local(const Address& a, const ListenOptions& o, std::string* error) {
   if (!abstract && o.mode != 0 && chmod(a.host.c_str(), mode_t(o.mode)) != 0) {
     rc = -errno;
     step = "chmod: ";
+  }
+  if (rc == 0 && !abstract && (o.owner >= 0 || o.group >= 0) &&
+      chown(a.host.c_str(), o.owner >= 0 ? uid_t(o.owner) : uid_t(-1), o.group >= 0 ? gid_t(o.group) : gid_t(-1)) != 0) {
+    rc = -errno;
+    step = "chown: ";
   }
   if (rc == 0 && listen(fd, o.backlog) != 0) rc = -errno;
   if (rc != 0) {

@@ -35,6 +35,10 @@ struct ListenOptions {
   // Unix sockets: mode applied with chmod() after bind, before listen (0 =
   // leave umask's). Refused (EINVAL) for abstract sockets, which have no file.
   uint32_t mode = 0;
+  // Unix sockets: owner and group set with chown() after bind, before listen
+  // (-1 = leave as created). Refused for abstract sockets, as mode is.
+  int64_t owner = -1;
+  int64_t group = -1;
   // SO_REUSEPORT (SO_REUSEPORT_LB on FreeBSD); ENOPROTOOPT where missing.
   bool reuse_port = false;
 };

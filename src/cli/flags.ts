@@ -28,6 +28,7 @@ export interface CliOptions {
   /** The apps of --mount, --vhost and the app argument; empty when only the app argument is given. */
   routes: Route[];
   chmodSocket: number | undefined;
+  chownSocket?: string;
   maxConnections: number | undefined;
   maxHeaderSize: number | undefined;
   maxBodySize: number | undefined;
@@ -77,6 +78,7 @@ export const FLAGS: Flag[] = [
   { names: ['--app-type'], key: 'appType', kind: 'choice', choices: ['tsgi', 'node', 'fetch'], arg: 'TYPE', help: 'tsgi, node or fetch: the kind of every app module, instead of telling it from the export' },
   { names: ['--allow-from'], key: 'allowFrom', kind: 'list', arg: 'NET', help: 'TCP peers the uwsgi/SCGI/FastCGI listeners accept, e.g. 10.0.0.0/8 (repeatable; default loopback)' },
   { names: ['--chmod-socket'], key: 'chmodSocket', kind: 'mode', arg: 'MODE', help: 'permissions of unix socket files, octal (e.g. 660)' },
+  { names: ['--chown-socket'], key: 'chownSocket', kind: 'string', arg: 'USER[:GROUP]', help: 'owner (and group) of unix socket files, set before they accept (e.g. www-data:www-data)' },
   { names: ['--max-connections'], key: 'maxConnections', kind: 'int', arg: 'N', help: 'open connections at most (default 10000); more wait in the backlog' },
   { names: ['--buffer-size', '--max-header-size'], key: 'maxHeaderSize', kind: 'int', arg: 'BYTES', help: 'request head at most: HTTP headers, uwsgi/SCGI variables (default 65536) -> 431' },
   { names: ['--max-body-size', '--limit-post'], key: 'maxBodySize', kind: 'int', arg: 'BYTES', help: 'request body at most (default 104857600) -> 413' },

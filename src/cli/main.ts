@@ -16,7 +16,7 @@ import { workerMode } from '../master/worker.js';
 import { cgiMain, withCgiHost } from '../cgi/cli.js';
 import { printConfig, resolveArgs } from './config.js';
 import { AccessLog, type AccessLogFormat } from '../server/access-log.js';
-import { dropPrivileges, handOver, resolveIdentity, type Identity } from './privileges.js';
+import { dropPrivileges, handOver, resolveIdentity, resolveOwner, type Identity } from './privileges.js';
 import { MAX_CURRENT, RequestStats, bothHooks } from '../stats/counters.js';
 import { parseStatsAddress, startStatsServer, type StatsAddress, type StatsServer } from '../stats/server.js';
 import { socketStats } from '../stats/sockets.js';
@@ -101,8 +101,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
   }
   let identity: Identity | undefined;
+  let socketOwner: { uid?: number; gid?: number } | undefined;
   try {
     identity = resolveIdentity(opts.uid, opts.gid);
+    socketOwner = opts.chownSocket !== undefined ? resolveOwner(opts.chownSocket) : undefined;
     // Created (and handed to --uid) while still root: the workers, or this
     // process after the drop, open it as that user.
     if (opts.accessLog !== undefined && opts.accessLog !== '-' && worker === undefined) handOver(opts.accessLog, identity);
@@ -191,6 +193,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       listen,
       allowFrom,
       socketMode: opts.chmodSocket,
+      ...(socketOwner !== undefined ? { socketOwner } : {}),
       maxConnections: opts.maxConnections,
       maxHeaderSize: opts.maxHeaderSize,
       maxBodySize: opts.maxBodySize,

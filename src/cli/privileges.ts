@@ -58,6 +58,21 @@ export function resolveIdentity(uid: string | undefined, gid: string | undefined
   return id;
 }
 
+/** --chown-socket USER[:GROUP] (names or numbers; ":GROUP" alone keeps the owner) as ids. Throws TSGI_ERR_PRIVILEGES. */
+export function resolveOwner(spec: string): { uid?: number; gid?: number } {
+  const [user, group, extra] = spec.split(':');
+  if (extra !== undefined || (user === '' && (group === undefined || group === ''))) {
+    throw fail(`--chown-socket ${spec}: expected USER, USER:GROUP or :GROUP`);
+  }
+  let id: Identity;
+  try {
+    id = resolveIdentity(user === '' ? undefined : user, group === undefined || group === '' ? undefined : group)!;
+  } catch (err) {
+    throw fail(`--chown-socket ${spec}: ${(err as Error).message.replace(/^.*?--(uid|gid) \S+: /, '')}`);
+  }
+  return { ...(id.uid !== undefined ? { uid: id.uid } : {}), ...(id.gid !== undefined ? { gid: id.gid } : {}) };
+}
+
 /** Whether this process already runs as the identity (a worker of a master that dropped). */
 function already(id: Identity): boolean {
   return (id.uid === undefined || (process.getuid!() === id.uid && process.geteuid!() === id.uid)) &&

@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { binding } from '../native/load.js';
 import { bindListeners, type BoundListeners } from '../master/listeners.js';
+import { resolveOwner } from './privileges.js';
 import type { WorkerMode } from '../master/worker.js';
 import { parseListen, type BoundAddress, type ServerHandle } from '../server/serve.js';
 import type { CliOptions } from './flags.js';
@@ -79,7 +80,8 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
   let listen = s.listen;
   if (worker === undefined) {
     try {
-      bound = bindListeners(s.listen, s.opts.chmodSocket);
+      bound = bindListeners(s.listen, s.opts.chmodSocket,
+        s.opts.chownSocket !== undefined ? resolveOwner(s.opts.chownSocket) : undefined);
     } catch (err) {
       log(err instanceof Error ? err.message : String(err));
       process.exit(1);

@@ -27,14 +27,16 @@ export interface BoundListeners {
  * so the master never takes a connection meant for a worker (at most one
  * wake-up per listener, at the first connection).
  */
-export function bindListeners(listen: readonly string[], socketMode: number | undefined): BoundListeners {
+export function bindListeners(listen: readonly string[], socketMode: number | undefined,
+  socketOwner?: { uid?: number; gid?: number }): BoundListeners {
   const native: NativeServer = new binding.Server({ maxConnections: 0 }, () => {},
     (line) => process.stderr.write(`tsgi: ${line}\n`), new Float64Array(64));
   const listeners: MasterListener[] = [];
   try {
     for (const entry of listen) {
       const spec = parseListen(entry);
-      const r = native.listen({ address: spec.address, protocol: 0, mode: socketMode ?? 0, exclusive: false, allow: [] });
+      const r = native.listen({ address: spec.address, protocol: 0, mode: socketMode ?? 0,
+        owner: socketOwner?.uid ?? -1, group: socketOwner?.gid ?? -1, exclusive: false, allow: [] });
       const fd = r.fd;
       const bare = spec.address;
       const where = r.tcp

@@ -13,6 +13,7 @@ import { Backoff } from './backoff.js';
 import type { MasterConfig, ReloadMode } from './config.js';
 import { FIRST_LISTEN_FD, WORKER_ENV, isMessage, type MasterMessage, type WorkerMessage, type WorkerSettings } from './ipc.js';
 import { bindListeners, type BoundListeners } from './listeners.js';
+import { resolveOwner } from '../cli/privileges.js';
 import { Notifier } from './notify.js';
 import { parseListen } from '../server/serve.js';
 import type { StatsReport } from '../stats/counters.js';
@@ -107,7 +108,8 @@ export function runMaster(start: MasterStart): void {
   const { config: cfg } = start;
   let bound: BoundListeners;
   try {
-    bound = bindListeners(start.listen, start.opts.chmodSocket);
+    bound = bindListeners(start.listen, start.opts.chmodSocket,
+      start.opts.chownSocket !== undefined ? resolveOwner(start.opts.chownSocket) : undefined);
   } catch (err) {
     log(err instanceof Error ? err.message : String(err));
     process.exit(1);

@@ -12,7 +12,8 @@ export interface NativeListenResult {
 }
 
 export interface NativeServer {
-  listen(spec: { address: string; protocol: number; mode: number; exclusive: boolean; allow: string[] }): NativeListenResult;
+  listen(spec: { address: string; protocol: number; mode: number; owner?: number; group?: number; exclusive: boolean;
+    allow: string[] }): NativeListenResult;
   respond(handle: number, status: number, headers: string, body: string | Uint8Array | undefined,
     contentLength: number, flags: number): number;
   write(handle: number, chunk: string | Uint8Array): number;

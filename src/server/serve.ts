@@ -80,6 +80,8 @@ export interface ServeOptions extends NativeServerOptions {
   allowFrom?: readonly string[];
   /** Permissions of unix socket files, e.g. 0o660. */
   socketMode?: number;
+  /** Owner and group of unix socket files (numeric ids), set before they accept. */
+  socketOwner?: { uid?: number; gid?: number };
   /** Share one listening socket with other processes, waking one per connection. */
   exclusiveAccept?: boolean;
   /** Where tsgi writes its log lines (errors, refused requests). Default: stderr. */
@@ -495,6 +497,8 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
         address: spec.address,
         protocol: PROTOCOLS[spec.protocol],
         mode: spec.mode ?? options.socketMode ?? 0,
+        owner: options.socketOwner?.uid ?? -1,
+        group: options.socketOwner?.gid ?? -1,
         exclusive: options.exclusiveAccept ?? false,
         allow: [...allow],
       });

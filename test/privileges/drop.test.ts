@@ -66,3 +66,23 @@ test('an unknown user is an error (exit 1, one line) before anything is served',
   assert.equal(r.code, 1);
   assert.equal(r.stderr, 'tsgi: cannot drop privileges: --uid no-such-user-here: no such user\n');
 });
+
+test('--chown-socket: the unix socket file gets its owner and group (and --chmod-socket its mode) before it accepts, alone and under a master', { skip: !isRoot && 'needs root' }, async () => {
+  const nogroup = Number(execFileSync('getent', ['group', 'nogroup'], { encoding: 'utf8' }).split(':')[2]);
+  for (const extra of [[], ['--processes', '1']]) {
+    const sock = path.join(dir, `owned-${extra.length}.sock`);
+    const t = new TsgiProcess(['--http', sock, '--chmod-socket', '660', '--chown-socket', 'nobody:nogroup', ...extra, APP]);
+    try {
+      await t.waitFor(/^tsgi: (serving .* on \/|\d+ workers? ready$)/m);
+      const st = fs.statSync(sock);
+      assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [nobody, nogroup, 0o660], extra.join(' ') || 'one process');
+      const r = JSON.parse((await get(sock, '/')).body) as { uid: number };
+      assert.equal(r.uid, 0, 'the server itself still runs as root (no --uid)');
+    } finally {
+      await t.stop();
+    }
+  }
+  const bad = runTsgi(['--http', path.join(dir, 'bad.sock'), '--chown-socket', 'no-such-user-here', APP]);
+  assert.equal(bad.code, 1);
+  assert.equal(bad.stderr, 'tsgi: cannot drop privileges: --chown-socket no-such-user-here: no such user\n');
+});
