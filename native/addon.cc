@@ -72,6 +72,7 @@ class Server : public Napi::ObjectWrap<Server>, public Sink {
   Napi::Value ReadData(const Napi::CallbackInfo& info);
   Napi::Value WriteFile(const Napi::CallbackInfo& info);
   Napi::Value WriteStderr(const Napi::CallbackInfo& info);
+  bool chunk_arg(Napi::Env env, Napi::Value v, const char** data, size_t* len);
   Napi::Value Abort(const Napi::CallbackInfo& info);
   Napi::Value StopListening(const Napi::CallbackInfo& info);
   Napi::Value CloseIdle(const Napi::CallbackInfo& info);
@@ -400,6 +401,22 @@ static const char* read_string(napi_env env, napi_value v, bool latin1, std::str
   return out->data();
 }
 
+// A body chunk argument (string or Uint8Array) as bytes: strings through the
+// scratch buffer, typed arrays where they lie. False for anything else.
+bool Server::chunk_arg(Napi::Env env, Napi::Value v, const char** data, size_t* len) {
+  if (v.IsString()) {
+    *data = read_string(env, v, false, &scratch_, len);
+    return true;
+  }
+  if (v.IsTypedArray()) {
+    Napi::Uint8Array u = v.As<Napi::Uint8Array>();
+    *data = reinterpret_cast<const char*>(u.Data());
+    *len = u.ByteLength();
+    return true;
+  }
+  return false;
+}
+
 Napi::Value Server::Respond(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!loop_) return Napi::Number::New(env, kReplyGone);
@@ -412,14 +429,7 @@ Napi::Value Server::Respond(const Napi::CallbackInfo& info) {
   uint32_t flags = info[5].IsNumber() ? info[5].As<Napi::Number>().Uint32Value() : 0;
   const char* body = nullptr;
   size_t body_len = 0;
-  Napi::Value b = info[3];
-  if (b.IsString()) {
-    body = read_string(env, b, false, &scratch_, &body_len);
-  } else if (b.IsTypedArray()) {
-    Napi::Uint8Array u = b.As<Napi::Uint8Array>();
-    body = reinterpret_cast<const char*>(u.Data());
-    body_len = u.ByteLength();
-  }
+  chunk_arg(env, info[3], &body, &body_len);  // anything else: no body
   int rc = loop_->respond(handle, status, headers, headers_len, body, body_len, content_length, flags);
   after_call();
   return Napi::Number::New(env, rc);
@@ -429,18 +439,10 @@ Napi::Value Server::Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!loop_) return Napi::Number::New(env, kReplyGone);
   double handle = handle_arg(info);
-  Napi::Value b = info[1];
-  int rc;
-  if (b.IsString()) {
-    size_t len = 0;
-    const char* data = read_string(env, b, false, &scratch_, &len);
-    rc = loop_->write(handle, data, len);
-  } else if (b.IsTypedArray()) {
-    Napi::Uint8Array u = b.As<Napi::Uint8Array>();
-    rc = loop_->write(handle, reinterpret_cast<const char*>(u.Data()), u.ByteLength());
-  } else {
-    throw Napi::TypeError::New(env, "write(handle, string | Uint8Array)");
-  }
+  const char* data = nullptr;
+  size_t len = 0;
+  if (!chunk_arg(env, info[1], &data, &len)) throw Napi::TypeError::New(env, "write(handle, string | Uint8Array)");
+  int rc = loop_->write(handle, data, len);
   after_call();
   return Napi::Number::New(env, rc);
 }
@@ -491,18 +493,10 @@ Napi::Value Server::WriteStderr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!loop_) return Napi::Number::New(env, kReplyGone);
   double handle = handle_arg(info);
-  Napi::Value b = info[1];
-  int rc;
-  if (b.IsString()) {
-    size_t len = 0;
-    const char* data = read_string(env, b, false, &scratch_, &len);
-    rc = loop_->write_stderr(handle, data, len);
-  } else if (b.IsTypedArray()) {
-    Napi::Uint8Array u = b.As<Napi::Uint8Array>();
-    rc = loop_->write_stderr(handle, reinterpret_cast<const char*>(u.Data()), u.ByteLength());
-  } else {
-    throw Napi::TypeError::New(env, "writeStderr(handle, string | Uint8Array)");
-  }
+  const char* data = nullptr;
+  size_t len = 0;
+  if (!chunk_arg(env, info[1], &data, &len)) throw Napi::TypeError::New(env, "writeStderr(handle, string | Uint8Array)");
+  int rc = loop_->write_stderr(handle, data, len);
   after_call();
   return Napi::Number::New(env, rc);
 }

@@ -5,7 +5,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TsgiError } from '../errors.js';
 import { RequestBody } from '../server/body.js';
-import { derivedVar, derivedVars, unescapePath } from '../server/derived-vars.js';
+import { derivedVar, derivedVars, serverName, unescapePath } from '../server/derived-vars.js';
+import { CLOSE, DROP, eachHeader, fieldRole, INTERNAL_ERROR_BODY, LENGTH, LOCATION } from '../server/reply.js';
 import type { App, Body, Chunk, ErrorStream, HeaderList, Reply, Request, ServerInfo } from '../tsgi/types.js';
 
 export interface NodeListenerOptions {
@@ -19,7 +20,6 @@ const INFO_HTTP: ServerInfo = Object.freeze({
 });
 const INFO_HTTPS: ServerInfo = Object.freeze({ ...INFO_HTTP, url_scheme: 'https' });
 
-const INTERNAL_ERROR_BODY = 'Internal Server Error\n';
 
 /** The TSGI request over an IncomingMessage; fields are derived when read. */
 class NodeRequest implements Request {
@@ -83,14 +83,7 @@ class NodeRequest implements Request {
   get CONTENT_LENGTH(): string { return this.incoming.headers['content-length'] ?? ''; }
 
   get SERVER_NAME(): string {
-    const host = this.incoming.headers.host ?? '';
-    if (host === '') return this.incoming.socket.localAddress || 'localhost';
-    if (host[0] === '[') {
-      const end = host.indexOf(']');
-      return end === -1 ? host : host.slice(0, end + 1);
-    }
-    const colon = host.lastIndexOf(':');
-    return colon === -1 ? host : host.slice(0, colon);
+    return serverName(this.incoming.headers.host ?? '', this.incoming.socket.localAddress ?? '');
   }
 
   get SERVER_PORT(): string {
@@ -212,11 +205,6 @@ class NodeRequest implements Request {
 }
 
 // RFC 9110 5.1 (token) and 5.5 (field-value), as src/server/reply.ts checks.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
-// Framing and hop-by-hop fields belong to the server (RFC 9110 7.6.1).
-const DROPPED = new Set(['te', 'upgrade', 'trailer', 'keep-alive', 'proxy-connection', 'transfer-encoding']);
-
 interface Head {
   /** Flat [name, value, name, value, …] as writeHead takes it. */
   raw: string[];
@@ -225,49 +213,19 @@ interface Head {
 }
 
 function addHeader(out: Head, name: string, value: string): void {
-  if (!TOKEN.test(name)) throw new TsgiError('TSGI_ERR_REPLY_HEADER', JSON.stringify(name));
-  if (BAD_VALUE.test(value)) throw new TsgiError('TSGI_ERR_REPLY_HEADER', `value of ${name}`);
-  // Only names of these lengths need a second look (as src/server/reply.ts).
-  switch (name.length) {
-    case 2: case 7: case 10: case 16: case 17: {
-      const lower = name.toLowerCase();
-      if (DROPPED.has(lower)) return;
-      if (lower === 'connection') {
-        // Only "close" means something to the server: it ends the connection.
-        if (/(^|,)\s*close\s*(,|$)/i.test(value)) out.raw.push('Connection', 'close');
-        return;
-      }
-      break;
-    }
-    case 14:
-      if (name.toLowerCase() === 'content-length') {
-        const v = value.trim();
-        if (!/^\d{1,15}$/.test(v)) throw new TsgiError('TSGI_ERR_REPLY_HEADER', `Content-Length ${JSON.stringify(value)}`);
-        out.contentLength = Number(v);
-        return;
-      }
-      break;
-    case 8:
-      if (name.toLowerCase() === 'location') out.hasLocation = true;
-      break;
+  switch (fieldRole(name, value)) {
+    case DROP: return;
+    case CLOSE: out.raw.push('Connection', 'close'); return;
+    case LENGTH: out.contentLength = Number(value.trim()); return;
+    case LOCATION: out.hasLocation = true; break;
   }
   out.raw.push(name, value);
 }
 
+/** The app's fields as writeHead takes them, kept and dropped as serve() does (server/reply.ts). */
 function encodeHead(headers: HeaderList | undefined): Head {
   const out: Head = { raw: [], contentLength: -1, hasLocation: false };
-  if (headers === undefined || headers === null) return out;
-  if (Array.isArray(headers)) {
-    for (const pair of headers as ReadonlyArray<readonly [string, string]>) addHeader(out, pair[0], String(pair[1]));
-    return out;
-  }
-  const record = headers as Readonly<Record<string, string | number | ReadonlyArray<string> | undefined>>;
-  for (const name in record) {
-    const value = record[name];
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value as ReadonlyArray<string>) addHeader(out, name, String(v));
-    else addHeader(out, name, String(value));
-  }
+  eachHeader(headers, out, addHeader);
   return out;
 }
 

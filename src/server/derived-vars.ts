@@ -14,6 +14,17 @@ export function unescapePath(raw: string): string {
   return raw.replace(PERCENT, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
+/** SERVER_NAME from a Host value: the name without its port; without a Host, the local address, else "localhost". */
+export function serverName(host: string, localAddress: string): string {
+  if (host === '') return localAddress === '' ? 'localhost' : localAddress;
+  if (host[0] === '[') {
+    const end = host.indexOf(']');
+    return end === -1 ? host : host.slice(0, end + 1);
+  }
+  const colon = host.lastIndexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
 export function cgiName(header: string): string {
   return 'HTTP_' + header.toUpperCase().replace(/-/g, '_');
 }

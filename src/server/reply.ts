@@ -17,70 +17,86 @@ export interface EncodedHeaders {
   hasLocation: boolean;
 }
 
-function add(out: EncodedHeaders, name: string, value: string): void {
+// What a reply field means to the server (fieldRole).
+export const KEEP = 0, DROP = 1, CLOSE = 2, LENGTH = 3, DATE = 4, LOCATION = 5;
+
+/**
+ * Validates one field (a name that is not a token, or a value with a control
+ * character, throws: no split reply) and says what it is to the server. Only
+ * names of the lengths below need a second look. Shared by serve() and
+ * toNodeListener, so both servers keep and drop the same fields.
+ */
+export function fieldRole(name: string, value: string): number {
   if (!TOKEN.test(name)) throw new TsgiError('TSGI_ERR_REPLY_HEADER', JSON.stringify(name));
   if (BAD_VALUE.test(value)) throw new TsgiError('TSGI_ERR_REPLY_HEADER', `value of ${name}`);
   switch (name.length) {
     case 4:
-      if (name.toLowerCase() === 'date') out.hasDate = true;
-      break;
+      return name.toLowerCase() === 'date' ? DATE : KEEP;
     case 8:
-      if (name.toLowerCase() === 'location') out.hasLocation = true;
-      break;
+      return name.toLowerCase() === 'location' ? LOCATION : KEEP;
     case 2:
-      if (name.toLowerCase() === 'te') return;
-      break;
+      return name.toLowerCase() === 'te' ? DROP : KEEP;
     case 7: {
       const lower = name.toLowerCase();
-      if (lower === 'upgrade' || lower === 'trailer') return;
-      break;
+      return lower === 'upgrade' || lower === 'trailer' ? DROP : KEEP;
     }
     case 10: {
       const lower = name.toLowerCase();
-      if (lower === 'connection') {
-        if (/(^|,)\s*close\s*(,|$)/i.test(value)) out.close = true;
-        return;
-      }
-      if (lower === 'keep-alive') return;
-      break;
+      // Of Connection, only "close" means something: it ends the connection.
+      if (lower === 'connection') return /(^|,)\s*close\s*(,|$)/i.test(value) ? CLOSE : DROP;
+      return lower === 'keep-alive' ? DROP : KEEP;
     }
     case 14:
-      if (name.toLowerCase() === 'content-length') {
-        const v = value.trim();
-        if (!/^\d{1,15}$/.test(v)) throw new TsgiError('TSGI_ERR_REPLY_HEADER', `Content-Length ${JSON.stringify(value)}`);
-        out.contentLength = Number(v);
-        return;  // the core writes it, from the length it actually sends
-      }
-      break;
+      if (name.toLowerCase() !== 'content-length') return KEEP;
+      if (!/^\d{1,15}$/.test(value.trim())) throw new TsgiError('TSGI_ERR_REPLY_HEADER', `Content-Length ${JSON.stringify(value)}`);
+      return LENGTH;
     case 16:
-      if (name.toLowerCase() === 'proxy-connection') return;
-      break;
+      return name.toLowerCase() === 'proxy-connection' ? DROP : KEEP;
     case 17:
-      if (name.toLowerCase() === 'transfer-encoding') return;
-      break;
+      return name.toLowerCase() === 'transfer-encoding' ? DROP : KEEP;
+    default:
+      return KEEP;
   }
-  out.block += name + ': ' + value + '\r\n';
 }
 
-export function encodeHeaders(headers: HeaderList | undefined): EncodedHeaders {
-  const out: EncodedHeaders = { block: '', contentLength: -1, close: false, hasDate: false, hasLocation: false };
-  if (headers === undefined || headers === null) return out;
+/**
+ * Calls fn(ctx, name, value) for each field of a HeaderList, in order;
+ * undefined values skipped, arrays spread. A context argument rather than a
+ * closure: no function object per reply.
+ */
+export function eachHeader<T>(headers: HeaderList | undefined, ctx: T, fn: (ctx: T, name: string, value: string) => void): void {
+  if (headers === undefined || headers === null) return;
   if (Array.isArray(headers)) {
-    for (const pair of headers as ReadonlyArray<readonly [string, string]>) {
-      add(out, pair[0], String(pair[1]));
-    }
-    return out;
+    for (const pair of headers as ReadonlyArray<readonly [string, string]>) fn(ctx, pair[0], String(pair[1]));
+    return;
   }
   const record = headers as Readonly<Record<string, string | number | ReadonlyArray<string> | undefined>>;
   for (const name in record) {
     const value = record[name];
     if (value === undefined) continue;
     if (Array.isArray(value)) {
-      for (const v of value as ReadonlyArray<string>) add(out, name, String(v));
+      for (const v of value as ReadonlyArray<string>) fn(ctx, name, String(v));
     } else {
-      add(out, name, String(value));
+      fn(ctx, name, String(value));
     }
   }
+}
+
+function add(out: EncodedHeaders, name: string, value: string): void {
+  switch (fieldRole(name, value)) {
+    case DROP: return;
+    case CLOSE: out.close = true; return;
+    // The core writes it, from the length it actually sends.
+    case LENGTH: out.contentLength = Number(value.trim()); return;
+    case DATE: out.hasDate = true; break;
+    case LOCATION: out.hasLocation = true; break;
+  }
+  out.block += name + ': ' + value + '\r\n';
+}
+
+export function encodeHeaders(headers: HeaderList | undefined): EncodedHeaders {
+  const out: EncodedHeaders = { block: '', contentLength: -1, close: false, hasDate: false, hasLocation: false };
+  eachHeader(headers, out, add);
   return out;
 }
 

@@ -4,7 +4,7 @@
 import type { Request, ServerInfo } from '../tsgi/types.js';
 import { BaseRequest, type BodyFlow } from './base-request.js';
 import { F_CONTENT_LENGTH, F_HTTP11 } from './flags.js';
-import { derivedVar, derivedVars, SERVER_SOFTWARE, unescapePath } from './derived-vars.js';
+import { derivedVar, derivedVars, SERVER_SOFTWARE, serverName, unescapePath } from './derived-vars.js';
 
 const W_HEAD = 0, W_FLAGS = 1, W_CL_LO = 2, W_CL_HI = 3, W_METHOD = 4, W_TARGET = 6,
   W_PATH = 8, W_QUERY = 10, W_HOST = 12, W_PEER = 14, W_PEER_PORT = 16, W_LOCAL = 17,
@@ -88,16 +88,7 @@ export class HttpRequest extends BaseRequest implements Request {
 
   get SERVER_NAME(): string {
     const host = this.slice(W_HOST);
-    if (host === '') {
-      const local = this.localHost();
-      return local === '' ? 'localhost' : local;
-    }
-    if (host[0] === '[') {
-      const end = host.indexOf(']');
-      return end === -1 ? host : host.slice(0, end + 1);
-    }
-    const colon = host.lastIndexOf(':');
-    return colon === -1 ? host : host.slice(0, colon);
+    return serverName(host, host === '' ? this.localHost() : '');
   }
 
   get SERVER_PORT(): string {
