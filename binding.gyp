@@ -10,6 +10,7 @@
         "native/napi/loadgen_binding.cc",
         "native/core/loop.cc",
         "native/core/loop_fastcgi.cc",
+        "native/conn/blocks.cc",
         "native/conn/connection.cc",
         "native/conn/out_queue.cc",
         "native/net/address.cc",

@@ -6,6 +6,7 @@
 #include <new>
 #include <unistd.h>
 
+#include "conn/blocks.h"
 #include "conn/fastcgi_session.h"
 #include "net/socket.h"
 
@@ -18,7 +19,7 @@ Connection::Connection(int fd_, uint32_t slot_, uint32_t listener_, bool is_tcp_
 
 Connection::~Connection() {
   delete fcgi;
-  std::free(in_buf_);
+  free_in();
   if (fd >= 0 && !fd_closed) ::close(fd);
 }
 
@@ -42,7 +43,19 @@ ssize_t Connection::read_into(size_t limit, bool* filled) {
     if (in_cap_ - in_end_ < 1024 && in_cap_ < limit) {
       size_t cap = in_cap_ ? in_cap_ * 2 : kInitialIn;
       if (cap > limit) cap = limit;
-      char* grown = static_cast<char*>(std::realloc(in_buf_, cap));
+      char* grown;
+      if (in_cap_ == 0) {
+        grown = blocks::take(cap);
+      } else if (in_cap_ == kInitialIn) {
+        // The first buffer is a recycled block: copy out of it, give it back.
+        grown = static_cast<char*>(std::malloc(cap));
+        if (grown) {
+          std::memcpy(grown, in_buf_, in_end_);
+          blocks::give(in_buf_, in_cap_);
+        }
+      } else {
+        grown = static_cast<char*>(std::realloc(in_buf_, cap));
+      }
       if (!grown) return -ENOMEM;
       in_buf_ = grown;
       in_cap_ = cap;
@@ -60,11 +73,14 @@ ssize_t Connection::read_into(size_t limit, bool* filled) {
 }
 
 void Connection::shrink() {
-  if (in_len() == 0 && in_cap_ > kInitialIn) {
-    std::free(in_buf_);
-    in_buf_ = nullptr;
-    in_cap_ = in_start_ = in_end_ = 0;
-  }
+  if (in_len() == 0 && in_cap_ > kInitialIn) free_in();
+}
+
+void Connection::free_in() {
+  if (in_cap_ == kInitialIn) blocks::give(in_buf_, in_cap_);
+  else std::free(in_buf_);
+  in_buf_ = nullptr;
+  in_cap_ = in_start_ = in_end_ = 0;
 }
 
 }  // namespace tsgi

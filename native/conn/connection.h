@@ -78,6 +78,7 @@ class Connection {
   uint64_t reply_left = 0;      // kFrameLength bytes still owed
   bool want_drain = false;
   bool close_after_flush = false;
+  bool clean_close = false;   // the request was read to its end and nothing follows: no lingering
   bool lingering = false;     // reply sent, write side shut: dropping input until EOF
   OutQueue out;
 
@@ -94,6 +95,7 @@ class Connection {
   bool closed = false;
 
  private:
+  void free_in();
   char* in_buf_ = nullptr;
   size_t in_cap_ = 0, in_start_ = 0, in_end_ = 0;
 };

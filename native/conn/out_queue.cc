@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "conn/blocks.h"
 #include "net/sendfile.h"
 #include "net/socket.h"
 
@@ -17,7 +18,7 @@ char* OutQueue::reserve(size_t n) {
     if (tail.owned && tail.cap - tail.len >= n) return tail.owned + tail.len;
   }
   size_t cap = n > kBlock ? n : kBlock;
-  char* block = static_cast<char*>(std::malloc(cap));
+  char* block = blocks::take(cap);
   if (!block) throw std::bad_alloc();
   segs_.push_back(Segment{block, block, 0, cap});
   return block;
@@ -51,7 +52,7 @@ void OutQueue::append_file(int file, uint64_t offset, size_t len) {
 
 void OutQueue::pop_front() {
   Segment& s = segs_.front();
-  if (s.owned) std::free(s.owned);
+  if (s.owned) blocks::give(s.owned, s.cap);
   if (s.file >= 0) close(s.file);
   segs_.pop_front();
   front_off_ = 0;
@@ -78,7 +79,7 @@ void OutQueue::advance(size_t n) {
   }
 }
 
-ssize_t OutQueue::flush(int fd) {
+ssize_t OutQueue::flush(int fd, bool last) {
   size_t total = 0;
   while (bytes_ > 0) {
     // Spent blocks ahead of the next bytes (one kept for reuse) go first.
@@ -108,7 +109,9 @@ ssize_t OutQueue::flush(int fd) {
       offered += iov[count].iov_len;
       count++;
     }
-    ssize_t n = net::send_iov(fd, iov, count);
+    // MSG_MORE only when this send carries the queue's end: the caller
+    // closes right after, and the FIN goes out with these bytes.
+    ssize_t n = net::send_iov(fd, iov, count, last && offered == bytes_);
     if (n < 0) return total > 0 && n == -EAGAIN ? static_cast<ssize_t>(total) : n;
     total += static_cast<size_t>(n);
     advance(static_cast<size_t>(n));

@@ -37,8 +37,9 @@ class OutQueue {
   void own_refs();
 
   // Writes as much as the socket takes. Returns bytes written, or -errno
-  // (-EAGAIN when the socket is full).
-  ssize_t flush(int fd);
+  // (-EAGAIN when the socket is full). last: the connection closes once the
+  // queue is empty, so its final bytes may wait for the FIN (MSG_MORE).
+  ssize_t flush(int fd, bool last = false);
 
   size_t size() const { return bytes_; }
   bool empty() const { return bytes_ == 0; }

@@ -75,6 +75,10 @@ int Loop::listen(const ListenSpec& spec, std::string* error) {
   }
   if (l.is_tcp) {
     (void)net::set_nodelay(fd);  // inherited by accepted sockets on Linux
+    // uwsgi, SCGI and FastCGI clients are web servers that send the request
+    // with the connect: wake for a connection once its bytes are there, not
+    // once for the accept and again for the request.
+    if (spec.protocol != Protocol::kHttp) net::set_defer_accept(fd);
     net::local_name(fd, &l.bound_host, &l.bound_port);
     // Logs name what was bound, so ":0" shows its port.
     bool v6 = l.bound_host.find(':') != std::string::npos;
@@ -536,6 +540,9 @@ void Loop::finish_request(Connection* c) {
   c->in_state = Connection::In::kHead;
   if (!c->keep_alive || closing_) {
     c->close_after_flush = true;
+    // Everything the client sent is read and nothing else is buffered: no
+    // byte can be left unread when we close, so no RST can overtake the reply.
+    c->clean_close = c->in_len() == 0;
     return;
   }
   c->head_deadline_ms = now_ms_ + (c->in_len() > 0 ? opts_.header_timeout_ms : opts_.keepalive_timeout_ms);
@@ -604,7 +611,10 @@ bool Loop::flush_dirty() {
 
 void Loop::flush(Connection* c) {
   if (!c->out.empty()) {
-    ssize_t n = c->out.flush(c->fd);
+    // The last bytes before a clean close wait for the FIN (MSG_MORE), so a
+    // one-request connection's reply and FIN leave in one TCP segment.
+    bool last = c->close_after_flush && c->clean_close && c->is_tcp;
+    ssize_t n = c->out.flush(c->fd, last);
     if (n < 0 && n != -EAGAIN) {
       close_conn(c);  // EPIPE, ECONNRESET: the client is gone
       return;
@@ -617,14 +627,16 @@ void Loop::flush(Connection* c) {
     sink_->on_drain(c->handle);
   }
   if (c->out.empty() && c->close_after_flush && !c->lingering) {
-    if (c->peer_eof || net::shutdown_write(c->fd) != 0) {
+    if (c->peer_eof || c->clean_close || net::shutdown_write(c->fd) != 0) {
       close_conn(c);
       return;
     }
-    // Lingering close, as nginx does: closing with unread request bytes in
-    // our socket makes the kernel send RST, which can destroy the reply
-    // still in flight (a 413 the client never sees). So shut our side and
-    // drop what still arrives until the peer closes, for at most 2 s.
+    // Lingering close, as nginx does, whenever the client may still be
+    // sending (a refused or unread body, bytes after the request, an error
+    // mid-head): closing with unread request bytes in our socket makes the
+    // kernel send RST, which can destroy the reply still in flight (a 413
+    // the client never sees). So shut our side and drop what still arrives
+    // until the peer closes, for at most 2 s.
     c->lingering = true;
     c->request_active = false;
     c->linger_until_ms = now_ms_ + kLingerMs;

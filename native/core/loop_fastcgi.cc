@@ -303,11 +303,16 @@ void Loop::fcgi_finish(Connection* c, FcgiRequest* r, uint32_t app_status, uint8
   }
   n += fastcgi::write_end_request(out + n, r->id, app_status, protocol_status);
   c->out.commit(n);
+  // The web server sends nothing more for this request once its input
+  // streams ended (Apache sends the empty STDIN after the PARAMS even when
+  // the reply is already on its way).
+  bool input_done = r->stdin_ended && (r->role != fastcgi::kFilter || r->data_ended);
   s->remove(r);
   c->request_active = !s->requests.empty();
   if (!c->request_active) {
     if (!s->keep_conn || closing_) {
       c->close_after_flush = true;
+      c->clean_close = input_done && c->in_len() == 0;  // see Loop::finish_request
     } else {
       c->requests++;
       c->head_deadline_ms = now_ms_ + opts_.keepalive_timeout_ms;

@@ -397,7 +397,7 @@ void tune_accepted(int fd, bool is_tcp) {
 #endif
 }
 
-ssize_t send_iov(int fd, const struct iovec* iov, int count) {
+ssize_t send_iov(int fd, const struct iovec* iov, int count, bool more) {
   if (count < 0) return -EINVAL;
   // More would fail with EMSGSIZE/EINVAL; a short write the caller handles.
   if (count > kIovMax) count = kIovMax;
@@ -406,8 +406,13 @@ ssize_t send_iov(int fd, const struct iovec* iov, int count) {
     struct msghdr msg = {};
     msg.msg_iov = const_cast<struct iovec*>(iov);
     msg.msg_iovlen = count;
-    ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    int flags = MSG_NOSIGNAL;
+#ifdef MSG_MORE
+    if (more) flags |= MSG_MORE;
+#endif
+    ssize_t n = sendmsg(fd, &msg, flags);
 #else
+    (void)more;
     // macOS: no MSG_NOSIGNAL; SO_NOSIGPIPE was set by tune_accepted().
     ssize_t n = writev(fd, iov, count);
 #endif
@@ -458,6 +463,16 @@ int dup_listener(int fd, std::string* error) {
     return -e;
   }
   return copy;
+}
+
+void set_defer_accept(int fd) {
+#ifdef TCP_DEFER_ACCEPT
+  // Seconds a silent client stays unaccepted; after it the kernel hands the
+  // connection over anyway (and our header timeout applies).
+  (void)set_flag(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, 1);
+#else
+  (void)fd;
+#endif
 }
 
 int shutdown_write(int fd) {

@@ -70,7 +70,12 @@ void local_name(int fd, std::string* host, uint16_t* port);
 
 // writev that never raises SIGPIPE. Returns bytes written or -errno (-EAGAIN
 // when full). Past IOV_MAX entries, the rest is left for the next call.
-ssize_t send_iov(int fd, const struct iovec* iov, int count);
+// more: more bytes or a FIN follow at once (MSG_MORE: a TCP sender holds a
+// partial segment for them; ignored where the flag does not exist).
+ssize_t send_iov(int fd, const struct iovec* iov, int count, bool more = false);
+// TCP_DEFER_ACCEPT (Linux): accept() only once the client has sent bytes.
+// A no-op elsewhere. For listeners whose clients are web servers.
+void set_defer_accept(int fd);
 // read() returning bytes, 0 at EOF, or -errno.
 ssize_t recv_some(int fd, char* buf, size_t len);
 
