@@ -22,6 +22,7 @@ import { parseStatsAddress, startStatsServer, type StatsAddress, type StatsServe
 import { socketStats } from '../stats/sockets.js';
 import { parseListen } from '../server/serve.js';
 import { runThreads } from './threads.js';
+import { serveOptions } from './serve-options.js';
 import type { CliOptions } from './flags.js';
 
 function die(message: string, code: number): never {
@@ -189,18 +190,11 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (worker !== undefined) app = worker.wrap(app);
   let server: ServerHandle;
   try {
-    server = serve(app, {
+    server = serve(app, serveOptions(opts, {
       listen,
       allowFrom,
       socketMode: opts.chmodSocket,
       ...(socketOwner !== undefined ? { socketOwner } : {}),
-      maxConnections: opts.maxConnections,
-      maxHeaderSize: opts.maxHeaderSize,
-      maxBodySize: opts.maxBodySize,
-      headerTimeout: opts.headerTimeout,
-      keepAliveTimeout: opts.keepAliveTimeout,
-      ioTimeout: opts.socketTimeout,
-      shutdownTimeout: opts.shutdownTimeout,
       exclusiveAccept: worker !== undefined,
       onRequestDone: bothHooks(accessLog?.hook, stats?.hook),
       harakiri: opts.harakiri,
@@ -209,7 +203,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       harakiriBlocked: worker !== undefined ? 'kill' : 'log',
       // Under a master other workers serve the same app (and, during a reload, old and new ones together).
       multiprocess: worker !== undefined,
-    });
+    }));
   } catch (err) {
     die(err instanceof Error ? err.message : String(err), 1);
   }

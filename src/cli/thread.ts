@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseArgs } from './flags.js';
 import { loadCliApp } from './main.js';
+import { serveOptions } from './serve-options.js';
 import { closingWhile } from '../master/worker.js';
 import { serve, type ServerHandle } from '../server/serve.js';
 import type { App } from '../tsgi/types.js';
@@ -30,20 +31,14 @@ async function threadMain(d: ThreadData): Promise<void> {
     server = serve((req) => {
       Atomics.add(counts, d.index, 1);
       return inner(req);
-    }, {
+    }, serveOptions(opts, {
+      // Copies of sockets bound (with their mode and owner) in threads.ts.
       listen: d.listen,
       allowFrom: d.allowFrom,
-      maxConnections: opts.maxConnections,
-      maxHeaderSize: opts.maxHeaderSize,
-      maxBodySize: opts.maxBodySize,
-      headerTimeout: opts.headerTimeout,
-      keepAliveTimeout: opts.keepAliveTimeout,
-      ioTimeout: opts.socketTimeout,
-      shutdownTimeout: opts.shutdownTimeout,
       exclusiveAccept: true,
       multiprocess: d.multiprocess,
       multithread: true,
-    });
+    }));
   } catch (err) {
     say({ t: 'failed', message: err instanceof Error ? err.message : String(err) });
     return;
