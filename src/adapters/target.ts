@@ -6,19 +6,11 @@
 // REQUEST_URI as the client sent it.
 import type { Request } from '../tsgi/types.js';
 import { isMountView } from '../dispatch/mount.js';
+import { encodePath, type PathText } from '../server/encode-path.js';
 
-const PATH_SAFE = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/;
-
-/** PATH_INFO is decoded, one char per byte: percent-encode it back for a URL. */
-export function encodePath(decoded: string): string {
-  if (!PATH_SAFE.test(decoded) && decoded.indexOf('%') === -1) return decoded;
-  let out = '';
-  for (let i = 0; i < decoded.length; i++) {
-    const ch = decoded[i]!;
-    const c = decoded.charCodeAt(i);
-    out += c < 0x80 && ch !== '%' && !PATH_SAFE.test(ch) ? ch : '%' + (c < 16 ? '0' : '') + c.toString(16).toUpperCase();
-  }
-  return out;
+/** Run-as-CGI's variables come from process.env, which Node decodes as UTF-8; the server's are latin1. */
+function pathText(req: Request): PathText {
+  return req.tsgi.protocol === 'cgi' ? 'utf8' : 'latin1';
 }
 
 /**
@@ -33,7 +25,7 @@ export function appTarget(req: Request): string {
   const mounted = script !== '' && (req.PATH_INFO !== '' || isMountView(req));
   if (!mounted) {
     if (uri !== '' && uri[0] === '/') return uri;
-    const path = encodePath(script + req.PATH_INFO) || '/';
+    const path = encodePath(script + req.PATH_INFO, pathText(req)) || '/';
     return query === '' ? path : `${path}?${query}`;
   }
   if (uri.startsWith(script)) {
@@ -42,6 +34,6 @@ export function appTarget(req: Request): string {
     if (rest[0] === '/') return rest;
   }
   // REQUEST_URI spells the mount point differently (percent-encoded) or is absent.
-  const path = encodePath(req.PATH_INFO || '/');
+  const path = encodePath(req.PATH_INFO || '/', pathText(req));
   return query === '' ? path : `${path}?${query}`;
 }

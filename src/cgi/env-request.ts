@@ -7,6 +7,7 @@ import { TsgiError } from '../errors.js';
 import type { Body, ErrorStream, Request, ServerInfo } from '../tsgi/types.js';
 import { RequestBody } from '../server/body.js';
 import { TSGI_VERSION } from '../version.js';
+import { encodePath } from '../server/encode-path.js';
 
 /** The variables that are Request properties: always a string, "" when not set. */
 const ALWAYS = ['REQUEST_METHOD', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'REQUEST_URI', 'CONTENT_TYPE',
@@ -57,15 +58,6 @@ function stdinBody(length: number, open: () => Stdin): RequestBody {
   return body;
 }
 
-/** Percent-encodes a decoded path (latin1 or UTF-8) back into a request-target path. */
-function encodePath(p: string): string {
-  return p.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/g, (c) => {
-    const code = c.charCodeAt(0);
-    const bytes = code < 0x100 ? [code] : [...Buffer.from(c, 'utf8')];
-    return bytes.map((b) => '%' + b.toString(16).toUpperCase().padStart(2, '0')).join('');
-  });
-}
-
 export class EnvRequest implements Request {
   private _body: RequestBody | undefined;
   private _headers: Array<readonly [string, string]> | undefined;
@@ -94,7 +86,8 @@ export class EnvRequest implements Request {
     const sent = this.env.REQUEST_URI;
     if (sent !== undefined && sent !== '') return sent;
     const q = this.QUERY_STRING;
-    return encodePath(this.SCRIPT_NAME + this.PATH_INFO || '/') + (q === '' ? '' : '?' + q);
+    // process.env: Node decoded the variables as UTF-8.
+    return encodePath(this.SCRIPT_NAME + this.PATH_INFO || '/', 'utf8') + (q === '' ? '' : '?' + q);
   }
   get CONTENT_TYPE(): string { return this.get1('CONTENT_TYPE'); }
   get CONTENT_LENGTH(): string { return this.get1('CONTENT_LENGTH'); }

@@ -82,6 +82,10 @@ describe('tsgi --cgi, run by hand', () => {
     dir = tempDir('tsgi-cgi-run-');
     fs.writeFileSync(path.join(dir, 'app.js'), TSGI_APP);
     fs.writeFileSync(path.join(dir, 'hello.cgi'), launcher('app.js'), { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, 'uri.js'), 'module.exports = (req) => ({ headers: { "Content-Type": "application/json" }, ' +
+      'body: JSON.stringify({ uri: req.REQUEST_URI, http: process.moduleLoadList.includes("NativeModule http") }) });\n');
+    fs.writeFileSync(path.join(dir, 'url.js'), `const express = require(${JSON.stringify(path.join(ROOT, 'node_modules', 'express'))});\n` +
+      'const app = express();\napp.use((req, res) => res.json({ url: req.url }));\nmodule.exports = app;\n');
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -119,6 +123,21 @@ describe('tsgi --cgi, run by hand', () => {
     assert.equal(r.code, 1);
     assert.equal(r.head[0], 'Status: 500 Internal Server Error');
     assert.match(r.stderr, /the app failed on purpose/);
+  });
+
+  // Node decodes the environment as UTF-8, so a rebuilt path is sent as UTF-8 bytes (not latin1, as the server's are).
+  test('REQUEST_URI rebuilt from SCRIPT_NAME + PATH_INFO: a literal "%" as %25, non-ASCII as its UTF-8 bytes; node:http not loaded', () => {
+    const r = runCgi([path.join(dir, 'uri.js')], { REQUEST_METHOD: 'GET', SCRIPT_NAME: '/cgi-bin/app',
+      PATH_INFO: '/50%/100%25/café/\u{1F600}', QUERY_STRING: 'q=%25' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.body.toString()), { uri: '/cgi-bin/app/50%25/100%2525/caf%C3%A9/%F0%9F%98%80?q=%25', http: false });
+  });
+
+  test('Express: req.url from PATH_INFO, UTF-8 encoded, when REQUEST_URI spells SCRIPT_NAME differently', () => {
+    const r = runCgi([path.join(dir, 'url.js')], { REQUEST_METHOD: 'GET', SCRIPT_NAME: '/cgi bin/app', PATH_INFO: '/50%/café',
+      REQUEST_URI: '/cgi%20bin/app/50%25/caf%C3%A9?x=1', QUERY_STRING: 'x=1' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.body.toString()), { url: '/50%25/caf%C3%A9?x=1' });
   });
 
   test('the launcher: "#!" line, then the app module', () => {
