@@ -6,7 +6,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TsgiError } from '../errors.js';
 import { RequestBody } from '../server/body.js';
 import { derivedVar, derivedVars, serverName, unescapePath } from '../server/derived-vars.js';
-import { CLOSE, DROP, eachHeader, fieldRole, INTERNAL_ERROR_BODY, LENGTH, LOCATION } from '../server/reply.js';
+import { CLOSE, DROP, eachHeader, fieldRole, LENGTH, LOCATION } from '../server/reply.js';
+import { appErrorBody, appRunner, logAppError } from '../server/app-call.js';
 import type { App, Body, Chunk, ErrorStream, HeaderList, Reply, Request, ServerInfo } from '../tsgi/types.js';
 
 export interface NodeListenerOptions {
@@ -246,13 +247,10 @@ export function toNodeListener(app: App, options: NodeListenerOptions = {}):
   const log = options.log ?? defaultLog;
 
   function fail(req: NodeRequest, err: unknown): void {
-    const what = `${req.REQUEST_METHOD} ${req.REQUEST_URI}`;
-    const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
-    const status = err instanceof TsgiError && err.status >= 400 && err.status < 500 ? err.status : 500;
-    log(`${status === 500 ? 'app error' : `answered ${status}`} on ${what}: ${detail}`);
+    const status = logAppError(log, req, err);
     const res = req.res;
     if (!res.headersSent && !req.aborted) {
-      const body = status === 500 ? INTERNAL_ERROR_BODY : `${err instanceof TsgiError ? err.message : ''}\n`;
+      const body = appErrorBody(status, err);
       res.writeHead(status, ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body))]);
       res.end(body);
     } else {
@@ -349,27 +347,10 @@ export function toNodeListener(app: App, options: NodeListenerOptions = {}):
     }
   }
 
+  const run = appRunner<NodeRequest>(app, send, fail);
   return (incoming, res) => {
     const req = new NodeRequest(incoming, res, log);
-    try {
-      const result = app(req);
-      if (result !== null && typeof result === 'object' && typeof (result as Promise<Reply>).then === 'function') {
-        req.watch();
-        (result as Promise<Reply>).then(
-          (reply) => {
-            try {
-              send(req, reply);
-            } catch (err) {
-              fail(req, err);
-            }
-          },
-          (err) => fail(req, err),
-        );
-        return;
-      }
-      send(req, result as Reply);
-    } catch (err) {
-      fail(req, err);
-    }
+    // While the app works on it, hear the client leave (its signal, its body).
+    if (run(req)) req.watch();
   };
 }

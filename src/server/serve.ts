@@ -7,7 +7,8 @@ import { binding, type NativeServer, type NativeServerOptions } from '../native/
 import { TsgiError } from '../errors.js';
 import { TSGI_VERSION } from '../version.js';
 import type { App, Chunk, FileBody, Reply, Request, ServerInfo } from '../tsgi/types.js';
-import { encodeHeaders, INTERNAL_ERROR_BODY } from './reply.js';
+import { encodeHeaders } from './reply.js';
+import { appErrorBody, appRunner, logAppError } from './app-call.js';
 import { HttpRequest, type ListenerInfo } from './request.js';
 import { F_CGI, F_HEAD } from './flags.js';
 import { CgiRequest } from './cgi-request.js';
@@ -158,17 +159,11 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
   const track = onDone !== undefined;
 
   function fail(req: AnyRequest, err: unknown): void {
-    const what = `${req.REQUEST_METHOD} ${req.REQUEST_URI}`;
-    const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
-    // A TsgiError that says the request was at fault (a body over the
-    // reader's limit, bad JSON) answers with its own 4xx; anything else is
-    // the app's fault: 500. Never the error text or a stack to the client.
-    const status = err instanceof TsgiError && err.status >= 400 && err.status < 500 ? err.status : 500;
-    log(`${status === 500 ? 'app error' : `answered ${status}`} on ${what}: ${detail}`);
+    const status = logAppError(log, req, err);
     if (!req.replyStarted && !req.aborted) {
       req.replyStarted = true;
       req.status = status;
-      const body = status === 500 ? INTERNAL_ERROR_BODY : `${err instanceof TsgiError ? err.message : ''}\n`;
+      const body = appErrorBody(status, err);
       if (track && !(req.flags & F_HEAD)) req.bytes = Buffer.byteLength(body);
       native.respond(req.handle, status, 'Content-Type: text/plain; charset=utf-8\r\n', body, -1, FLAG_END);
     } else {
@@ -390,28 +385,8 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
     }
   }
 
-  function run(req: AnyRequest): void {
-    let result: Reply | Promise<Reply>;
-    try {
-      result = app(req);
-      if (result !== null && typeof result === 'object' && typeof (result as Promise<Reply>).then === 'function') {
-        (result as Promise<Reply>).then(
-          (reply) => {
-            try {
-              send(req, reply);
-            } catch (err) {
-              fail(req, err);
-            }
-          },
-          (err) => fail(req, err),
-        );
-        return;
-      }
-      send(req, result as Reply);
-    } catch (err) {
-      fail(req, err);
-    }
-  }
+  // Made once: per request it costs what a run() of its own here would.
+  const run = appRunner<AnyRequest>(app, send, fail);
 
   function onEvents(batch: ArrayBuffer, count: number, big?: Float64Array): void {
     const ev = big ?? shared;
