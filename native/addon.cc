@@ -2,7 +2,7 @@
 //
 // One Server object wraps one Loop. Sink events are staged in native memory
 // during a batch and handed to JS in one call, onEvents(batch, count[, events]):
-//   batch   an ArrayBuffer holding request records and body bytes
+//   batch   a Buffer (byteOffset 0) holding request records and body bytes
 //   events  the shared Float64Array, 4 numbers per event: type, handle, a, b
 // Request record (u32 words at byte offset a, 4-aligned; offsets marked "rel"
 // are relative to head_off):
@@ -265,7 +265,10 @@ void Server::deliver() {
   }
   if (events_.empty()) return;
   size_t count = events_.size() / 4;
-  Napi::ArrayBuffer batch = Napi::ArrayBuffer::New(env, stage_.size() ? stage_.size() : 4);
+  // A Buffer, not an ArrayBuffer: Node allocates a Buffer's memory without
+  // zero-filling it, and every byte is about to be overwritten (an ArrayBuffer
+  // would be cleared first: a memset as large as the bodies in the batch).
+  Napi::Buffer<uint8_t> batch = Napi::Buffer<uint8_t>::New(env, stage_.size() ? stage_.size() : 4);
   if (!stage_.empty()) std::memcpy(batch.Data(), stage_.data(), stage_.size());
   std::vector<napi_value> args{batch, Napi::Number::New(env, static_cast<double>(count))};
   if (count <= shared_cap_) {

@@ -44,7 +44,8 @@ export interface NativeServerOptions {
   highWaterMark?: number;
 }
 
-export type OnEvents = (batch: ArrayBuffer, count: number, events?: Float64Array) => void;
+/** batch: a Buffer with byteOffset 0 (request records are read as u32 words). */
+export type OnEvents = (batch: Buffer, count: number, events?: Float64Array) => void;
 
 export interface ParsedHead {
   result: 'ok' | 'again' | 'error';

@@ -388,16 +388,15 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
   // Made once: per request it costs what a run() of its own here would.
   const run = appRunner<AnyRequest>(app, send, fail);
 
-  function onEvents(batch: ArrayBuffer, count: number, big?: Float64Array): void {
+  function onEvents(buf: Buffer, count: number, big?: Float64Array): void {
     const ev = big ?? shared;
-    const buf = Buffer.from(batch);
     let u32: Uint32Array | undefined;
     for (let i = 0; i < count; i++) {
       const type = ev[4 * i]!;
       const handle = ev[4 * i + 1]!;
       const a = ev[4 * i + 2]!;
       if (type === EV.REQUEST) {
-        u32 ??= new Uint32Array(batch, 0, batch.byteLength >>> 2);
+        u32 ??= new Uint32Array(buf.buffer, buf.byteOffset, buf.byteLength >>> 2);
         const rec = a >>> 2;
         const listener = listeners[u32[rec + 20]!]!;
         const req = u32[rec + 1]! & F_CGI
