@@ -25,7 +25,8 @@ export interface CliOptions {
   appType: AppType | undefined;
   mount: string[];
   vhost: string[];
-  /** The apps of --mount, --vhost and the app argument; empty when only the app argument is given. */
+  manageScriptName?: boolean;
+  /** The apps of --mount, --vhost and the app argument; empty when only the app argument is given (without --manage-script-name). */
   routes: Route[];
   chmodSocket: number | undefined;
   chownSocket?: string;
@@ -74,6 +75,7 @@ export const FLAGS: Flag[] = [
   { names: ['--scgi-socket'], key: 'scgi', kind: 'list', arg: 'ADDR', help: 'serve SCGI (nginx scgi_pass) on ADDR (repeatable)' },
   { names: ['--fastcgi-socket'], key: 'fastcgi', kind: 'list', arg: 'ADDR', help: 'serve FastCGI (nginx fastcgi_pass, Apache mod_proxy_fcgi) on ADDR (repeatable)' },
   { names: ['--mount'], key: 'mount', kind: 'list', arg: 'PATH=MODULE', help: 'serve MODULE (app.js or app.js:name) under the mount point PATH, e.g. /api=api.js, /=site.js (repeatable; longest match wins)' },
+  { names: ['--manage-script-name'], key: 'manageScriptName', kind: 'bool', arg: '', help: 'match --mount points (the app argument is "/") against the whole path, SCRIPT_NAME + PATH_INFO, and split it anew: SCRIPT_NAME the mount point, PATH_INFO the rest, whatever the web server sent (needed behind Apache mod_proxy_scgi; as in uWSGI)' },
   { names: ['--vhost'], key: 'vhost', kind: 'list', arg: 'HOST[PATH]=MODULE', help: 'serve MODULE for requests to HOST (Host header, port ignored; *.example.com matches subdomains), at PATH or "/" (repeatable)' },
   { names: ['--app-type'], key: 'appType', kind: 'choice', choices: ['tsgi', 'node', 'fetch'], arg: 'TYPE', help: 'tsgi, node or fetch: the kind of every app module, instead of telling it from the export' },
   { names: ['--allow-from'], key: 'allowFrom', kind: 'list', arg: 'NET', help: 'TCP peers the uwsgi/SCGI/FastCGI listeners accept, e.g. 10.0.0.0/8 (repeatable; default loopback)' },
@@ -230,7 +232,7 @@ function parseVhost(raw: string): Route {
 
 /** The routes of --mount, --vhost and the app argument; one mount point per host at most. */
 function routesOf(o: CliOptions): Route[] {
-  if (o.mount.length === 0 && o.vhost.length === 0) return [];
+  if (o.mount.length === 0 && o.vhost.length === 0 && !o.manageScriptName) return [];
   const routes = [...o.mount.map(parseMount), ...o.vhost.map(parseVhost)];
   if (o.app !== undefined) routes.unshift({ host: undefined, point: '/', spec: o.app, origin: `the app argument ${o.app}` });
   const seen = new Map<string, Route>();

@@ -270,7 +270,7 @@ const KIND_NAMES: Record<AppType, string> = { tsgi: 'TSGI app', node: 'Node list
 
 /** The app of the command line: the app argument, --mount/--vhost, --cgi-map. `quiet`: no lines about it (threads after the first). */
 export async function loadCliApp(opts: CliOptions, quiet = false): Promise<App> {
-  const loaded = opts.routes.length > 0 ? await loadRoutes(opts.routes, opts.appType, quiet)
+  const loaded = opts.routes.length > 0 ? await loadRoutes(opts.routes, opts.appType, quiet, opts.manageScriptName === true)
     : opts.app !== undefined ? await loadOne(opts.app, opts.appType, quiet) : undefined;
   return opts.cgiMap.length > 0 ? withCgiHost(opts, loaded) : loaded!;
 }
@@ -283,8 +283,9 @@ async function loadOne(spec: string, type: AppType | undefined, quiet: boolean):
 }
 
 /** --mount, --vhost (and the app argument at "/") as one dispatching app. */
-async function loadRoutes(routes: readonly Route[], type: AppType | undefined, quiet: boolean): Promise<App> {
-  const table: DispatchTable = { mounts: [] };
+async function loadRoutes(routes: readonly Route[], type: AppType | undefined, quiet: boolean,
+  manageScriptName: boolean): Promise<App> {
+  const table: DispatchTable = { mounts: [], ...(manageScriptName ? { manageScriptName } : {}) };
   const hosts = new Map<string, MountTable>();
   for (const r of routes) {
     const loaded = await resolveApp(r.spec, process.cwd(), type);

@@ -36,6 +36,15 @@ export interface DispatchTable extends MountTable {
    * a shorter one.
    */
   vhosts?: Readonly<Record<string, App | MountTable>> | ReadonlyArray<readonly [string, App | MountTable]>;
+  /**
+   * Match mount points against the whole path, SCRIPT_NAME + PATH_INFO, and
+   * give the app SCRIPT_NAME = the mount point and PATH_INFO = the rest,
+   * whatever split the web server sent (uWSGI's --manage-script-name). For
+   * fronts that do not split the path where the app is mounted: Apache's
+   * mod_proxy_scgi sends the whole path as SCRIPT_NAME and no PATH_INFO.
+   * Default false: the split is the web server's, and mounts cut PATH_INFO.
+   */
+  manageScriptName?: boolean;
 }
 
 function bad(detail: string): TsgiError {
@@ -98,6 +107,14 @@ function mounted(req: Request, point: string, path: string): Request {
   if (point === '') return req;
   const outer = req instanceof MountedRequest ? req.outer : req;
   return new MountedRequest(outer, req.SCRIPT_NAME + point, path.slice(point.length));
+}
+
+/** manageScriptName: `path` is the whole path; SCRIPT_NAME becomes the mount point. */
+function remounted(req: Request, point: string, path: string): Request {
+  const rest = path.slice(point.length);
+  if (req.SCRIPT_NAME === point && req.PATH_INFO === rest) return req;  // split right already
+  const outer = req instanceof MountedRequest ? req.outer : req;
+  return new MountedRequest(outer, point, rest);
 }
 
 interface Compiled {
@@ -203,10 +220,10 @@ function notFound(req: Request): Reply {
   };
 }
 
-function serveFrom(c: Compiled, req: Request, fallback: App | undefined): Reply | Promise<Reply> {
-  const path = req.PATH_INFO;
+function serveFrom(c: Compiled, req: Request, fallback: App | undefined, whole: boolean): Reply | Promise<Reply> {
+  const path = whole ? req.SCRIPT_NAME + req.PATH_INFO : req.PATH_INFO;
   const i = match(c.points, path);
-  if (i !== -1) return c.apps[i]!(mounted(req, c.points[i]!, path));
+  if (i !== -1) return c.apps[i]!(whole ? remounted(req, c.points[i]!, path) : mounted(req, c.points[i]!, path));
   const f = c.fallback ?? fallback;
   return f !== undefined ? f(req) : notFound(req);
 }
@@ -218,7 +235,8 @@ function serveFrom(c: Compiled, req: Request, fallback: App | undefined): Reply 
  */
 export function dispatch(table: DispatchTable): App {
   if (table === null || typeof table !== 'object') throw bad('expected an object { mounts, vhosts, fallback }');
-  checkKeys(table, ['mounts', 'vhosts', 'fallback'], '');
+  checkKeys(table, ['mounts', 'vhosts', 'fallback', 'manageScriptName'], '');
+  const whole = table.manageScriptName === true;
   const top = compile(table, '');
   const exact = new Map<string, Compiled>();
   const wild: Array<[string, Compiled]> = [];
@@ -246,7 +264,7 @@ export function dispatch(table: DispatchTable): App {
   wild.sort((a, b) => b[0].length - a[0].length);
   const fallback = top.fallback;
 
-  if (exact.size === 0 && wild.length === 0) return (req) => serveFrom(top, req, undefined);
+  if (exact.size === 0 && wild.length === 0) return (req) => serveFrom(top, req, undefined, whole);
 
   const forHost = (req: Request): Compiled => {
     const raw = req.header('host') || req.SERVER_NAME;
@@ -260,6 +278,6 @@ export function dispatch(table: DispatchTable): App {
   };
   return (req) => {
     const c = forHost(req);
-    return serveFrom(c, req, c === top ? undefined : fallback);
+    return serveFrom(c, req, c === top ? undefined : fallback, whole);
   };
 }

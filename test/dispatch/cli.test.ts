@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT, tempDir } from '../helpers/index.js';
 import { FIX, get, oneLine, run, start, stop } from './cli-helpers.js';
+import { ask } from '../helpers/cgi-client.js';
 
 const dir = tempDir('tsgi-mount-cli-');
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -113,4 +114,33 @@ test('a module that fails to load under --mount: one line naming it, exit 1', as
   assert.equal(missing.code, 1);
   assert.match(oneLine(missing.stderr), /nope\.js: no such file/);
   assert.ok(fs.existsSync(path.join(ROOT, 'bin', 'tsgi')));
+});
+
+/** An SCGI request as Apache's mod_proxy_scgi sends it: the whole path as SCRIPT_NAME, no PATH_INFO. */
+function apacheScgi(pathName: string): Buffer {
+  const vars: Array<[string, string]> = [['CONTENT_LENGTH', '0'], ['SCGI', '1'], ['REQUEST_METHOD', 'GET'],
+    ['SCRIPT_NAME', pathName], ['REQUEST_URI', pathName], ['QUERY_STRING', ''], ['SERVER_NAME', 't'],
+    ['SERVER_PORT', '80'], ['SERVER_PROTOCOL', 'HTTP/1.1'], ['REMOTE_ADDR', '127.0.0.1']];
+  const head = Buffer.from(vars.map(([k, v]) => `${k}\0${v}\0`).join(''), 'latin1');
+  return Buffer.concat([Buffer.from(`${head.length}:`), head, Buffer.from(',')]);
+}
+
+test('--manage-script-name: behind a front that sends the whole path as SCRIPT_NAME, mounts split it anew', async () => {
+  const r = await start(['--scgi-socket', '127.0.0.1:0', '--manage-script-name',
+    '--mount', `/api=${F('named.mjs')}:api`, F('tsgi.cjs')], 1);
+  try {
+    const body = async (p: string) => (await ask(r.port, 'scgi', apacheScgi(p))).body.toString();
+    assert.equal(await body('/vars/a b'), 'tsgi-cjs |/vars/a b');
+    assert.equal(await body('/api/users'), 'named-api /api|/users');
+    assert.equal(await body('/apix'), 'tsgi-cjs |/apix');
+  } finally {
+    assert.equal((await stop(r)).code, 0);
+  }
+  // Without it the split is the web server's: the app sees SCRIPT_NAME only.
+  const plain = await start(['--scgi-socket', '127.0.0.1:0', F('tsgi.cjs')], 1);
+  try {
+    assert.equal((await ask(plain.port, 'scgi', apacheScgi('/vars'))).body.toString(), 'tsgi-cjs /vars|');
+  } finally {
+    assert.equal((await stop(plain)).code, 0);
+  }
 });

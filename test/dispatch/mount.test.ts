@@ -240,3 +240,40 @@ test('a table with no mounts at all answers 404 to everything', async () => {
 test('no error was logged by the shared server', () => {
   assert.deepEqual(logs, []);
 });
+
+test('manageScriptName: mount points match SCRIPT_NAME + PATH_INFO, and the split is made anew', async () => {
+  const seen: Array<[string, string, string]> = [];
+  const tag = (name: string): App => (req) => {
+    seen.push([name, req.SCRIPT_NAME, req.PATH_INFO]);
+    return { body: name };
+  };
+  const app = dispatch({ mounts: { '/app': tag('app'), '/': tag('root') }, manageScriptName: true });
+  const plain = dispatch({ mounts: { '/app': tag('app'), '/': tag('root') } });
+  // Only what dispatch() reads; everything else would be delegated.
+  const fake = (SCRIPT_NAME: string, PATH_INFO: string) =>
+    ({ SCRIPT_NAME, PATH_INFO, SERVER_NAME: 't', header: () => undefined }) as unknown as Request;
+  const cases: Array<[string, string, string, string, string]> = [
+    // sent SCRIPT_NAME, sent PATH_INFO -> app, SCRIPT_NAME, PATH_INFO
+    ['/vars/a b', '', 'root', '', '/vars/a b'],   // Apache mod_proxy_scgi: the whole path as SCRIPT_NAME
+    ['/app/x', '', 'app', '/app', '/x'],          // the same under a prefix
+    ['/app', '/x', 'app', '/app', '/x'],          // nginx's split: already right
+    ['', '/app/x', 'app', '/app', '/x'],          // a root front: split at the mount
+    ['/appx', '', 'root', '', '/appx'],           // segment boundaries still count
+    ['', '', 'root', '', ''],
+  ];
+  for (const [script, info, name, wantScript, wantInfo] of cases) {
+    seen.length = 0;
+    await app(fake(script, info));
+    assert.deepEqual(seen, [[name, wantScript, wantInfo]], `${JSON.stringify(script)} + ${JSON.stringify(info)}`);
+  }
+  // A request split right already reaches the app as it is (no view object).
+  const right = fake('/app', '/x');
+  let got: Request | undefined;
+  await dispatch({ mounts: { '/app': (req) => { got = req; return { body: '' }; } }, manageScriptName: true })(right);
+  assert.equal(got, right);
+  // Without the option the web server's split stands and mounts cut PATH_INFO only.
+  seen.length = 0;
+  await plain(fake('/vars/a b', ''));
+  await plain(fake('/app', '/x'));
+  assert.deepEqual(seen, [['root', '/vars/a b', ''], ['root', '/app', '/x']]);
+});

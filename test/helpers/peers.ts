@@ -13,7 +13,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { serve, type ServerHandle } from 'tsgi';
+import { dispatch, serve, type ServerHandle } from 'tsgi';
 import type { App, HeaderList, Reply as TsgiReply, Request } from 'tsgi';
 import { delay, have, requirePeer, ROOT, tempDir, until } from './index.js';
 
@@ -516,13 +516,16 @@ export function peerApp(seen: Map<string, Seen>): App {
  * tsgi serving `peerApp` on uwsgi and SCGI, each on a unix socket and on TCP,
  * in a temp dir the peers' workers (www-data under Apache) can reach.
  */
-export function startBackend(dir: string): Backend {
+export function startBackend(dir: string, opts: { manageScriptName?: boolean } = {}): Backend {
   fs.chmodSync(dir, 0o755);
   const seen = new Map<string, Seen>();
   const logs: string[] = [];
   const uwsgiSock = path.join(dir, 'uwsgi.sock');
   const scgiSock = path.join(dir, 'scgi.sock');
-  const server = serve(peerApp(seen), {
+  const inner = peerApp(seen);
+  // As `tsgi --mount /app=app.js --manage-script-name app.js` would serve it.
+  const app = opts.manageScriptName ? dispatch({ mounts: { '/app': inner, '/': inner }, manageScriptName: true }) : inner;
+  const server = serve(app, {
     listen: [`uwsgi://${uwsgiSock}`, `scgi://${scgiSock}`, 'uwsgi://127.0.0.1:0', 'scgi://127.0.0.1:0'],
     socketMode: 0o666,
     log: (line) => { logs.push(line); },
