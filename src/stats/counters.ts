@@ -1,6 +1,8 @@
 // --stats, inside a serving process: the counters serve()'s onRequestDone
 // hook feeds (plain numbers, a few additions per request), and the report a
-// worker sends its master (or the single process renders itself).
+// worker sends its master (or the single process renders itself). With
+// --threads each thread counts its own and the process's report is their sum
+// (sumReports), made when the stats are asked for, never per request.
 import type { Request } from '../tsgi/types.js';
 import type { RequestDone } from '../server/access-log.js';
 
@@ -42,6 +44,20 @@ export interface StatsReport {
   rss: number;
   /** When this was taken, milliseconds since the epoch. */
   at: number;
+  /** --threads N > 1: each thread's own numbers (the fields above are their sums). */
+  threads?: ThreadReport[];
+}
+
+/** One --threads thread's share of its process's report (uWSGI's cores[]). */
+export interface ThreadReport {
+  /** 1..N, as the thread's log lines name it. */
+  id: number;
+  requests: number;
+  exceptions: number;
+  tx: number;
+  inFlight: number;
+  /** When its numbers were taken, milliseconds since the epoch. */
+  at: number;
 }
 
 export class RequestStats {
@@ -81,6 +97,46 @@ export class RequestStats {
       rss: process.memoryUsage.rss(), at: Date.now(),
     };
   }
+}
+
+/**
+ * One process's report from its threads' reports (`reports[i]` of thread
+ * i + 1; undefined before a thread's first). Counters, bytes, durations and
+ * running requests add up; avg_rt, a per-worker moving average in uWSGI, is
+ * the mean of the threads' that have served a request; `at` is the oldest.
+ */
+export function sumReports(reports: ReadonlyArray<StatsReport | undefined>, draining: boolean): StatsReport {
+  const sum: StatsReport = {
+    requests: 0, exceptions: 0, tx: 0, avgRt: 0, runningTime: 0, codes: [0, 0, 0, 0, 0],
+    buckets: new Array<number>(DURATION_BUCKETS.length + 1).fill(0), durationSum: 0, inFlight: 0, current: [],
+    draining, rss: process.memoryUsage.rss(), at: Date.now(), threads: [],
+  };
+  let averaged = 0;
+  reports.forEach((r, i) => {
+    if (r === undefined) {
+      sum.threads!.push({ id: i + 1, requests: 0, exceptions: 0, tx: 0, inFlight: 0, at: sum.at });
+      return;
+    }
+    sum.requests += r.requests;
+    sum.exceptions += r.exceptions;
+    sum.tx += r.tx;
+    sum.runningTime += r.runningTime;
+    sum.durationSum += r.durationSum;
+    sum.inFlight += r.inFlight;
+    r.codes.forEach((n, c) => { sum.codes[c]! += n; });
+    r.buckets.forEach((n, b) => { sum.buckets[b]! += n; });
+    if (r.requests > 0) {
+      sum.avgRt += r.avgRt;
+      averaged++;
+    }
+    sum.current.push(...r.current);
+    sum.draining ||= r.draining;
+    sum.at = Math.min(sum.at, r.at);
+    sum.threads!.push({ id: i + 1, requests: r.requests, exceptions: r.exceptions, tx: r.tx, inFlight: r.inFlight, at: r.at });
+  });
+  sum.avgRt = averaged === 0 ? 0 : Math.round(sum.avgRt / averaged);
+  sum.current = sum.current.sort((a, b) => a.startedAt - b.startedAt).slice(0, MAX_CURRENT);
+  return sum;
 }
 
 /** Two hooks as one (the access log and the stats). */

@@ -65,6 +65,18 @@ export interface WorkerDoc {
   /** Cumulative, as Prometheus' buckets: upper bound in seconds ("+Inf" last) → requests that took at most that. */
   duration_buckets: Record<string, number>;
   report_age: number | null;
+  /** --threads N > 1: one entry per thread (uWSGI's cores[]); the fields above are their sums. */
+  cores?: CoreDoc[];
+}
+
+export interface CoreDoc {
+  id: number;
+  requests: number;
+  /** uWSGI's: 1 while the thread runs a request. */
+  in_request: number;
+  exceptions: number;
+  tx: number;
+  in_flight: number;
 }
 
 export interface StatsDoc {
@@ -119,6 +131,10 @@ function workerDoc(w: WorkerView, now: number): WorkerDoc {
     duration_sum: r?.durationSum ?? 0,
     duration_buckets: buckets,
     report_age: r === undefined ? null : Math.max(0, now - r.at),
+    ...(r?.threads !== undefined ? {
+      cores: r.threads.map((t) => ({ id: t.id, requests: t.requests, in_request: t.inFlight > 0 ? 1 : 0,
+        exceptions: t.exceptions, tx: t.tx, in_flight: t.inFlight })),
+    } : {}),
   };
 }
 
@@ -197,6 +213,11 @@ export function prometheusText(doc: StatsDoc, input: StatsInput): string {
     }
     e.sample('tsgi_request_duration_seconds_sum', { worker: id }, w.duration_sum);
     e.sample('tsgi_request_duration_seconds_count', { worker: id }, w.requests);
+  }
+  if (ws.some((w) => w.cores !== undefined)) {
+    // Only with --threads: the per-worker families above are already the threads' sums.
+    e.family('tsgi_thread_requests_total', 'counter', 'Requests finished by each --threads thread of the worker.');
+    for (const w of ws) for (const c of w.cores ?? []) e.sample('tsgi_thread_requests_total', { worker: String(w.id), thread: String(c.id) }, c.requests);
   }
   perWorker('tsgi_worker_avg_response_time_seconds', 'gauge', 'uWSGI\'s avg_rt: after each request, (avg + its time) / 2.', (w) => w.avg_rt / 1e6);
   perWorker('tsgi_requests_in_flight', 'gauge', 'Requests the worker is running now.', (w) => w.in_flight);
