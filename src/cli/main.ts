@@ -44,14 +44,11 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (process.env.TSGI_WORKER === undefined) for (const w of resolved.warnings) process.stderr.write(`tsgi: ${w}\n`);
   const threads = opts.threads ?? 1;
   if (threads < 1 || threads > 256) die(`--threads needs a number of threads from 1 to 256, not ${threads}`, 2);
-  if (threads > 1) {
-    // Per-thread state that nothing sums across threads yet: refused rather than wrong.
-    const perThread = (['stats', 'accessLog', 'harakiri'] as const).filter((k) => opts[k] !== undefined);
-    const names = { stats: '--stats', accessLog: '--access-log', harakiri: '--harakiri' };
-    if (perThread.length > 0) {
-      die(`--threads ${threads} does not work with ${perThread.map((k) => names[k]).join(', ')} yet ` +
-        '(their counters and watchdog are per thread); use --processes N instead of threads, or drop it', 2);
-    }
+  if (threads > 1 && opts.harakiri !== undefined) {
+    // The watchdog watches one event loop and, under a master, kills its
+    // process: with threads it would kill N loops for one blocked thread.
+    die(`--threads ${threads} does not work with --harakiri (its watchdog is per process: ` +
+      'one event loop watched, the whole process killed); use --processes N instead of threads, or drop --harakiri', 2);
   }
   if (opts.printConfig) {
     process.stdout.write(printConfig(resolved));
@@ -143,14 +140,15 @@ export async function main(argv: readonly string[]): Promise<void> {
     return runMaster({ opts, argv, listen, allowFrom, config: master, afterBind: identity !== undefined ? drop : undefined,
       stats: statsServer });
   }
-  const stats = opts.stats !== undefined ? new RequestStats() : undefined;
+  // --threads: each thread counts its own (src/cli/thread.ts).
+  const stats = opts.stats !== undefined && threads === 1 ? new RequestStats() : undefined;
   if (worker !== undefined) allowFrom = worker.allowFrom;
   // A worker of a master that dropped privileges is that user already; it
   // checks anyway, before any app code runs.
   if (worker !== undefined && identity !== undefined) drop();
 
   let accessLog: AccessLog | undefined;
-  if (opts.accessLog !== undefined) {
+  if (opts.accessLog !== undefined && threads === 1) {  // --threads: each thread opens its own (and threads.ts relays SIGUSR1)
     try {
       accessLog = new AccessLog({ path: opts.accessLog, format: (opts.accessLogFormat ?? 'combined') as AccessLogFormat,
         workerId: worker?.id ?? 0 });
@@ -168,7 +166,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (threads > 1) {
     // Each thread loads the app and serves copies of the listeners (src/cli/threads.ts).
     return runThreads({ opts, argv: resolved.argv, listen, allowFrom, threads, worker, label,
-      drop: worker === undefined && identity !== undefined ? drop : undefined });
+      drop: worker === undefined && identity !== undefined ? drop : undefined, stats: statsServer });
   }
   const loadApp = (): Promise<App> => loadCliApp(opts);
   // One process with --uid: bind as root, drop, then load the app, so no app

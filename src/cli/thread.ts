@@ -2,15 +2,19 @@
 // line again, loads the app itself (apps are never shared between threads),
 // serves its own copies of the listeners with EPOLLEXCLUSIVE, and on the
 // process's word stops accepting (its replies then say Connection: close) and
-// closes, finishing what is in flight.
+// closes, finishing what is in flight. With --access-log it writes its own
+// lines to the shared file; with --stats it counts its own requests and
+// reports them to the process's main thread.
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseArgs } from './flags.js';
 import { loadCliApp } from './main.js';
 import { serveOptions } from './serve-options.js';
 import { closingWhile } from '../master/worker.js';
 import { serve, type ServerHandle } from '../server/serve.js';
+import { AccessLog, type AccessLogFormat } from '../server/access-log.js';
+import { MAX_CURRENT, RequestStats, bothHooks } from '../stats/counters.js';
 import type { App } from '../tsgi/types.js';
-import type { FromThread, ThreadData, ToThread } from './threads.js';
+import { THREAD_STATS_INTERVAL_MS, type FromThread, type ThreadData, type ToThread } from './threads.js';
 
 async function threadMain(d: ThreadData): Promise<void> {
   const port = parentPort!;
@@ -25,6 +29,19 @@ async function threadMain(d: ThreadData): Promise<void> {
     say({ t: 'failed', message: err instanceof Error ? err.message : String(err) });
     return;
   }
+  // Opened by each thread (O_APPEND): every flush is one write() of whole
+  // lines, which the kernel appends as a unit, so threads never split a line.
+  let accessLog: AccessLog | undefined;
+  if (opts.accessLog !== undefined) {
+    try {
+      accessLog = new AccessLog({ path: opts.accessLog, format: (opts.accessLogFormat ?? 'combined') as AccessLogFormat,
+        workerId: d.workerId });
+    } catch (err) {
+      say({ t: 'failed', message: `--access-log ${opts.accessLog}: ${err instanceof Error ? err.message : String(err)}` });
+      return;
+    }
+  }
+  const stats = opts.stats !== undefined ? new RequestStats() : undefined;
   const counts = new Int32Array(d.requests);
   const inner = closingWhile(() => draining, app);
   try {
@@ -38,21 +55,33 @@ async function threadMain(d: ThreadData): Promise<void> {
       exclusiveAccept: true,
       multiprocess: d.multiprocess,
       multithread: true,
+      onRequestDone: bothHooks(accessLog?.hook, stats?.hook),
     }));
   } catch (err) {
     say({ t: 'failed', message: err instanceof Error ? err.message : String(err) });
     return;
   }
+  const report = (): void => {
+    if (stats !== undefined) say({ t: 'stats', report: stats.report(server.running?.(MAX_CURRENT), draining) });
+  };
   port.on('message', (m: ToThread) => {
-    if (m.t === 'stopAccepting') {
+    if (m.t === 'reopen') {
+      accessLog?.reopen();
+    } else if (m.t === 'stats?') {
+      report();
+    } else if (m.t === 'stopAccepting') {
       draining = true;
       server.stopAccepting();
     } else if (m.t === 'close') {
       draining = true;
       // In a worker_thread, process.exit ends this thread only (an app's timers would keep it alive).
-      void server.close(m.timeoutMs).then(() => process.exit(0));
+      // The log's queued lines are written before the thread ends.
+      void server.close(m.timeoutMs).then(() => accessLog?.close()).then(() => process.exit(0));
     }
   });
+  // The first report goes before "ready": the process never shows a serving thread without numbers.
+  report();
+  if (stats !== undefined) setInterval(report, THREAD_STATS_INTERVAL_MS).unref();
   say({ t: 'ready', addresses: [...server.addresses] });
 }
 

@@ -5,6 +5,11 @@
 // thread only binds (alone) or inherits (a worker), starts the threads, and
 // relays stop and drain to them. docs/master.md, "Threads"; docs/design.md.
 //
+// --access-log: each thread writes its own lines to the same file (O_APPEND,
+// whole lines per write()); SIGUSR1 comes here and is passed on as "reopen".
+// --stats: each thread counts its own requests; the process's numbers are the
+// threads' reports summed when the stats are asked for (sumReports).
+//
 // A thread that dies unasked (an uncaught error, process.exit in the app)
 // takes the process down: the others drain and it exits 1 (a master replaces
 // it with backoff). Restarting the thread in place would keep a process whose
@@ -17,7 +22,18 @@ import { bindListeners, type BoundListeners } from '../master/listeners.js';
 import { resolveOwner } from './privileges.js';
 import type { WorkerMode } from '../master/worker.js';
 import { parseListen, type BoundAddress, type ServerHandle } from '../server/serve.js';
+import { sumReports, type StatsReport } from '../stats/counters.js';
+import type { StatsServer } from '../stats/server.js';
+import { socketStats } from '../stats/sockets.js';
 import type { CliOptions } from './flags.js';
+
+/** --stats: a thread reports this often unasked (a blocked thread leaves its last report). */
+export const THREAD_STATS_INTERVAL_MS = 1000;
+/**
+ * --stats: how long the process waits for its threads' fresh numbers; under
+ * the master's own wait (STATS_WAIT_MS), so a worker's answer still counts.
+ */
+export const THREAD_STATS_WAIT_MS = 100;
 
 /** What each thread is given (workerData). */
 export interface ThreadData {
@@ -29,12 +45,20 @@ export interface ThreadData {
   listen: string[];
   allowFrom: string[] | undefined;
   multiprocess: boolean;
+  /** The worker's slot under a master, 0 alone: the access log's "worker". */
+  workerId: number;
   /** Int32 per thread (index 0 unused): requests served, for --max-requests. */
   requests: SharedArrayBuffer;
 }
 
-export type ToThread = { t: 'stopAccepting' } | { t: 'close'; timeoutMs: number };
-export type FromThread = { t: 'ready'; addresses: BoundAddress[] } | { t: 'failed'; message: string };
+export type ToThread = { t: 'stopAccepting' } | { t: 'close'; timeoutMs: number }
+  /** SIGUSR1: reopen the access log. */
+  | { t: 'reopen' }
+  /** --stats: send a `stats` message now. */
+  | { t: 'stats?' };
+export type FromThread = { t: 'ready'; addresses: BoundAddress[] } | { t: 'failed'; message: string }
+  /** --stats: every THREAD_STATS_INTERVAL_MS, before "ready", and in answer to `stats?`. */
+  | { t: 'stats'; report: StatsReport };
 
 export interface ThreadsStart {
   opts: CliOptions;
@@ -48,6 +72,8 @@ export interface ThreadsStart {
   label: string;
   /** --uid/--gid when alone: after binding, before any thread loads app code. */
   drop: (() => void) | undefined;
+  /** --stats when alone (bound already): this thread serves the threads' summed numbers. */
+  stats: StatsServer | undefined;
 }
 
 const ENTRY = path.join(__dirname, 'thread.js');
@@ -70,6 +96,7 @@ interface Thread {
   index: number;
   worker: Worker;
   ready: boolean;
+  gone: boolean;
   exited: Promise<void>;
 }
 
@@ -100,6 +127,37 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
   const post = (m: ToThread): void => {
     for (const t of pool) t.worker.postMessage(m);
   };
+  // Signals reach the main thread only: logrotate's SIGUSR1 is passed on to every thread's log.
+  if (s.opts.accessLog !== undefined) process.on('SIGUSR1', () => post({ t: 'reopen' }));
+
+  // --stats: the latest report of each thread (index - 1), and the stats clients waiting for fresh ones.
+  const reports: Array<StatsReport | undefined> = new Array<StatsReport | undefined>(n).fill(undefined);
+  interface StatsWait { pending: Set<Thread>; finish: () => void }
+  const statsWaits = new Set<StatsWait>();
+  const statsAnswered = (t: Thread): void => {
+    for (const w of statsWaits) {
+      w.pending.delete(t);
+      if (w.pending.size === 0) w.finish();
+    }
+  };
+  /** Asks every serving thread for fresh numbers; sums what it has after THREAD_STATS_WAIT_MS. */
+  const collectStats = (draining: boolean): Promise<StatsReport> => {
+    const asked = pool.filter((t) => t.ready && !t.gone);
+    for (const t of asked) t.worker.postMessage({ t: 'stats?' } satisfies ToThread);
+    return new Promise((resolve) => {
+      const wait: StatsWait = {
+        pending: new Set(asked),
+        finish: () => {
+          if (!statsWaits.delete(wait)) return;
+          clearTimeout(timer);
+          resolve(sumReports(reports, draining || stopping));
+        },
+      };
+      const timer = setTimeout(wait.finish, THREAD_STATS_WAIT_MS);
+      statsWaits.add(wait);
+      if (asked.length === 0) wait.finish();
+    });
+  };
   const closeAll = (timeoutMs: number): Promise<void> => {
     if (closing !== undefined) return closing;
     stopping = true;
@@ -120,14 +178,16 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
     for (let index = 1; index <= n; index++) {
       // Each thread's server owns and closes its own copies.
       const data: ThreadData = {
-        index, argv: s.argv, allowFrom: s.allowFrom, multiprocess: worker !== undefined, requests,
+        index, argv: s.argv, allowFrom: s.allowFrom, multiprocess: worker !== undefined, workerId: worker?.id ?? 0, requests,
         listen: fds.map((l) => `${l.protocol}://fd:${binding.dupListener(l.fd)}`),
       };
       const w = new Worker(ENTRY, { workerData: data });
       let firstError: string | undefined;
       const t: Thread = {
-        index, worker: w, ready: false,
+        index, worker: w, ready: false, gone: false,
         exited: new Promise((r) => w.once('exit', (code) => {
+          t.gone = true;
+          statsAnswered(t);
           crashed(t, firstError ?? `exited (code ${code})`);
           r();
         })),
@@ -141,6 +201,10 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
         if (m.t === 'failed') {
           log(m.message);
           process.exit(1);
+        }
+        if (m.t === 'stats') {
+          reports[t.index - 1] = m.report;
+          statsAnswered(t);
         }
         if (m.t === 'ready' && !t.ready) {
           t.ready = true;
@@ -167,6 +231,7 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
   startedAll = true;
   // Alone: "serving" once every thread serves (a worker's master says it for the workers).
   for (const l of bound?.listeners ?? []) log(`serving ${s.label} on ${l.where} (${n} threads)`);
+  if (s.stats !== undefined && bound !== undefined) provideStats(s.stats, bound, s.listen, () => stopping, collectStats);
 
   const handle: ServerHandle = {
     addresses,
@@ -180,6 +245,26 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
       for (let i = 1; i <= n; i++) sum += Atomics.load(counts, i);
       return sum;
     });
-    worker.serving(handle, s.opts.shutdownTimeout);
+    worker.serving(handle, s.opts.shutdownTimeout, s.opts.stats !== undefined ? collectStats : undefined);
   }
+}
+
+/** Alone: the stats server shows this process as worker 0, its numbers the threads' sum, each thread in cores[]. */
+function provideStats(server: StatsServer, bound: BoundListeners, listen: readonly string[], stopping: () => boolean,
+  collect: (draining: boolean) => Promise<StatsReport>): void {
+  const spawnedAt = Date.now() - Math.round(process.uptime() * 1000);
+  server.provide(async () => {
+    const report = await collect(stopping());
+    const sources = bound.listeners.map((l, i) => ({
+      name: l.where.replace(/^[a-z]+:\/\//, ''), proto: l.protocol,
+      // Closed (and its number free for reuse) once every thread has stopped.
+      fd: stopping() ? undefined : l.fd,
+      inherited: /^fd:/.test(parseListen(listen[i]!).address),
+    }));
+    return {
+      mode: 'single', pid: process.pid, sockets: socketStats(sources),
+      workers: [{ id: 0, pid: process.pid, state: stopping() ? 'draining' : 'serving', current: true, respawnCount: 1, spawnedAt,
+        report }],
+    };
+  });
 }

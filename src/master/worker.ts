@@ -31,9 +31,11 @@ export interface WorkerMode {
   countWith(read: () => number): void;
   /**
    * Called once serve() returned: tells the master, handles stop and
-   * recycling; with --stats, reports `stats(draining)` every second and when asked.
+   * recycling; with --stats, reports `stats(draining)` every second and when asked
+   * (a promise with --threads, whose threads are asked in turn).
    */
-  serving(server: ServerHandle, shutdownTimeoutMs: number | undefined, stats?: (draining: boolean) => StatsReport): void;
+  serving(server: ServerHandle, shutdownTimeoutMs: number | undefined,
+    stats?: (draining: boolean) => StatsReport | Promise<StatsReport>): void;
 }
 
 function closeHeaders(headers: HeaderList | undefined): HeaderList {
@@ -73,7 +75,7 @@ export function workerMode(): WorkerMode | undefined {
   /** --threads: the threads count their requests; this reads the sum. */
   let countRequests: (() => number) | undefined;
   let recycleAsked = false;
-  let stats: ((draining: boolean) => StatsReport) | undefined;
+  let stats: ((draining: boolean) => StatsReport | Promise<StatsReport>) | undefined;
 
   const send = (m: WorkerMessage): void => {
     if (process.connected) process.send!(m);
@@ -99,15 +101,18 @@ export function workerMode(): WorkerMode | undefined {
     void drain(timeoutMs);
   }
 
-  function sendStats(): void {
-    if (stats !== undefined) send({ t: 'stats', report: stats(draining) });
+  function sendStats(): Promise<void> | undefined {
+    if (stats === undefined) return undefined;
+    const report = stats(draining);
+    if (!(report instanceof Promise)) return void send({ t: 'stats', report });
+    return report.then((r) => send({ t: 'stats', report: r }));
   }
 
   process.on('message', (m: unknown) => {
     if (!isMessage(m)) return;
     const msg = m as MasterMessage;
     if (msg.t === 'stop') stop(msg.timeoutMs);
-    else if (msg.t === 'stats?') sendStats();
+    else if (msg.t === 'stats?') void sendStats();
   });
   // The master is gone (killed, crashed): finish what is in flight and go.
   process.on('disconnect', () => stop(shutdownMs));
@@ -145,14 +150,16 @@ export function workerMode(): WorkerMode | undefined {
     countWith(read: () => number): void {
       countRequests = read;
     },
-    serving(s: ServerHandle, shutdownTimeoutMs: number | undefined, report?: (draining: boolean) => StatsReport): void {
+    serving(s: ServerHandle, shutdownTimeoutMs: number | undefined,
+      report?: (draining: boolean) => StatsReport | Promise<StatsReport>): void {
       server = s;
       shutdownMs = shutdownTimeoutMs ?? 10_000;
       stats = report;
       // The first report goes before "ready": the master never shows a serving worker without numbers.
-      sendStats();
-      send({ t: 'ready' });
-      if (stats !== undefined) setInterval(sendStats, STATS_INTERVAL_MS).unref();
+      const first = sendStats();
+      if (first === undefined) send({ t: 'ready' });
+      else void first.then(() => send({ t: 'ready' }));
+      if (stats !== undefined) setInterval(() => void sendStats(), STATS_INTERVAL_MS).unref();
       if (settings.maxRequests > 0 || settings.maxRss > 0) {
         // Asked again every interval until the master answers with "stop":
         // during a reload it lets the reload replace the worker instead.
