@@ -6,15 +6,17 @@
 namespace tsgi::blocks {
 namespace {
 
-// The two sizes every connection uses (Connection's first input buffer,
-// OutQueue's block). Anything else goes straight to malloc.
-constexpr size_t kSizes[] = {8 * 1024, 16 * 1024};
-// Per size and thread: enough for a burst of a few hundred connections,
-// at most 6 MiB held.
-constexpr size_t kKeep = 256;
+// The sizes connections use: Connection's first input buffer, OutQueue's
+// block, and the input buffer of a burst (a large head or body). Anything
+// else goes straight to malloc.
+constexpr size_t kSizes[] = {8 * 1024, 16 * 1024, 64 * 1024};
+constexpr int kClasses = 3;
+// Per size and thread: enough for a burst of a few hundred connections;
+// at most 2 + 4 + 4 MiB held.
+constexpr size_t kKeep[] = {256, 256, 64};
 
 struct FreeLists {
-  std::vector<char*> lists[2];
+  std::vector<char*> lists[kClasses];
   ~FreeLists() {
     for (auto& list : lists)
       for (char* b : list) std::free(b);
@@ -24,7 +26,7 @@ struct FreeLists {
 thread_local FreeLists free_lists;
 
 int index_of(size_t size) {
-  for (int i = 0; i < 2; i++)
+  for (int i = 0; i < kClasses; i++)
     if (kSizes[i] == size) return i;
   return -1;
 }
@@ -44,11 +46,13 @@ char* take(size_t size) {
 void give(char* block, size_t size) {
   if (!block) return;
   int i = index_of(size);
-  if (i >= 0 && free_lists.lists[i].size() < kKeep) {
+  if (i >= 0 && free_lists.lists[i].size() < kKeep[i]) {
     free_lists.lists[i].push_back(block);
     return;
   }
   std::free(block);
 }
+
+bool pooled(size_t size) { return index_of(size) >= 0; }
 
 }  // namespace tsgi::blocks

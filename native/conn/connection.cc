@@ -13,6 +13,7 @@
 namespace tsgi {
 
 static constexpr size_t kInitialIn = 8 * 1024;
+static constexpr size_t kBurstIn = 64 * 1024;
 
 Connection::Connection(int fd_, uint32_t slot_, uint32_t listener_, bool is_tcp_)
     : fd(fd_), slot(slot_), listener(listener_), is_tcp(is_tcp_) {}
@@ -41,14 +42,18 @@ ssize_t Connection::read_into(size_t limit, bool* filled) {
       in_end_ = have;
     }
     if (in_cap_ - in_end_ < 1024 && in_cap_ < limit) {
-      size_t cap = in_cap_ ? in_cap_ * 2 : kInitialIn;
+      // A full first block means a burst (a large head or a body): go to
+      // kBurstIn at once rather than doubling through 16 and 32 KiB, each a
+      // copy and a read more. The worst case is unchanged (any connection
+      // may fill its buffer to the limit anyway).
+      size_t cap = in_cap_ == 0 ? kInitialIn : in_cap_ < kBurstIn ? kBurstIn : in_cap_ * 2;
       if (cap > limit) cap = limit;
       char* grown;
       if (in_cap_ == 0) {
         grown = blocks::take(cap);
-      } else if (in_cap_ == kInitialIn) {
-        // The first buffer is a recycled block: copy out of it, give it back.
-        grown = static_cast<char*>(std::malloc(cap));
+      } else if (blocks::pooled(in_cap_) || blocks::pooled(cap)) {
+        // Recycled blocks are not realloc'd: copy into the new one, give the old back.
+        grown = blocks::take(cap);
         if (grown) {
           std::memcpy(grown, in_buf_, in_end_);
           blocks::give(in_buf_, in_cap_);
@@ -77,8 +82,7 @@ void Connection::shrink() {
 }
 
 void Connection::free_in() {
-  if (in_cap_ == kInitialIn) blocks::give(in_buf_, in_cap_);
-  else std::free(in_buf_);
+  blocks::give(in_buf_, in_cap_);  // to the free list, or free() for other sizes
   in_buf_ = nullptr;
   in_cap_ = in_start_ = in_end_ = 0;
 }
