@@ -97,10 +97,11 @@ Vars cgi_vars(const Options& o, const net::Peer& t) {
   }
   // A browser or wrk sends one; nginx passes it on as HTTP_USER_AGENT.
   if (o.protocol == Protocol::kFastcgi && !agent) v.emplace_back("HTTP_USER_AGENT", "tsgi-bench");
-  for (const auto& [name, value] : o.params) {
-    auto same = std::find_if(v.begin(), v.end(), [&](const auto& kv) { return kv.first == name; });
-    if (same != v.end()) same->second = value;
-    else v.emplace_back(name, value);
+  for (const auto& param : o.params) {
+    // (Not a structured binding: C++17 lambdas cannot capture those; clang says so.)
+    auto same = std::find_if(v.begin(), v.end(), [&](const auto& kv) { return kv.first == param.first; });
+    if (same != v.end()) same->second = param.second;
+    else v.emplace_back(param.first, param.second);
   }
   return v;
 }
