@@ -25,6 +25,7 @@ import { parseListen, type BoundAddress, type ServerHandle } from '../server/ser
 import { sumReports, type StatsReport } from '../stats/counters.js';
 import type { StatsServer } from '../stats/server.js';
 import { socketStats } from '../stats/sockets.js';
+import { StatsPoll } from '../stats/poll.js';
 import type { CliOptions } from './flags.js';
 
 /** --stats: a thread reports this often unasked (a blocked thread leaves its last report). */
@@ -132,32 +133,12 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
 
   // --stats: the latest report of each thread (index - 1), and the stats clients waiting for fresh ones.
   const reports: Array<StatsReport | undefined> = new Array<StatsReport | undefined>(n).fill(undefined);
-  interface StatsWait { pending: Set<Thread>; finish: () => void }
-  const statsWaits = new Set<StatsWait>();
-  const statsAnswered = (t: Thread): void => {
-    for (const w of statsWaits) {
-      w.pending.delete(t);
-      if (w.pending.size === 0) w.finish();
-    }
-  };
+  const statsPoll = new StatsPoll<Thread>();
+  const statsAnswered = (t: Thread): void => statsPoll.answered(t);
   /** Asks every serving thread for fresh numbers; sums what it has after THREAD_STATS_WAIT_MS. */
-  const collectStats = (draining: boolean): Promise<StatsReport> => {
-    const asked = pool.filter((t) => t.ready && !t.gone);
-    for (const t of asked) t.worker.postMessage({ t: 'stats?' } satisfies ToThread);
-    return new Promise((resolve) => {
-      const wait: StatsWait = {
-        pending: new Set(asked),
-        finish: () => {
-          if (!statsWaits.delete(wait)) return;
-          clearTimeout(timer);
-          resolve(sumReports(reports, draining || stopping));
-        },
-      };
-      const timer = setTimeout(wait.finish, THREAD_STATS_WAIT_MS);
-      statsWaits.add(wait);
-      if (asked.length === 0) wait.finish();
-    });
-  };
+  const collectStats = (draining: boolean): Promise<StatsReport> =>
+    statsPoll.collect(pool.filter((t) => t.ready && !t.gone), (t) => t.worker.postMessage({ t: 'stats?' } satisfies ToThread),
+      THREAD_STATS_WAIT_MS, () => sumReports(reports, draining || stopping));
   const closeAll = (timeoutMs: number): Promise<void> => {
     if (closing !== undefined) return closing;
     stopping = true;

@@ -20,6 +20,7 @@ import type { StatsReport } from '../stats/counters.js';
 import type { StatsInput } from '../stats/render.js';
 import type { StatsServer } from '../stats/server.js';
 import { socketStats } from '../stats/sockets.js';
+import { StatsPoll } from '../stats/poll.js';
 
 /** A worker that has not said "ready" by then is killed (and restarted with backoff). */
 export const START_TIMEOUT_MS = 60_000;
@@ -404,34 +405,14 @@ export function runMaster(start: MasterStart): void {
 
   // ---- --stats -----------------------------------------------------------------
 
-  interface StatsWait { pending: Set<Worker>; finish: () => void }
-  const statsWaits = new Set<StatsWait>();
-
-  function statsAnswered(w: Worker): void {
-    for (const s of statsWaits) {
-      s.pending.delete(w);
-      if (s.pending.size === 0) s.finish();
-    }
-  }
+  const statsPoll = new StatsPoll<Worker>();
+  const statsAnswered = (w: Worker): void => statsPoll.answered(w);
 
   /** Asks every serving worker for fresh numbers; answers with what it has after STATS_WAIT_MS. */
   function collectStats(): Promise<StatsInput> {
-    const asked = [...live].filter((w) => w.ready && w.child.connected);
     const msg: MasterMessage = { t: 'stats?' };
-    for (const w of asked) w.child.send(msg);
-    return new Promise((resolve) => {
-      const wait: StatsWait = {
-        pending: new Set(asked),
-        finish: () => {
-          if (!statsWaits.delete(wait)) return;
-          clearTimeout(timer);
-          resolve(statsInput());
-        },
-      };
-      const timer = setTimeout(wait.finish, STATS_WAIT_MS);
-      statsWaits.add(wait);
-      if (asked.length === 0) wait.finish();
-    });
+    return statsPoll.collect([...live].filter((w) => w.ready && w.child.connected), (w) => w.child.send(msg),
+      STATS_WAIT_MS, statsInput);
   }
 
   function statsInput(): StatsInput {
