@@ -613,7 +613,7 @@ void Loop::flush(Connection* c) {
   if (!c->out.empty()) {
     // The last bytes before a clean close wait for the FIN (MSG_MORE), so a
     // one-request connection's reply and FIN leave in one TCP segment.
-    bool last = c->close_after_flush && c->clean_close && c->is_tcp;
+    bool last = c->clean_close && c->is_tcp;  // clean_close implies close_after_flush
     ssize_t n = c->out.flush(c->fd, last);
     if (n < 0 && n != -EAGAIN) {
       close_conn(c);  // EPIPE, ECONNRESET: the client is gone

@@ -134,7 +134,6 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
   // --stats: the latest report of each thread (index - 1), and the stats clients waiting for fresh ones.
   const reports: Array<StatsReport | undefined> = new Array<StatsReport | undefined>(n).fill(undefined);
   const statsPoll = new StatsPoll<Thread>();
-  const statsAnswered = (t: Thread): void => statsPoll.answered(t);
   /** Asks every serving thread for fresh numbers; sums what it has after THREAD_STATS_WAIT_MS. */
   const collectStats = (draining: boolean): Promise<StatsReport> =>
     statsPoll.collect(pool.filter((t) => t.ready && !t.gone), (t) => t.worker.postMessage({ t: 'stats?' } satisfies ToThread),
@@ -168,7 +167,7 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
         index, worker: w, ready: false, gone: false,
         exited: new Promise((r) => w.once('exit', (code) => {
           t.gone = true;
-          statsAnswered(t);
+          statsPoll.answered(t);
           crashed(t, firstError ?? `exited (code ${code})`);
           r();
         })),
@@ -185,7 +184,7 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
         }
         if (m.t === 'stats') {
           reports[t.index - 1] = m.report;
-          statsAnswered(t);
+          statsPoll.answered(t);
         }
         if (m.t === 'ready' && !t.ready) {
           t.ready = true;

@@ -306,7 +306,7 @@ export function runMaster(start: MasterStart): void {
         return;
       case 'stats':
         w.report = m.report;
-        return statsAnswered(w);
+        return statsPoll.answered(w);
       case 'recycle': {
         const slot = w.slot;
         if (phase !== 'running' || w !== slot.current || slot.next !== undefined || slot.recycle) return;
@@ -321,7 +321,7 @@ export function runMaster(start: MasterStart): void {
 
   function onExit(w: Worker, code: number | null, signal: NodeJS.Signals | null): void {
     live.delete(w);
-    statsAnswered(w);
+    statsPoll.answered(w);
     clearTimeout(w.timer);
     if (w.partial !== '') relay(w, '\n');
     const slot = w.slot;
@@ -406,7 +406,6 @@ export function runMaster(start: MasterStart): void {
   // ---- --stats -----------------------------------------------------------------
 
   const statsPoll = new StatsPoll<Worker>();
-  const statsAnswered = (w: Worker): void => statsPoll.answered(w);
 
   /** Asks every serving worker for fresh numbers; answers with what it has after STATS_WAIT_MS. */
   function collectStats(): Promise<StatsInput> {
