@@ -31,31 +31,18 @@ import { fileURLToPath } from 'node:url';
 import { buildLoadgen } from './lib/loadgen.mjs';
 import { git, have, pinned as pinnedNice, runChild, tsgiSnapshot } from './lib/procs.mjs';
 import { childrenCpuSeconds, cpuBusy, cpuSeconds, memory, processTree } from './lib/proc.mjs';
+import { commandLine, runKnobs } from './lib/options.mjs';
 import { fmt, pct, range, summary } from './lib/stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 
-const args = process.argv.slice(2);
-const flag = (name) => args.includes(`--${name}`);
-const opt = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-if (flag('help') || flag('h')) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 24)
-    .map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
-  process.exit(0);
-}
+const { args, flag, opt } = commandLine(import.meta.url);
 
 const env = process.env;
-const RUNS = int(env.RUNS, 5);
-const DURATION = int(env.DURATION, 5);
-const CONNECTIONS = int(env.CONNECTIONS, 64);
-const WARMUP = int(env.WARMUP, 2);
-const SERVER_CPU = env.SERVER_CPU ?? '0';
-const CLIENT_CPU = env.CLIENT_CPU ?? '1';
+const children = [];  // before anything can die(): stopAll() walks it
+const { RUNS, DURATION, CONNECTIONS, WARMUP, SERVER_CPU, CLIENT_CPU, BASE_PORT, NICE } = runKnobs(18201, die);
 const NGINX_CPU = env.NGINX_CPU ?? SERVER_CPU;
-const BASE_PORT = int(env.BASE_PORT, 18201);
-const NICE = env.NICE ? Number(env.NICE) : undefined;
-if (NICE !== undefined && !Number.isInteger(NICE)) die(`NICE is not a whole number: ${env.NICE}`);
 const UWSGI = env.UWSGI ?? 'uwsgi';
 const NGINX = env.NGINX ?? 'nginx';
 const JSON_OUT = flag('json');
@@ -63,11 +50,6 @@ const SYSCALLS = flag('syscalls');
 const WRITE = !flag('no-write');
 const EXPECT_BODY = 'Hello, World!\n';
 
-function int(v, dflt) {
-  const n = v === undefined || v === '' ? dflt : Number(v);
-  if (!Number.isInteger(n) || n < 0) die(`not a whole number: ${v}`);
-  return n;
-}
 function die(msg) {
   process.stderr.write(`bench-cgi: ${msg}\n`);
   stopAll();
@@ -186,7 +168,6 @@ ${servers}
 `;
 }
 
-const children = [];
 function stopAll() {
   for (const c of children) {
     if (c.exited) continue;

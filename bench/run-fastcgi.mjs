@@ -31,32 +31,19 @@ import { fileURLToPath } from 'node:url';
 import { buildLoadgen } from './lib/loadgen.mjs';
 import { git, have, pinned as pinnedNice, runChild, tsgiSnapshot } from './lib/procs.mjs';
 import { cpuBusy, cpuSeconds, memory, processTree } from './lib/proc.mjs';
+import { commandLine, runKnobs } from './lib/options.mjs';
 import { fmt, pct, range, summary } from './lib/stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 
-const args = process.argv.slice(2);
-const flag = (name) => args.includes(`--${name}`);
-const opt = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-if (flag('help') || flag('h')) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 24)
-    .map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
-  process.exit(0);
-}
+const { flag, opt } = commandLine(import.meta.url);
 
 const env = process.env;
 const children = [];
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tsgi-bench-fcgi-'));
-const RUNS = int(env.RUNS, 5);
-const DURATION = int(env.DURATION, 5);
-const CONNECTIONS = int(env.CONNECTIONS, 64);
-const WARMUP = int(env.WARMUP, 2);
-const SERVER_CPU = env.SERVER_CPU ?? '0';
-const CLIENT_CPU = env.CLIENT_CPU ?? '1';
+const { RUNS, DURATION, CONNECTIONS, WARMUP, SERVER_CPU, CLIENT_CPU, BASE_PORT, NICE } = runKnobs(18301, die);
 const NGINX_CPU = env.NGINX_CPU ?? CLIENT_CPU;
-const BASE_PORT = int(env.BASE_PORT, 18301);
-const NICE = env.NICE ? Number(env.NICE) : undefined;
 const PHP_FPM = env.PHP_FPM ?? '/usr/sbin/php-fpm8.2';
 const NGINX = env.NGINX ?? 'nginx';
 const JSON_OUT = flag('json');
@@ -65,11 +52,6 @@ const EXPECT_BODY = 'Hello, World!\n';
 const URI = '/hello.php';  // every server answers any path; php-fpm runs SCRIPT_FILENAME
 const AGENT = 'tsgi-loadgen';
 
-function int(v, dflt) {
-  const n = v === undefined || v === '' ? dflt : Number(v);
-  if (!Number.isInteger(n) || n < 0) die(`not a whole number: ${v}`);
-  return n;
-}
 function die(msg) {
   process.stderr.write(`bench-fastcgi: ${msg}\n`);
   stopAll();
@@ -77,7 +59,6 @@ function die(msg) {
 }
 const log = (msg) => process.stderr.write(`${msg}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-if (NICE !== undefined && !Number.isInteger(NICE)) die(`NICE is not a whole number: ${env.NICE}`);
 /** argv that pins (and optionally renices) a command. */
 const pinned = (cpu, argv) => pinnedNice(cpu, argv, NICE);
 

@@ -22,30 +22,17 @@ import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { commandLine, runKnobs, wholeNumber } from './lib/options.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 
-const args = process.argv.slice(2);
-const flag = (name) => args.includes(`--${name}`);
-const opt = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-if (flag('help') || flag('h')) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1).filter((l, i, a) => a.slice(0, i + 1).every((x) => x.startsWith('//')))
-    .map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
-  process.exit(0);
-}
+const { flag, opt } = commandLine(import.meta.url);
 
 const env = process.env;
-const RUNS = int(env.RUNS, 5);
-const DURATION = int(env.DURATION, 5);
-const CONNECTIONS = int(env.CONNECTIONS, 64);
-const THREADS = int(env.THREADS, 1);
-const WARMUP = int(env.WARMUP, 2);
-const SERVER_CPU = env.SERVER_CPU ?? '0';
+const { RUNS, DURATION, CONNECTIONS, WARMUP, SERVER_CPU, BASE_PORT, NICE } = runKnobs(18081, die);
+const THREADS = wholeNumber(env.THREADS, 1, die);
 const WRK_CPU = env.WRK_CPU ?? '1';
-const BASE_PORT = int(env.BASE_PORT, 18081);
-const NICE = env.NICE ? Number(env.NICE) : undefined;
-if (NICE !== undefined && !Number.isInteger(NICE)) die(`NICE is not a whole number: ${env.NICE}`);
 /** argv prefix that pins (and optionally renices) a command. */
 const pinned = (cpu, argv) => (NICE === undefined ? ['taskset', ['-c', cpu, ...argv]] : ['nice', ['-n', String(NICE), 'taskset', '-c', cpu, ...argv]]);
 const JSON_OUT = flag('json');
@@ -89,11 +76,6 @@ const wanted = (opt('servers') ?? env.SERVERS)?.split(',').map((s) => s.trim().r
 const SERVERS = ALL.filter((s) => wanted.includes(s.name));
 if (SERVERS.length === 0) die(`no known server in ${wanted}; known: ${ALL.map((s) => s.name).join(', ')}`);
 
-function int(v, dflt) {
-  const n = v === undefined || v === '' ? dflt : Number(v);
-  if (!Number.isInteger(n) || n < 0) die(`not a whole number: ${v}`);
-  return n;
-}
 function die(msg) {
   process.stderr.write(`bench: ${msg}\n`);
   process.exit(1);

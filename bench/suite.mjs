@@ -34,19 +34,13 @@ import { exchange } from './lib/clients.mjs';
 import { buildLoadgen } from './lib/loadgen.mjs';
 import { cpuBusy, cpuSeconds, memory, processTree } from './lib/proc.mjs';
 import { Processes, background, firstLine, git, have, machine, pinned, root, runChild, sleep, tsgiSnapshot } from './lib/procs.mjs';
+import { commandLine, runKnobs } from './lib/options.mjs';
 import { fmt, pct, range, summary } from './lib/stats.mjs';
 import { renderChart } from './lib/svg.mjs';
 import { user } from './servers/suite-app.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const args = process.argv.slice(2);
-const flag = (name) => args.includes(`--${name}`);
-const opt = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-if (flag('help') || flag('h')) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 27)
-    .map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
-  process.exit(0);
-}
+const { flag, opt } = commandLine(import.meta.url);
 
 const env = process.env;
 const log = (msg) => process.stderr.write(`${msg}\n`);
@@ -54,21 +48,8 @@ function die(msg) {
   log(`bench-suite: ${msg}`);
   process.exit(1);  // the exit handler stops every process and removes the temp dir
 }
-function int(v, dflt) {
-  const n = v === undefined || v === '' ? dflt : Number(v);
-  if (!Number.isInteger(n) || n < 0) die(`not a whole number: ${v}`);
-  return n;
-}
-const RUNS = int(env.RUNS, 5);
-const DURATION = int(env.DURATION, 5);
-const CONNECTIONS = int(env.CONNECTIONS, 64);
-const WARMUP = int(env.WARMUP, 2);
-const SERVER_CPU = env.SERVER_CPU ?? '0';
-const CLIENT_CPU = env.CLIENT_CPU ?? '1';
+const { RUNS, DURATION, CONNECTIONS, WARMUP, SERVER_CPU, CLIENT_CPU, BASE_PORT, NICE } = runKnobs(18401, die);
 const NGINX_CPU = env.NGINX_CPU ?? CLIENT_CPU;
-const BASE_PORT = int(env.BASE_PORT, 18401);
-const NICE = env.NICE ? Number(env.NICE) : undefined;
-if (NICE !== undefined && !Number.isInteger(NICE)) die(`NICE is not a whole number: ${env.NICE}`);
 const UWSGI = env.UWSGI ?? 'uwsgi';
 const NGINX = env.NGINX ?? 'nginx';
 const PHP_FPM = env.PHP_FPM ?? '/usr/sbin/php-fpm8.2';
