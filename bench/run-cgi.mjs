@@ -23,11 +23,10 @@
 // copy of this checkout's, taken at start), UWSGI (uwsgi binary), NGINX (nginx binary).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cgiVars, httpText, rawExchange, scgiPacket, uwsgiPacket } from './lib/clients.mjs';
 import { buildLoadgen } from './lib/loadgen.mjs';
 import { git, have, pinned as pinnedNice, runChild, tsgiSnapshot } from './lib/procs.mjs';
 import { childrenCpuSeconds, cpuBusy, cpuSeconds, memory, processTree } from './lib/proc.mjs';
@@ -211,63 +210,11 @@ function startServer(name) {
 
 // ---- an independent check of each target (not the load generator's code) -------------------
 
-function cgiPacket(protocol, host, port) {
-  const vars = [['REQUEST_METHOD', 'GET'], ['REQUEST_URI', '/'], ['PATH_INFO', '/'], ['QUERY_STRING', ''],
-    ['SERVER_PROTOCOL', 'HTTP/1.1'], ['SERVER_NAME', host], ['SERVER_PORT', String(port)], ['REMOTE_ADDR', '127.0.0.1'],
-    ['REMOTE_PORT', '50000'], ['HTTP_HOST', host]];
-  if (protocol === 'scgi') {
-    const block = Buffer.concat([['CONTENT_LENGTH', '0'], ['SCGI', '1'], ...vars].map(([k, v]) => Buffer.from(`${k}\0${v}\0`, 'latin1')));
-    return Buffer.concat([Buffer.from(`${block.length}:`), block, Buffer.from(',')]);
-  }
-  const parts = vars.flatMap(([k, v]) => {
-    const kb = Buffer.from(k, 'latin1'), vb = Buffer.from(v, 'latin1');
-    const kl = Buffer.alloc(2), vl = Buffer.alloc(2);
-    kl.writeUInt16LE(kb.length);
-    vl.writeUInt16LE(vb.length);
-    return [kl, kb, vl, vb];
-  });
-  const block = Buffer.concat(parts);
-  const head = Buffer.alloc(4);
-  head.writeUInt16LE(block.length, 1);
-  return Buffer.concat([head, block]);
-}
-
-function rawExchange(address, packet) {
-  return new Promise((resolve, reject) => {
-    const opts = address.startsWith('unix:') ? { path: address.slice(5) }
-      : { host: address.slice(0, address.lastIndexOf(':')), port: Number(address.slice(address.lastIndexOf(':') + 1)) };
-    const sock = net.connect(opts, () => sock.end(packet));
-    const chunks = [];
-    sock.on('data', (d) => chunks.push(d));
-    sock.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
-    sock.on('error', reject);
-    sock.setTimeout(2000, () => sock.destroy(new Error('timeout')));
-  });
-}
-
-function httpGet(address) {
-  const i = address.lastIndexOf(':');
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: address.slice(0, i), port: Number(address.slice(i + 1)), path: '/', agent: false }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const head = [`HTTP/${res.httpVersion} ${res.statusCode} ${res.statusMessage}`,
-          ...Object.entries(res.headers).map(([k, v]) => `${k}: ${v}`)].join('\r\n');
-        resolve(`${head}\r\n\r\n${Buffer.concat(chunks).toString('latin1')}`);
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.setTimeout(2000, () => req.destroy(new Error('timeout')));
-    req.end();
-  });
-}
-
 async function fetchOnce(t) {
-  if (t.protocol === 'http') return httpGet(t.address);
-  const tcp = !t.address.startsWith('unix:');
-  return rawExchange(t.address, cgiPacket(t.protocol, tcp ? '127.0.0.1' : 'localhost', tcp ? t.address.split(':').pop() : 80));
+  if (t.protocol === 'http') return httpText(t.address, '/', 2000);
+  const vars = cgiVars({ address: t.address });
+  const packet = t.protocol === 'scgi' ? scgiPacket(vars) : uwsgiPacket(vars);
+  return (await rawExchange(t.address, packet, 2000)).toString('latin1');
 }
 
 /** Status line `HTTP/1.1 200` (uwsgi, HTTP) or `Status: 200` (SCGI), text/plain, the exact body. */

@@ -23,11 +23,10 @@
 // NICE, TSGI_ROOT (default: a copy of this checkout's build), PHP_FPM, NGINX.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cgiVars, fcgiExchange, fcgiPacket, httpText } from './lib/clients.mjs';
 import { buildLoadgen } from './lib/loadgen.mjs';
 import { git, have, pinned as pinnedNice, runChild, tsgiSnapshot } from './lib/procs.mjs';
 import { cpuBusy, cpuSeconds, memory, processTree } from './lib/proc.mjs';
@@ -224,69 +223,6 @@ function startServer(name) {
 
 // ---- an independent check of each target (node's net/http, not the load generator) ------------
 
-/** One FastCGI RESPONDER request without FCGI_KEEP_CONN: the server closes after END_REQUEST. */
-function fcgiPacket() {
-  const record = (type, content) => {
-    const pad = (8 - (content.length % 8)) % 8;
-    const h = Buffer.from([1, type, 0, 1, content.length >> 8, content.length & 0xff, pad, 0]);
-    return Buffer.concat([h, content, Buffer.alloc(pad)]);
-  };
-  const vars = [['SCRIPT_FILENAME', HELLO_PHP], ['REQUEST_METHOD', 'GET'], ['SCRIPT_NAME', URI], ['REQUEST_URI', URI],
-    ['DOCUMENT_URI', URI], ['DOCUMENT_ROOT', dir], ['QUERY_STRING', ''], ['SERVER_PROTOCOL', 'HTTP/1.1'],
-    ['GATEWAY_INTERFACE', 'CGI/1.1'], ['REMOTE_ADDR', '127.0.0.1'], ['REMOTE_PORT', '50000'], ['SERVER_ADDR', '127.0.0.1'],
-    ['SERVER_PORT', '80'], ['SERVER_NAME', 'localhost'], ['HTTP_HOST', 'localhost']];
-  const pairs = Buffer.concat(vars.map(([k, v]) => Buffer.concat([Buffer.from([k.length, v.length]), Buffer.from(k + v, 'latin1')])));
-  return Buffer.concat([record(1, Buffer.from([0, 1, 0, 0, 0, 0, 0, 0])), record(4, pairs), record(4, Buffer.alloc(0)),
-    record(5, Buffer.alloc(0))]);
-}
-
-function fcgiExchange(address) {
-  return new Promise((resolve, reject) => {
-    const opts = address.startsWith('unix:') ? { path: address.slice(5) }
-      : { host: address.slice(0, address.lastIndexOf(':')), port: Number(address.slice(address.lastIndexOf(':') + 1)) };
-    const sock = net.connect(opts, () => sock.write(fcgiPacket()));
-    let buf = Buffer.alloc(0);
-    const out = [];
-    sock.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 8) {
-        const len = buf.readUInt16BE(4), pad = buf[6];
-        if (buf.length < 8 + len + pad) return;
-        const [type, content] = [buf[1], buf.subarray(8, 8 + len)];
-        buf = buf.subarray(8 + len + pad);
-        if (type === 6) out.push(content);
-        if (type === 3) {
-          sock.destroy();
-          if (content[4] !== 0) reject(new Error(`END_REQUEST protocolStatus ${content[4]}`));
-          else resolve(Buffer.concat(out).toString('latin1'));
-        }
-      }
-    });
-    sock.on('end', () => reject(new Error('closed before END_REQUEST')));
-    sock.on('error', reject);
-    sock.setTimeout(2000, () => sock.destroy(new Error('timeout')));
-  });
-}
-
-function httpGet(address) {
-  const i = address.lastIndexOf(':');
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: address.slice(0, i), port: Number(address.slice(i + 1)), path: URI, agent: false }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const head = [`HTTP/${res.httpVersion} ${res.statusCode} ${res.statusMessage}`,
-          ...Object.entries(res.headers).map(([k, v]) => `${k}: ${v}`)].join('\r\n');
-        resolve(`${head}\r\n\r\n${Buffer.concat(chunks).toString('latin1')}`);
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.setTimeout(2000, () => req.destroy(new Error('timeout')));
-    req.end();
-  });
-}
-
 /** `HTTP/1.1 200` (through nginx) or a CGI head with `Status: 200` or none (FastCGI); text/plain; the exact body. */
 function verify(t, raw) {
   const problems = [];
@@ -314,7 +250,8 @@ async function waitReady(t, server) {
   while (Date.now() < until) {
     if (server.child.exited) die(`${server.name} died while starting:\n${server.child.output()}`);
     try {
-      const raw = t.via ? await httpGet(t.address) : await fcgiExchange(t.address);
+      const raw = t.via ? await httpText(t.address, URI, 2000) : (await fcgiExchange(t.address, fcgiPacket(cgiVars({
+        address: t.address, path: URI, params: { SCRIPT_FILENAME: HELLO_PHP, DOCUMENT_ROOT: dir } })), 2000)).toString('latin1');
       if (t.via && /^HTTP\/1\.\d 50[234]/.test(raw)) throw new Error(raw.split('\r\n')[0]);
       return raw;
     } catch (err) {

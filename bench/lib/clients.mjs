@@ -31,7 +31,7 @@ export function cgiVars({ address, method = 'GET', path = '/', headers = {}, bod
   return { ...vars, ...params };
 }
 
-function uwsgiPacket(vars, body) {
+export function uwsgiPacket(vars, body) {
   const parts = Object.entries(vars).flatMap(([k, v]) => {
     const kb = Buffer.from(k, 'latin1'), vb = Buffer.from(v, 'latin1');
     const kl = Buffer.alloc(2), vl = Buffer.alloc(2);
@@ -45,7 +45,7 @@ function uwsgiPacket(vars, body) {
   return Buffer.concat([head, block, body ?? Buffer.alloc(0)]);
 }
 
-function scgiPacket(vars, body) {
+export function scgiPacket(vars, body) {
   const { CONTENT_LENGTH, ...rest } = vars;
   const block = Buffer.concat([['CONTENT_LENGTH', CONTENT_LENGTH], ['SCGI', '1'], ...Object.entries(rest)]
     .map(([k, v]) => Buffer.from(`${k}\0${v}\0`, 'latin1')));
@@ -59,7 +59,7 @@ function fcgiRecord(type, content) {
 }
 
 /** A FastCGI RESPONDER request, id 1, without FCGI_KEEP_CONN (the server closes after END_REQUEST). */
-function fcgiPacket(vars, body) {
+export function fcgiPacket(vars, body) {
   const len = (n) => (n < 128 ? Buffer.from([n]) : Buffer.from([(n >>> 24) | 0x80, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]));
   const pairs = Buffer.concat(Object.entries(vars).map(([k, v]) => Buffer.concat([len(k.length), len(v.length), Buffer.from(k + v, 'latin1')])));
   const stdin = [];
@@ -85,7 +85,7 @@ function parseReply(raw, { http }) {
   return { status, headers, body: raw.subarray(end + 4), headBytes: end + 4 };
 }
 
-function rawExchange(address, packet, timeoutMs) {
+export function rawExchange(address, packet, timeoutMs) {
   return new Promise((resolve, reject) => {
     const sock = net.connect(connectOptions(address), () => sock.write(packet));
     const chunks = [];
@@ -96,7 +96,7 @@ function rawExchange(address, packet, timeoutMs) {
   });
 }
 
-function fcgiExchange(address, packet, timeoutMs) {
+export function fcgiExchange(address, packet, timeoutMs) {
   return new Promise((resolve, reject) => {
     const sock = net.connect(connectOptions(address), () => sock.write(packet));
     let buf = Buffer.alloc(0);
@@ -137,6 +137,17 @@ function httpExchange(address, { method, path, headers, body }, timeoutMs) {
     req.on('error', reject);
     req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
     req.end(body);
+  });
+}
+
+/**
+ * An HTTP GET's reply as text, head (status line and headers as Node parsed
+ * them) and body: what the scripts' verify() functions read.
+ */
+export function httpText(address, path, timeoutMs) {
+  return httpExchange(address, { method: 'GET', path, headers: {} }, timeoutMs).then((r) => {
+    const head = [r.first, ...Object.entries(r.headers).map(([k, v]) => `${k}: ${v}`)].join('\r\n');
+    return `${head}\r\n\r\n${r.body.toString('latin1')}`;
   });
 }
 
