@@ -18,8 +18,7 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { binding } from '../native/load.js';
-import { bindListeners, type BoundListeners } from '../master/listeners.js';
-import { resolveOwner } from './privileges.js';
+import { bindForCli, type BoundListeners } from '../master/listeners.js';
 import type { WorkerMode } from '../master/worker.js';
 import { parseListen, type BoundAddress, type ServerHandle } from '../server/serve.js';
 import { sumReports, type StatsReport } from '../stats/counters.js';
@@ -107,13 +106,7 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
   let bound: BoundListeners | undefined;
   let listen = s.listen;
   if (worker === undefined) {
-    try {
-      bound = bindListeners(s.listen, s.opts.chmodSocket,
-        s.opts.chownSocket !== undefined ? resolveOwner(s.opts.chownSocket) : undefined);
-    } catch (err) {
-      log(err instanceof Error ? err.message : String(err));
-      process.exit(1);
-    }
+    bound = bindForCli(s.listen, s.opts);
     listen = bound.listeners.map((l) => `${l.protocol}://fd:${l.fd}`);
     s.drop?.();
   }

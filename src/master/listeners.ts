@@ -4,6 +4,7 @@
 // EPOLLEXCLUSIVE. See docs/design.md, "Master process".
 import { binding, type NativeServer } from '../native/load.js';
 import { parseListen, type ListenProtocol } from '../server/serve.js';
+import { resolveOwner } from '../cli/privileges.js';
 
 export interface MasterListener {
   /** serve()'s protocol for it. */
@@ -57,4 +58,18 @@ export function bindListeners(listen: readonly string[], socketMode: number | un
       native.close();
     },
   };
+}
+
+/**
+ * bindListeners for the command line (the master, or the main thread of
+ * --threads): --chmod-socket and --chown-socket applied; an address that
+ * cannot be bound is one line on stderr and exit 1.
+ */
+export function bindForCli(listen: readonly string[], opts: { chmodSocket?: number; chownSocket?: string }): BoundListeners {
+  try {
+    return bindListeners(listen, opts.chmodSocket, opts.chownSocket !== undefined ? resolveOwner(opts.chownSocket) : undefined);
+  } catch (err) {
+    process.stderr.write(`tsgi: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
 }

@@ -12,8 +12,7 @@ import type { CliOptions } from '../cli/flags.js';
 import { Backoff } from './backoff.js';
 import type { MasterConfig, ReloadMode } from './config.js';
 import { FIRST_LISTEN_FD, WORKER_ENV, isMessage, type MasterMessage, type WorkerMessage, type WorkerSettings } from './ipc.js';
-import { bindListeners, type BoundListeners } from './listeners.js';
-import { resolveOwner } from '../cli/privileges.js';
+import { bindForCli } from './listeners.js';
 import { Notifier } from './notify.js';
 import { parseListen } from '../server/serve.js';
 import type { StatsReport } from '../stats/counters.js';
@@ -107,14 +106,7 @@ function seconds(ms: number): string {
 
 export function runMaster(start: MasterStart): void {
   const { config: cfg } = start;
-  let bound: BoundListeners;
-  try {
-    bound = bindListeners(start.listen, start.opts.chmodSocket,
-      start.opts.chownSocket !== undefined ? resolveOwner(start.opts.chownSocket) : undefined);
-  } catch (err) {
-    log(err instanceof Error ? err.message : String(err));
-    process.exit(1);
-  }
+  const bound = bindForCli(start.listen, start.opts);
   const label = start.opts.routes.length > 0
     ? `${start.opts.routes.length} mounted app${start.opts.routes.length === 1 ? '' : 's'}` : start.opts.app!;
   for (const l of bound.listeners) log(`serving ${label} on ${l.where}`);
