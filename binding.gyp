@@ -8,6 +8,7 @@
         "native/napi/cgi_binding.cc",
         "native/napi/fastcgi_binding.cc",
         "native/napi/loadgen_binding.cc",
+        "native/napi/platform_binding.cc",
         "native/core/loop.cc",
         "native/core/loop_fastcgi.cc",
         "native/conn/blocks.cc",

@@ -29,6 +29,7 @@ void InitParserTesting(Napi::Env env, Napi::Object exports);
 void InitCgiTesting(Napi::Env env, Napi::Object exports);
 void InitFastcgiTesting(Napi::Env env, Napi::Object exports);
 void InitLoadgen(Napi::Env env, Napi::Object exports);
+void InitPlatform(Napi::Env env, Napi::Object exports);
 
 enum EventType : int {
   kEvRequest = 1,
@@ -639,6 +640,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitCgiTesting(env, exports);
   InitFastcgiTesting(env, exports);
   InitLoadgen(env, exports);
+  InitPlatform(env, exports);
   return exports;
 }
 

@@ -6,7 +6,7 @@ import { resolveApp, type AppType } from '../dispatch/load-app.js';
 import { dispatch, type DispatchTable, type MountTable } from '../dispatch/mount.js';
 import type { App } from '../tsgi/types.js';
 import { serve, type ServerHandle } from '../server/serve.js';
-import { VERSION } from '../version.js';
+import { versionLine } from './doctor.js';
 import { helpText, parseArgs, type Route } from './flags.js';
 import { activatedListeners } from './socket-activation.js';
 import { binding } from '../native/load.js';
@@ -59,7 +59,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   if (opts.version) {
-    process.stdout.write(`tsgi ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})\n`);
+    process.stdout.write(versionLine());
     return;
   }
   if (opts.cgi) return cgiMain(argv);  // bin/tsgi normally goes there directly

@@ -63,7 +63,32 @@ export interface ParsedHead {
   headers?: [string, string][];
 }
 
+/** What the addon was built with and the platform features its core uses (native/napi/platform_binding.cc). */
+export interface PlatformInfo {
+  /** 'epoll', 'kqueue', or 'kqueue (libkqueue)'. */
+  poller: string;
+  /** How connections are accepted: accept4 with flags, or accept + fcntl. */
+  accept: string;
+  /** How a send to a closed peer avoids SIGPIPE: MSG_NOSIGNAL or SO_NOSIGPIPE. */
+  noSigpipe: string;
+  msgMore: boolean;
+  deferAccept: boolean;
+  /** EPOLLEXCLUSIVE on shared listeners: whether this kernel accepts it, or why not used. */
+  exclusiveAccept: string;
+  /** The file-sending path: sendfile(2) (Linux or macOS form) or pread + write. */
+  sendfile: string;
+  compiler: string;
+  napiVersion: number;
+  /** The glibc whose headers the addon was built against, e.g. 'glibc 2.28'; null elsewhere. */
+  libc: string | null;
+  /** Built with the portable (plain POSIX) paths forced on. */
+  portable: boolean;
+  sanitizers: boolean;
+}
+
 export interface Binding {
+  /** What the addon was built with and the platform features its core uses. */
+  platform(): PlatformInfo;
   listeningSocket(fd: number): { tcp: boolean } | null;
   /** A close-on-exec copy of a listening socket's fd (throws TSGI_ERR_LISTEN if fd is not one). */
   dupListener(fd: number): number;
@@ -162,20 +187,48 @@ export interface FcgiEvent {
   position?: number;
 }
 
+/** Which addon file this process loaded, and how it was found (`tsgi doctor`). */
+export interface AddonOrigin {
+  /** Absolute path of the loaded `.node` file. */
+  path: string;
+  /** env: TSGI_ADDON named it; prebuilt: from prebuilds/; compiled: built at install (build/). */
+  source: 'env' | 'prebuilt' | 'compiled';
+}
+
+let origin: AddonOrigin | undefined;
+
+/** The addon file this process loaded (set once the addon is loaded). */
+export function addonOrigin(): AddonOrigin {
+  if (!origin) throw new Error('tsgi: the native addon is not loaded');
+  return origin;
+}
+
 function load(): Binding {
   const root = path.resolve(__dirname, '..', '..');
   const override = process.env.TSGI_ADDON;
   try {
-    if (override) return require(path.resolve(override)) as Binding;
+    let file: string;
+    let source: AddonOrigin['source'];
+    if (override) {
+      file = path.resolve(override);
+      source = 'env';
+    } else {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const gypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+      file = gypBuild.resolve(root);
+      source = file.split(path.sep).includes('prebuilds') ? 'prebuilt' : 'compiled';
+    }
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const gypBuild = require('node-gyp-build') as (dir: string) => Binding;
-    return gypBuild(root);
+    const binding = require(file) as Binding;
+    origin = { path: file, source };
+    return binding;
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    const e = new Error(
-      `tsgi: cannot load its native addon for ${process.platform}-${process.arch} (node ${process.version}, ` +
-      `N-API): ${reason}. No prebuilt binary matched and none was built: install a C++ toolchain ` +
-      `(python3, make, g++ or clang) and run "npm rebuild tsgi".`);
+    const e = new Error(override
+      ? `tsgi: cannot load the native addon TSGI_ADDON names (${override}): ${reason}`
+      : `tsgi: cannot load its native addon for ${process.platform}-${process.arch} (node ${process.version}, ` +
+        `N-API): ${reason}. No prebuilt binary matched and none was built: install a C++ toolchain ` +
+        `(python3, make, g++ or clang) and run "npm rebuild tsgi".`);
     (e as Error & { code: string }).code = 'TSGI_ERR_ADDON_LOAD';
     throw e;
   }

@@ -1,0 +1,107 @@
+// platform(): what this addon was built with and which platform paths its
+// core takes, for `tsgi doctor`. Compile-time choices are read from the same
+// conditions the core tests (net/platform.h); whether the kernel accepts
+// EPOLLEXCLUSIVE is asked of the kernel.
+#include <napi.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <unistd.h>
+
+#include "net/platform.h"
+
+#if TSGI_POLLER_EPOLL
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#ifndef EPOLLEXCLUSIVE
+#define EPOLLEXCLUSIVE (1u << 28)
+#endif
+#endif
+
+namespace tsgi {
+
+namespace {
+
+#if TSGI_POLLER_EPOLL
+// The poller's own rule (poller_epoll.cc): EPOLLEXCLUSIVE where the kernel
+// takes it, else a plain add. Try it once on a throwaway socket.
+std::string exclusive_accept() {
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) return std::string("unknown (epoll_create1: ") + std::strerror(errno) + ")";
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  std::string answer;
+  if (s < 0) {
+    answer = std::string("unknown (socket: ") + std::strerror(errno) + ")";
+  } else {
+    struct epoll_event ev = {};
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    answer = epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev) == 0
+        ? "yes (one worker woken per connection on a shared listener)"
+        : std::string("no (this kernel refuses it: ") + std::strerror(errno) + "; every worker is woken)";
+    close(s);
+  }
+  close(ep);
+  return answer;
+}
+#endif
+
+Napi::Value Platform(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+#if TSGI_POLLER_EPOLL
+  o.Set("poller", "epoll");
+  o.Set("exclusiveAccept", exclusive_accept());
+#elif TSGI_LIBKQUEUE
+  o.Set("poller", "kqueue (libkqueue)");
+  o.Set("exclusiveAccept", "no (kqueue has no equivalent; every worker is woken)");
+#else
+  o.Set("poller", "kqueue");
+  o.Set("exclusiveAccept", "no (kqueue has no equivalent; every worker is woken)");
+#endif
+  o.Set("accept", TSGI_HAVE_ACCEPT4 ? "accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)" : "accept + fcntl(O_NONBLOCK, FD_CLOEXEC)");
+  o.Set("noSigpipe", TSGI_HAVE_MSG_NOSIGNAL ? "MSG_NOSIGNAL" : "SO_NOSIGPIPE");
+  o.Set("msgMore", Napi::Boolean::New(env, TSGI_HAVE_MSG_MORE));
+  o.Set("deferAccept", Napi::Boolean::New(env, TSGI_HAVE_TCP_DEFER_ACCEPT));
+#if TSGI_HAVE_LINUX_SENDFILE
+  o.Set("sendfile", "sendfile(2), Linux form (read + write where it refuses the file)");
+#elif TSGI_HAVE_DARWIN_SENDFILE
+  o.Set("sendfile", "sendfile(2), macOS form (read + write where it refuses the file)");
+#else
+  o.Set("sendfile", "pread + write");
+#endif
+#if defined(__clang__)
+  o.Set("compiler", std::string("clang ") + __clang_version__);
+#elif defined(__GNUC__)
+  o.Set("compiler", std::string("g++ ") + __VERSION__);
+#else
+  o.Set("compiler", "unknown");
+#endif
+  o.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
+#if defined(__GLIBC__)
+  o.Set("libc", "glibc " + std::to_string(__GLIBC__) + "." + std::to_string(__GLIBC_MINOR__));
+#else
+  o.Set("libc", env.Null());
+#endif
+  o.Set("portable", Napi::Boolean::New(env, TSGI_FORCE_PORTABLE_BUILD));
+#if defined(__SANITIZE_ADDRESS__)
+  o.Set("sanitizers", Napi::Boolean::New(env, true));
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  o.Set("sanitizers", Napi::Boolean::New(env, true));
+#else
+  o.Set("sanitizers", Napi::Boolean::New(env, false));
+#endif
+#else
+  o.Set("sanitizers", Napi::Boolean::New(env, false));
+#endif
+  return o;
+}
+
+}  // namespace
+
+void InitPlatform(Napi::Env env, Napi::Object exports) {
+  exports.Set("platform", Napi::Function::New(env, Platform));
+}
+
+}  // namespace tsgi
