@@ -110,7 +110,7 @@ export const FLAGS: Flag[] = [
   { names: ['--config'], key: 'config', kind: 'string', arg: 'FILE', help: 'read options from FILE: tsgi.ini ([tsgi] section, key = value) or tsgi.json; see docs/config.md' },
   { names: ['--print-config'], key: 'printConfig', kind: 'bool', arg: '', help: 'print the merged options (command line > TSGI_* environment > config file) with their sources, and exit' },
   { names: ['-h', '--help'], key: 'help', kind: 'bool', arg: '', help: 'show this help' },
-  { names: ['-V', '--version'], key: 'version', kind: 'bool', arg: '', help: 'print the version' },
+  { names: ['-V', '--version'], key: 'version', kind: 'bool', arg: '', help: 'print the version (with --verbose: tsgi doctor\'s report)' },
 ];
 
 function usage(msg: string): TsgiError {
@@ -263,6 +263,7 @@ export function helpText(): string {
     'Usage: tsgi [options] APP',
     '       tsgi [options] --mount PATH=MODULE ... [--vhost HOST[PATH]=MODULE ...] [APP]',
     '       tsgi bench [options] TARGET [PATH]   (load a server over HTTP, uwsgi, SCGI or FastCGI; tsgi bench --help)',
+    '       tsgi doctor [--json]                 (which native addon loads, how it was built, the platform features it uses)',
     '',
     'Serves APP, a module (ESM or CommonJS) exporting an app. With --mount or --vhost, several apps:',
     'each request goes to the app of its host and of the longest mount point covering its path; the',
