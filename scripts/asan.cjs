@@ -126,10 +126,13 @@ const base = 'http://127.0.0.1:' + s.addresses[0].port;
 })().catch((e) => { console.error(e); process.exit(1); });`;
 const smokeCode = run(process.execPath, ['-e', smoke], { env, timeout: 60_000 }, 'smoke test: serve() on the instrumented addon');
 
+// Folders or test files; scripts/test.cjs expands folders (Node 22 and 24
+// run none given to `node --test`) and fails a run in which no test ran.
 const targets = process.argv.slice(2);
-if (targets.length === 0) targets.push(path.join('build-test', 'http') + path.sep);
+if (targets.length === 0) targets.push(path.join('build-test', 'http'));
 const testCode = smokeCode === 0
-  ? run(process.execPath, ['--test', '--test-concurrency=1', ...targets], { env, timeout: 30 * 60_000 })
+  ? run(process.execPath, [path.join(__dirname, 'test.cjs'), ...targets], { env, timeout: 30 * 60_000 },
+    `node scripts/test.cjs ${targets.join(' ')}`)
   : smokeCode;
 
 const found = fs.readdirSync(reports);
