@@ -48,7 +48,25 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++14", "-std=gnu++17"],
       "conditions": [
         ["OS=='linux'", {
-          "sources": ["native/poller/poller_epoll.cc"]
+          "sources": ["native/poller/poller_epoll.cc", "native/compat/glibc_compat.cc"],
+          # Prebuilt binaries must load on glibc 2.28 (docs/design.md,
+          # "Prebuilt binaries"): libstdc++ is linked in and its symbols kept
+          # private (--exclude-libs), so the binary needs no GLIBCXX/CXXABI
+          # version of the machine it runs on; hidden visibility and
+          # --gc-sections drop the code nobody calls, and with it libstdc++'s
+          # references to newer glibc symbols (arc4random, pthread_once ...).
+          # libgcc_s stays shared: the static unwinder calls _dl_find_object
+          # (glibc 2.35). The two --wrap'ed calls left are pinned to the
+          # architecture's baseline version in native/compat/glibc_compat.cc.
+          "defines": ["TSGI_GLIBC_COMPAT"],
+          "cflags_cc": ["-fvisibility=hidden", "-fvisibility-inlines-hidden", "-ffunction-sections", "-fdata-sections"],
+          "ldflags": [
+            "-static-libstdc++",
+            "-Wl,--exclude-libs,ALL",
+            "-Wl,--gc-sections",
+            "-Wl,--wrap=pthread_create",
+            "-Wl,--wrap=pthread_join"
+          ]
         }],
         ["OS=='mac' or OS=='freebsd' or OS=='openbsd'", {
           "sources": ["native/poller/poller_kqueue.cc"]

@@ -193,16 +193,31 @@ bool unix_sockaddr(const Address& a, struct sockaddr_un* sun, socklen_t* len) {
   return true;
 }
 
+// The file type at path, not following a symlink: 0 or errno. glibc 2.33
+// turned lstat from an inline call of __lxstat64 into a symbol of its own
+// (lstat64@GLIBC_2.33) that older glibc lacks; prebuilt binaries must load on
+// glibc 2.28, so glibc builds ask statx (GLIBC_2.28) instead.
+int path_mode(const char* path, mode_t* mode) {
+#ifdef __GLIBC__
+  struct statx st;
+  if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &st) != 0) return errno;
+  *mode = st.stx_mode;
+#else
+  struct stat st;
+  if (lstat(path, &st) != 0) return errno;
+  *mode = st.st_mode;
+#endif
+  return 0;
+}
+
 // An existing socket file is stale when connecting to it is refused: its
 // owner is gone, so it is removed. Anything else at the path is left alone.
 int clear_stale(const Address& a, const struct sockaddr_un& sun, socklen_t len,
                 std::string* error) {
-  struct stat st;
-  if (lstat(a.host.c_str(), &st) != 0) {
-    int err = errno;
+  mode_t mode;
+  if (int err = path_mode(a.host.c_str(), &mode); err != 0)
     return err == ENOENT ? 0 : fail(a, err, reason(err), error);
-  }
-  if (!S_ISSOCK(st.st_mode))
+  if (!S_ISSOCK(mode))
     return fail(a, EEXIST, "the path exists and is not a socket (not removed)", error);
   int probe = new_socket(AF_UNIX);
   if (probe < 0) return fail(a, -probe, "cannot create socket: " + reason(-probe), error);
