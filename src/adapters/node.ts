@@ -9,7 +9,10 @@
 // `_read` and `_destroy` (the hooks Readable itself lets options set); on
 // `res`, `writeHead`, `write`, `end` and `flushHeaders`. Everything else is
 // Node's own code: setHeader and friends, `headersSent` (from `_header`),
-// `writableEnded`/`writableFinished`/`writableLength` (from the socket).
+// `writableEnded` and `writableLength` (from the socket). `writableFinished`
+// becomes an own `true` when the adapter emits 'finish': Node 20 and 22
+// compute it from the socket, Node 24 reads a private flag that only Node's
+// own finishing sets.
 //
 // The socket is one small object per request, an `Exchange`, which also
 // holds the reply's state: the head, the TSGI promise, the queue of written
@@ -47,6 +50,8 @@ const HIGH_WATER = 64 * 1024;
 const DONE: IteratorResult<Chunk> = Object.freeze({ value: undefined, done: true });
 /** What `_header` holds once the head is decided: Node's own headersSent and setHeader read it. */
 const HEAD_DECIDED = 'HTTP/1.1 (tsgi)\r\n\r\n';
+/** res.writableFinished once 'finish' is emitted (see the top of this file). */
+const FINISHED: PropertyDescriptor = Object.freeze({ value: true, writable: false, enumerable: false, configurable: true });
 /** The reply to a request whose client left before the app answered: serve() drops it unsent. */
 const GONE_REPLY: Reply = Object.freeze({ status: 500 });
 
@@ -499,6 +504,8 @@ class Exchange extends EventEmitter {
   finished(): void {
     if (this.finishState !== 1 || (this.destroyed && this.body !== undefined)) return;
     this.finishState = 2;
+    // Before this, the prototype's getter says false on every Node version.
+    Object.defineProperty(this.res, 'writableFinished', FINISHED);
     this.res.emit('finish');
     process.nextTick(emitClose, this);
   }
@@ -592,7 +599,7 @@ class Exchange extends EventEmitter {
     return !this.destroyed;
   }
 
-  /** What the server has not taken yet (ServerResponse's writableLength and writableFinished read it). */
+  /** What the server has not taken yet (ServerResponse's writableLength, and writableFinished before Node 24, read it). */
   get writableLength(): number {
     return (this.body?.queued ?? 0) + (this.finishState === 1 ? 1 : 0);
   }

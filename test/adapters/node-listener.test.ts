@@ -80,6 +80,18 @@ describe('plain listeners', () => {
           events.push(`after end ended=${res.writableEnded} finished=${res.writableFinished}`);
           return;
         }
+        case '/end-again': {
+          // end(cb) before 'finish' waits for it; after it, cb gets an error.
+          const code = (err?: Error | null): string => (err ? (err as Error & { code: string }).code : 'ok');
+          res.on('finish', () => {
+            events.push('finish');
+            res.end((err?: Error | null) => { events.push(`late end cb ${code(err)} finished=${res.writableFinished}`); });
+          });
+          if (u.searchParams.has('stream')) res.write('streamed ');
+          res.end('x', (err?: Error | null) => { events.push(`end cb ${code(err)}`); });
+          res.end((err?: Error | null) => { events.push(`second end cb ${code(err)}`); });
+          return;
+        }
         case '/throw':
           throw new Error('listener threw');
         case '/reject':
@@ -204,6 +216,16 @@ describe('plain listeners', () => {
     await eventually(() => (events.includes('close') ? true : undefined), 2000, 'close');
     assert.deepEqual(events, ['after end ended=true finished=false', 'finish ended=true finished=true', 'close']);
   });
+
+  for (const path of ['/end-again', '/end-again?stream']) {
+    it(`${path}: end(cb) before 'finish' calls cb at 'finish'; after it, with ERR_STREAM_ALREADY_FINISHED`, async () => {
+      events.length = 0;
+      const a = await t.ask('http', path);
+      assert.equal(a.body.toString(), path.endsWith('stream') ? 'streamed x' : 'x');
+      await eventually(() => (events.some((e) => e.startsWith('late')) ? true : undefined), 2000, 'the late end cb');
+      assert.deepEqual(events, ['finish', 'end cb ok', 'second end cb ok', 'late end cb ERR_STREAM_ALREADY_FINISHED finished=true']);
+    });
+  }
 
   for (const proto of ['uwsgi', 'fastcgi'] as const) {
     it(`${proto}: req.url is REQUEST_URI, or the part below a mount; without it SCRIPT_NAME + PATH_INFO (encoded) + ? QUERY_STRING`, async () => {
