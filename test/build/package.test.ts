@@ -86,7 +86,9 @@ test('bin/tsgi is an executable node script and the files whitelist exists', () 
     if (f === 'prebuilds/') continue; // made by `npm run prebuild` before publishing
     assert.ok(fs.existsSync(path.join(ROOT, f)), `"files" lists ${f}, which does not exist`);
   }
-  assert.equal(pkg.scripts.install, 'node-gyp-build');
+  // node-gyp-build, behind one line saying when no prebuilt binary fits (scripts/install.cjs).
+  assert.equal(pkg.scripts.install, 'node scripts/install.cjs');
+  assert.ok(pkg.files.includes('scripts/install.cjs'), 'the install script must be shipped');
   assert.ok(pkg.dependencies['node-gyp-build'], 'node-gyp-build must be a dependency: the install script runs it');
   assert.ok(pkg.dependencies['node-addon-api'], 'node-addon-api must be a dependency: a source build needs it');
 });
