@@ -145,15 +145,32 @@ Server::Server(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Server>(info),
   shared_cap_ = shared.ElementLength() / 4;
 
   loop_ = new Loop(this, opts);
-  if (!loop_->ok()) throw Napi::Error::New(env, std::string("cannot create the poller: ") + std::strerror(errno));
-  if (napi_get_uv_event_loop(env, &uv_) != napi_ok) throw Napi::Error::New(env, "no libuv loop");
+  // A throwing constructor runs no destructor: the loop is freed here.
+  auto fail = [&](const std::string& msg) {
+    delete loop_;
+    loop_ = nullptr;
+    return Napi::Error::New(env, msg);
+  };
+  if (!loop_->ok()) throw fail(std::string("cannot create the poller: ") + std::strerror(-loop_->poll_fd()));
+  if (napi_get_uv_event_loop(env, &uv_) != napi_ok) throw fail("no libuv loop");
   loop_->set_now(uv_now(uv_));
+  // A poller descriptor libuv cannot watch would be a server that never
+  // wakes: refuse it here, loudly.
+  const char* watch = "cannot watch the poller's descriptor in the event loop: ";
   poll_ = new uv_poll_t;
+  if (int rc = uv_poll_init(uv_, poll_, loop_->poll_fd()); rc != 0) {
+    delete poll_;  // not initialised: no uv_close
+    poll_ = nullptr;
+    throw fail(std::string(watch) + "uv_poll_init: " + uv_strerror(rc));
+  }
+  poll_->data = this;
+  if (int rc = uv_poll_start(poll_, UV_READABLE, OnPoll); rc != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll_ = nullptr;
+    throw fail(std::string(watch) + "uv_poll_start: " + uv_strerror(rc));
+  }
   timer_ = new uv_timer_t;
   idle_ = new uv_idle_t;
-  uv_poll_init(uv_, poll_, loop_->poll_fd());
-  poll_->data = this;
-  uv_poll_start(poll_, UV_READABLE, OnPoll);
   uv_timer_init(uv_, timer_);
   timer_->data = this;
   uv_timer_start(timer_, OnTimer, 1000, 1000);

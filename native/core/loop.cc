@@ -153,12 +153,12 @@ Connection* Loop::find(double handle) {
 }
 
 int Loop::run_ready() {
-  PollEvent events[256];
+  PollEvent events[kPollBatch];
   int total = 0;
   in_batch_++;
   in_run_ready_ = true;
   for (int round = 0; round < 8; round++) {
-    int n = poller_.wait(events, 256, 0);
+    int n = poller_.wait(events, kPollBatch, 0);
     if (n <= 0) break;
     total += n;
     for (int i = 0; i < n; i++) {
@@ -171,7 +171,7 @@ int Loop::run_ready() {
         if (!c->closed) on_conn_event(c, events[i].flags);
       }
     }
-    if (n < 256) break;
+    if (n < kPollBatch) break;  // drained: a full batch may have more behind it
   }
   in_run_ready_ = false;
   in_batch_--;
@@ -709,8 +709,16 @@ void Loop::close_conn(Connection* c) {
   if (c->request_active) sink_->on_abort(c->handle);
   c->request_active = false;
   c->handle = 0;
-  // close() takes the fd out of the poller: no EPOLL_CTL_DEL. The object
-  // stays until the batch ends (PollEvents may still point at it).
+  // Out of the poller before close(), as poller.h asks: the kernel's epoll
+  // and kqueue drop a closed fd by themselves, but libkqueue keeps the
+  // registration, and an add for the next socket given this fd number then
+  // reports nothing. The object stays until the batch ends (PollEvents may
+  // still point at it).
+  if (c->registered) {
+    (void)poller_.remove(c->fd, c->interest);  // nothing to do if it fails: the fd goes anyway
+    c->registered = false;
+    c->interest = 0;
+  }
   ::close(c->fd);
   c->fd_closed = true;
   c->out.clear();

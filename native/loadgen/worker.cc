@@ -487,11 +487,15 @@ bool Worker::retry_kept(Conn* c, uint64_t now) {
   return true;
 }
 
-// Leaves the slots in flight as they are. Closing the descriptor also takes
-// it out of the epoll set / kqueue: no poller_.remove() (one syscall less per
-// uwsgi/SCGI request).
+// Leaves the slots in flight as they are. The descriptor leaves the poller
+// before it is closed, as poller.h asks: the kernel's epoll and kqueue would
+// drop it by themselves, libkqueue does not (a reused fd number then reports
+// nothing).
 void Worker::close_fd(Conn* c) {
-  if (c->fd >= 0) ::close(c->fd);
+  if (c->fd >= 0) {
+    (void)poller_.remove(c->fd, c->interest);  // the fd is closed either way
+    ::close(c->fd);
+  }
   c->fd = -1;
   c->gen++;
   c->interest = 0;
@@ -558,7 +562,7 @@ void Worker::run() {
   if (open_loop_) issue_due(now);
   else
     for (Conn& c : conns_) fill(&c, now);
-  PollEvent events[256];
+  PollEvent events[kPollBatch];
   uint64_t next_sweep = now + kSweepNs;
   for (;;) {
     now = now_ns();
@@ -580,7 +584,7 @@ void Worker::run() {
       uint64_t due_in = next_due_ > now ? next_due_ - now : 0;
       timeout_ms = std::min(timeout_ms, int(due_in / 1000000));
     }
-    int n = poller_.wait(events, 256, timeout_ms);
+    int n = poller_.wait(events, kPollBatch, timeout_ms);
     if (n < 0) throw std::runtime_error(std::string("poller wait: ") + std::strerror(-n));
     if (n > 0) now = now_ns();
     for (int i = 0; i < n; i++) {

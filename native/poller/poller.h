@@ -16,6 +16,8 @@
 
 #include <cstdint>
 
+#include "net/platform.h"  // TSGI_LIBKQUEUE, always defined (0 or 1)
+
 namespace tsgi {
 
 enum PollFlags : uint32_t {
@@ -28,6 +30,11 @@ enum PollFlags : uint32_t {
   // waiter per connection (EPOLLEXCLUSIVE where the kernel has it).
   kPollExclusive = 1u << 4,
 };
+
+// Events wait() returns per call, on both backends. run_ready() calls wait()
+// again only after a call came back full, so the two must agree: with a
+// smaller cap in the poller, one batch would be handled per wake-up.
+constexpr int kPollBatch = 256;
 
 struct PollEvent {
   void* data;
@@ -44,8 +51,14 @@ class Poller {
   // The poller's own descriptor: readable whenever wait() would return events.
   // libuv watches it so the core shares Node's loop. Close-on-exec. When
   // !ok(), fd() is the -errno of the failed epoll_create1()/kqueue().
-  int fd() const { return fd_; }
-  bool ok() const { return fd_ >= 0; }
+  int fd() const {
+#if TSGI_LIBKQUEUE
+    return fd_ < 0 ? fd_ : watch_fd_;
+#else
+    return fd_;
+#endif
+  }
+  bool ok() const { return fd() >= 0; }
 
   // Each returns 0 or -errno. `interest` is a mask of kPollRead | kPollWrite
   // (| kPollExclusive on add); 0 is allowed. `data` comes back in
@@ -63,14 +76,19 @@ class Poller {
   int modify(int fd, uint32_t old_interest, uint32_t interest, void* data);
   int remove(int fd, uint32_t old_interest);
 
-  // Fills up to `max` events (at most 128 per call on kqueue, 256 on epoll:
-  // call again for more); never blocks when timeout_ms is 0, waits forever
+  // Fills up to `max` events (at most kPollBatch per call: call again for
+  // more); never blocks when timeout_ms is 0, waits forever
   // when it is negative. Returns the count or -errno; EINTR is retried inside
   // with the time left, so a signal does not stretch the timeout.
   int wait(PollEvent* events, int max, int timeout_ms);
 
  private:
   int fd_;
+#if TSGI_LIBKQUEUE
+  // The libkqueue test build only (see poller_kqueue.cc): libkqueue's internal
+  // epoll descriptor, which fd() hands to libuv instead of fd_.
+  int watch_fd_ = -1;
+#endif
 };
 
 }  // namespace tsgi

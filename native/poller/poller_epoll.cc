@@ -16,7 +16,7 @@ namespace tsgi {
 namespace {
 
 // Events copied out per wait(); the caller loops for more.
-constexpr int kMaxBatch = 256;
+constexpr int kMaxBatch = kPollBatch;
 
 uint32_t to_epoll(uint32_t interest) {
   uint32_t ev = 0;

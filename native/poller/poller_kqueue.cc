@@ -12,12 +12,22 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#if TSGI_LIBKQUEUE
+// Test-only, the libkqueue build on Linux (native/poller/libkqueue_epoll_fd.c).
+// A BSD kqueue descriptor is readable while kevent() has events, which is what
+// lets libuv watch it; libkqueue's is the write end of a pipe and never
+// readable, so uv_poll on it would never fire. Its internal epoll descriptor
+// is readable exactly when kevent() has events, so that one goes to libuv.
+// Not something to do in production: it relies on libkqueue's internals.
+extern "C" int tsgi_libkqueue_epoll_fd(int kq);
+#endif
+
 namespace tsgi {
 
 namespace {
 
 // Events copied out per wait(); the caller loops for more.
-constexpr int kMaxBatch = 128;
+constexpr int kMaxBatch = kPollBatch;
 
 // One change per call: with no event list, kevent() reports the failing
 // change as -1/errno, which is the 0 / -errno this interface promises.
@@ -93,7 +103,15 @@ Poller::Poller() : fd_(kqueue()) {
     int err = errno;
     close(fd_);
     fd_ = -err;
+    return;
   }
+#if TSGI_LIBKQUEUE
+  watch_fd_ = tsgi_libkqueue_epoll_fd(fd_);
+  if (watch_fd_ < 0) {
+    close(fd_);
+    fd_ = -EBADF;
+  }
+#endif
 }
 
 Poller::~Poller() {
