@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "net/platform.h"
+
 namespace tsgi::net {
 
 namespace {
@@ -121,7 +123,7 @@ bool parse_unix(const std::string& text, const std::string& path, Address* out,
   bool abstract = !path.empty() && path[0] == '@';
   std::string name = abstract ? path.substr(1) : path;
   if (name.empty()) return fail(text, abstract ? "missing name after '@'" : "empty path", error);
-#ifndef __linux__
+#if !TSGI_HAVE_ABSTRACT_SOCKETS
   if (abstract) return fail(text, "abstract sockets (@name) are Linux-only", error);
 #endif
   // Legal in a path, but nearly always a stray newline from a config file.

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "net/platform.h"
 #include "net/socket.h"
 
 namespace tsgi::net {
@@ -59,24 +60,15 @@ bool resolve_peer(const std::string& text, Peer* out, std::string* error) {
 
 int connect_to(const Peer& peer, bool nodelay, bool* in_progress) {
   *in_progress = false;
-#ifdef SOCK_NONBLOCK
-  int fd = socket(peer.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-#else
-  int fd = socket(peer.addr.ss_family, SOCK_STREAM, 0);
-  if (fd < 0) return -errno;
-  if (set_nonblocking(fd) < 0 || set_cloexec(fd) < 0) {
-    int e = errno;
-    close(fd);
-    return -e;
-  }
-#endif
+  int fd = new_socket(peer.addr.ss_family);
+  if (fd < 0) return fd;
   // Results ignored: a socket these fail on fails its connect or first send.
   if (peer.tcp && nodelay) {
     int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
-#ifdef SO_NOSIGPIPE
+#if !TSGI_HAVE_MSG_NOSIGNAL && defined(SO_NOSIGPIPE)
+  // macOS setsockopt(2) SO_NOSIGPIPE: send_iov's writev must not raise SIGPIPE.
   {
     int one = 1;
     (void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);

@@ -33,6 +33,18 @@
 
 // accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC: one call instead of three.
 #define TSGI_HAVE_ACCEPT4 TSGI_LINUX_PATHS
+// socket(2) taking SOCK_NONBLOCK | SOCK_CLOEXEC in its type (macOS: fcntl after).
+#define TSGI_HAVE_SOCK_FLAGS TSGI_LINUX_PATHS
+// An accepted socket inherits TCP_NODELAY from its listener (Linux); elsewhere
+// it is set on each accepted socket.
+#define TSGI_HAVE_INHERITED_NODELAY TSGI_LINUX_PATHS
+// Abstract unix socket names ("@name"): a Linux kernel feature with no
+// portable counterpart, so a forced portable build keeps it.
+#if defined(__linux__)
+#define TSGI_HAVE_ABSTRACT_SOCKETS 1
+#else
+#define TSGI_HAVE_ABSTRACT_SOCKETS 0
+#endif
 // send(2) flags: MSG_NOSIGNAL (no SIGPIPE from a closed peer) and MSG_MORE
 // (hold a partial segment: reply and FIN in one). macOS has neither; there
 // SO_NOSIGPIPE is set on each socket instead.

@@ -19,6 +19,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "net/platform.h"
+
 namespace tsgi::net {
 
 namespace {
@@ -54,21 +56,6 @@ std::string reason(int err) {
 int fail(const Address& a, int err, const std::string& why, std::string* error) {
   if (error) *error = "cannot listen on " + describe(a) + ": " + why;
   return -err;
-}
-
-// Non-blocking and close-on-exec from the start where the kernel allows it.
-int new_socket(int family) {
-#ifdef SOCK_NONBLOCK
-  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  return fd < 0 ? -errno : fd;
-#else
-  int fd = socket(family, SOCK_STREAM, 0);
-  if (fd < 0) return -errno;
-  int rc = set_nonblocking(fd);
-  if (rc == 0) rc = set_cloexec(fd);
-  if (rc != 0) close(fd);
-  return rc != 0 ? rc : fd;
-#endif
 }
 
 int set_flag(int fd, int level, int name, int value) {
@@ -242,7 +229,7 @@ int clear_stale(const Address& a, const struct sockaddr_un& sun, socklen_t len,
 // file's mode. (umask is also process-wide, and Node's threads create files.)
 int listen_local(const Address& a, const ListenOptions& o, std::string* error) {
   bool abstract = a.kind == AddrKind::kAbstract;
-#ifndef __linux__
+#if !TSGI_HAVE_ABSTRACT_SOCKETS
   if (abstract) return fail(a, EAFNOSUPPORT, "abstract sockets (@name) are Linux-only", error);
 #endif
   // No file, so no mode: any process in the network namespace may connect.
@@ -336,6 +323,22 @@ int listen_fd(const Address& a, std::string* error) {
 
 }  // namespace
 
+// Non-blocking and close-on-exec from the start where the kernel allows it;
+// macOS socket(2) has no such type flags, so fcntl follows there.
+int new_socket(int family) {
+#if TSGI_HAVE_SOCK_FLAGS
+  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  return fd < 0 ? -errno : fd;
+#else
+  int fd = socket(family, SOCK_STREAM, 0);
+  if (fd < 0) return -errno;
+  int rc = set_nonblocking(fd);
+  if (rc == 0) rc = set_cloexec(fd);
+  if (rc != 0) close(fd);
+  return rc != 0 ? rc : fd;
+#endif
+}
+
 int listen_on(const Address& addr, const ListenOptions& opts, std::string* error) {
   switch (addr.kind) {
     case AddrKind::kTcp:
@@ -354,10 +357,14 @@ int accept_conn(int listen_fd, struct sockaddr_storage* peer) {
     socklen_t peer_len = sizeof(struct sockaddr_storage);
     struct sockaddr* sa = reinterpret_cast<struct sockaddr*>(peer);
     if (peer) peer->ss_family = AF_UNSPEC;
-#ifdef SOCK_NONBLOCK
+#if TSGI_HAVE_ACCEPT4
     int fd = accept4(listen_fd, sa, peer ? &peer_len : nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) return fd;
 #else
+    // macOS accept(2): no accept4, and the new socket does not inherit
+    // O_NONBLOCK on every BSD, so both flags are set here. A fork+exec on
+    // another thread between accept and fcntl could inherit it; tsgi's own
+    // children are spawned by Node, which closes what it does not pass.
     int fd = accept(listen_fd, sa, peer ? &peer_len : nullptr);
     if (fd >= 0) {
       int rc = set_nonblocking(fd);
@@ -401,15 +408,17 @@ int accept_conn(int listen_fd, struct sockaddr_storage* peer) {
 void tune_accepted(int fd, bool is_tcp) {
   // Results ignored on purpose: nothing to report them to, and a socket that
   // failed here (reset already) reports it on its first read.
-#ifndef __linux__
+#if !TSGI_HAVE_INHERITED_NODELAY
   if (is_tcp) (void)set_flag(fd, IPPROTO_TCP, TCP_NODELAY, 1);
 #else
-  (void)fd;
   (void)is_tcp;
 #endif
-#ifdef SO_NOSIGPIPE
+#if !TSGI_HAVE_MSG_NOSIGNAL && defined(SO_NOSIGPIPE)
+  // macOS setsockopt(2) SO_NOSIGPIPE: where send(2) has no MSG_NOSIGNAL, the
+  // socket itself is told not to raise SIGPIPE.
   (void)set_flag(fd, SOL_SOCKET, SO_NOSIGPIPE, 1);
 #endif
+  (void)fd;
 }
 
 ssize_t send_iov(int fd, const struct iovec* iov, int count, bool more) {
@@ -417,18 +426,26 @@ ssize_t send_iov(int fd, const struct iovec* iov, int count, bool more) {
   // More would fail with EMSGSIZE/EINVAL; a short write the caller handles.
   if (count > kIovMax) count = kIovMax;
   for (;;) {
-#if defined(MSG_NOSIGNAL) && !defined(__APPLE__)
+#if TSGI_HAVE_MSG_NOSIGNAL
     struct msghdr msg = {};
     msg.msg_iov = const_cast<struct iovec*>(iov);
     msg.msg_iovlen = count;
     int flags = MSG_NOSIGNAL;
-#ifdef MSG_MORE
+#if TSGI_HAVE_MSG_MORE
     if (more) flags |= MSG_MORE;
+#else
+    (void)more;
 #endif
     ssize_t n = sendmsg(fd, &msg, flags);
 #else
     (void)more;
-    // macOS: no MSG_NOSIGNAL; SO_NOSIGPIPE was set by tune_accepted().
+    // macOS: no MSG_NOSIGNAL (macOS send(2)); SO_NOSIGPIPE was set on the
+    // socket (tune_accepted, connect_to), so writev cannot raise SIGPIPE.
+    // The forced portable build on Linux takes this path too, where
+    // SO_NOSIGPIPE does not exist: there a write to a reset peer raises
+    // SIGPIPE, which Node ignores process-wide from start-up (its
+    // signal(SIGPIPE, SIG_IGN); a JS 'SIGPIPE' listener is a handler, not the
+    // default action), so writev fails with EPIPE as on macOS.
     ssize_t n = writev(fd, iov, count);
 #endif
     if (n >= 0) return n;
@@ -481,7 +498,7 @@ int dup_listener(int fd, std::string* error) {
 }
 
 void set_defer_accept(int fd) {
-#ifdef TCP_DEFER_ACCEPT
+#if TSGI_HAVE_TCP_DEFER_ACCEPT
   // Seconds a silent client stays unaccepted; after it the kernel hands the
   // connection over anyway (and our header timeout applies).
   (void)set_flag(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, 1);

@@ -87,6 +87,8 @@ int set_nodelay(int fd);
 
 int set_nonblocking(int fd);
 int set_cloexec(int fd);
+// socket(family, SOCK_STREAM), non-blocking and close-on-exec: the fd or -errno.
+int new_socket(int family);
 
 // Kind of the listening socket behind an inherited descriptor: true for
 // AF_INET/AF_INET6 (so TCP_NODELAY applies). Fails if fd is not a listening
