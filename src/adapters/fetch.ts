@@ -8,10 +8,11 @@
 // its prototype chain is Request.prototype, `url`, `method`, `headers` and
 // `signal` come straight from the TSGI request, the body methods read
 // req.body directly, and a real Request is built only for what remains
-// (clone(), formData(), `cache`, …). A Response whose body was given as a
-// string or bytes is sent as those, when undici tells us what they were.
+// (clone(), formData(), `cache`, …). A Response's body is read through its
+// public stream only; one that ends at once (a string, bytes) is sent whole
+// with a Content-Length, any other as a stream (see "the Response").
 import { TsgiError } from '../errors.js';
-import type { App, Chunk, Reply, Request as TsgiRequest } from '../tsgi/types.js';
+import type { App, Chunk, Reply, ReplyBody, Request as TsgiRequest } from '../tsgi/types.js';
 import { appTarget } from './target.js';
 
 /** What a fetch handler gets as its second argument: Hono's `c.env`. */
@@ -273,74 +274,60 @@ function lazyRequest(req: TsgiRequest, url: string): Request {
 
 // ---- the Response -------------------------------------------------------------
 
-// undici keeps what a Response body was made from (a string, a copy of the
-// bytes) in its internal state; when it is there and the stream is untouched,
-// those are the bytes, with no stream read. Internal, hence guarded: with
-// another undici the symbol is absent and every body goes through the stream.
-interface UndiciState { body?: { source?: unknown; stream?: ReadableStream } | null }
-interface StreamState { disturbed?: unknown; reader?: unknown }
-// Node's own mark of a stream that was read from (node:internal/streams/utils).
-const DISTURBED = Symbol.for('nodejs.stream.disturbed');
-let probed = false;
-let STATE: symbol | undefined;
-// The web stream's internal state, read directly: its public `locked` and
-// the disturbed getter cost more than a microsecond on Node 20's
-// transferable streams. Absent or of another shape, the public getters serve.
-let STREAM_STATE: symbol | undefined;
+// A Response's body is only ever read through its public stream. Whether it
+// is whole (a string, bytes, JSON: sent with a Content-Length) or a stream
+// (sent chunked as it comes) is told by reading ahead: a body undici made of
+// a string or bytes gives its one chunk and then its end within a few
+// microtask turns of being asked (first read 2 or 3, end 1, on Node 20 to
+// 26), a stream that is still being produced does not. So up to two reads
+// are each given SOON turns; when the end came, the chunk read is the body,
+// otherwise what was read leads the stream. Waiting longer would only hold
+// back the head of a real stream; a whole body read too slowly still goes
+// out correctly, chunked. (@hono/node-server decides the same way.)
+const SOON = 6;
+const LATER = Symbol('later');
+interface Read { done?: boolean; value?: unknown }
 
-let streamProbed = false;
-
-function probeStream(stream: ReadableStream): void {
-  streamProbed = true;
-  const sym = Object.getOwnPropertySymbols(stream).find((s) => s.description === 'kState');
-  const st = sym && (stream as unknown as Record<symbol, StreamState | undefined>)[sym];
-  if (st && typeof st === 'object' && typeof st.disturbed === 'boolean' && 'reader' in st) STREAM_STATE = sym;
+/** p's result if it settles within SOON microtask turns, else LATER. */
+function soon(p: Promise<Read>): Promise<Read | typeof LATER> {
+  let timer: Promise<typeof LATER> = Promise.resolve(LATER);
+  for (let i = 1; i < SOON; i++) timer = timer.then(later);
+  return Promise.race([p, timer]);
 }
 
-/** Whether nobody has read from or locked the stream. */
-function untouched(stream: ReadableStream): boolean {
-  if (!streamProbed) probeStream(stream);
-  if (STREAM_STATE !== undefined) {
-    const st = (stream as unknown as Record<symbol, StreamState | undefined>)[STREAM_STATE];
-    if (st !== undefined) return st.disturbed === false && st.reader === undefined;
-  }
-  return !stream.locked && (stream as ReadableStream & { [DISTURBED]?: boolean })[DISTURBED] === false;
+function later(): typeof LATER {
+  return LATER;
 }
 
-function sourceOf(res: Response): string | Uint8Array | undefined {
-  if (!probed) {
-    probed = true;
-    STATE = Object.getOwnPropertySymbols(res).find((s) => s.description === 'state');
-  }
-  if (STATE === undefined) return undefined;
-  const body = (res as unknown as Record<symbol, UndiciState | undefined>)[STATE]?.body;
-  const source = body?.source;
-  if (typeof source !== 'string' && !(source instanceof Uint8Array)) return undefined;
-  const stream = body!.stream;
-  if (stream === undefined || !untouched(stream)) return undefined;
-  return source;
+/** A stream's chunk as a TSGI chunk: a stream of strings (allowed by ReadableStream) goes out as UTF-8. */
+function chunkOf(v: unknown): Chunk {
+  return typeof v === 'string' || v instanceof Uint8Array ? v : new Uint8Array(v as ArrayBuffer);
 }
 
-/** Whether a Response made of a string or bytes skips its stream here (for tests). */
-export function fetchFastBody(): boolean {
-  return sourceOf(new Response('x')) === 'x';
-}
-
-/** A Response body as an async iterable: one read per chunk the server pulls. */
-function streamBody(body: ReadableStream<Uint8Array>): AsyncIterable<Chunk> {
+/**
+ * The rest of a Response body as an async iterable, one read per chunk the
+ * server pulls: first `ahead` (read already), then `pending` (asked for
+ * already), then the stream. With no reader, the reader is taken on the
+ * first pull, so a locked body fails there, where the server answers 500.
+ */
+function streamBody(body: ReadableStream<Uint8Array>, reader?: ReadableStreamDefaultReader<Uint8Array>,
+  ahead: Chunk[] = [], pending?: Promise<Read>): AsyncIterable<Chunk> {
   return {
     [Symbol.asyncIterator](): AsyncIterator<Chunk> {
-      // The reader is taken on the first pull, so a locked body fails there,
-      // where the server answers 500, not where it asks for the iterator.
-      let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
       return {
         async next(): Promise<IteratorResult<Chunk>> {
-          reader ??= body.getReader();
-          const r = await reader.read();
+          const first = ahead.shift();
+          if (first !== undefined) return { done: false, value: first };
+          let r: Read;
+          if (pending !== undefined) {
+            r = await pending;
+            pending = undefined;
+          } else {
+            reader ??= body.getReader();
+            r = await reader.read();
+          }
           if (r.done) return { done: true, value: undefined };
-          const v = r.value as unknown;
-          // A stream of strings (allowed by ReadableStream) goes out as UTF-8.
-          return { done: false, value: typeof v === 'string' || v instanceof Uint8Array ? v : new Uint8Array(v as ArrayBuffer) };
+          return { done: false, value: chunkOf(r.value) };
         },
         async return(): Promise<IteratorResult<Chunk>> {
           // The client left: cancel the stream, so its producer hears of it.
@@ -352,7 +339,36 @@ function streamBody(body: ReadableStream<Uint8Array>): AsyncIterable<Chunk> {
   };
 }
 
-function toReply(res: Response): Reply {
+/** The body whole if it ends within reach (see above), else as a stream led by what was read. */
+async function bodyOf(body: ReadableStream<Uint8Array>): Promise<ReplyBody> {
+  let reader: ReadableStreamDefaultReader<Uint8Array>;
+  try {
+    reader = body.getReader();
+  } catch {
+    // Locked (the handler holds a reader): it fails again where the server pulls, a 500.
+    return streamBody(body);
+  }
+  let read = reader.read();
+  const first = await soon(read);
+  if (first === LATER) return streamBody(body, reader, [], read);
+  if (first.done) return EMPTY;
+  const chunk = chunkOf(first.value);
+  read = reader.read();
+  const second = await soon(read);
+  if (second === LATER) return streamBody(body, reader, [chunk], read);
+  if (second.done) return chunk;
+  return streamBody(body, reader, [chunk, chunkOf(second.value)]);
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Whether a Response made of a string is sent whole, with its length, on this Node (for tests). */
+export async function fetchFastBody(): Promise<boolean> {
+  const body = await bodyOf(new Response('x').body!);
+  return body instanceof Uint8Array && body.length === 1 && body[0] === 0x78;
+}
+
+function toReply(res: Response): Reply | Promise<Reply> {
   if (!(res instanceof Response)) {
     throw new TsgiError('TSGI_ERR_REPLY_BODY', `the fetch handler returned ${res === null ? 'null' : typeof res}, not a Response`);
   }
@@ -363,13 +379,10 @@ function toReply(res: Response): Reply {
     else headers.push([name, value]);
   }
   if (cookies) for (const cookie of res.headers.getSetCookie()) headers.push(['set-cookie', cookie]);
-  const source = sourceOf(res);
+  const status = res.status;
   const body = res.body;
-  return {
-    status: res.status,
-    headers,
-    body: source !== undefined ? source : body === null ? undefined : streamBody(body),
-  };
+  if (body === null) return { status, headers, body: undefined };
+  return bodyOf(body).then((b) => ({ status, headers, body: b }));
 }
 
 // ---- the app ------------------------------------------------------------------
