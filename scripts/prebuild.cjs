@@ -63,10 +63,33 @@ function toolsFor(arch) {
   return { env: { CC: `${triple}-gcc`, CXX: `${triple}-g++` }, strip: `${triple}-strip` };
 }
 
+/**
+ * node-gyp as npm runs it (npm puts its own on PATH for scripts; run
+ * directly, this finds the same one), and the headers of the Node running
+ * this script when it ships them (include/node: official tarballs and
+ * distribution packages do), so no download is needed.
+ */
+function nodeGypSetup() {
+  const env = {};
+  if (!process.env.npm_config_nodedir) {
+    const prefix = path.resolve(path.dirname(process.execPath), '..');
+    if (fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) env.npm_config_nodedir = prefix;
+  }
+  let nodeGyp = process.env.npm_config_node_gyp;
+  if (!nodeGyp) {
+    const npm = spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim();
+    const bundled = npm && path.join(path.dirname(fs.realpathSync(npm)), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+    if (!bundled || !fs.existsSync(bundled)) die('node-gyp not found (it comes with npm)');
+    nodeGyp = bundled;
+  }
+  return { env, nodeGyp };
+}
+
 /** prebuildify in a copy of the sources; returns the binary it wrote under root/prebuilds. */
 function build(arch) {
   if (process.platform !== 'linux') die(`prebuilds are made on Linux; this is ${process.platform}`);
   const { env, strip } = toolsFor(arch);
+  const gyp = nodeGypSetup();
   const stage = fs.mkdtempSync(path.join(os.tmpdir(), `tsgi-prebuild-${arch}-`));
   try {
     for (const f of ['package.json', 'binding.gyp', 'native']) {
@@ -75,11 +98,13 @@ function build(arch) {
     fs.symlinkSync(path.join(root, 'node_modules'), path.join(stage, 'node_modules'), 'dir');
     const dest = path.join(root, 'prebuilds', `linux-${arch}`);
     fs.rmSync(dest, { recursive: true, force: true });
+    // --target: the running Node's headers (N-API: the binary serves every Node version).
     const args = [require.resolve('prebuildify/bin.js'), '--napi', '--strip', '--tag-libc',
-      '--arch', arch, '--strip-bin', strip, '--out', root];
+      '--target', `node@${process.versions.node}`, '--arch', arch, '--strip-bin', strip,
+      '--node-gyp', gyp.nodeGyp, '--out', root];
     const started = Date.now();
     const r = spawnSync(process.execPath, args, {
-      cwd: stage, stdio: 'inherit', env: { ...process.env, ...env, JOBS: process.env.JOBS ?? 'max' },
+      cwd: stage, stdio: 'inherit', env: { ...process.env, ...gyp.env, ...env, JOBS: process.env.JOBS ?? 'max' },
     });
     if (r.error) die(`prebuildify: ${r.error.message}`);
     if (r.status !== 0) die(`prebuildify --arch ${arch} exited ${r.status ?? r.signal}`);
