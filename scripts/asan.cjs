@@ -11,55 +11,21 @@
 // Plain cmake, not cmake-js: cmake-js would download node headers; the local
 // ones (beside the node binary, or npm's nodedir) are enough.
 'use strict';
-const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
+const { root, tools, capture, buildAddon } = require('./lib/cmake-build.cjs');
 
-const root = path.join(__dirname, '..');
 const out = path.join(root, 'build-asan');
 const reports = path.join(out, 'reports');
 const cxx = process.env.TSGI_ASAN_CXX || 'clang++';
 
-function die(msg) {
-  process.stderr.write(`asan: ${msg}\n`);
-  process.exit(1);
-}
-
-function run(cmd, args, opts = {}, label = `${cmd} ${args.join(' ')}`) {
-  process.stderr.write(`asan: ${label}\n`);
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
-  if (r.error) die(`${cmd}: ${r.error.message}`);
-  return r.status === null ? 128 + (os.constants.signals[r.signal] || 0) : r.status;
-}
-
-function must(cmd, args, opts) {
-  const code = run(cmd, args, opts);
-  if (code !== 0) die(`${cmd} exited ${code}`);
-}
-
-function capture(cmd, args) {
-  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
+const t = tools('asan');
+const { die, run, must } = t;
 
 // -- tools and headers --------------------------------------------------------
 
 if (process.platform !== 'linux') die('only Linux is supported (LD_PRELOAD of the ASan runtime)');
-if (capture('cmake', ['--version']) === undefined) die('cmake not found: apt-get install cmake');
 if (capture(cxx, ['--version']) === undefined) die(`${cxx} not found: apt-get install clang libclang-rt-14-dev`);
-
-function nodeInclude() {
-  const candidates = [
-    path.join(path.dirname(process.execPath), '..', 'include', 'node'),
-    process.env.npm_config_nodedir && path.join(process.env.npm_config_nodedir, 'include', 'node'),
-  ];
-  const npmDir = capture(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['config', 'get', 'nodedir']);
-  if (npmDir && npmDir !== 'undefined' && npmDir !== 'null') candidates.push(path.join(npmDir, 'include', 'node'));
-  return candidates.filter(Boolean).map((d) => path.resolve(d)).find((d) => fs.existsSync(path.join(d, 'node_api.h')));
-}
-const include = nodeInclude();
-if (!include) die('node_api.h not found beside node or in npm\'s nodedir; install the node headers (e.g. the nodejs-dev package)');
 
 const rtArch = { x64: 'x86_64', arm64: 'aarch64', ia32: 'i386' }[process.arch] || process.arch;
 const runtime = capture(cxx, [`-print-file-name=libclang_rt.asan-${rtArch}.so`]);
@@ -69,10 +35,7 @@ if (!runtime || !path.isAbsolute(runtime) || !fs.existsSync(runtime)) {
 
 // -- build ----------------------------------------------------------------------
 
-must('cmake', ['-S', root, '-B', out, '-DTSGI_SANITIZE=ON', `-DCMAKE_CXX_COMPILER=${cxx}`, `-DCMAKE_JS_INC=${include}`]);
-must('cmake', ['--build', out, '--parallel', String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length))]);
-const addon = path.join(out, 'tsgi.node');
-if (!fs.existsSync(addon)) die(`the build made no ${path.relative(root, addon)}`);
+const addon = buildAddon(t, out, ['TSGI_SANITIZE=ON', `CMAKE_CXX_COMPILER=${cxx}`]);
 if (!fs.readFileSync(addon).includes('__asan_report_')) die(`${path.relative(root, addon)} is not instrumented`);
 
 // -- run ------------------------------------------------------------------------
