@@ -1,13 +1,21 @@
 // Link-time glue that lets a binary built against a new glibc (the release
 // machine's) load on glibc 2.28, the oldest that Node 20's own binaries need.
 // Only binding.gyp's Linux builds define TSGI_GLIBC_COMPAT and pass the
-// matching --wrap flags; the sanitizer and fuzz builds link against the
-// machine's own glibc and compile this file to nothing. See docs/design.md,
+// matching --wrap flags, so the wrappers exist whenever they do (on musl too,
+// where they only forward); the sanitizer and fuzz builds link against the
+// machine's own libc and compile this file to nothing. See docs/design.md,
 // "Prebuilt binaries", and test/build/glibc-symbols.test.ts, which fails on
 // any symbol version newer than 2.28.
 #include <pthread.h>  // and through it <features.h>: __GLIBC__, __GLIBC_PREREQ
 
-#if defined(TSGI_GLIBC_COMPAT) && defined(__linux__) && defined(__GLIBC__)
+#if defined(TSGI_GLIBC_COMPAT) && defined(__linux__)
+
+// 0 on other libcs (musl defines no __GLIBC_PREREQ, which #if cannot call).
+#if defined(__GLIBC__) && defined(__GLIBC_PREREQ)
+#define TSGI_GLIBC_AT_LEAST(major, minor) __GLIBC_PREREQ(major, minor)
+#else
+#define TSGI_GLIBC_AT_LEAST(major, minor) 0
+#endif
 
 extern "C" {
 
@@ -17,8 +25,9 @@ extern "C" {
 // std::thread (native/loadgen), which is compiled already, so a .symver in
 // our sources cannot reach them: ld's --wrap sends every reference to
 // __wrap_<name>, and these call the architecture's first version of the
-// symbol, present in every glibc. Other architectures call the default one.
-#if __GLIBC_PREREQ(2, 34) && (defined(__x86_64__) || defined(__aarch64__))
+// symbol, present in every glibc. Other architectures, older glibc and
+// other libcs call the default one.
+#if TSGI_GLIBC_AT_LEAST(2, 34) && (defined(__x86_64__) || defined(__aarch64__))
 #if defined(__x86_64__)
 #define TSGI_GLIBC_BASELINE "GLIBC_2.2.5"
 #else
@@ -54,7 +63,7 @@ __attribute__((visibility("hidden"))) int __wrap_pthread_join(pthread_t thread, 
 // addon and says "maybe multi-threaded", so libstdc++ always takes its atomic
 // path: correct in any process, and in Node the same answer glibc gives,
 // since Node starts its platform threads before it loads any addon.
-#if __GLIBC_PREREQ(2, 32)
+#if TSGI_GLIBC_AT_LEAST(2, 32)
 __attribute__((visibility("hidden"))) char __libc_single_threaded = 0;
 #endif
 
