@@ -7,6 +7,7 @@
 //
 //   npm run prebuild                  # every architecture above
 //   npm run prebuild -- --arch arm64  # only these (repeat --arch)
+//   npm run prebuild -- --out DIR     # into DIR/prebuilds/ instead
 //
 // prebuildify builds with node-gyp from binding.gyp (N-API, so one binary
 // serves every Node version), strips it and names it with the libc tag, so
@@ -42,14 +43,17 @@ function have(program) {
 
 function parseArgs(argv) {
   const arches = [];
+  let out = root;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--arch' && argv[i + 1]) arches.push(argv[++i]);
     else if (a.startsWith('--arch=')) arches.push(a.slice('--arch='.length));
-    else die(`unknown argument ${a}; usage: npm run prebuild [-- --arch x64|arm64 ...]`);
+    else if (a === '--out' && argv[i + 1]) out = path.resolve(argv[++i]);
+    else if (a.startsWith('--out=')) out = path.resolve(a.slice('--out='.length));
+    else die(`unknown argument ${a}; usage: npm run prebuild [-- --arch x64|arm64 ...] [--out DIR]`);
   }
   for (const a of arches) if (!(a in TOOLCHAINS)) die(`no toolchain known for --arch ${a} (${Object.keys(TOOLCHAINS).join(', ')})`);
-  return arches.length > 0 ? [...new Set(arches)] : Object.keys(TOOLCHAINS);
+  return { arches: arches.length > 0 ? [...new Set(arches)] : Object.keys(TOOLCHAINS), out };
 }
 
 /** Compiler, linker and strip for arch: the native ones, or the cross ones by triple. */
@@ -85,8 +89,8 @@ function nodeGypSetup() {
   return { env, nodeGyp };
 }
 
-/** prebuildify in a copy of the sources; returns the binary it wrote under root/prebuilds. */
-function build(arch) {
+/** prebuildify in a copy of the sources; returns the binary it wrote under out/prebuilds. */
+function build(arch, out) {
   if (process.platform !== 'linux') die(`prebuilds are made on Linux; this is ${process.platform}`);
   const { env, strip } = toolsFor(arch);
   const gyp = nodeGypSetup();
@@ -96,12 +100,12 @@ function build(arch) {
       fs.cpSync(path.join(root, f), path.join(stage, f), { recursive: true });
     }
     fs.symlinkSync(path.join(root, 'node_modules'), path.join(stage, 'node_modules'), 'dir');
-    const dest = path.join(root, 'prebuilds', `linux-${arch}`);
+    const dest = path.join(out, 'prebuilds', `linux-${arch}`);
     fs.rmSync(dest, { recursive: true, force: true });
     // --target: the running Node's headers (N-API: the binary serves every Node version).
     const args = [require.resolve('prebuildify/bin.js'), '--napi', '--strip', '--tag-libc',
       '--target', `node@${process.versions.node}`, '--arch', arch, '--strip-bin', strip,
-      '--node-gyp', gyp.nodeGyp, '--out', root];
+      '--node-gyp', gyp.nodeGyp, '--out', out];
     const started = Date.now();
     const r = spawnSync(process.execPath, args, {
       cwd: stage, stdio: 'inherit', env: { ...process.env, ...gyp.env, ...env, JOBS: process.env.JOBS ?? 'max' },
@@ -109,15 +113,16 @@ function build(arch) {
     if (r.error) die(`prebuildify: ${r.error.message}`);
     if (r.status !== 0) die(`prebuildify --arch ${arch} exited ${r.status ?? r.signal}`);
     const file = path.join(dest, 'tsgi.glibc.node');
-    if (!fs.existsSync(file)) die(`prebuildify made no ${path.relative(root, file)}`);
+    const name = out === root ? path.relative(root, file) : file;
+    if (!fs.existsSync(file)) die(`prebuildify made no ${name}`);
     const bad = tooNew(file);
     if (bad.length > 0) {
       fs.rmSync(file);
-      die(`${path.relative(root, file)} needs symbols newer than glibc 2.28 or a shared libstdc++ ` +
+      die(`${name} needs symbols newer than glibc 2.28 or a shared libstdc++ ` +
         `(deleted):\n  ${bad.join('\n  ')}`);
     }
     const versions = Object.entries(newest(file)).map(([lib, v]) => `${lib}_${v}`).join(', ');
-    process.stderr.write(`prebuild: ${path.relative(root, file)}: ${fs.statSync(file).size} bytes, ` +
+    process.stderr.write(`prebuild: ${name}: ${fs.statSync(file).size} bytes, ` +
       `newest versions ${versions}, ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     return file;
   } finally {
@@ -125,4 +130,5 @@ function build(arch) {
   }
 }
 
-for (const arch of parseArgs(process.argv.slice(2))) build(arch);
+const { arches, out } = parseArgs(process.argv.slice(2));
+for (const arch of arches) build(arch, out);
