@@ -18,6 +18,7 @@
 // fails if any test fails or if none ran. Needs cmake, a C/C++ compiler, nm.
 'use strict';
 const fs = require('node:fs');
+const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 const { root, tools, capture, buildAddon } = require('./lib/cmake-build.cjs');
 const { runTests } = require('./test.cjs');
@@ -40,6 +41,8 @@ const variants = {
       if (!defined('kevent') || !defined('tsgi_libkqueue_epoll_fd')) return 'kevent / the libkqueue hook are not in it';
       return undefined;
     },
+    // What `tsgi doctor` reads from the addon must say so too.
+    features: (f) => (f.poller === 'kqueue (libkqueue)' ? undefined : `doctor reports poller "${f.poller}"`),
   },
   portable: {
     defines: () => ['TSGI_FORCE_PORTABLE=ON'],
@@ -49,6 +52,8 @@ const variants = {
       const found = symbols.filter((s) => s.type === 'U' && linuxOnly.test(s.name)).map((s) => s.name);
       return found.length > 0 ? `it still imports ${found.join(', ')}` : undefined;
     },
+    features: (f) => (f.portable && !f.msgMore && !f.deferAccept && f.sendfile === 'pread + write' && f.accept.startsWith('accept +')
+      ? undefined : `doctor reports ${JSON.stringify(f)}`),
   },
 };
 
@@ -131,6 +136,13 @@ const base = 'http://127.0.0.1:' + s.addresses[0].port;
   if ((await (await fetch(base + '/', { method: 'POST', body: big })).text()) !== big) throw new Error('POST');
   await s.close();
 })().catch((e) => { console.error(e); process.exit(1); });`;
+// `tsgi doctor` names this file and this variant's platform paths.
+const doctor = spawnSync(process.execPath, [path.join(root, 'bin', 'tsgi'), 'doctor', '--json'], { env, encoding: 'utf8' });
+if (doctor.status !== 0) t.die(`tsgi doctor failed on ${path.relative(root, addon)}: ${doctor.stdout}${doctor.stderr}`);
+const report = JSON.parse(doctor.stdout);
+if (report.addon.path !== addon || report.addon.source !== 'env') t.die(`tsgi doctor names ${JSON.stringify(report.addon)}`);
+const badFeatures = v.features(report.features);
+if (badFeatures) t.die(`${path.relative(root, addon)} is not the ${variant} build: ${badFeatures}`);
 const smokeCode = t.run(process.execPath, ['-e', smoke], { env, timeout: 60_000 }, `smoke test: serve() on ${path.relative(root, addon)}`);
 if (smokeCode !== 0) t.die(`the smoke test failed (exit ${smokeCode})`);
 

@@ -11,9 +11,10 @@
 
 #include "net/platform.h"
 
+#include <sys/socket.h>
+
 #if TSGI_POLLER_EPOLL
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #ifndef EPOLLEXCLUSIVE
 #define EPOLLEXCLUSIVE (1u << 28)
 #endif
@@ -60,7 +61,15 @@ Napi::Value Platform(const Napi::CallbackInfo& info) {
   o.Set("exclusiveAccept", "no (kqueue has no equivalent; every worker is woken)");
 #endif
   o.Set("accept", TSGI_HAVE_ACCEPT4 ? "accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)" : "accept + fcntl(O_NONBLOCK, FD_CLOEXEC)");
-  o.Set("noSigpipe", TSGI_HAVE_MSG_NOSIGNAL ? "MSG_NOSIGNAL" : "SO_NOSIGPIPE");
+#if TSGI_HAVE_MSG_NOSIGNAL
+  o.Set("noSigpipe", "MSG_NOSIGNAL");
+#elif defined(SO_NOSIGPIPE)
+  o.Set("noSigpipe", "SO_NOSIGPIPE");
+#else
+  // The forced portable build on Linux: no per-call or per-socket way left;
+  // Node ignores SIGPIPE for the whole process.
+  o.Set("noSigpipe", "none (Node ignores SIGPIPE)");
+#endif
   o.Set("msgMore", Napi::Boolean::New(env, TSGI_HAVE_MSG_MORE));
   o.Set("deferAccept", Napi::Boolean::New(env, TSGI_HAVE_TCP_DEFER_ACCEPT));
 #if TSGI_HAVE_LINUX_SENDFILE
