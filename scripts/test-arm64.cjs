@@ -119,7 +119,10 @@ async function main() {
     const wrapper = path.join(tmp, 'node-arm64');
     const emulated = process.arch !== 'arm64';
     const skips = emulated ? SKIP_UNDER_EMULATION.map((name) => ` --test-skip-pattern='^${name}$'`).join('') : '';
-    fs.writeFileSync(wrapper, `#!/bin/sh\nexec ${emulated ? 'qemu-aarch64 ' : ''}"${node}" --test-isolation=none${skips} "$@"\n`,
+    // Node 22 (22.8+) names the option experimental; 24 has it plain.
+    const major = Number(/(\d+)\.\d+\.\d+/.exec(path.basename(path.dirname(path.dirname(node))))?.[1] ?? 24);
+    const isolation = major >= 24 ? '--test-isolation=none' : '--experimental-test-isolation=none';
+    fs.writeFileSync(wrapper, `#!/bin/sh\nexec ${emulated ? 'qemu-aarch64 ' : ''}"${node}" ${isolation}${skips} "$@"\n`,
       { mode: 0o755 });
     if (skips) say(`skipped under emulation (timing): ${SKIP_UNDER_EMULATION.join('; ')}`);
     const env = { ...process.env, TSGI_ADDON: ADDON, QEMU_LD_PREFIX: SYSROOT };
