@@ -22,6 +22,9 @@
 #include "core/loop.h"
 #include "net/notify.h"
 #include "net/socket.h"
+#include "proto/fastcgi/framer.h"
+#include "proto/scgi/framer.h"
+#include "proto/uwsgi/framer.h"
 
 namespace tsgi {
 
@@ -637,6 +640,26 @@ static Napi::Value DupListener(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
+// binding.errors: each framer's error list, name -> text, in enum order, made
+// from the list in its header, so a test names every error without a copy.
+static Napi::Object ErrorLists(Napi::Env env) {
+  Napi::Object all = Napi::Object::New(env);
+  Napi::Object o = Napi::Object::New(env);
+#define TSGI_X(name, text) o.Set(#name, text);
+  TSGI_UWSGI_ERRORS(TSGI_X)
+  all.Set("uwsgi", o);
+  o = Napi::Object::New(env);
+  TSGI_SCGI_ERRORS(TSGI_X)
+  all.Set("scgi", o);
+#undef TSGI_X
+  o = Napi::Object::New(env);
+#define TSGI_X(name, status, text) o.Set(#name, text);
+  TSGI_FASTCGI_ERRORS(TSGI_X)
+#undef TSGI_X
+  all.Set("fastcgi", o);
+  return all;
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listeningSocket", Napi::Function::New(env, ListeningSocket));
   exports.Set("dupListener", Napi::Function::New(env, DupListener));
@@ -653,6 +676,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ev.Set("DATA_END", static_cast<int>(kEvDataEnd));
   ev.Set("DATA_ERROR", static_cast<int>(kEvDataError));
   exports.Set("events", ev);
+  exports.Set("errors", ErrorLists(env));
   InitParserTesting(env, exports);
   InitCgiTesting(env, exports);
   InitFastcgiTesting(env, exports);

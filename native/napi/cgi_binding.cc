@@ -43,34 +43,6 @@ Napi::Buffer<char> buffer_arg(const Napi::CallbackInfo& info) {
   return info[0].As<Napi::Buffer<char>>();
 }
 
-const char* error_name(uwsgi::Error e) {
-  switch (e) {
-    case uwsgi::Error::kNone: return "kNone";
-    case uwsgi::Error::kLooksLikeHttp: return "kLooksLikeHttp";
-    case uwsgi::Error::kTooLarge: return "kTooLarge";
-    case uwsgi::Error::kBadModifier: return "kBadModifier";
-    case uwsgi::Error::kMalformed: return "kMalformed";
-    case uwsgi::Error::kTooManyVars: return "kTooManyVars";
-    case uwsgi::Error::kBadContentLength: return "kBadContentLength";
-  }
-  return "?";
-}
-
-const char* error_name(scgi::Error e) {
-  switch (e) {
-    case scgi::Error::kNone: return "kNone";
-    case scgi::Error::kLooksLikeHttp: return "kLooksLikeHttp";
-    case scgi::Error::kBadNetstring: return "kBadNetstring";
-    case scgi::Error::kTooLarge: return "kTooLarge";
-    case scgi::Error::kMalformed: return "kMalformed";
-    case scgi::Error::kNoContentLength: return "kNoContentLength";
-    case scgi::Error::kBadContentLength: return "kBadContentLength";
-    case scgi::Error::kNoScgi: return "kNoScgi";
-    case scgi::Error::kTooManyVars: return "kTooManyVars";
-  }
-  return "?";
-}
-
 // One call of a framer: P is uwsgi::Packet or scgi::Request, E its Error.
 template <typename P, typename E>
 struct Outcome {

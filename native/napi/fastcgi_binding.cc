@@ -34,26 +34,6 @@ namespace {
 
 using namespace fastcgi;
 
-const char* error_name(Error e) {
-  switch (e) {
-    case Error::kNone: return "kNone";
-    case Error::kLooksLikeHttp: return "kLooksLikeHttp";
-    case Error::kBadVersion: return "kBadVersion";
-    case Error::kUnexpectedType: return "kUnexpectedType";
-    case Error::kUnknownType: return "kUnknownType";
-    case Error::kBadRequestId: return "kBadRequestId";
-    case Error::kBadBeginRequest: return "kBadBeginRequest";
-    case Error::kBadAbortRequest: return "kBadAbortRequest";
-    case Error::kBadGetValues: return "kBadGetValues";
-    case Error::kParamsTooLarge: return "kParamsTooLarge";
-    case Error::kTooManyVars: return "kTooManyVars";
-    case Error::kBadParams: return "kBadParams";
-    case Error::kEmptyParams: return "kEmptyParams";
-    case Error::kBadContentLength: return "kBadContentLength";
-  }
-  return "?";
-}
-
 // One event as the hook reports it; stream pieces already joined.
 struct Norm {
   std::string type;

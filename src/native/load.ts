@@ -100,6 +100,8 @@ export interface Binding {
     REQUEST: number; BODY: number; BODY_END: number; BODY_ERROR: number; ABORT: number; DRAIN: number;
     DATA: number; DATA_END: number; DATA_ERROR: number;
   };
+  /** Each framer's errors, name -> text, in enum order (the list in each framer.h). */
+  errors: { uwsgi: Record<string, string>; scgi: Record<string, string>; fastcgi: Record<string, string> };
   parseHead(buf: Uint8Array, maxHead?: number, maxHeaders?: number, maxTarget?: number): ParsedHead;
   decodeChunked(buf: Uint8Array, pieceSize: number): {
     result: 'done' | 'again' | 'error'; body: Buffer; consumed: number; error?: string;

@@ -56,9 +56,9 @@ const TYPES: Record<string, number> = {
   DATA: 8, GET_VALUES: 9, GET_VALUES_RESULT: 10, UNKNOWN_TYPE: 11,
 };
 
-const RECORD_ERRORS = ['kLooksLikeHttp', 'kBadVersion', 'kUnexpectedType', 'kUnknownType', 'kBadRequestId',
-  'kBadBeginRequest', 'kBadAbortRequest', 'kBadGetValues'];
-const PARAMS_ERRORS = ['kParamsTooLarge', 'kTooManyVars', 'kBadParams', 'kEmptyParams', 'kBadContentLength'];
+// The framer's own list (TSGI_FASTCGI_ERRORS in framer.h), as the addon
+// exports it: record-layer and PARAMS errors alike.
+const ERRORS = Object.keys(binding.errors.fastcgi);
 
 function text(t: Text): string {
   return typeof t === 'string' ? t : t.repeat.repeat(t.times);
@@ -171,7 +171,10 @@ function checkEvents(got: FcgiEvent[], want: Record<string, unknown>[]): void {
   want.map(expected).forEach((w, i) => {
     const e = g[i]!;
     for (const key of Object.keys(w)) assert.deepEqual(e[key], w[key], `event ${i} (${String(w.type)}) ${key}`);
-    if (e.type === 'error' || e.type === 'paramsError') assert.ok(typeof e.message === 'string' && e.message.length > 0);
+    if (e.type === 'error' || e.type === 'paramsError') {
+      assert.ok(typeof e.message === 'string' && e.message.length > 0);
+      assert.equal(e.message, binding.errors.fastcgi[e.error as string], 'text from the list');
+    }
   });
 }
 
@@ -193,7 +196,8 @@ describe('fastcgi framer fixtures', () => {
     assert.ok(fixtures.length >= 40);
     assert.equal(new Set(fixtures.map((f) => f.name)).size, fixtures.length);
     const seen = new Set(fixtures.flatMap((f) => f.expect.map((e) => (e.error as string | undefined) ?? (e.type as string))));
-    for (const e of [...RECORD_ERRORS, ...PARAMS_ERRORS, 'begin', 'abort', 'params', 'stdin', 'stdinEnd', 'data',
+    assert.ok(ERRORS.length >= 13 && ERRORS.includes('kLooksLikeHttp'), 'binding.errors.fastcgi');
+    for (const e of [...ERRORS, 'begin', 'abort', 'params', 'stdin', 'stdinEnd', 'data',
       'dataEnd', 'getValues', 'unknownType', 'incomplete']) {
       assert.ok(seen.has(e), `no fixture for ${e}`);
     }

@@ -13,8 +13,8 @@ import { basename } from 'node:path';
 import { binding } from 'tsgi/native';
 import { checkResult, fuzzFiles, inputOf, loadCgiFixtures } from '../helpers/cgi-fixtures.js';
 
-const ERRORS = ['kLooksLikeHttp', 'kBadNetstring', 'kTooLarge', 'kMalformed', 'kNoContentLength',
-  'kBadContentLength', 'kNoScgi', 'kTooManyVars'];
+// The framer's own list (TSGI_SCGI_ERRORS in framer.h), as the addon exports it.
+const ERRORS = Object.keys(binding.errors.scgi);
 
 describe('SCGI framer fixtures', () => {
   const fixtures = loadCgiFixtures('scgi');
@@ -23,6 +23,7 @@ describe('SCGI framer fixtures', () => {
     assert.ok(fixtures.length >= 25);
     assert.equal(new Set(fixtures.map((f) => f.name)).size, fixtures.length);
     const seen = new Set(fixtures.map((f) => f.expect.error ?? f.expect.result));
+    assert.ok(ERRORS.length >= 8 && ERRORS.includes('kLooksLikeHttp'), 'binding.errors.scgi');
     for (const e of [...ERRORS, 'ok', 'again']) assert.ok(seen.has(e), `no fixture for ${e}`);
   });
 
@@ -31,6 +32,7 @@ describe('SCGI framer fixtures', () => {
       const buf = inputOf(fx);
       const got = binding.parseScgi(buf, fx.limits?.maxBlock, fx.limits?.maxVars);
       checkResult(got, fx.expect);
+      if (got.result === 'error') assert.equal(got.message, binding.errors.scgi[got.error!], 'text from the list');
       if (got.result === 'ok') {
         // The body is never read: more bytes after the ',' change nothing.
         assert.deepEqual(binding.parseScgi(Buffer.concat([buf, Buffer.from('\0GET body')]),

@@ -13,7 +13,8 @@ import { basename } from 'node:path';
 import { binding } from 'tsgi/native';
 import { checkResult, fuzzFiles, inputOf, loadCgiFixtures } from '../helpers/cgi-fixtures.js';
 
-const ERRORS = ['kLooksLikeHttp', 'kTooLarge', 'kBadModifier', 'kMalformed', 'kTooManyVars', 'kBadContentLength'];
+// The framer's own list (TSGI_UWSGI_ERRORS in framer.h), as the addon exports it.
+const ERRORS = Object.keys(binding.errors.uwsgi);
 
 describe('uwsgi framer fixtures', () => {
   const fixtures = loadCgiFixtures('uwsgi');
@@ -22,6 +23,7 @@ describe('uwsgi framer fixtures', () => {
     assert.ok(fixtures.length >= 25);
     assert.equal(new Set(fixtures.map((f) => f.name)).size, fixtures.length);
     const seen = new Set(fixtures.map((f) => f.expect.error ?? f.expect.result));
+    assert.ok(ERRORS.length >= 6 && ERRORS.includes('kLooksLikeHttp'), 'binding.errors.uwsgi');
     for (const e of [...ERRORS, 'ok', 'again']) assert.ok(seen.has(e), `no fixture for ${e}`);
     assert.ok(fixtures.some((f) => f.expect.result === 'ok' && f.expect.modifier1 === 30), 'no modifier1 30 fixture');
   });
@@ -31,6 +33,7 @@ describe('uwsgi framer fixtures', () => {
       const buf = inputOf(fx);
       const got = binding.parseUwsgi(buf, fx.limits?.maxBlock, fx.limits?.maxVars);
       checkResult(got, fx.expect);
+      if (got.result === 'error') assert.equal(got.message, binding.errors.uwsgi[got.error!], 'text from the list');
       if (got.result === 'ok') {
         // The body is never read: more bytes after the packet change nothing.
         assert.deepEqual(binding.parseUwsgi(Buffer.concat([buf, Buffer.from('\0GET body')]),

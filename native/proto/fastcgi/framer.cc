@@ -425,36 +425,37 @@ Result ParamsParser::finish() {
 const char* error_text(Error e) {
   switch (e) {
     case Error::kNone: return "no error";
-    case Error::kLooksLikeHttp: return "this looks like HTTP on a FastCGI socket";
-    case Error::kBadVersion: return "unsupported FastCGI protocol version (only 1)";
-    case Error::kUnexpectedType: return "FastCGI record of a type only an application sends";
-    case Error::kUnknownType: return "FastCGI request record of an unknown type";
-    case Error::kBadRequestId:
-      return "FastCGI request record with the null request id, or management record without it";
-    case Error::kBadBeginRequest: return "FastCGI BEGIN_REQUEST body is not 8 bytes";
-    case Error::kBadAbortRequest: return "FastCGI ABORT_REQUEST with content";
-    case Error::kBadGetValues: return "malformed FastCGI GET_VALUES query";
-    case Error::kParamsTooLarge: return "FastCGI params larger than the limit";
-    case Error::kTooManyVars: return "too many FastCGI params";
-    case Error::kBadParams: return "malformed FastCGI name-value pair in params";
-    case Error::kEmptyParams: return "empty FastCGI params";
-    case Error::kBadContentLength: return "invalid CONTENT_LENGTH in FastCGI params";
+#define TSGI_X(name, status, text) \
+  case Error::name:                \
+    return text;
+    TSGI_FASTCGI_ERRORS(TSGI_X)
+#undef TSGI_X
   }
   return "unknown FastCGI error";
 }
 
+const char* error_name(Error e) {
+  switch (e) {
+    case Error::kNone: return "kNone";
+#define TSGI_X(name, status, text) \
+  case Error::name:                \
+    return #name;
+    TSGI_FASTCGI_ERRORS(TSGI_X)
+#undef TSGI_X
+  }
+  return "?";
+}
+
 int http_status(Error e) {
   switch (e) {
-    case Error::kParamsTooLarge:
-    case Error::kTooManyVars:
-      return 431;  // RFC 6585 5: the request's header fields are too large
-    case Error::kBadParams:
-    case Error::kEmptyParams:
-    case Error::kBadContentLength:
-      return 400;
-    default:
-      return 0;
+    case Error::kNone: return 0;
+#define TSGI_X(name, status, text) \
+  case Error::name:                \
+    return status;
+    TSGI_FASTCGI_ERRORS(TSGI_X)
+#undef TSGI_X
   }
+  return 0;
 }
 
 }  // namespace tsgi::fastcgi

@@ -28,30 +28,56 @@ namespace tsgi::fastcgi {
 
 enum class Result : uint8_t { kOk, kAgain, kError };
 
+// The one list of errors: the enum, error_name(), error_text() and
+// http_status() come from it, and the addon exports it (binding.errors.fastcgi)
+// for the tests. X(name, status, text): status is the HTTP status a request
+// refused for a PARAMS error is answered with (RFC 6585 5: 431 for the
+// limits, 400 for the rest), 0 for a record-layer error, which has no request
+// to answer: the connection is closed. Comments say what `detail` carries.
+#define TSGI_FASTCGI_ERRORS(X)                                                                \
+  /* The record layer (Decoder): the connection cannot go on; close it. */                    \
+  /* the connection's first byte is an upper-case letter; detail: that byte */                \
+  X(kLooksLikeHttp, 0, "this looks like HTTP on a FastCGI socket")                            \
+  /* version other than 1; detail: the byte */                                               \
+  X(kBadVersion, 0, "unsupported FastCGI protocol version (only 1)")                          \
+  /* a type only the application sends (3, 6, 7, 10, 11); detail: the type */                 \
+  X(kUnexpectedType, 0, "FastCGI record of a type only an application sends")                 \
+  /* a request record (id != 0) of a type FastCGI 1.0 lacks; detail: the type */              \
+  X(kUnknownType, 0, "FastCGI request record of an unknown type")                             \
+  /* request type with id 0, or GET_VALUES with id != 0; detail: the type */                  \
+  X(kBadRequestId, 0,                                                                         \
+    "FastCGI request record with the null request id, or management record without it")       \
+  /* BEGIN_REQUEST content other than 8 bytes; detail: its length */                          \
+  X(kBadBeginRequest, 0, "FastCGI BEGIN_REQUEST body is not 8 bytes")                         \
+  /* ABORT_REQUEST with content; detail: its length */                                        \
+  X(kBadAbortRequest, 0, "FastCGI ABORT_REQUEST with content")                                \
+  /* malformed pairs, an empty name or a value; detail: offset in the content */              \
+  X(kBadGetValues, 0, "malformed FastCGI GET_VALUES query")                                   \
+  /* One request's PARAMS stream (ParamsParser): refuse that request. */                      \
+  /* over ParamsLimits::max_bytes (or the store); detail: the limit */                        \
+  X(kParamsTooLarge, 431, "FastCGI params larger than the limit")                             \
+  /* detail: the limit */                                                                     \
+  X(kTooManyVars, 431, "too many FastCGI params")                                             \
+  /* empty or non-printable name, NUL in a value, a pair cut off by the end of */             \
+  /* the stream; detail: offset of the pair in the stream */                                  \
+  X(kBadParams, 400, "malformed FastCGI name-value pair in params")                           \
+  /* no pairs at all */                                                                       \
+  X(kEmptyParams, 400, "empty FastCGI params")                                                \
+  /* CONTENT_LENGTH not digits, or two that differ; detail: pair offset */                    \
+  X(kBadContentLength, 400, "invalid CONTENT_LENGTH in FastCGI params")
+
 enum class Error : uint8_t {
   kNone,
-  // The record layer (Decoder): the connection cannot go on; close it.
-  kLooksLikeHttp,    // the connection's first byte is an upper-case letter; detail: that byte
-  kBadVersion,       // version other than 1; detail: the byte
-  kUnexpectedType,   // a type only the application sends (3, 6, 7, 10, 11); detail: the type
-  kUnknownType,      // a request record (id != 0) of a type FastCGI 1.0 lacks; detail: the type
-  kBadRequestId,     // request type with id 0, or GET_VALUES with id != 0; detail: the type
-  kBadBeginRequest,  // BEGIN_REQUEST content other than 8 bytes; detail: its length
-  kBadAbortRequest,  // ABORT_REQUEST with content; detail: its length
-  kBadGetValues,     // malformed pairs, an empty name or a value; detail: offset in the content
-  // One request's PARAMS stream (ParamsParser): refuse that request.
-  kParamsTooLarge,   // over ParamsLimits::max_bytes (or the store); detail: the limit
-  kTooManyVars,      // detail: the limit
-  kBadParams,        // empty or non-printable name, NUL in a value, a pair cut off by
-                     // the end of the stream; detail: offset of the pair in the stream
-  kEmptyParams,      // no pairs at all
-  kBadContentLength, // CONTENT_LENGTH not digits, or two that differ; detail: pair offset
+#define TSGI_X(name, status, text) name,
+  TSGI_FASTCGI_ERRORS(TSGI_X)
+#undef TSGI_X
 };
 
 const char* error_text(Error e);
-// The HTTP status to answer a request refused for a PARAMS error with
-// (431 for the limits, 400 for the rest), or 0 for a record-layer error,
-// which has no request to answer: the connection is closed.
+// "kBadVersion" for Error::kBadVersion ("kNone" for kNone).
+const char* error_name(Error e);
+// The HTTP status to answer a request refused for a PARAMS error with, or 0
+// for a record-layer error (see TSGI_FASTCGI_ERRORS).
 int http_status(Error e);
 
 // The FCGI_GET_VALUES variables this library knows (spec 4.1).

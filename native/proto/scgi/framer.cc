@@ -162,16 +162,25 @@ Result parse(const char* buf, size_t len, const Limits& limits, Request* out, Er
 const char* error_text(Error e) {
   switch (e) {
     case Error::kNone: return "no error";
-    case Error::kLooksLikeHttp: return "this looks like HTTP on an SCGI socket";
-    case Error::kBadNetstring: return "SCGI header block is not a valid netstring";
-    case Error::kTooLarge: return "SCGI header block larger than the limit";
-    case Error::kMalformed: return "malformed SCGI header block (bad name, or a non-HTTP_ name repeated)";
-    case Error::kNoContentLength: return "SCGI request does not start with CONTENT_LENGTH";
-    case Error::kBadContentLength: return "invalid CONTENT_LENGTH in SCGI request";
-    case Error::kNoScgi: return "SCGI request without SCGI=1 (is scgi_params included?)";
-    case Error::kTooManyVars: return "too many SCGI headers";
+#define TSGI_X(name, text) \
+  case Error::name:        \
+    return text;
+    TSGI_SCGI_ERRORS(TSGI_X)
+#undef TSGI_X
   }
   return "unknown SCGI error";
+}
+
+const char* error_name(Error e) {
+  switch (e) {
+    case Error::kNone: return "kNone";
+#define TSGI_X(name, text) \
+  case Error::name:        \
+    return #name;
+    TSGI_SCGI_ERRORS(TSGI_X)
+#undef TSGI_X
+  }
+  return "?";
 }
 
 }  // namespace tsgi::scgi

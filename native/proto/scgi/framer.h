@@ -14,16 +14,30 @@ namespace tsgi::scgi {
 
 enum class Result : uint8_t { kOk, kAgain, kError };
 
+// The one list of errors: the enum, error_name() and error_text() come from
+// it, and the addon exports it (binding.errors.scgi) for the tests.
+// X(name, text); comments say when.
+#define TSGI_SCGI_ERRORS(X)                                                                   \
+  /* starts with a letter: "GET / HTTP/1.1" */                                               \
+  X(kLooksLikeHttp, "this looks like HTTP on an SCGI socket")                                 \
+  /* no digits, leading zero, non-digit before ':', missing ',' */                            \
+  X(kBadNetstring, "SCGI header block is not a valid netstring")                              \
+  /* the netstring length over Limits::max_block */                                           \
+  X(kTooLarge, "SCGI header block larger than the limit")                                     \
+  /* a pair without NUL terminators, empty name, duplicate name */                            \
+  X(kMalformed, "malformed SCGI header block (bad name, or a non-HTTP_ name repeated)")      \
+  /* CONTENT_LENGTH absent or not the first header */                                         \
+  X(kNoContentLength, "SCGI request does not start with CONTENT_LENGTH")                      \
+  X(kBadContentLength, "invalid CONTENT_LENGTH in SCGI request")                              \
+  /* SCGI=1 absent (or another value) */                                                      \
+  X(kNoScgi, "SCGI request without SCGI=1 (is scgi_params included?)")                        \
+  X(kTooManyVars, "too many SCGI headers")
+
 enum class Error : uint8_t {
   kNone,
-  kLooksLikeHttp,        // starts with a letter: "GET / HTTP/1.1"
-  kBadNetstring,         // no digits, leading zero, non-digit before ':', missing ','
-  kTooLarge,             // the netstring length over Limits::max_block
-  kMalformed,            // a pair without NUL terminators, empty name, duplicate name
-  kNoContentLength,      // CONTENT_LENGTH absent or not the first header
-  kBadContentLength,
-  kNoScgi,               // SCGI=1 absent (or another value)
-  kTooManyVars,
+#define TSGI_X(name, text) name,
+  TSGI_SCGI_ERRORS(TSGI_X)
+#undef TSGI_X
 };
 
 struct Limits {
@@ -43,5 +57,7 @@ Result parse(const char* buf, size_t len, const Limits& limits, Request* out, Er
              uint32_t* detail);
 
 const char* error_text(Error e);
+// "kTooLarge" for Error::kTooLarge ("kNone" for kNone).
+const char* error_name(Error e);
 
 }  // namespace tsgi::scgi

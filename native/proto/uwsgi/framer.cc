@@ -147,14 +147,25 @@ Result parse(const char* buf, size_t len, const Limits& limits, Packet* out, Err
 const char* error_text(Error e) {
   switch (e) {
     case Error::kNone: return "no error";
-    case Error::kLooksLikeHttp: return "this looks like HTTP on a uwsgi socket";
-    case Error::kTooLarge: return "uwsgi packet larger than the vars block limit";
-    case Error::kBadModifier: return "unsupported uwsgi modifier (only 0 and 30 with modifier2 0)";
-    case Error::kMalformed: return "malformed or empty uwsgi vars block";
-    case Error::kTooManyVars: return "too many uwsgi vars";
-    case Error::kBadContentLength: return "invalid CONTENT_LENGTH in uwsgi vars";
+#define TSGI_X(name, text) \
+  case Error::name:        \
+    return text;
+    TSGI_UWSGI_ERRORS(TSGI_X)
+#undef TSGI_X
   }
   return "unknown uwsgi error";
+}
+
+const char* error_name(Error e) {
+  switch (e) {
+    case Error::kNone: return "kNone";
+#define TSGI_X(name, text) \
+  case Error::name:        \
+    return #name;
+    TSGI_UWSGI_ERRORS(TSGI_X)
+#undef TSGI_X
+  }
+  return "?";
 }
 
 }  // namespace tsgi::uwsgi

@@ -14,14 +14,26 @@ namespace tsgi::uwsgi {
 
 enum class Result : uint8_t { kOk, kAgain, kError };
 
+// The one list of errors: the enum, error_name() and error_text() come from
+// it, and the addon exports it (binding.errors.uwsgi) for the tests.
+// X(name, text); comments say what `detail` carries.
+#define TSGI_UWSGI_ERRORS(X)                                                                  \
+  /* "GET " etc.: modifier1 'G'/'P'/'H'/'D'/'O'/'C' with an ASCII size */                    \
+  X(kLooksLikeHttp, "this looks like HTTP on a uwsgi socket")                                 \
+  /* datasize over Limits::max_block (the --buffer-size flag) */                              \
+  X(kTooLarge, "uwsgi packet larger than the vars block limit")                               \
+  /* modifier1 not 0 or 30, or modifier2 not 0 */                                             \
+  X(kBadModifier, "unsupported uwsgi modifier (only 0 and 30 with modifier2 0)")              \
+  /* a key or value length runs past the block, empty key, bad chars */                       \
+  X(kMalformed, "malformed or empty uwsgi vars block")                                        \
+  X(kTooManyVars, "too many uwsgi vars")                                                      \
+  X(kBadContentLength, "invalid CONTENT_LENGTH in uwsgi vars")
+
 enum class Error : uint8_t {
   kNone,
-  kLooksLikeHttp,   // "GET " etc.: modifier1 'G'/'P'/'H'/'D'/'O'/'C' with an ASCII size
-  kTooLarge,        // datasize over Limits::max_block (the --buffer-size flag)
-  kBadModifier,     // modifier1 not 0 or 30, or modifier2 not 0
-  kMalformed,       // a key or value length runs past the block, empty key, bad chars
-  kTooManyVars,
-  kBadContentLength,
+#define TSGI_X(name, text) name,
+  TSGI_UWSGI_ERRORS(TSGI_X)
+#undef TSGI_X
 };
 
 struct Limits {
@@ -46,5 +58,7 @@ Result parse(const char* buf, size_t len, const Limits& limits, Packet* out, Err
              uint32_t* detail);
 
 const char* error_text(Error e);
+// "kTooLarge" for Error::kTooLarge ("kNone" for kNone).
+const char* error_name(Error e);
 
 }  // namespace tsgi::uwsgi
