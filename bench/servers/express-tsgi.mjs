@@ -6,7 +6,7 @@ const require = createRequire(import.meta.url);
 // The CommonJS build directly, as servers/tsgi.mjs does; TSGI_ROOT picks another build.
 const root = (process.env.TSGI_ROOT ?? new URL('../..', import.meta.url).pathname).replace(/\/$/, '');
 const { serve } = require(`${root}/dist/server/serve.js`);
-const { fromNodeListener } = require(`${root}/dist/adapters/node.js`);
+const { fromNodeListener } = require(`${root}/dist/adapters/node/index.js`);
 
 const port = Number(process.env.PORT ?? 8005);
 const app = express();

@@ -5,7 +5,7 @@ import Fastify from 'fastify';
 const require = createRequire(import.meta.url);
 const root = (process.env.TSGI_ROOT ?? new URL('../..', import.meta.url).pathname).replace(/\/$/, '');
 const { serve } = require(`${root}/dist/server/serve.js`);
-const { fromNodeApp } = require(`${root}/dist/adapters/node.js`);
+const { fromNodeApp } = require(`${root}/dist/adapters/node/index.js`);
 
 const port = Number(process.env.PORT ?? 8007);
 const BODY = 'Hello, World!\n';

@@ -20,7 +20,7 @@ import { dropPrivileges, handOver, resolveIdentity, resolveOwner, type Identity 
 import { MAX_CURRENT, RequestStats, bothHooks } from '../stats/counters.js';
 import { parseStatsAddress, startStatsServer, type StatsAddress, type StatsServer } from '../stats/server.js';
 import { socketStats } from '../stats/sockets.js';
-import { parseListen } from '../server/serve.js';
+import { parseListen } from '../server/listen.js';
 import { runThreads } from './threads.js';
 import { serveOptions } from './serve-options.js';
 import type { CliOptions } from './flags.js';

@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { TsgiError } from '../errors.js';
 import type { App } from '../tsgi/types.js';
 import { fromFetch, isFetchApp, type FetchApp } from '../adapters/fetch.js';
-import { fromNodeApp, fromNodeListener } from '../adapters/node.js';
+import { fromNodeApp, fromNodeListener } from '../adapters/node/index.js';
 
 export type AppType = 'tsgi' | 'node' | 'fetch';
 export const APP_TYPES: readonly AppType[] = ['tsgi', 'node', 'fetch'];

@@ -3,7 +3,7 @@
 // and hands the listening fds to its workers, which serve them as `fd:N` with
 // EPOLLEXCLUSIVE. See docs/design.md, "Master process".
 import { binding, type NativeServer } from '../native/load.js';
-import { parseListen, type ListenProtocol } from '../server/serve.js';
+import { parseListen, type ListenProtocol } from '../server/listen.js';
 import { resolveOwner } from '../cli/privileges.js';
 
 export interface MasterListener {

@@ -14,7 +14,7 @@ import type { MasterConfig, ReloadMode } from './config.js';
 import { FIRST_LISTEN_FD, WORKER_ENV, isMessage, type MasterMessage, type WorkerMessage, type WorkerSettings } from './ipc.js';
 import { bindForCli } from './listeners.js';
 import { Notifier } from './notify.js';
-import { parseListen } from '../server/serve.js';
+import { parseListen } from '../server/listen.js';
 import type { StatsReport } from '../stats/counters.js';
 import type { StatsInput } from '../stats/render.js';
 import type { StatsServer } from '../stats/server.js';
