@@ -8,6 +8,7 @@
 #include <string>
 
 #include "conn/out_queue.h"
+#include "conn/reply.h"
 #include "proto/http1/parser.h"
 #include "proto/http1/writer.h"
 
@@ -68,15 +69,9 @@ class Connection {
 
   // Output side.
   bool request_active = false;  // dispatched and the reply not finished
-  bool reply_started = false;
-  bool reply_ended = false;
-  bool head_method = false;
+  ReplyState reply;
   bool http11 = true;
   bool keep_alive = true;
-  bool no_body_status = false;
-  http1::HeadFraming framing = http1::kFrameLength;
-  uint64_t reply_left = 0;      // kFrameLength bytes still owed
-  bool want_drain = false;
   bool close_after_flush = false;
   bool clean_close = false;   // the request was read to its end and nothing follows: no lingering
   bool lingering = false;     // reply sent, write side shut: dropping input until EOF

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "conn/reply.h"
 #include "proto/fastcgi/framer.h"
 
 namespace tsgi {
@@ -20,13 +21,8 @@ struct FcgiRequest {
   bool flowing = false;       // the app is reading STDIN
   bool stdin_ended = false;
   bool body_end_sent = false;
-  bool reply_started = false;
-  bool head_method = false;
-  bool no_body_status = false;
-  bool has_length = false;    // the reply head stated a Content-Length
-  bool want_drain = false;
   int body_error = 0;         // STDIN did not match CONTENT_LENGTH: the status to report
-  uint64_t reply_left = 0;
+  ReplyState reply;
   uint64_t stdin_seen = 0;
   // FILTER (spec 6.4): the DATA stream, a second input flowing like STDIN.
   bool data_flowing = false;

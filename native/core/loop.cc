@@ -6,25 +6,16 @@
 
 #include "conn/connection.h"
 #include "conn/fastcgi_session.h"
+#include "core/handle.h"
 #include "proto/cgi/writer.h"
 
 namespace tsgi {
-
-// A handle packs the connection's slot (low 20 bits) and a per-loop request
-// number (high 32 bits) into a double, exact up to 2^53: a reply for a request
-// that has ended can never reach the next request on a reused slot.
-static constexpr double kSlotSpan = 1048576.0;  // 2^20
-static constexpr uint32_t kMaxSlots = 1u << 20;
 
 // Above this, body bytes are written from where they lie before copying.
 static constexpr size_t kBorrowAbove = 16 * 1024;
 
 // How long a lingering close drops the client's input before closing anyway.
 static constexpr uint64_t kLingerMs = 2000;
-
-static double make_handle(uint32_t request, uint32_t slot) {
-  return static_cast<double>(request) * kSlotSpan + static_cast<double>(slot);
-}
 
 // Listener entries in PollEvent::data are tagged with the low bit so they can
 // share the poller with connections (both are at least 2-aligned).
@@ -33,7 +24,7 @@ static void* tag_listener(uint32_t index) {
 }
 
 Loop::Loop(Sink* sink, const LoopOptions& opts) : sink_(sink), opts_(opts) {
-  if (opts_.max_connections > kMaxSlots - 1) opts_.max_connections = kMaxSlots - 1;
+  if (opts_.max_connections > handle::kMaxSlots - 1) opts_.max_connections = handle::kMaxSlots - 1;
   if (opts_.limits.max_headers > http1::kMaxHeadersCap) opts_.limits.max_headers = http1::kMaxHeadersCap;
   slots_.push_back(nullptr);  // slot 0 unused: handle 0 means "none"
 }
@@ -128,7 +119,7 @@ size_t Loop::close_idle() {
     if (c->lingering || (!c->request_active && c->in_state == Connection::In::kHead && c->out.empty())) {
       close_conn(c);
     } else {
-      c->keep_alive = c->reply_started ? c->keep_alive : false;
+      c->keep_alive = c->reply.started ? c->keep_alive : false;
     }
   }
   return live_;
@@ -141,10 +132,8 @@ void Loop::destroy_all() {
 }
 
 Connection* Loop::find(double handle) {
-  if (!(handle > 0) || handle >= 9007199254740992.0) return nullptr;
-  uint64_t h = static_cast<uint64_t>(handle);
-  uint32_t slot = static_cast<uint32_t>(h & (kMaxSlots - 1));
-  if (slot >= slots_.size()) return nullptr;
+  uint32_t slot = 0;
+  if (!handle::slot_of(handle, &slot) || slot >= slots_.size()) return nullptr;
   Connection* c = slots_[slot];
   if (!c || c->closed) return nullptr;
   if (c->fcgi) return c->fcgi->by_handle(handle) ? c : nullptr;
@@ -155,7 +144,6 @@ Connection* Loop::find(double handle) {
 int Loop::run_ready() {
   PollEvent events[kPollBatch];
   int total = 0;
-  in_batch_++;
   in_run_ready_ = true;
   for (int round = 0; round < 8; round++) {
     int n = poller_.wait(events, kPollBatch, 0);
@@ -174,7 +162,6 @@ int Loop::run_ready() {
     if (n < kPollBatch) break;  // drained: a full batch may have more behind it
   }
   in_run_ready_ = false;
-  in_batch_--;
   return total;
 }
 
@@ -452,7 +439,7 @@ bool Loop::parse_cgi_head(Connection* c) {
 }
 
 void Loop::start_request(Connection* c, bool chunked, uint64_t content_length, bool head_method) {
-  c->head_method = head_method;
+  c->reply.reset(head_method);
   c->chunked = chunked;
   c->body_left = chunked ? 0 : content_length;
   c->body_seen = 0;
@@ -460,13 +447,15 @@ void Loop::start_request(Connection* c, bool chunked, uint64_t content_length, b
   c->body_flowing = false;
   c->continue_sent = false;
   c->request_active = true;
-  c->reply_started = c->reply_ended = false;
-  c->want_drain = false;
   bool no_body = !c->chunked && c->body_left == 0;
   c->in_state = no_body ? Connection::In::kBodyDone : Connection::In::kBody;
+  c->handle = next_handle(c);
+}
+
+double Loop::next_handle(const Connection* c) {
   uint32_t request = ++next_request_;
-  if (request == 0) request = ++next_request_;
-  c->handle = make_handle(request, c->slot);
+  if (request == 0) request = ++next_request_;  // 0 is no request
+  return handle::pack(request, c->slot);
 }
 
 void Loop::deliver_body(Connection* c) {
@@ -479,7 +468,7 @@ void Loop::deliver_body(Connection* c) {
       auto step = c->decoder.feed(c->in_data(), c->in_len(), &used, &data, &data_len);
       if (step == http1::ChunkedDecoder::Step::kError) {
         if (!discard) sink_->on_body_error(c->handle, 400);
-        if (!c->reply_started) {
+        if (!c->reply.started) {
           send_error(c, 400);
         } else {
           c->keep_alive = false;
@@ -496,7 +485,7 @@ void Loop::deliver_body(Connection* c) {
         }
         if (c->body_seen > opts_.max_body) {
           if (!discard) sink_->on_body_error(c->handle, 413);
-          if (!c->reply_started) send_error(c, 413);
+          if (!c->reply.started) send_error(c, 413);
           else c->close_after_flush = true;
           return;
         }
@@ -594,7 +583,6 @@ bool Loop::flush_dirty() {
     graveyard_.clear();
     return false;
   }
-  in_batch_++;
   std::vector<Connection*> batch;
   batch.swap(dirty_);
   for (Connection* c : batch) {
@@ -605,7 +593,6 @@ bool Loop::flush_dirty() {
     process_input(c);
     if (!c->closed) settle(c);
   }
-  in_batch_--;
   return true;
 }
 
@@ -622,8 +609,8 @@ void Loop::flush(Connection* c) {
     if (n > 0 || c->send_since_ms == 0) c->send_since_ms = now_ms_;  // progress, or a stall begins
   }
   if (c->fcgi) fcgi_drain(c);
-  if (c->want_drain && c->out.size() <= opts_.out_low_water && c->request_active) {
-    c->want_drain = false;
+  if (c->reply.want_drain && c->out.size() <= opts_.out_low_water && c->request_active) {
+    c->reply.want_drain = false;
     sink_->on_drain(c->handle);
   }
   if (c->out.empty() && c->close_after_flush && !c->lingering) {
@@ -761,7 +748,7 @@ void Loop::sweep(uint64_t now_ms) {
 int Loop::backpressure(Connection* c) {
   mark_dirty(c);
   if (c->out.size() > opts_.out_high_water) {
-    c->want_drain = true;
+    c->reply.want_drain = true;
     return kReplyFull;
   }
   return kReplyOk;
@@ -774,8 +761,7 @@ int Loop::respond(double handle, int status, const char* headers, size_t headers
     return fcgi_respond(c, c->fcgi->by_handle(handle), status, headers, headers_len, body, body_len,
                         content_length, flags);
   }
-  if (!c || !c->request_active || c->reply_started) return kReplyGone;
-  c->reply_started = true;
+  if (!c || !c->request_active || c->reply.started) return kReplyGone;
   if (flags & kClose) c->keep_alive = false;
   // An unread body that is too large to drain costs the connection; say so.
   if (c->in_state == Connection::In::kBody && !c->body_flowing &&
@@ -797,25 +783,11 @@ int Loop::respond(double handle, int status, const char* headers, size_t headers
       c->keep_alive = false;
     }
   }
-  c->no_body_status = status < 200 || status == 204 || status == 304;
-  http1::HeadFraming framing;
-  uint64_t length = 0;
-  if (c->no_body_status) {
-    framing = http1::kFrameNone;  // RFC 9112 6.3: these never have content
-  } else if (ends) {
-    framing = http1::kFrameLength;
-    length = body_len;
-  } else if (content_length >= 0) {
-    framing = http1::kFrameLength;
-    length = static_cast<uint64_t>(content_length);
-  } else if (c->http11 && !c->cgi_style()) {
-    framing = http1::kFrameChunked;
-  } else {
-    framing = http1::kFrameClose;  // HTTP/1.0 without a length: close delimits
-    c->keep_alive = false;
-  }
-  c->framing = framing;
-  c->reply_left = length;
+  c->reply.begin(status, ends, body_len, content_length, c->http11 && !c->cgi_style());
+  // HTTP/1.0 without a length: the close delimits the body.
+  if (c->reply.framing == http1::kFrameClose) c->keep_alive = false;
+  http1::HeadFraming framing = c->reply.framing;
+  uint64_t length = c->reply.left;
   if (c->cgi_style()) {
     // The front server frames the reply to its client: no Date, no
     // Connection, never Transfer-Encoding (see proto/cgi/writer.h).
@@ -845,19 +817,12 @@ int Loop::respond(double handle, int status, const char* headers, size_t headers
 }
 
 int Loop::append_body(Connection* c, const char* data, size_t len, bool borrow, int file, uint64_t file_off) {
-  if (len == 0 || c->head_method || c->no_body_status) {
-    // RFC 9110 9.3.2 / 6.4.1: HEAD, 204 and 304 replies carry no content.
+  if (len == 0 || !c->reply.has_content()) {
     if (file >= 0) close(file);
     return kReplyOk;
   }
-  bool overflow = false;
-  if (c->framing == http1::kFrameLength) {
-    if (len > c->reply_left) {
-      len = static_cast<size_t>(c->reply_left);  // send what was promised, no more
-      overflow = true;
-    }
-    c->reply_left -= len;
-  } else if (c->framing == http1::kFrameChunked) {
+  bool overflow = c->reply.take(&len);  // send what was promised, no more
+  if (c->reply.framing == http1::kFrameChunked) {
     char* p = c->out.reserve(20);
     c->out.commit(http1::chunk_prefix(p, len));
   }
@@ -868,7 +833,7 @@ int Loop::append_body(Connection* c, const char* data, size_t len, bool borrow, 
   } else {
     c->out.append(data, len);
   }
-  if (c->framing == http1::kFrameChunked) c->out.append(http1::kChunkSuffix, 2);
+  if (c->reply.framing == http1::kFrameChunked) c->out.append(http1::kChunkSuffix, 2);
   if (overflow) {
     // More body than the Content-Length the app declared: the reply ends at
     // the declared length and the connection closes after it.
@@ -885,9 +850,9 @@ int Loop::write(double handle, const char* data, size_t len) {
   Connection* c = find(handle);
   if (c && c->fcgi) {
     FcgiRequest* r = c->fcgi->by_handle(handle);
-    return r->reply_started ? fcgi_write(c, r, data, len) : kReplyGone;
+    return r->reply.started ? fcgi_write(c, r, data, len) : kReplyGone;
   }
-  if (!c || !c->request_active || !c->reply_started || c->reply_ended) return kReplyGone;
+  if (!c || !c->request_active || !c->reply.started || c->reply.ended) return kReplyGone;
   bool borrow = len > kBorrowAbove;
   int rc = append_body(c, data, len, borrow);
   if (rc != kReplyOk) {
@@ -904,7 +869,7 @@ int Loop::write(double handle, const char* data, size_t len) {
 
 int Loop::write_file(double handle, int file, uint64_t offset, uint64_t len) {
   Connection* c = find(handle);
-  if (!c || c->fcgi || !c->request_active || !c->reply_started || c->reply_ended) {
+  if (!c || c->fcgi || !c->request_active || !c->reply.started || c->reply.ended) {
     close(file);
     return kReplyGone;
   }
@@ -915,26 +880,25 @@ int Loop::write_file(double handle, int file, uint64_t offset, uint64_t len) {
 int Loop::end(double handle) {
   Connection* c = find(handle);
   if (c && c->fcgi) return fcgi_end(c, c->fcgi->by_handle(handle));
-  if (!c || !c->request_active || !c->reply_started || c->reply_ended) return kReplyGone;
-  bool has_content = !c->head_method && !c->no_body_status;
-  if (has_content && c->framing == http1::kFrameChunked) {
+  if (!c || !c->request_active || !c->reply.started || c->reply.ended) return kReplyGone;
+  if (c->reply.has_content() && c->reply.framing == http1::kFrameChunked) {
     c->out.append(http1::kLastChunk, sizeof(http1::kLastChunk) - 1);
-  } else if (has_content && c->framing == http1::kFrameLength && c->reply_left > 0) {
+  } else if (c->reply.short_of_length()) {
     // Fewer bytes than the Content-Length promised: the client can only learn
     // that the reply is incomplete from the connection closing.
-    sink_->log("reply ended " + std::to_string(c->reply_left) + " bytes short of its Content-Length; closing the connection");
+    sink_->log("reply ended " + std::to_string(c->reply.left) + " bytes short of its Content-Length; closing the connection");
     c->keep_alive = false;
   }
-  if (c->framing == http1::kFrameClose) c->keep_alive = false;
+  if (c->reply.framing == http1::kFrameClose) c->keep_alive = false;
   reply_done(c);
   mark_dirty(c);
   return kReplyOk;
 }
 
 void Loop::reply_done(Connection* c) {
-  c->reply_ended = true;
+  c->reply.ended = true;
   c->request_active = false;
-  c->want_drain = false;
+  c->reply.want_drain = false;
   switch (c->in_state) {
     case Connection::In::kBodyDone:
       finish_request(c);
@@ -957,7 +921,7 @@ int Loop::read_body(double handle, bool flowing) {
   if (!c || !c->request_active) return kReplyGone;
   c->body_flowing = flowing;
   if (flowing && c->in_state == Connection::In::kBody) {
-    if (c->expect_continue && !c->continue_sent && !c->reply_started) {
+    if (c->expect_continue && !c->continue_sent && !c->reply.started) {
       // RFC 9110 10.1.1: the client waits for this before sending the body;
       // it goes out only once the app asks for the body.
       c->out.append(http1::kContinue, sizeof(http1::kContinue) - 1);

@@ -137,7 +137,6 @@ class Loop {
   // produced new Sink events (the caller should deliver them and call again).
   bool flush_dirty();
   bool has_dirty() const { return !dirty_.empty(); }
-  bool in_batch() const { return in_batch_ > 0; }
   // Monotonic milliseconds, set by the addon before each batch.
   void set_now(uint64_t now_ms) { now_ms_ = now_ms; }
   // Once a second: timeouts, paused listeners, deferred frees.
@@ -175,6 +174,7 @@ class Loop {
   bool begin_request(Connection* c);
   bool parse_cgi_head(Connection* c);
   void start_request(Connection* c, bool chunked, uint64_t content_length, bool head_method);
+  double next_handle(const Connection* c);
   void deliver_body(Connection* c);
   void finish_body(Connection* c);
   void finish_request(Connection* c);
@@ -227,7 +227,6 @@ class Loop {
   http1::RequestHead head_;  // scratch, one per loop
   uwsgi::Packet uwsgi_head_;  // scratch
   scgi::Request scgi_head_;   // scratch
-  int in_batch_ = 0;
   bool in_run_ready_ = false;
 };
 

@@ -15,10 +15,6 @@ namespace tsgi {
 // nginx and PHP pad records to 8 bytes (spec 3.3 recommends it).
 static constexpr bool kPad = true;
 
-static double fcgi_make_handle(uint32_t request, uint32_t slot) {
-  return static_cast<double>(request) * 1048576.0 + static_cast<double>(slot);
-}
-
 // FILTER: DATA_LENGTH (spec 6.4) states the DATA stream's length, as
 // CONTENT_LENGTH does STDIN's. Absent: the stream ends at its empty record.
 static bool fcgi_data_length(FcgiRequest* r, const char* base) {
@@ -103,12 +99,10 @@ void Loop::fcgi_input(Connection* c) {
           break;
         }
         const cgi::Var* m = r->vars.vars.find(base, "REQUEST_METHOD");
-        r->head_method = m && m->value.len == 4 && std::memcmp(base + m->value.off, "HEAD", 4) == 0;
-        uint32_t request = ++next_request_;
-        if (request == 0) request = ++next_request_;
-        r->handle = fcgi_make_handle(request, c->slot);
+        r->reply.head_method = m && m->value.len == 4 && std::memcmp(base + m->value.off, "HEAD", 4) == 0;
+        r->handle = next_handle(c);
         r->dispatched = true;
-        uint32_t rec = kRecCgi | (r->head_method ? uint32_t{kRecHead} : 0u) |
+        uint32_t rec = kRecCgi | (r->reply.head_method ? uint32_t{kRecHead} : 0u) |
                        (r->role == fastcgi::kAuthorizer ? uint32_t{kRecAuthorizer} : 0u) |
                        (r->role == fastcgi::kFilter ? uint32_t{kRecFilter} : 0u);
         // A stated length of 0, or STDIN already over: nothing to read.
@@ -213,7 +207,7 @@ bool Loop::fcgi_input_over(Connection* c, FcgiRequest* r, uint64_t seen, uint64_
       sink_->on_body_error(r->handle, status);
     }
   }
-  if (!r->reply_started) {
+  if (!r->reply.started) {
     fcgi_refuse(c, r, status, fastcgi::kRequestComplete);
   } else {
     fcgi_finish(c, r, 1, fastcgi::kRequestComplete);
@@ -324,8 +318,8 @@ void Loop::fcgi_finish(Connection* c, FcgiRequest* r, uint32_t app_status, uint8
 void Loop::fcgi_drain(Connection* c) {
   if (c->out.size() > opts_.out_low_water) return;
   for (FcgiRequest* r : c->fcgi->requests) {
-    if (r->want_drain) {
-      r->want_drain = false;
+    if (r->reply.want_drain) {
+      r->reply.want_drain = false;
       sink_->on_drain(r->handle);
     }
   }
@@ -340,16 +334,13 @@ void Loop::fcgi_abort_all(Connection* c) {
 
 int Loop::fcgi_respond(Connection* c, FcgiRequest* r, int status, const char* headers, size_t headers_len,
                        const char* body, size_t body_len, int64_t content_length, uint32_t flags) {
-  if (r->reply_started) return kReplyGone;
-  r->reply_started = true;
+  if (r->reply.started) return kReplyGone;
   bool ends = (flags & kEnd) != 0;
-  r->no_body_status = status < 200 || status == 204 || status == 304;
-  uint64_t length = ends ? body_len : content_length >= 0 ? static_cast<uint64_t>(content_length) : 0;
-  r->has_length = !r->no_body_status && (ends || content_length >= 0);
-  r->reply_left = length;
+  // No chunks: without a length, END_REQUEST ends the reply.
+  r->reply.begin(status, ends, body_len, content_length, false);
   fcgi_scratch_.resize(cgi::head_size(headers_len));
   size_t n = cgi::head(&fcgi_scratch_[0], cgi::Style::kStatusHeader, status, headers, headers_len,
-                       r->has_length, length);
+                       r->reply.framing == http1::kFrameLength, r->reply.left);
   fcgi_stdout(c, r, fcgi_scratch_.data(), n);
   if (body_len > 0) {
     int rc = fcgi_write(c, r, body, body_len);
@@ -360,15 +351,8 @@ int Loop::fcgi_respond(Connection* c, FcgiRequest* r, int status, const char* he
 }
 
 int Loop::fcgi_write(Connection* c, FcgiRequest* r, const char* data, size_t len) {
-  if (len == 0 || r->head_method || r->no_body_status) return kReplyOk;
-  bool overflow = false;
-  if (r->has_length) {
-    if (len > r->reply_left) {
-      len = static_cast<size_t>(r->reply_left);
-      overflow = true;
-    }
-    r->reply_left -= len;
-  }
+  if (len == 0 || !r->reply.has_content()) return kReplyOk;
+  bool overflow = r->reply.take(&len);
   fcgi_stdout(c, r, data, len);
   if (overflow) {
     // More than the stated Content-Length: end the reply at that length.
@@ -377,17 +361,17 @@ int Loop::fcgi_write(Connection* c, FcgiRequest* r, const char* data, size_t len
   }
   int rc = backpressure(c);
   if (rc == kReplyFull) {
-    r->want_drain = true;
-    c->want_drain = false;  // drains are reported per request (fcgi_drain)
+    r->reply.want_drain = true;
+    c->reply.want_drain = false;  // drains are reported per request (fcgi_drain)
   }
   return rc;
 }
 
 int Loop::fcgi_end(Connection* c, FcgiRequest* r) {
-  if (!r->reply_started) return kReplyGone;
+  if (!r->reply.started) return kReplyGone;
   uint32_t app_status = 0;
-  if (r->has_length && r->reply_left > 0 && !r->head_method) {
-    sink_->log("reply ended " + std::to_string(r->reply_left) + " bytes short of its Content-Length");
+  if (r->reply.short_of_length()) {
+    sink_->log("reply ended " + std::to_string(r->reply.left) + " bytes short of its Content-Length");
     app_status = 1;
   }
   fcgi_finish(c, r, app_status, fastcgi::kRequestComplete);
@@ -426,8 +410,8 @@ int Loop::write_stderr(double handle, const char* data, size_t len) {
   }
   int rc = backpressure(c);
   if (rc == kReplyFull) {
-    r->want_drain = true;
-    c->want_drain = false;
+    r->reply.want_drain = true;
+    c->reply.want_drain = false;
   }
   return rc;
 }
