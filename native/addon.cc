@@ -4,12 +4,9 @@
 // during a batch and handed to JS in one call, onEvents(batch, count[, events]):
 //   batch   a Buffer (byteOffset 0) holding request records and body bytes
 //   events  the shared Float64Array, 4 numbers per event: type, handle, a, b
-// Request record (u32 words at byte offset a, 4-aligned; offsets marked "rel"
-// are relative to head_off):
-//   0 head_off  1 flags  2 content_length lo  3 hi
-//   4,5 method rel  6,7 target rel  8,9 path rel  10,11 query rel  12,13 host rel
-//   14,15 peer host (abs)  16 peer port  17,18 local host (abs)  19 local port
-//   20 listener  21 header count  22.. name rel, name len, value rel, value len
+// The request record, the event types, the reply codes and flags and the
+// protocol ids are numbers JS shares: they are in napi/abi.h, and exported
+// from here as binding.abi.
 #include <napi.h>
 #include <uv.h>
 
@@ -20,6 +17,7 @@
 
 #include "conn/connection.h"
 #include "core/loop.h"
+#include "napi/abi.h"
 #include "net/notify.h"
 #include "net/socket.h"
 #include "proto/fastcgi/framer.h"
@@ -33,18 +31,6 @@ void InitCgiTesting(Napi::Env env, Napi::Object exports);
 void InitFastcgiTesting(Napi::Env env, Napi::Object exports);
 void InitLoadgen(Napi::Env env, Napi::Object exports);
 void InitPlatform(Napi::Env env, Napi::Object exports);
-
-enum EventType : int {
-  kEvRequest = 1,
-  kEvBody = 2,
-  kEvBodyEnd = 3,
-  kEvBodyError = 4,
-  kEvAbort = 5,
-  kEvDrain = 6,
-  kEvData = 7,       // FastCGI FILTER: DATA stream bytes (offset, length)
-  kEvDataEnd = 8,
-  kEvDataError = 9,
-};
 
 class Server : public Napi::ObjectWrap<Server>, public Sink {
  public:
@@ -86,6 +72,12 @@ class Server : public Napi::ObjectWrap<Server>, public Sink {
 
   void event(int type, double handle, double a, double b);
   uint32_t stage(const char* data, size_t len);
+  uint32_t* record_common(Connection& c, uint32_t rec, uint32_t head_off, uint32_t flags,
+                          uint64_t content_length, uint32_t count);
+  static void slice(uint32_t* w, uint32_t word, http1::Slice s) {
+    w[word] = s.off;
+    w[word + 1] = s.len;
+  }
   void deliver();
   void drain();
   void after_call();
@@ -145,7 +137,7 @@ Server::Server(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Server>(info),
   Napi::Float64Array shared = info[3].As<Napi::Float64Array>();
   shared_ = Napi::Persistent(shared);
   shared_data_ = shared.Data();
-  shared_cap_ = shared.ElementLength() / 4;
+  shared_cap_ = shared.ElementLength() / kEventSlots;
 
   loop_ = new Loop(this, opts);
   // A throwing constructor runs no destructor: the loop is freed here.
@@ -185,6 +177,8 @@ Server::Server(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Server>(info),
 Server::~Server() { teardown(); }
 
 void Server::event(int type, double handle, double a, double b) {
+  static_assert(kSlotType == 0 && kSlotHandle == 1 && kSlotA == 2 && kSlotB == 3 && kEventSlots == 4,
+                "events are pushed in slot order");
   events_.push_back(type);
   events_.push_back(handle);
   events_.push_back(a);
@@ -203,59 +197,63 @@ void Server::on_request(Connection& c, double handle, const http1::RequestHead& 
   size_t pad = (4 - stage_.size() % 4) % 4;
   stage_.resize(stage_.size() + pad);
   uint32_t rec = static_cast<uint32_t>(stage_.size());
-  size_t words = 22 + 4 * h.num_headers;
+  size_t words = kWordPairs + kPairWords * h.num_headers;
   stage_.resize(stage_.size() + words * 4);
   uint32_t head_off = stage(head_bytes, h.head_len);
-  uint32_t peer_off = stage(c.peer_host.data(), c.peer_host.size());
-  uint32_t local_off = stage(c.local_host.data(), c.local_host.size());
-  uint32_t* w = reinterpret_cast<uint32_t*>(stage_.data() + rec);
-  w[0] = head_off;
-  w[1] = h.flags | rec_flags;
-  w[2] = static_cast<uint32_t>(h.content_length & 0xffffffffu);
-  w[3] = static_cast<uint32_t>(h.content_length >> 32);
-  w[4] = h.method.off; w[5] = h.method.len;
-  w[6] = h.target.off; w[7] = h.target.len;
-  w[8] = h.path.off; w[9] = h.path.len;
-  w[10] = h.query.off; w[11] = h.query.len;
-  w[12] = h.host.off; w[13] = h.host.len;
-  w[14] = peer_off; w[15] = static_cast<uint32_t>(c.peer_host.size()); w[16] = c.peer_port;
-  w[17] = local_off; w[18] = static_cast<uint32_t>(c.local_host.size()); w[19] = c.local_port;
-  w[20] = c.listener;
-  w[21] = h.num_headers;
+  uint32_t* w = record_common(c, rec, head_off, h.flags | rec_flags, h.content_length, h.num_headers);
+  slice(w, kWordMethod, h.method);
+  slice(w, kWordTarget, h.target);
+  slice(w, kWordPath, h.path);
+  slice(w, kWordQuery, h.query);
+  slice(w, kWordHost, h.host);
   for (uint32_t i = 0; i < h.num_headers; i++) {
-    w[22 + 4 * i] = h.headers[i].name.off;
-    w[23 + 4 * i] = h.headers[i].name.len;
-    w[24 + 4 * i] = h.headers[i].value.off;
-    w[25 + 4 * i] = h.headers[i].value.len;
+    uint32_t* p = w + kWordPairs + kPairWords * i;
+    p[0] = h.headers[i].name.off;
+    p[1] = h.headers[i].name.len;
+    p[2] = h.headers[i].value.off;
+    p[3] = h.headers[i].value.len;
   }
   event(kEvRequest, handle, rec, 0);
 }
 
-// Same record as on_request; the pairs are the variables, words 4..13 unused.
+// The words both record kinds fill (napi/abi.h), the host strings staged
+// after the head. Returns the record's words: staging may have moved them.
+uint32_t* Server::record_common(Connection& c, uint32_t rec, uint32_t head_off, uint32_t flags,
+                                uint64_t content_length, uint32_t count) {
+  uint32_t peer_off = stage(c.peer_host.data(), c.peer_host.size());
+  uint32_t local_off = stage(c.local_host.data(), c.local_host.size());
+  uint32_t* w = reinterpret_cast<uint32_t*>(stage_.data() + rec);
+  w[kWordHead] = head_off;
+  w[kWordFlags] = flags;
+  w[kWordLengthLo] = static_cast<uint32_t>(content_length & 0xffffffffu);
+  w[kWordLengthHi] = static_cast<uint32_t>(content_length >> 32);
+  w[kWordPeer] = peer_off;
+  w[kWordPeer + 1] = static_cast<uint32_t>(c.peer_host.size());
+  w[kWordPeerPort] = c.peer_port;
+  w[kWordLocal] = local_off;
+  w[kWordLocal + 1] = static_cast<uint32_t>(c.local_host.size());
+  w[kWordLocalPort] = c.local_port;
+  w[kWordListener] = c.listener;
+  w[kWordCount] = count;
+  return w;
+}
+
+// Same record as on_request; the pairs are the variables, METHOD..HOST unused.
 void Server::on_cgi_request(Connection& c, double handle, const cgi::VarTable& vars, const char* head_bytes,
                             uint32_t head_len, uint64_t content_length, uint32_t rec_flags) {
   size_t pad = (4 - stage_.size() % 4) % 4;
   stage_.resize(stage_.size() + pad);
   uint32_t rec = static_cast<uint32_t>(stage_.size());
-  size_t words = 22 + 4 * vars.count;
+  size_t words = kWordPairs + kPairWords * vars.count;
   stage_.resize(stage_.size() + words * 4, 0);
   uint32_t head_off = stage(head_bytes, head_len);
-  uint32_t peer_off = stage(c.peer_host.data(), c.peer_host.size());
-  uint32_t local_off = stage(c.local_host.data(), c.local_host.size());
-  uint32_t* w = reinterpret_cast<uint32_t*>(stage_.data() + rec);
-  w[0] = head_off;
-  w[1] = rec_flags;
-  w[2] = static_cast<uint32_t>(content_length & 0xffffffffu);
-  w[3] = static_cast<uint32_t>(content_length >> 32);
-  w[14] = peer_off; w[15] = static_cast<uint32_t>(c.peer_host.size()); w[16] = c.peer_port;
-  w[17] = local_off; w[18] = static_cast<uint32_t>(c.local_host.size()); w[19] = c.local_port;
-  w[20] = c.listener;
-  w[21] = vars.count;
+  uint32_t* w = record_common(c, rec, head_off, rec_flags, content_length, vars.count);
   for (uint32_t i = 0; i < vars.count; i++) {
-    w[22 + 4 * i] = vars.vars[i].name.off;
-    w[23 + 4 * i] = vars.vars[i].name.len;
-    w[24 + 4 * i] = vars.vars[i].value.off;
-    w[25 + 4 * i] = vars.vars[i].value.len;
+    uint32_t* p = w + kWordPairs + kPairWords * i;
+    p[0] = vars.vars[i].name.off;
+    p[1] = vars.vars[i].name.len;
+    p[2] = vars.vars[i].value.off;
+    p[3] = vars.vars[i].value.len;
   }
   event(kEvRequest, handle, rec, 0);
 }
@@ -285,7 +283,7 @@ void Server::deliver() {
     }
   }
   if (events_.empty()) return;
-  size_t count = events_.size() / 4;
+  size_t count = events_.size() / kEventSlots;
   // A Buffer, not an ArrayBuffer: Node allocates a Buffer's memory without
   // zero-filling it, and every byte is about to be overwritten (an ArrayBuffer
   // would be cleared first: a memset as large as the bodies in the batch).
@@ -376,11 +374,13 @@ Napi::Value Server::Listen(const Napi::CallbackInfo& info) {
   Napi::Object o = info[0].As<Napi::Object>();
   Loop::ListenSpec spec;
   spec.address = o.Get("address").ToString().Utf8Value();
-  spec.protocol = static_cast<Protocol>(opt_u32(o, "protocol", 0));
-  if (spec.protocol != Protocol::kHttp && spec.protocol != Protocol::kUwsgi && spec.protocol != Protocol::kScgi &&
-      spec.protocol != Protocol::kFastcgi) {
-    throw Napi::TypeError::New(env, "unknown protocol");
-  }
+  const uint32_t protocol = opt_u32(o, "protocol", static_cast<uint32_t>(Protocol::kHttp));
+  bool known = false;
+#define TSGI_X(name, key, value) known = known || protocol == value;
+  TSGI_ABI_PROTOCOLS(TSGI_X)
+#undef TSGI_X
+  if (!known) throw Napi::TypeError::New(env, "unknown protocol");
+  spec.protocol = static_cast<Protocol>(protocol);
   spec.mode = opt_u32(o, "mode", 0);
   Napi::Value owner = o.Get("owner");
   Napi::Value group = o.Get("group");
@@ -640,6 +640,30 @@ static Napi::Value DupListener(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
+// binding.abi: every list of napi/abi.h, JS key -> value, in its order.
+static Napi::Object Abi(Napi::Env env) {
+  Napi::Object abi = Napi::Object::New(env);
+  Napi::Object o;
+#define TSGI_X(name, key, value) o.Set(#key, static_cast<double>(value));
+#define TSGI_LIST(js, LIST) \
+  o = Napi::Object::New(env); \
+  LIST(TSGI_X)                \
+  abi.Set(js, o);
+  TSGI_LIST("events", TSGI_ABI_EVENTS)
+  TSGI_LIST("eventSlots", TSGI_ABI_EVENT_SLOTS)
+  TSGI_LIST("record", TSGI_ABI_RECORD)
+  o = Napi::Object::New(env);
+  TSGI_ABI_HEAD_FLAGS(TSGI_X)
+  TSGI_ABI_RECORD_FLAGS(TSGI_X)
+  abi.Set("recordFlags", o);
+  TSGI_LIST("reply", TSGI_ABI_REPLY)
+  TSGI_LIST("replyFlags", TSGI_ABI_REPLY_FLAGS)
+  TSGI_LIST("protocols", TSGI_ABI_PROTOCOLS)
+#undef TSGI_LIST
+#undef TSGI_X
+  return abi;
+}
+
 // binding.errors: each framer's error list, name -> text, in enum order, made
 // from the list in its header, so a test names every error without a copy.
 static Napi::Object ErrorLists(Napi::Env env) {
@@ -665,17 +689,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dupListener", Napi::Function::New(env, DupListener));
   exports.Set("sdNotify", Napi::Function::New(env, SdNotify));
   exports.Set("Server", Server::Define(env));
-  Napi::Object ev = Napi::Object::New(env);
-  ev.Set("REQUEST", static_cast<int>(kEvRequest));
-  ev.Set("BODY", static_cast<int>(kEvBody));
-  ev.Set("BODY_END", static_cast<int>(kEvBodyEnd));
-  ev.Set("BODY_ERROR", static_cast<int>(kEvBodyError));
-  ev.Set("ABORT", static_cast<int>(kEvAbort));
-  ev.Set("DRAIN", static_cast<int>(kEvDrain));
-  ev.Set("DATA", static_cast<int>(kEvData));
-  ev.Set("DATA_END", static_cast<int>(kEvDataEnd));
-  ev.Set("DATA_ERROR", static_cast<int>(kEvDataError));
-  exports.Set("events", ev);
+  Napi::Object abi = Abi(env);
+  exports.Set("abi", abi);
+  exports.Set("events", abi.Get("events"));
   exports.Set("errors", ErrorLists(env));
   InitParserTesting(env, exports);
   InitCgiTesting(env, exports);

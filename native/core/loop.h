@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "conn/out_queue.h"
+#include "napi/abi.h"
 #include "net/allow.h"
 #include "net/socket.h"
 #include "poller/poller.h"
@@ -41,9 +42,7 @@ struct LoopOptions {
   size_t discard_limit = 256 * 1024;     // unread body drained to keep the connection
 };
 
-// What a listener speaks. HTTP is framed in full; the CGI-style protocols
-// (uwsgi, SCGI) carry one request per connection as ready CGI variables.
-enum class Protocol : uint8_t { kHttp = 0, kUwsgi = 1, kScgi = 2, kFastcgi = 3 };
+// What a listener speaks: Protocol, in napi/abi.h (listen()'s protocol).
 
 struct Listener {
   int fd = -1;
@@ -86,23 +85,9 @@ class Sink {
   virtual void log(const std::string& line) = 0;
 };
 
-// Flags added to RequestHead::flags in the record sent to JS.
-enum RecordFlags : uint32_t {
-  kRecNoBody = 1u << 16,  // the request has no body: it is already complete
-  kRecHead = 1u << 17,    // method is HEAD
-  kRecCgi = 1u << 18,     // the record holds CGI variables, not HTTP headers
-  kRecStripScriptName = 1u << 19,  // uwsgi modifier1 30: PATH_INFO starts with SCRIPT_NAME
-  kRecAuthorizer = 1u << 20,       // FastCGI role AUTHORIZER (else RESPONDER)
-  kRecFilter = 1u << 21,           // FastCGI role FILTER: a DATA stream follows STDIN
-};
-
-// Results of the reply calls, as JS sees them.
-enum ReplyStatus : int {
-  kReplyGone = 0,   // the request is over (client left, or already answered)
-  kReplyOk = 1,
-  kReplyFull = 2,   // accepted, but the client is slow: wait for on_drain
-  kReplyOverflow = 3,  // more body than the Content-Length the app declared
-};
+// The flags added to RequestHead::flags in the record sent to JS
+// (RecordFlags) and the results of the reply calls (ReplyStatus) are in
+// napi/abi.h: JS reads the same numbers.
 
 class Loop {
  public:
@@ -144,7 +129,7 @@ class Loop {
 
   // Replies. `headers` is the app's validated header block ("Name: value\r\n"…).
   // content_length < 0 means unknown. Flags below.
-  enum ReplyFlags : uint32_t { kEnd = 1, kClose = 2, kNoDate = 4 /* the app sent its own */ };
+  enum ReplyFlags : uint32_t { kEnd = kReplyEnd, kClose = kReplyClose, kNoDate = kReplyNoDate };
   int respond(double handle, int status, const char* headers, size_t headers_len,
               const char* body, size_t body_len, int64_t content_length, uint32_t flags);
   // Body bytes. They are never kept past the call: small ones are copied;

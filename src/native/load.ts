@@ -100,6 +100,12 @@ export interface Binding {
     REQUEST: number; BODY: number; BODY_END: number; BODY_ERROR: number; ABORT: number; DRAIN: number;
     DATA: number; DATA_END: number; DATA_ERROR: number;
   };
+  /**
+   * The numbers shared with the core (native/napi/abi.h), list -> key -> value.
+   * Read them through src/native/abi.ts, which types them.
+   */
+  abi: Record<'events' | 'eventSlots' | 'record' | 'recordFlags' | 'reply' | 'replyFlags' | 'protocols',
+    Record<string, number>>;
   /** Each framer's errors, name -> text, in enum order (the list in each framer.h). */
   errors: { uwsgi: Record<string, string>; scgi: Record<string, string>; fastcgi: Record<string, string> };
   parseHead(buf: Uint8Array, maxHead?: number, maxHeaders?: number, maxTarget?: number): ParsedHead;

@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "napi/abi.h"
+
 namespace tsgi::http1 {
 
 // Offsets into the buffer given to parse_head(); len 0 = absent.
@@ -34,16 +36,8 @@ struct Limits {
 
 enum class Result : uint8_t { kOk, kAgain, kError };
 
-enum HeadFlags : uint32_t {
-  kHttp11 = 1u << 0,          // HTTP/1.1 (else HTTP/1.0)
-  kKeepAlive = 1u << 1,       // persistent after this request (RFC 9112 9.3)
-  kChunked = 1u << 2,         // Transfer-Encoding: chunked (final coding)
-  kContentLength = 1u << 3,   // a valid Content-Length was given
-  kExpectContinue = 1u << 4,  // Expect: 100-continue
-  kUpgrade = 1u << 5,         // Upgrade header present (we answer 501)
-  kAbsoluteForm = 1u << 6,    // request-target was absolute-form
-  kAsteriskForm = 1u << 7,    // OPTIONS *
-};
+// HeadFlags (kHttp11, kKeepAlive, kChunked, ...) are in napi/abi.h: they
+// reach JS as they are, in the request record's FLAGS word.
 
 struct RequestHead {
   Slice method;
