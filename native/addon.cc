@@ -640,6 +640,50 @@ static Napi::Value DupListener(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
+// bindListener({ address, mode, owner, group }): a listening socket bound as
+// listen() binds one (address forms, stale-socket check, mode and owner set
+// before listen()), but watched by no loop and owned by the caller: a master
+// binds its listeners so and hands the fds to its workers. { fd, tcp, host,
+// port, path }: path is the unix socket file to unlink after closing fd.
+static Napi::Value BindListener(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    throw Napi::TypeError::New(env, "bindListener({ address, mode, owner, group })");
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  std::string address = o.Get("address").ToString().Utf8Value();
+  net::ListenOptions lo;
+  lo.mode = opt_u32(o, "mode", 0);
+  Napi::Value owner = o.Get("owner");
+  Napi::Value group = o.Get("group");
+  lo.owner = owner.IsNumber() ? owner.As<Napi::Number>().Int64Value() : -1;
+  lo.group = group.IsNumber() ? group.As<Napi::Number>().Int64Value() : -1;
+  std::string error;
+  net::Address addr;
+  int fd = net::parse_address(address, &addr, &error) ? net::listen_on(addr, lo, &error) : -EINVAL;
+  bool is_tcp = addr.kind == net::AddrKind::kTcp;
+  if (fd >= 0 && addr.kind == net::AddrKind::kFd && net::inspect_listening(fd, &is_tcp, &error) < 0) fd = -EINVAL;
+  if (fd < 0) {
+    Napi::Error e = Napi::Error::New(env, error.empty() ? "cannot listen on " + address : error);
+    e.Set("code", Napi::String::New(env, "TSGI_ERR_LISTEN"));
+    e.Set("errno", Napi::Number::New(env, -fd));
+    throw e;
+  }
+  std::string host;
+  uint16_t port = 0;
+  if (is_tcp) {
+    (void)net::set_nodelay(fd);  // inherited by accepted sockets on Linux
+    net::local_name(fd, &host, &port);
+  }
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("fd", fd);
+  r.Set("tcp", is_tcp);
+  r.Set("host", host);
+  r.Set("port", port);
+  r.Set("path", addr.kind == net::AddrKind::kUnix ? addr.host : std::string());
+  return r;
+}
+
 // binding.abi: every list of napi/abi.h, JS key -> value, in its order.
 static Napi::Object Abi(Napi::Env env) {
   Napi::Object abi = Napi::Object::New(env);
@@ -687,6 +731,7 @@ static Napi::Object ErrorLists(Napi::Env env) {
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listeningSocket", Napi::Function::New(env, ListeningSocket));
   exports.Set("dupListener", Napi::Function::New(env, DupListener));
+  exports.Set("bindListener", Napi::Function::New(env, BindListener));
   exports.Set("sdNotify", Napi::Function::New(env, SdNotify));
   exports.Set("Server", Server::Define(env));
   Napi::Object abi = Abi(env);

@@ -5,7 +5,7 @@
 // own app.use(prefix, sub) and WSGI frameworks do. Elsewhere it sees
 // REQUEST_URI as the client sent it.
 import type { Request } from '../tsgi/types.js';
-import { isMountView } from '../dispatch/mount.js';
+import { isMountView } from '../server/mount-view.js';
 import { encodePath, type PathText } from '../server/encode-path.js';
 
 /** Run-as-CGI's variables come from process.env, which Node decodes as UTF-8; the server's are latin1. */

@@ -12,8 +12,10 @@ import { activatedListeners } from './socket-activation.js';
 import { binding } from '../native/load.js';
 import { masterConfigOrExit } from '../master/config.js';
 import { runMaster } from '../master/master.js';
+import { bindForCli } from './listeners.js';
 import { workerMode } from '../master/worker.js';
-import { cgiMain, withCgiHost } from '../cgi/cli.js';
+import { cgiMain } from './cgi-main.js';
+import { withCgiHost } from './cgi-host.js';
 import { printConfig, resolveArgs } from './config.js';
 import { AccessLog, type AccessLogFormat } from '../server/access-log.js';
 import { dropPrivileges, handOver, resolveIdentity, resolveOwner, type Identity } from './privileges.js';
@@ -137,8 +139,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.stderr.write(`tsgi: stats on ${statsServer.where}\n`);
   }
   if (master !== undefined) {
-    return runMaster({ opts, argv, listen, allowFrom, config: master, afterBind: identity !== undefined ? drop : undefined,
-      stats: statsServer });
+    const bound = bindForCli(listen, opts);
+    const label = opts.routes.length > 0
+      ? `${opts.routes.length} mounted app${opts.routes.length === 1 ? '' : 's'}` : opts.app!;
+    return runMaster({ bound, label, argv, listen, allowFrom, config: master,
+      afterBind: identity !== undefined ? drop : undefined, stats: statsServer });
   }
   // --threads: each thread counts its own (src/cli/thread.ts).
   const stats = opts.stats !== undefined && threads === 1 ? new RequestStats() : undefined;

@@ -18,7 +18,7 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { binding } from '../native/load.js';
-import { bindForCli, type BoundListeners } from '../master/listeners.js';
+import type { BoundListeners } from '../master/listeners.js';
 import type { WorkerMode } from '../master/worker.js';
 import { parseListen } from '../server/listen.js';
 import type { BoundAddress, ServerHandle } from '../server/serve.js';
@@ -27,6 +27,7 @@ import type { StatsServer } from '../stats/server.js';
 import { socketStats } from '../stats/sockets.js';
 import { StatsPoll } from '../stats/poll.js';
 import type { CliOptions } from './flags.js';
+import { bindForCli } from './listeners.js';
 
 /** --stats: a thread reports this often unasked (a blocked thread leaves its last report). */
 export const THREAD_STATS_INTERVAL_MS = 1000;

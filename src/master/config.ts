@@ -1,10 +1,23 @@
-// The master's settings from the command line, checked before anything is bound.
+// The master's settings, checked before anything is bound.
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TsgiError } from '../errors.js';
-import type { CliOptions } from '../cli/flags.js';
 
 export type ReloadMode = 'full' | 'chain';
+
+/** The master's settings as given: the command line's flags of the same names (--processes ...). */
+export interface MasterOptions {
+  processes?: string | undefined;
+  reloadMode?: string | undefined;
+  maxRequests?: number | undefined;
+  /** MB. */
+  reloadOnRss?: number | undefined;
+  touchReload?: string | undefined;
+  pidfile?: string | undefined;
+  vacuum?: boolean | undefined;
+  /** Milliseconds (--shutdown-timeout, which the workers get too). */
+  shutdownTimeout?: number | undefined;
+}
 
 export interface MasterConfig {
   processes: number;
@@ -19,7 +32,7 @@ export interface MasterConfig {
 }
 
 /** Flags that only a master can honour, for the "needs --processes" message. */
-const MASTER_ONLY: Array<[keyof CliOptions, string]> = [
+const MASTER_ONLY: Array<[keyof MasterOptions, string]> = [
   ['reloadMode', '--reload-mode'], ['maxRequests', '--max-requests'], ['reloadOnRss', '--reload-on-rss'],
   ['touchReload', '--touch-reload'], ['pidfile', '--pidfile'], ['vacuum', '--vacuum'],
 ];
@@ -29,7 +42,7 @@ function usage(msg: string): TsgiError {
 }
 
 /** The master's settings, or undefined when --processes is not given; throws a usage error. */
-export function masterConfig(o: CliOptions): MasterConfig | undefined {
+export function masterConfig(o: MasterOptions): MasterConfig | undefined {
   if (o.processes === undefined) {
     const given = MASTER_ONLY.find(([key]) => o[key] !== undefined && o[key] !== false);
     if (given !== undefined) throw usage(`${given[1]} needs --processes N (a master process that manages workers)`);
@@ -58,7 +71,7 @@ export function masterConfig(o: CliOptions): MasterConfig | undefined {
 }
 
 /** masterConfig, with a usage error ending the process as the CLI's own do (exit 2). */
-export function masterConfigOrExit(o: CliOptions): MasterConfig | undefined {
+export function masterConfigOrExit(o: MasterOptions): MasterConfig | undefined {
   try {
     return masterConfig(o);
   } catch (err) {

@@ -1,10 +1,10 @@
-// The master binds every listener once, with the same native code serve()
-// uses (address forms, stale-socket check, --chmod-socket before listen()),
-// and hands the listening fds to its workers, which serve them as `fd:N` with
+// The master binds every listener once, with the native code serve() uses
+// (address forms, stale-socket check, --chmod-socket before listen()), and
+// hands the listening fds to its workers, which serve them as `fd:N` with
 // EPOLLEXCLUSIVE. See docs/design.md, "Master process".
-import { binding, type NativeServer } from '../native/load.js';
+import * as fs from 'node:fs';
+import { binding } from '../native/load.js';
 import { parseListen, type ListenProtocol } from '../server/listen.js';
-import { resolveOwner } from '../cli/privileges.js';
 
 export interface MasterListener {
   /** serve()'s protocol for it. */
@@ -23,53 +23,43 @@ export interface BoundListeners {
 
 /**
  * Binds each address ("http://127.0.0.1:8000", "uwsgi:///run/app.sock", ...).
- * The native server that owns the sockets is made with maxConnections 0: the
- * core stops watching a listener at its connection limit without accepting,
- * so the master never takes a connection meant for a worker (at most one
- * wake-up per listener, at the first connection).
+ * The sockets are only bound and listening: no loop watches them, so the
+ * master never wakes for, nor takes, a connection meant for a worker.
  */
 export function bindListeners(listen: readonly string[], socketMode: number | undefined,
   socketOwner?: { uid?: number; gid?: number }): BoundListeners {
-  const native: NativeServer = new binding.Server({ maxConnections: 0 }, () => {},
-    (line) => process.stderr.write(`tsgi: ${line}\n`), new Float64Array(64));
   const listeners: MasterListener[] = [];
+  const owned: Array<{ fd: number; path: string }> = [];
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    for (const { fd, path } of owned) {
+      // Best effort, as a server's own close: a failure leaves nothing to undo.
+      try {
+        fs.closeSync(fd);
+      } catch {}
+      if (path === '') continue;
+      try {
+        fs.unlinkSync(path);
+      } catch {}
+    }
+  };
   try {
     for (const entry of listen) {
       const spec = parseListen(entry);
-      const r = native.listen({ address: spec.address, protocol: 0, mode: socketMode ?? 0,
-        owner: socketOwner?.uid ?? -1, group: socketOwner?.gid ?? -1, exclusive: false, allow: [] });
-      const fd = r.fd;
+      const r = binding.bindListener({ address: spec.address, mode: socketMode ?? 0,
+        owner: socketOwner?.uid ?? -1, group: socketOwner?.gid ?? -1 });
+      owned.push({ fd: r.fd, path: r.path });
       const bare = spec.address;
       const where = r.tcp
         ? `${spec.protocol}://${r.host.includes(':') ? `[${r.host}]` : r.host}:${r.port}`
         : spec.protocol === 'http' ? bare : `${spec.protocol}://${bare}`;
-      listeners.push({ protocol: spec.protocol, fd, where });
+      listeners.push({ protocol: spec.protocol, fd: r.fd, where });
     }
   } catch (err) {
-    native.close();
+    close();
     throw err;
   }
-  let closed = false;
-  return {
-    listeners,
-    close() {
-      if (closed) return;
-      closed = true;
-      native.close();
-    },
-  };
-}
-
-/**
- * bindListeners for the command line (the master, or the main thread of
- * --threads): --chmod-socket and --chown-socket applied; an address that
- * cannot be bound is one line on stderr and exit 1.
- */
-export function bindForCli(listen: readonly string[], opts: { chmodSocket?: number; chownSocket?: string }): BoundListeners {
-  try {
-    return bindListeners(listen, opts.chmodSocket, opts.chownSocket !== undefined ? resolveOwner(opts.chownSocket) : undefined);
-  } catch (err) {
-    process.stderr.write(`tsgi: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  }
+  return { listeners, close };
 }

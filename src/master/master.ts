@@ -8,11 +8,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CliOptions } from '../cli/flags.js';
 import { Backoff } from './backoff.js';
 import type { MasterConfig, ReloadMode } from './config.js';
 import { FIRST_LISTEN_FD, WORKER_ENV, isMessage, type MasterMessage, type WorkerMessage, type WorkerSettings } from './ipc.js';
-import { bindForCli } from './listeners.js';
+import type { BoundListeners } from './listeners.js';
 import { Notifier } from './notify.js';
 import { parseListen } from '../server/listen.js';
 import type { StatsReport } from '../stats/counters.js';
@@ -83,7 +82,10 @@ type Event =
   | { kind: 'due'; slot: Slot };
 
 export interface MasterStart {
-  opts: CliOptions;
+  /** The listeners, bound by the caller (bindListeners); the master closes them when it stops. */
+  bound: BoundListeners;
+  /** What is served, for the "serving ... on ..." lines: the app, or "2 mounted apps". */
+  label: string;
   /** The worker's command line (the master's, unchanged). */
   argv: readonly string[];
   /** serve() addresses: "http://127.0.0.1:8000", "uwsgi:///run/app.sock". */
@@ -106,9 +108,7 @@ function seconds(ms: number): string {
 
 export function runMaster(start: MasterStart): void {
   const { config: cfg } = start;
-  const bound = bindForCli(start.listen, start.opts);
-  const label = start.opts.routes.length > 0
-    ? `${start.opts.routes.length} mounted app${start.opts.routes.length === 1 ? '' : 's'}` : start.opts.app!;
+  const { bound, label } = start;
   for (const l of bound.listeners) log(`serving ${label} on ${l.where}`);
 
   const notifier = new Notifier(log);

@@ -92,6 +92,13 @@ export interface Binding {
   listeningSocket(fd: number): { tcp: boolean } | null;
   /** A close-on-exec copy of a listening socket's fd (throws TSGI_ERR_LISTEN if fd is not one). */
   dupListener(fd: number): number;
+  /**
+   * A listening socket bound as Server.listen() binds one, owned by the caller
+   * and watched by no loop (throws TSGI_ERR_LISTEN). `path`: the unix socket
+   * file to unlink after closing fd ('' for other kinds).
+   */
+  bindListener(spec: { address: string; mode?: number; owner?: number; group?: number }):
+    { fd: number; tcp: boolean; host: string; port: number; path: string };
   /** systemd readiness: one datagram to NOTIFY_SOCKET. 0 or -errno. */
   sdNotify(socket: string, message: string): number;
   Server: new (options: NativeServerOptions, onEvents: OnEvents, onLog: (line: string) => void,

@@ -1,11 +1,9 @@
 // The CLI's CGI host: --cgi-map, --cgi-env, --cgi-timeout, --cgi-max-procs
-// make a cgiHost in front of the app (or alone). `tsgi --cgi` is in main.ts.
+// make a cgiHost in front of the app (or alone). `tsgi --cgi` is in cgi-main.ts.
 import { TsgiError } from '../errors.js';
 import type { App } from '../tsgi/types.js';
-import type { CliOptions } from '../cli/flags.js';
-import { cgiHost } from './host.js';
-
-export { cgiMain } from './main.js';
+import { cgiHost } from '../cgi/host.js';
+import type { CliOptions } from './flags.js';
 
 function usage(msg: string): TsgiError {
   return new TsgiError('TSGI_ERR_CLI_USAGE', msg);

@@ -1,8 +1,8 @@
 // `tsgi --cgi APP`: bin/tsgi comes here before anything else, so a CGI
 // request never loads the native addon, the server or the master.
 import { TsgiError } from '../errors.js';
-import { helpText, parseArgs, type CliOptions } from '../cli/flags.js';
-import { runCgiAndExit } from './run.js';
+import { runCgiAndExit } from '../cgi/run.js';
+import { helpText, parseArgs, type CliOptions } from './flags.js';
 
 function usage(msg: string): TsgiError {
   return new TsgiError('TSGI_ERR_CLI_USAGE', msg);
