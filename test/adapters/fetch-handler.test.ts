@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { fromFetch, isFetchApp, serve, type FetchEnv, type ServerHandle } from 'tsgi';
-import { captureLog, deferred, within } from '../helpers/cgi-client.js';
-import { parseResponses, rawRequest, ROOT } from '../helpers/index.js';
+import { parseResponses, rawRequest, ROOT, captureLog, deferred, within } from '../helpers/index.js';
 
 async function withFetch(handler: Parameters<typeof fromFetch>[0],
   fn: (port: number, logs: ReturnType<typeof captureLog>) => Promise<void>): Promise<void> {

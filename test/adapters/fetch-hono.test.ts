@@ -9,7 +9,8 @@ import { Hono } from 'hono';
 import { setCookie } from 'hono/cookie';
 import { stream, streamText } from 'hono/streaming';
 import { fromFetch, serve, type Request as TsgiRequest, type ServerHandle } from 'tsgi';
-import { ask as askCgi, captureLog, cgiVars, listenersOf, uwsgiPacket, values, type Target } from '../helpers/cgi-client.js';
+import { captureLog } from '../helpers/index.js';
+import { ask as askCgi, cgiVars, listenersOf, uwsgiPacket, values, type Target } from '../helpers/cgi-client.js';
 import { ask as askFcgi, fcgiVars } from '../helpers/fcgi-client.js';
 
 type Env = { Bindings: { tsgi: TsgiRequest } };

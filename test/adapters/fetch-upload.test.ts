@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import { fromFetch, serve } from 'tsgi';
-import { captureLog } from '../helpers/cgi-client.js';
+import { captureLog } from '../helpers/index.js';
 import { ask as askFcgi, fcgiVars } from '../helpers/fcgi-client.js';
 
 const SIZE = 10 * 1024 * 1024;

@@ -7,8 +7,9 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
 import { serve, toNodeListener, type App, type Request, type ServerHandle } from 'tsgi';
-import { captureLog, deferred, within } from '../helpers/cgi-client.js';
-import { delay, parseResponses, rawRequest, type RawResponse } from '../helpers/index.js';
+import {
+  delay, parseResponses, rawRequest, type RawResponse, captureLog, deferred, within,
+} from '../helpers/index.js';
 
 /** The CGI variables, with the two ports that differ between the servers taken out. */
 function variables(req: Request): Record<string, string> {

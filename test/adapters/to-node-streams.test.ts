@@ -7,8 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { toNodeListener, type App } from 'tsgi';
-import { captureLog } from '../helpers/cgi-client.js';
-import { delay } from '../helpers/index.js';
+import { delay, captureLog } from '../helpers/index.js';
 
 async function withNode(app: App, fn: (port: number) => Promise<void>): Promise<string[]> {
   const logs = captureLog();

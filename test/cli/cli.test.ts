@@ -6,10 +6,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { ROOT, rawRequest, tempDir } from '../helpers/index.js';
-
-const BIN = path.join(ROOT, 'bin', 'tsgi');
+import { httpGet, ROOT, rawRequest, tempDir } from '../helpers/index.js';
+import { oneLine, runToExit, TsgiProcess } from '../helpers/tsgi-process.js';
 const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 const dir = tempDir('tsgi-cli-');
@@ -29,78 +27,6 @@ module.exports = async (req) => {
   return { headers: { 'content-type': 'text/plain' }, body: 'x'.repeat(100000) + 'END' };
 };\n`);
 
-interface Exit { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
-
-interface Running {
-  child: ChildProcess;
-  /** "serving ... on WHERE" lines, one per listener. */
-  where: string[];
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<Exit>;
-}
-
-/** Starts tsgi; resolves once it printed one "serving" line per --http, or rejects if it exits. */
-function start(args: string[], listeners: number, timeoutMs = 10_000): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
-  child.stderr!.setEncoding('utf8');
-  const exited = new Promise<Exit>((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal, stdout: out, stderr: err }));
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tsgi did not start within ${timeoutMs} ms; stderr:\n${err}`));
-    }, timeoutMs);
-    child.stderr!.on('data', (c: string) => {
-      err += c;
-      const where = [...err.matchAll(/^tsgi: serving .* on (\S+)$/gm)].map((m) => m[1]!);
-      if (where.length === listeners) {
-        clearTimeout(timer);
-        resolve({ child, where, stdout: () => out, stderr: () => err, exited });
-      }
-    });
-    void exited.then((e) => {
-      clearTimeout(timer);
-      reject(new Error(`tsgi exited (${e.code ?? e.signal}) before serving; stderr:\n${e.stderr}`));
-    });
-  });
-}
-
-/** Runs tsgi to completion (bounded: SIGKILL after timeoutMs). */
-async function run(args: string[], timeoutMs = 10_000): Promise<Exit> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => { err += c; });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
-    child.on('close', (c, s) => resolve([c, s]));
-  });
-  clearTimeout(timer);
-  assert.notEqual(signal, 'SIGKILL', `tsgi ${args.join(' ')} did not exit within ${timeoutMs} ms`);
-  return { code, signal, stdout: out, stderr: err };
-}
-
-/** Waits (bounded: SIGKILL after timeoutMs) for an exit already asked for. */
-async function waitExit(r: Running, timeoutMs = 5_000): Promise<Exit> {
-  const timer = setTimeout(() => r.child.kill('SIGKILL'), timeoutMs);
-  const e = await r.exited;
-  clearTimeout(timer);
-  assert.notEqual(e.signal, 'SIGKILL', `tsgi did not exit within ${timeoutMs} ms`);
-  return e;
-}
-
-/** Sends SIGTERM, waits (bounded) for the exit. */
-function stop(r: Running, timeoutMs = 5_000): Promise<Exit> {
-  r.child.kill('SIGTERM');
-  return waitExit(r, timeoutMs);
-}
-
 /** Starts a request now, to be awaited later without an unhandled rejection meanwhile. */
 function inFlight<T>(p: Promise<T>): () => Promise<T> {
   const settled = p.then((v) => ({ v }), (err: unknown) => ({ err }));
@@ -111,36 +37,10 @@ function inFlight<T>(p: Promise<T>): () => Promise<T> {
   };
 }
 
-async function waitFor(read: () => string, text: string, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!read().includes(text) && Date.now() < deadline) await new Promise((s) => setTimeout(s, 10));
-  assert.ok(read().includes(text), `never saw "${text}"`);
-}
-
-function oneLine(stderr: string): string {
-  const lines = stderr.split('\n').filter((l) => l !== '');
-  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`);
-  assert.match(lines[0]!, /^tsgi: /);
-  return lines[0]!;
-}
-
 /** "http://127.0.0.1:PORT" -> PORT; a unix socket path stays a path. */
 function target(where: string): number | string {
   const m = /^http:\/\/[^/]*:(\d+)$/.exec(where);
   return m ? Number(m[1]) : where;
-}
-
-interface Reply { status: number; headers: string; body: string }
-
-async function get(where: number | string, p = '/', timeoutMs = 5_000): Promise<Reply> {
-  const res = await rawRequest(where, `GET ${p} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`, { timeoutMs });
-  const text = res.data.toString('latin1');
-  const split = text.indexOf('\r\n\r\n');
-  assert.ok(split > 0, `no complete response head: ${JSON.stringify(text.slice(0, 200))}`);
-  const head = text.slice(0, split);
-  const status = /^HTTP\/1\.1 (\d{3}) /.exec(head);
-  assert.ok(status, `bad status line: ${head.split('\r\n')[0]}`);
-  return { status: Number(status[1]), headers: head, body: text.slice(split + 4) };
 }
 
 function listenBusy(): Promise<net.Server> {
@@ -154,7 +54,7 @@ function listenBusy(): Promise<net.Server> {
 // -- usage -------------------------------------------------------------------
 
 test('--help exits 0 and lists --http', async () => {
-  const r = await run(['--help']);
+  const r = await runToExit(['--help']);
   assert.equal(r.code, 0);
   assert.match(r.stdout, /^Usage: tsgi /);
   assert.match(r.stdout, /^\s+--http ADDR\s/m);
@@ -163,7 +63,7 @@ test('--help exits 0 and lists --http', async () => {
 
 test('--version prints the package version', async () => {
   for (const flag of ['--version', '-V']) {
-    const r = await run([flag]);
+    const r = await runToExit([flag]);
     assert.equal(r.code, 0);
     assert.match(r.stdout, new RegExp(`^tsgi ${VERSION.replace(/\./g, '\\.')}\\b`));
     assert.equal(r.stderr, '');
@@ -171,7 +71,7 @@ test('--version prints the package version', async () => {
 });
 
 test('an unknown flag exits 2 with one line naming it', async () => {
-  const r = await run(['--no-such-flag', APP]);
+  const r = await runToExit(['--no-such-flag', APP]);
   assert.equal(r.code, 2);
   assert.match(oneLine(r.stderr), /--no-such-flag/);
   assert.equal(r.stdout, '');
@@ -184,7 +84,7 @@ test('a flag missing its value, no app, or no listener exit 2 with one line', as
     [[APP], /--http/],
   ];
   for (const [args, re] of cases) {
-    const r = await run(args);
+    const r = await runToExit(args);
     assert.equal(r.code, 2, `tsgi ${args.join(' ')}`);
     assert.match(oneLine(r.stderr), re);
   }
@@ -192,7 +92,7 @@ test('a flag missing its value, no app, or no listener exit 2 with one line', as
 
 test('--http with a bad address exits non-zero with one line naming it', async () => {
   for (const bad of ['300.1.1.1:80', '127.0.0.1:99999', '[::1', '127.0.0.1:http', '']) {
-    const r = await run(['--http', bad, APP]);
+    const r = await runToExit(['--http', bad, APP]);
     assert.notEqual(r.code, 0, `--http "${bad}" was accepted`);
     const line = oneLine(r.stderr);
     assert.ok(line.includes(`"${bad}"`) || line.includes(` ${bad}:`), `"${bad}" not named in: ${line}`);
@@ -203,7 +103,7 @@ test('a busy port exits non-zero with one line: address already in use, and the 
   const busy = await listenBusy();
   try {
     const port = (busy.address() as net.AddressInfo).port;
-    const r = await run(['--http', `127.0.0.1:${port}`, APP]);
+    const r = await runToExit(['--http', `127.0.0.1:${port}`, APP]);
     assert.notEqual(r.code, 0);
     const line = oneLine(r.stderr);
     assert.match(line, /address already in use/i);
@@ -215,7 +115,7 @@ test('a busy port exits non-zero with one line: address already in use, and the 
 
 test('a unix socket in a missing directory exits non-zero with one line naming the path', async () => {
   const sock = path.join(dir, 'no-such-dir', 'app.sock');
-  const r = await run(['--http', sock, APP]);
+  const r = await runToExit(['--http', sock, APP]);
   assert.notEqual(r.code, 0);
   assert.ok(oneLine(r.stderr).includes(sock));
 });
@@ -224,14 +124,14 @@ test('a unix socket in a missing directory exits non-zero with one line naming t
 
 test('a missing module exits non-zero with one line naming it', async () => {
   const missing = path.join(dir, 'missing.js');
-  const r = await run(['--http', '127.0.0.1:0', missing]);
+  const r = await runToExit(['--http', '127.0.0.1:0', missing]);
   assert.notEqual(r.code, 0);
   assert.ok(oneLine(r.stderr).includes(missing));
 });
 
 test('a module that throws at load exits non-zero with one line naming it and the error', async () => {
   const file = writeApp('throws.js', `throw new Error('boom at load');\n`);
-  const r = await run(['--http', '127.0.0.1:0', file]);
+  const r = await runToExit(['--http', '127.0.0.1:0', file]);
   assert.notEqual(r.code, 0);
   const line = oneLine(r.stderr);
   assert.ok(line.includes(file), line);
@@ -240,7 +140,7 @@ test('a module that throws at load exits non-zero with one line naming it and th
 
 test('a module with a syntax error exits non-zero with one line naming it', async () => {
   const file = writeApp('syntax.js', `module.exports = (req) => {\n`);
-  const r = await run(['--http', '127.0.0.1:0', file]);
+  const r = await runToExit(['--http', '127.0.0.1:0', file]);
   assert.notEqual(r.code, 0);
   assert.ok(oneLine(r.stderr).includes(file));
 });
@@ -249,7 +149,7 @@ test('a module exporting a non-function exits non-zero with one line naming it',
   for (const [name, src] of [['num.js', 'module.exports = 42;\n'], ['obj.mjs', 'export default { a: 1 };\n'],
     ['none.mjs', 'export const x = 1;\n']] as const) {
     const file = writeApp(name, src);
-    const r = await run(['--http', '127.0.0.1:0', file]);
+    const r = await runToExit(['--http', '127.0.0.1:0', file]);
     assert.notEqual(r.code, 0, name);
     assert.ok(oneLine(r.stderr).includes(file), `${name}: ${r.stderr}`);
   }
@@ -257,7 +157,7 @@ test('a module exporting a non-function exits non-zero with one line naming it',
 
 test('a missing named export exits non-zero with one line naming the module and export', async () => {
   const file = writeApp('named-missing.js', `exports.other = () => ({ body: '' });\n`);
-  const r = await run(['--http', '127.0.0.1:0', `${file}:handler`]);
+  const r = await runToExit(['--http', '127.0.0.1:0', `${file}:handler`]);
   assert.notEqual(r.code, 0);
   const line = oneLine(r.stderr);
   assert.ok(line.includes(file), line);
@@ -273,24 +173,24 @@ test('ESM default export, CommonJS module.exports and a named export all load an
       'esm-named /p'],
   ];
   for (const [spec, body] of cases) {
-    const r = await start(['--http', '127.0.0.1:0', spec], 1);
+    const r = await TsgiProcess.start(['--http', '127.0.0.1:0', spec]);
     try {
-      const reply = await get(target(r.where[0]!), '/p');
+      const reply = await httpGet(target(r.where[0]!), '/p');
       assert.equal(reply.status, 200, spec);
       assert.equal(reply.body, body, spec);
     } finally {
-      const e = await stop(r);
+      const e = await r.terminate();
       assert.equal(e.code, 0, `${spec}: ${e.stderr}`);
     }
   }
 });
 
 test('a relative module path resolves from the working directory', async () => {
-  const r = await start(['--http', '127.0.0.1:0', path.relative(ROOT, APP)], 1);
+  const r = await TsgiProcess.start(['--http', '127.0.0.1:0', path.relative(ROOT, APP)]);
   try {
-    assert.equal((await get(target(r.where[0]!), '/rel')).body, 'cjs /rel');
+    assert.equal((await httpGet(target(r.where[0]!), '/rel')).body, 'cjs /rel');
   } finally {
-    assert.equal((await stop(r)).code, 0);
+    assert.equal((await r.terminate()).code, 0);
   }
 });
 
@@ -298,37 +198,37 @@ test('a relative module path resolves from the working directory', async () => {
 
 test('serves on a TCP port and a unix socket at once', async () => {
   const sock = path.join(dir, 'two.sock');
-  const r = await start(['--http', '127.0.0.1:0', '--http', sock, APP], 2);
+  const r = await TsgiProcess.start(['--http', '127.0.0.1:0', '--http', sock, APP], { listeners: 2 });
   try {
     const tcp = r.where.find((w) => w.startsWith('http://'));
     assert.ok(tcp, `no TCP listener in ${r.where.join(', ')}`);
     assert.ok(r.where.includes(sock), `no unix listener in ${r.where.join(', ')}`);
-    assert.equal((await get(target(tcp), '/tcp')).body, 'cjs /tcp');
-    assert.equal((await get(sock, '/unix')).body, 'cjs /unix');
+    assert.equal((await httpGet(target(tcp), '/tcp')).body, 'cjs /tcp');
+    assert.equal((await httpGet(sock, '/unix')).body, 'cjs /unix');
   } finally {
-    assert.equal((await stop(r)).code, 0);
+    assert.equal((await r.terminate()).code, 0);
   }
 });
 
 test('after a graceful stop, a new tsgi can serve on the same unix socket path', async () => {
   const sock = path.join(dir, 'again.sock');
   for (let round = 0; round < 2; round++) {
-    const r = await start(['--http', sock, APP], 1);
+    const r = await TsgiProcess.start(['--http', sock, APP]);
     try {
-      assert.equal((await get(sock, `/r${round}`)).body, `cjs /r${round}`);
+      assert.equal((await httpGet(sock, `/r${round}`)).body, `cjs /r${round}`);
     } finally {
-      assert.equal((await stop(r)).code, 0);
+      assert.equal((await r.terminate()).code, 0);
     }
   }
 });
 
 test('SIGTERM finishes an in-flight request, then exits 0', async () => {
-  const r = await start(['--http', '127.0.0.1:0', SLOW], 1);
+  const r = await TsgiProcess.start(['--http', '127.0.0.1:0', SLOW]);
   const port = target(r.where[0]!) as number;
-  const pending = inFlight(get(port, '/slow', 5_000));
-  await waitFor(r.stdout, 'started /slow'); // the app has the request: now signal
+  const pending = inFlight(httpGet(port, '/slow', { timeoutMs: 5_000 }));
+  await r.waitText('started /slow'); // the app has the request: now signal
   const t0 = Date.now();
-  const e = await stop(r);
+  const e = await r.terminate();
   const reply = await pending();
   assert.equal(reply.status, 200);
   assert.equal(reply.body.length, 100003, 'the reply was cut');
@@ -339,12 +239,12 @@ test('SIGTERM finishes an in-flight request, then exits 0', async () => {
 });
 
 test('after SIGTERM no new connection is accepted while a request finishes', async () => {
-  const r = await start(['--http', '127.0.0.1:0', SLOW], 1);
+  const r = await TsgiProcess.start(['--http', '127.0.0.1:0', SLOW]);
   const port = target(r.where[0]!) as number;
-  const pending = inFlight(get(port, '/slow', 5_000));
-  await waitFor(r.stdout, 'started /slow');
+  const pending = inFlight(httpGet(port, '/slow', { timeoutMs: 5_000 }));
+  await r.waitText('started /slow');
   r.child.kill('SIGTERM');
-  await waitFor(r.stderr, 'SIGTERM');
+  await r.waitText('SIGTERM', 'stderr');
   // The in-flight request still has ~300 ms to go; the listener must be gone.
   const refused = await new Promise<string>((resolve) => {
     const s = net.connect(port, '127.0.0.1');
@@ -353,14 +253,14 @@ test('after SIGTERM no new connection is accepted while a request finishes', asy
     s.on('error', (err: NodeJS.ErrnoException) => { clearTimeout(timer); resolve(err.code ?? 'error'); });
   });
   const reply = await pending();
-  const e = await waitExit(r);
+  const e = await r.waitExit(5_000);
   assert.equal(refused, 'ECONNREFUSED');
   assert.equal(reply.body.length, 100003);
   assert.equal(e.code, 0);
 });
 
 test('SIGTERM with an idle keep-alive connection exits 0 promptly', async () => {
-  const r = await start(['--http', '127.0.0.1:0', APP], 1);
+  const r = await TsgiProcess.start(['--http', '127.0.0.1:0', APP]);
   const port = target(r.where[0]!) as number;
   const sock = net.connect(port, '127.0.0.1');
   try {
@@ -370,7 +270,7 @@ test('SIGTERM with an idle keep-alive connection exits 0 promptly', async () => 
       sock.once('data', () => resolve());
     });
     const t0 = Date.now();
-    const e = await stop(r);
+    const e = await r.terminate();
     assert.equal(e.code, 0);
     assert.ok(Date.now() - t0 < 2_000, `took ${Date.now() - t0} ms`);
   } finally {
@@ -379,17 +279,17 @@ test('SIGTERM with an idle keep-alive connection exits 0 promptly', async () => 
 });
 
 test('a second tsgi on the same port fails with address already in use', async () => {
-  const first = await start(['--http', '127.0.0.1:0', APP], 1);
+  const first = await TsgiProcess.start(['--http', '127.0.0.1:0', APP]);
   try {
     const port = target(first.where[0]!) as number;
-    const r = await run(['--http', `127.0.0.1:${port}`, APP]);
+    const r = await runToExit(['--http', `127.0.0.1:${port}`, APP]);
     assert.notEqual(r.code, 0, 'two servers bound the same port');
     const line = oneLine(r.stderr);
     assert.match(line, /address already in use/i);
     assert.ok(line.includes(`127.0.0.1:${port}`), line);
-    assert.equal((await get(port, '/still')).body, 'cjs /still', 'the first server stopped answering');
+    assert.equal((await httpGet(port, '/still')).body, 'cjs /still', 'the first server stopped answering');
   } finally {
-    assert.equal((await stop(first)).code, 0);
+    assert.equal((await first.terminate()).code, 0);
   }
 });
 
@@ -401,11 +301,11 @@ module.exports = async (req) => {
 };\n`);
 
 test('SIGINT stops gracefully like SIGTERM', async () => {
-  const r = await start(['--http', '127.0.0.1:0', SLOW], 1);
-  const pending = inFlight(get(target(r.where[0]!), '/int', 5_000));
-  await waitFor(r.stdout, 'started /int');
+  const r = await TsgiProcess.start(['--http', '127.0.0.1:0', SLOW]);
+  const pending = inFlight(httpGet(target(r.where[0]!), '/int', { timeoutMs: 5_000 }));
+  await r.waitText('started /int');
   r.child.kill('SIGINT');
-  const e = await waitExit(r);
+  const e = await r.waitExit(5_000);
   const reply = await pending();
   assert.equal(reply.body.length, 100003);
   assert.equal(e.code, 0, e.stderr);
@@ -413,24 +313,24 @@ test('SIGINT stops gracefully like SIGTERM', async () => {
 });
 
 test('a second signal during the graceful stop exits at once, non-zero', async () => {
-  const r = await start(['--http', '127.0.0.1:0', VERY_SLOW], 1);
+  const r = await TsgiProcess.start(['--http', '127.0.0.1:0', VERY_SLOW]);
   const pending = inFlight(rawRequest(target(r.where[0]!), 'GET /forced HTTP/1.1\r\nHost: t\r\n\r\n', { timeoutMs: 8_000 }));
-  await waitFor(r.stdout, 'started /forced');
+  await r.waitText('started /forced');
   r.child.kill('SIGTERM');
-  await waitFor(r.stderr, 'SIGTERM');
+  await r.waitText('SIGTERM', 'stderr');
   const t0 = Date.now();
-  const e = await stop(r, 3_000);
+  const e = await r.terminate(3_000);
   assert.notEqual(e.code, 0);
   assert.ok(Date.now() - t0 < 2_000, `took ${Date.now() - t0} ms`);
   assert.equal((await pending()).closed, true);
 });
 
 test('--shutdown-timeout bounds the wait for in-flight requests', async () => {
-  const r = await start(['--shutdown-timeout', '0.5', '--http', '127.0.0.1:0', VERY_SLOW], 1);
+  const r = await TsgiProcess.start(['--shutdown-timeout', '0.5', '--http', '127.0.0.1:0', VERY_SLOW]);
   const pending = inFlight(rawRequest(target(r.where[0]!), 'GET /cut HTTP/1.1\r\nHost: t\r\n\r\n', { timeoutMs: 8_000 }));
-  await waitFor(r.stdout, 'started /cut');
+  await r.waitText('started /cut');
   const t0 = Date.now();
-  const e = await stop(r, 4_000);
+  const e = await r.terminate(4_000);
   const took = Date.now() - t0;
   const res = await pending();
   assert.equal(e.code, 0, e.stderr);
@@ -441,12 +341,12 @@ test('--shutdown-timeout bounds the wait for in-flight requests', async () => {
 
 test('--chmod-socket sets the socket file mode; the file is removed on exit', async () => {
   const sock = path.join(dir, 'mode.sock');
-  const r = await start(['--chmod-socket', '660', '--http', sock, APP], 1);
+  const r = await TsgiProcess.start(['--chmod-socket', '660', '--http', sock, APP]);
   try {
     assert.equal(fs.statSync(sock).mode & 0o777, 0o660);
-    assert.equal((await get(sock, '/m')).body, 'cjs /m');
+    assert.equal((await httpGet(sock, '/m')).body, 'cjs /m');
   } finally {
-    assert.equal((await stop(r)).code, 0);
+    assert.equal((await r.terminate()).code, 0);
   }
   assert.equal(fs.existsSync(sock), false, 'the socket file was left behind');
 });
@@ -457,24 +357,19 @@ test('--http fd:3 serves on an inherited listening socket (socket activation)', 
   const port = (server.address() as net.AddressInfo).port;
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
   assert.ok(fd > 2, 'no descriptor for the listening socket');
-  const child = spawn(process.execPath, [BIN, '--http', 'fd:3', APP], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe', fd] });
+  const r = new TsgiProcess(['--http', 'fd:3', APP], { fds: [fd] });
   // The child has its own copy now; ours must not accept the test's connection.
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  let err = '';
-  child.stdout!.resume();
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => { err += c; });
-  const exited = new Promise<Exit>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout: '', stderr: err })));
-  const r: Running = { child, where: [], stdout: () => '', stderr: () => err, exited };
   try {
-    await waitFor(() => err, 'tsgi: serving');
-    assert.equal((await get(port, '/fd')).body, 'cjs /fd');
+    await r.waitText('tsgi: serving', 'stderr');
+    assert.equal((await httpGet(port, '/fd')).body, 'cjs /fd');
   } finally {
-    assert.equal((await stop(r)).code, 0, err);
+    assert.equal((await r.terminate()).code, 0, r.stderr());
   }
 });
 
 test('--http fd:N that is not a listening socket fails with one line naming it', async () => {
-  const r = await run(['--http', 'fd:0', APP]);
+  const r = await runToExit(['--http', 'fd:0', APP]);
   assert.notEqual(r.code, 0);
   assert.match(oneLine(r.stderr), /fd:0/);
 });

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { serve, type App, type ServerHandle } from 'tsgi';
-import { captureLog, exchange, listenersOf, scgiRequest, uwsgiPacket, type LogCapture, type Target } from '../helpers/cgi-client.js';
+import { exchange, listenersOf, scgiRequest, uwsgiPacket, type Target } from '../helpers/cgi-client.js';
 import { FcgiConnection, request as fcgiRequest } from '../helpers/fcgi-client.js';
-import { parseResponses, tempDir } from '../helpers/index.js';
+import { parseResponses, tempDir, captureLog, type LogCapture } from '../helpers/index.js';
 
 export const PROTOCOLS = ['http', 'uwsgi', 'scgi', 'fastcgi'] as const;
 export type Protocol = typeof PROTOCOLS[number];

@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT, tempDir } from '../helpers/index.js';
-import { FIX, get, oneLine, run, start, stop } from './cli-helpers.js';
+import { FIX } from './cli-helpers.js';
+import { httpGet } from '../helpers/index.js';
+import { oneLine, runToExit, TsgiProcess } from '../helpers/tsgi-process.js';
 import { ask } from '../helpers/cgi-client.js';
 
 const dir = tempDir('tsgi-mount-cli-');
@@ -14,7 +16,7 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 const F = (name: string) => path.join(FIX, name);
 
 test('--help describes --mount, --vhost, --app-type and the detection rules', async () => {
-  const r = await run(['--help']);
+  const r = await runToExit(['--help']);
   assert.equal(r.code, 0);
   assert.match(r.stdout, /^\s+--mount PATH=MODULE\s/m);
   assert.match(r.stdout, /^\s+--vhost HOST\[PATH\]=MODULE\s/m);
@@ -25,58 +27,58 @@ test('--help describes --mount, --vhost, --app-type and the detection rules', as
 });
 
 test('--mount /api=... --mount /=...: real requests reach the right app with SCRIPT_NAME and PATH_INFO', async () => {
-  const r = await start(['--http', '127.0.0.1:0', '--mount', `/api=${F('named.mjs')}:api`,
-    '--mount', `/admin=${F('named.cjs')}:admin`, `--mount=/=${F('tsgi.cjs')}`], 1);
+  const r = await TsgiProcess.start(['--http', '127.0.0.1:0', '--mount', `/api=${F('named.mjs')}:api`,
+    '--mount', `/admin=${F('named.cjs')}:admin`, `--mount=/=${F('tsgi.cjs')}`]);
   try {
     const port = r.port;
-    assert.equal((await get(port, '/api/users?x=1')).body, 'named-api /api|/users');
-    assert.equal((await get(port, '/api')).body, 'named-api /api|');
-    assert.equal((await get(port, '/apix')).body, 'tsgi-cjs |/apix');
-    assert.equal((await get(port, '/admin/a/b')).body, 'cjs-admin /admin|/a/b');
-    assert.equal((await get(port, '/')).body, 'tsgi-cjs |/');
+    assert.equal((await httpGet(port, '/api/users?x=1')).body, 'named-api /api|/users');
+    assert.equal((await httpGet(port, '/api')).body, 'named-api /api|');
+    assert.equal((await httpGet(port, '/apix')).body, 'tsgi-cjs |/apix');
+    assert.equal((await httpGet(port, '/admin/a/b')).body, 'cjs-admin /admin|/a/b');
+    assert.equal((await httpGet(port, '/')).body, 'tsgi-cjs |/');
     assert.match(r.stderr(), /^tsgi: mounted .*named\.mjs:api \(export api, TSGI app\) at \/api$/m);
     assert.match(r.stderr(), /^tsgi: serving 3 mounted apps on http:\/\//m);
   } finally {
-    assert.equal((await stop(r)).code, 0);
+    assert.equal((await r.terminate()).code, 0);
   }
 });
 
 test('with --mount, the app argument is the "/" mount; without a "/" mount other paths get 404', async () => {
-  let r = await start(['--http', '127.0.0.1:0', '--mount', `/esm=${F('tsgi.mjs')}`, F('tsgi.cjs')], 1);
+  let r = await TsgiProcess.start(['--http', '127.0.0.1:0', '--mount', `/esm=${F('tsgi.mjs')}`, F('tsgi.cjs')]);
   try {
-    assert.equal((await get(r.port, '/esm/x')).body, 'tsgi-esm /esm|/x');
-    assert.equal((await get(r.port, '/else')).body, 'tsgi-cjs |/else');
+    assert.equal((await httpGet(r.port, '/esm/x')).body, 'tsgi-esm /esm|/x');
+    assert.equal((await httpGet(r.port, '/else')).body, 'tsgi-cjs |/else');
   } finally {
-    assert.equal((await stop(r)).code, 0);
+    assert.equal((await r.terminate()).code, 0);
   }
-  r = await start(['--http', '127.0.0.1:0', '--mount', `/esm=${F('tsgi.mjs')}`], 1);
+  r = await TsgiProcess.start(['--http', '127.0.0.1:0', '--mount', `/esm=${F('tsgi.mjs')}`]);
   try {
-    const res = await get(r.port, '/else');
+    const res = await httpGet(r.port, '/else');
     assert.equal(res.status, 404);
     assert.equal(res.body, 'Not Found: no app is mounted for the path /else\n');
   } finally {
-    assert.equal((await stop(r)).code, 0);
+    assert.equal((await r.terminate()).code, 0);
   }
 });
 
 test('--vhost HOST=... and HOST/PATH=...: by Host header, port ignored, wildcards, else the default mounts', async () => {
-  const r = await start(['--http', '127.0.0.1:0',
+  const r = await TsgiProcess.start(['--http', '127.0.0.1:0',
     '--vhost', `example.com=${F('tsgi.mjs')}`,
     '--vhost', `example.com/api=${F('named.mjs')}:api`,
     '--vhost', `*.example.com=${F('zero.cjs')}`,
     '--vhost', `Admin.Example.com/x=${F('named.cjs')}:admin`,
-    F('tsgi.cjs')], 1);
+    F('tsgi.cjs')]);
   try {
     const port = r.port;
-    assert.equal((await get(port, '/p', 'example.com:8080')).body, 'tsgi-esm |/p');
-    assert.equal((await get(port, '/api/q', 'EXAMPLE.COM')).body, 'named-api /api|/q');
-    assert.equal((await get(port, '/p', 'www.example.com')).body, 'zero |/p');
-    assert.equal((await get(port, '/x/y', 'admin.example.com')).body, 'cjs-admin /x|/y');
-    const miss = await get(port, '/y', 'admin.example.com');
+    assert.equal((await httpGet(port, '/p', { host: 'example.com:8080' })).body, 'tsgi-esm |/p');
+    assert.equal((await httpGet(port, '/api/q', { host: 'EXAMPLE.COM' })).body, 'named-api /api|/q');
+    assert.equal((await httpGet(port, '/p', { host: 'www.example.com' })).body, 'zero |/p');
+    assert.equal((await httpGet(port, '/x/y', { host: 'admin.example.com' })).body, 'cjs-admin /x|/y');
+    const miss = await httpGet(port, '/y', { host: 'admin.example.com' });
     assert.equal(miss.status, 404, 'a vhost with mounts only: 404 off them, not the default app');
-    assert.equal((await get(port, '/p', 'other.test')).body, 'tsgi-cjs |/p');
+    assert.equal((await httpGet(port, '/p', { host: 'other.test' })).body, 'tsgi-cjs |/p');
   } finally {
-    assert.equal((await stop(r)).code, 0);
+    assert.equal((await r.terminate()).code, 0);
   }
 });
 
@@ -98,19 +100,19 @@ test('bad or duplicate --mount/--vhost forms: one line, exit 2, nothing served',
     [['--app-type', 'express', app], /--app-type needs one of tsgi, node, fetch, not "express"/],
   ];
   for (const [args, re] of cases) {
-    const r = await run(['--http', '127.0.0.1:0', ...args]);
+    const r = await runToExit(['--http', '127.0.0.1:0', ...args]);
     assert.equal(r.code, 2, `tsgi ${args.join(' ')}: ${r.stderr}`);
     assert.match(oneLine(r.stderr), re, args.join(' '));
   }
 });
 
 test('a module that fails to load under --mount: one line naming it, exit 1', async () => {
-  const r = await run(['--http', '127.0.0.1:0', '--mount', `/a=${F('tsgi.cjs')}`, '--mount', `/b=${F('number.mjs')}`]);
+  const r = await runToExit(['--http', '127.0.0.1:0', '--mount', `/a=${F('tsgi.cjs')}`, '--mount', `/b=${F('number.mjs')}`]);
   assert.equal(r.code, 1);
   const lines = r.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('tsgi: mounted '));
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0]!, /number\.mjs:default is a number \(42\)/);
-  const missing = await run(['--http', '127.0.0.1:0', '--mount', `/a=${path.join(dir, 'nope.js')}`]);
+  const missing = await runToExit(['--http', '127.0.0.1:0', '--mount', `/a=${path.join(dir, 'nope.js')}`]);
   assert.equal(missing.code, 1);
   assert.match(oneLine(missing.stderr), /nope\.js: no such file/);
   assert.ok(fs.existsSync(path.join(ROOT, 'bin', 'tsgi')));
@@ -126,21 +128,21 @@ function apacheScgi(pathName: string): Buffer {
 }
 
 test('--manage-script-name: behind a front that sends the whole path as SCRIPT_NAME, mounts split it anew', async () => {
-  const r = await start(['--scgi-socket', '127.0.0.1:0', '--manage-script-name',
-    '--mount', `/api=${F('named.mjs')}:api`, F('tsgi.cjs')], 1);
+  const r = await TsgiProcess.start(['--scgi-socket', '127.0.0.1:0', '--manage-script-name',
+    '--mount', `/api=${F('named.mjs')}:api`, F('tsgi.cjs')]);
   try {
     const body = async (p: string) => (await ask(r.port, 'scgi', apacheScgi(p))).body.toString();
     assert.equal(await body('/vars/a b'), 'tsgi-cjs |/vars/a b');
     assert.equal(await body('/api/users'), 'named-api /api|/users');
     assert.equal(await body('/apix'), 'tsgi-cjs |/apix');
   } finally {
-    assert.equal((await stop(r)).code, 0);
+    assert.equal((await r.terminate()).code, 0);
   }
   // Without it the split is the web server's: the app sees SCRIPT_NAME only.
-  const plain = await start(['--scgi-socket', '127.0.0.1:0', F('tsgi.cjs')], 1);
+  const plain = await TsgiProcess.start(['--scgi-socket', '127.0.0.1:0', F('tsgi.cjs')]);
   try {
     assert.equal((await ask(plain.port, 'scgi', apacheScgi('/vars'))).body.toString(), 'tsgi-cjs /vars|');
   } finally {
-    assert.equal((await stop(plain)).code, 0);
+    assert.equal((await plain.terminate()).code, 0);
   }
 });

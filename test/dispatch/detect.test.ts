@@ -7,7 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { FIX, get, oneLine, run, start, stop } from './cli-helpers.js';
+import { FIX } from './cli-helpers.js';
+import { httpGet } from '../helpers/index.js';
+import { oneLine, runToExit, TsgiProcess } from '../helpers/tsgi-process.js';
 
 const F = (name: string) => path.join(FIX, name);
 
@@ -30,12 +32,12 @@ const KINDS: Array<[string, string, string, string]> = [
 
 test('every kind of app, ESM and CommonJS, each under its own mount point in one server', async () => {
   const mounts = KINDS.flatMap(([file], i) => ['--mount', `/m${i}=${F(file)}`]);
-  const r = await start(['--http', '127.0.0.1:0', ...mounts], 1);
+  const r = await TsgiProcess.start(['--http', '127.0.0.1:0', ...mounts]);
   try {
     for (const [i, [file, kind, exportName, word]] of KINDS.entries()) {
       const line = new RegExp(`^tsgi: mounted \\S*${file.replace('.', '\\.')} \\(export ${exportName}, ${kind}\\) at /m${i}$`, 'm');
       assert.match(r.stderr(), line, `${file} recognised as ${kind}`);
-      const res = await get(r.port, `/m${i}/hello`);
+      const res = await httpGet(r.port, `/m${i}/hello`);
       assert.equal(res.status, 200, `${file}: ${res.head}\n${res.body}`);
       assert.equal(res.body.split(' ')[0], word, `${file} answered ${JSON.stringify(res.body)}`);
       // Each sees the path below its mount point: a framework as its URL
@@ -46,7 +48,7 @@ test('every kind of app, ESM and CommonJS, each under its own mount point in one
       }
     }
   } finally {
-    assert.equal((await stop(r)).code, 0);
+    assert.equal((await r.terminate()).code, 0);
   }
 });
 
@@ -61,15 +63,15 @@ test('served alone at the root, each kind sees the request path', async () => {
     ['tsgi.mjs', 'tsgi-esm |/some/path', undefined],
   ];
   for (const [file, body, line] of alone) {
-    const r = await start(['--http', '127.0.0.1:0', F(file)], 1);
+    const r = await TsgiProcess.start(['--http', '127.0.0.1:0', F(file)]);
     try {
-      const res = await get(r.port, '/some/path?q=1');
+      const res = await httpGet(r.port, '/some/path?q=1');
       assert.equal(res.status, 200, `${file}: ${res.head}`);
       assert.equal(res.body, body, file);
       if (line) assert.match(r.stderr(), line, file);
       else assert.doesNotMatch(r.stderr(), /is a /, `${file}: a TSGI app needs no note`);
     } finally {
-      assert.equal((await stop(r)).code, 0, file);
+      assert.equal((await r.terminate()).code, 0, file);
     }
   }
 });
@@ -84,22 +86,22 @@ test('"module:name" picks a named export of any kind', async () => {
     ['named.cjs:admin', 'cjs-admin |/n'],
   ];
   const mounts = cases.flatMap(([spec], i) => ['--mount', `/${i}=${F(spec)}`]);
-  const r = await start(['--http', '127.0.0.1:0', ...mounts], 1);
+  const r = await TsgiProcess.start(['--http', '127.0.0.1:0', ...mounts]);
   try {
     for (const [i, [spec, body]] of cases.entries()) {
-      const res = await get(r.port, `/${i}/n`);
+      const res = await httpGet(r.port, `/${i}/n`);
       // Under a mount, TSGI apps see PATH_INFO; the body's path part depends on the adapter.
       assert.equal(res.body.split(' ')[0], body.split(' ')[0], spec);
     }
   } finally {
-    assert.equal((await stop(r)).code, 0);
+    assert.equal((await r.terminate()).code, 0);
   }
   for (const [spec, body] of cases) {
-    const alone = await start(['--http', '127.0.0.1:0', F(spec)], 1);
+    const alone = await TsgiProcess.start(['--http', '127.0.0.1:0', F(spec)]);
     try {
-      assert.equal((await get(alone.port, '/n')).body, body, spec);
+      assert.equal((await httpGet(alone.port, '/n')).body, body, spec);
     } finally {
-      assert.equal((await stop(alone)).code, 0);
+      assert.equal((await alone.terminate()).code, 0);
     }
   }
 });
@@ -107,40 +109,40 @@ test('"module:name" picks a named export of any kind', async () => {
 test('--app-type forces the kind', async () => {
   // A bare fetch function of one parameter is TSGI by the rules (and fails as
   // one: a Response is no reply); --app-type fetch serves it.
-  let r = await start(['--http', '127.0.0.1:0', F('fetch-plain.cjs')], 1);
+  let r = await TsgiProcess.start(['--http', '127.0.0.1:0', F('fetch-plain.cjs')]);
   try {
-    assert.equal((await get(r.port, '/x')).status, 500);
+    assert.equal((await httpGet(r.port, '/x')).status, 500);
   } finally {
-    await stop(r);
+    await r.terminate();
   }
-  r = await start(['--http', '127.0.0.1:0', '--app-type', 'fetch', F('fetch-plain.cjs')], 1);
+  r = await TsgiProcess.start(['--http', '127.0.0.1:0', '--app-type', 'fetch', F('fetch-plain.cjs')]);
   try {
-    assert.equal((await get(r.port, '/x')).body, 'fetch-plain /x');
+    assert.equal((await httpGet(r.port, '/x')).body, 'fetch-plain /x');
     assert.match(r.stderr(), /is a fetch handler/);
   } finally {
-    assert.equal((await stop(r)).code, 0);
+    assert.equal((await r.terminate()).code, 0);
   }
   // A listener that declares no parameters is TSGI by the rules; --app-type=node serves it.
-  r = await start(['--http', '127.0.0.1:0', F('listener-args.cjs')], 1);
+  r = await TsgiProcess.start(['--http', '127.0.0.1:0', F('listener-args.cjs')]);
   try {
-    assert.equal((await get(r.port, '/x')).body, 'called as TSGI');
+    assert.equal((await httpGet(r.port, '/x')).body, 'called as TSGI');
   } finally {
-    await stop(r);
+    await r.terminate();
   }
-  r = await start(['--http', '127.0.0.1:0', '--app-type=node', F('listener-args.cjs')], 1);
+  r = await TsgiProcess.start(['--http', '127.0.0.1:0', '--app-type=node', F('listener-args.cjs')]);
   try {
-    assert.equal((await get(r.port, '/x')).body, 'listener-args /x');
+    assert.equal((await httpGet(r.port, '/x')).body, 'listener-args /x');
     assert.match(r.stderr(), /is a Node listener/);
   } finally {
-    assert.equal((await stop(r)).code, 0);
+    assert.equal((await r.terminate()).code, 0);
   }
   // --app-type tsgi takes a (req, res) function as TSGI: it is called with one argument.
-  r = await start(['--http', '127.0.0.1:0', '--app-type', 'tsgi', F('listener.cjs')], 1);
+  r = await TsgiProcess.start(['--http', '127.0.0.1:0', '--app-type', 'tsgi', F('listener.cjs')]);
   try {
-    assert.equal((await get(r.port, '/x')).status, 500);
+    assert.equal((await httpGet(r.port, '/x')).status, 500);
     assert.doesNotMatch(r.stderr(), /is a /);
   } finally {
-    await stop(r);
+    await r.terminate();
   }
 });
 
@@ -151,7 +153,7 @@ test('--app-type that cannot apply: one line naming what was found, exit 1', asy
     [['--app-type', 'node', F('number.mjs')], /number\.mjs:default is a number \(42\).*--app-type node/],
   ];
   for (const [args, re] of cases) {
-    const r = await run(['--http', '127.0.0.1:0', ...args]);
+    const r = await runToExit(['--http', '127.0.0.1:0', ...args]);
     assert.equal(r.code, 1, args.join(' '));
     assert.match(oneLine(r.stderr), re);
   }
@@ -166,7 +168,7 @@ test('not an app: one line naming what the module exports, exit 1', async () => 
     ['nothing.cjs', /nothing\.cjs:default is an object with keys version, name; expected/],
   ];
   for (const [spec, re] of cases) {
-    const r = await run(['--http', '127.0.0.1:0', F(spec)]);
+    const r = await runToExit(['--http', '127.0.0.1:0', F(spec)]);
     assert.equal(r.code, 1, spec);
     const line = oneLine(r.stderr);
     assert.match(line, /^tsgi: the module does not export an app: /);

@@ -9,12 +9,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { serve, type Request } from 'tsgi';
-import { deferred, values, within } from '../helpers/cgi-client.js';
+import { values } from '../helpers/cgi-client.js';
 import {
   ask, beginRequest, FcgiConnection, fcgiVars, pairs, parseStdout, PROTOCOL_STATUS, record, request, stream, T,
   withFcgiServer,
 } from '../helpers/fcgi-client.js';
-import { delay, until } from '../helpers/index.js';
+import { delay, until, deferred, within } from '../helpers/index.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 

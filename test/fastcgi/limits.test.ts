@@ -7,12 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { serve, type Request } from 'tsgi';
-import { captureLog, deferred, values, within } from '../helpers/cgi-client.js';
+import { values } from '../helpers/cgi-client.js';
 import {
   ask, assertFcgiServes, beginRequest, FcgiConnection, fcgiVars, pairs, parseStdout, PROTOCOL_STATUS, record, request,
   stream, T, withFcgiServer,
 } from '../helpers/fcgi-client.js';
-import { delay, parseResponses, rawRequest, until } from '../helpers/index.js';
+import { delay, parseResponses, rawRequest, until, captureLog, deferred, within } from '../helpers/index.js';
 
 test('PARAMS over maxHeaderSize: a Status: 431 reply, END_REQUEST, and a log line naming --buffer-size', { timeout: 10_000 }, async () => {
   let called = 0;

@@ -8,13 +8,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Request } from 'tsgi';
-import { captureLog, deferred, values, within } from '../helpers/cgi-client.js';
+import { values } from '../helpers/cgi-client.js';
 import { serve } from 'tsgi';
 import {
   ask, beginRequest, FcgiConnection, fcgiVars, getValues, pairs, parseStdout, PROTOCOL_STATUS, readPairs, record,
   request, ROLE, stream, T, withFcgiServer,
 } from '../helpers/fcgi-client.js';
-import { delay } from '../helpers/index.js';
+import { delay, captureLog, deferred, within } from '../helpers/index.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 

@@ -1,14 +1,14 @@
 // A client side for the CGI-style listeners (test/uwsgi, test/scgi): builds
 // uwsgi packets and SCGI requests (with the fixture builders of
-// cgi-fixtures.ts), sends them over raw sockets, parses the replies, captures
-// log lines, and checks that every socket of a server still serves.
+// cgi-fixtures.ts), sends them over raw sockets, parses the replies, and
+// checks that every socket of a server still serves.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { App, ServeOptions, ServerHandle } from 'tsgi';
 import { serve } from 'tsgi';
 import { inputOf, type Segment } from './cgi-fixtures.js';
-import { delay, parseResponses, RawConnection, tempDir } from './index.js';
+import { captureLog, parseResponses, RawConnection, tempDir, type LogCapture } from './index.js';
 
 export type Vars = ReadonlyArray<readonly [string, string]>;
 
@@ -182,34 +182,6 @@ export async function ask(target: Target, style: Style, data: string | Buffer | 
   return parseCgiReply(r.data, style);
 }
 
-// ---- logs ------------------------------------------------------------------
-
-export interface LogCapture {
-  lines: string[];
-  log: (line: string) => void;
-  /** Waits (bounded) for a line matching `re`, returns it. */
-  wait(re: RegExp, ms?: number): Promise<string>;
-}
-
-export function captureLog(): LogCapture {
-  const lines: string[] = [];
-  return {
-    lines,
-    log: (line) => { lines.push(line); },
-    async wait(re, ms = 2000) {
-      const start = Date.now();
-      for (;;) {
-        const hit = lines.find((l) => re.test(l));
-        if (hit !== undefined) return hit;
-        if (Date.now() - start > ms) {
-          throw new Error(`no log line matching ${re} within ${ms} ms; lines:\n${lines.join('\n')}`);
-        }
-        await delay(5);
-      }
-    },
-  };
-}
-
 // ---- servers ---------------------------------------------------------------
 
 export const HEALTH = '/__health';
@@ -300,20 +272,4 @@ export async function withServer(app: App, fn: (h: Harness) => Promise<void>,
     await server.close(2000);
     fs.rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** Resolves with the value, or rejects after `ms` (so a test never hangs on an app that was never called). */
-export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms); }),
-  ]);
-}
-
-/** A promise with its resolve function outside. */
-export function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => { resolve = r; });
-  return { promise, resolve };
 }

@@ -9,10 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { App, ServeOptions, ServerHandle } from 'tsgi';
 import { serve } from 'tsgi';
-import {
-  captureLog, cgiVars, HEALTH, parseCgiReply, withHealth, type CgiReply, type LogCapture, type Target, type Vars,
-} from './cgi-client.js';
-import { RawConnection, tempDir } from './index.js';
+import { cgiVars, HEALTH, parseCgiReply, withHealth, type CgiReply, type Target, type Vars } from './cgi-client.js';
+import { RawConnection, tempDir, captureLog, type LogCapture } from './index.js';
 
 export const T = {
   BEGIN_REQUEST: 1, ABORT_REQUEST: 2, END_REQUEST: 3, PARAMS: 4, STDIN: 5, STDOUT: 6, STDERR: 7,

@@ -321,3 +321,75 @@ export async function eventually<T>(get: () => T | undefined, ms = 3000, what = 
 export async function until(cond: () => boolean, ms = 3000, what = 'a condition'): Promise<void> {
   await eventually(() => (cond() ? true : undefined), ms, what);
 }
+
+/** One GET on a new connection ("Connection: close"): the status, the head and the body (de-chunked). */
+export async function httpGet(target: number | string, p = '/', opts: { host?: string; timeoutMs?: number } = {}): Promise<{ status: number; head: string; body: string }> {
+  const res = await rawRequest(target, `GET ${p} HTTP/1.1\r\nHost: ${opts.host ?? 't'}\r\nConnection: close\r\n\r\n`,
+    { timeoutMs: opts.timeoutMs ?? 5_000 });
+  const text = res.data.toString('latin1');
+  const split = text.indexOf('\r\n\r\n');
+  if (split <= 0) throw new Error(`no complete response head: ${JSON.stringify(text.slice(0, 200))}`);
+  const head = text.slice(0, split);
+  const status = /^HTTP\/1\.1 (\d{3}) /.exec(head);
+  if (!status) throw new Error(`bad status line: ${head.split('\r\n')[0]}`);
+  let body = text.slice(split + 4);
+  if (/\r\ntransfer-encoding: chunked/i.test(head)) body = dechunk(body);
+  return { status: Number(status[1]), head, body };
+}
+
+function dechunk(s: string): string {
+  let out = '';
+  let at = 0;
+  for (;;) {
+    const eol = s.indexOf('\r\n', at);
+    if (eol === -1) return out;
+    const size = parseInt(s.slice(at, eol), 16);
+    if (!(size > 0)) return out;
+    out += s.slice(eol + 2, eol + 2 + size);
+    at = eol + 4 + size;
+  }
+}
+
+/** Resolves with the value, or rejects after `ms` (so a test never hangs on an app that was never called). */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms); }),
+  ]);
+}
+
+/** A promise with its resolve function outside. */
+export function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => { resolve = r; });
+  return { promise, resolve };
+}
+
+// ---- log lines ------------------------------------------------------------------
+
+export interface LogCapture {
+  lines: string[];
+  log: (line: string) => void;
+  /** Waits (bounded) for a line matching `re`, returns it. */
+  wait(re: RegExp, ms?: number): Promise<string>;
+}
+
+export function captureLog(): LogCapture {
+  const lines: string[] = [];
+  return {
+    lines,
+    log: (line) => { lines.push(line); },
+    async wait(re, ms = 2000) {
+      const start = Date.now();
+      for (;;) {
+        const hit = lines.find((l) => re.test(l));
+        if (hit !== undefined) return hit;
+        if (Date.now() - start > ms) {
+          throw new Error(`no log line matching ${re} within ${ms} ms; lines:\n${lines.join('\n')}`);
+        }
+        await delay(5);
+      }
+    },
+  };
+}

@@ -1,12 +1,12 @@
 // For the master tests: start `tsgi --processes N`, read its log (worker pids,
 // reloads), drive wrk against it, and clean up every process by its own pid.
-import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { ROOT, delay, rawRequest, tempDir } from '../helpers/index.js';
+import { spawn } from 'node:child_process';
+import { delay, httpGet, tempDir } from '../helpers/index.js';
+import { TsgiProcess, TSGI_BIN, type Exit } from '../helpers/tsgi-process.js';
 
-export const BIN = path.join(ROOT, 'bin', 'tsgi');
+export const BIN = TSGI_BIN;
 
 export const dir = tempDir('tsgi-master-');
 
@@ -26,54 +26,21 @@ module.exports = async (req) => {
 };
 `);
 
-export interface Exit { code: number | null; signal: NodeJS.Signals | null }
+export type { Exit };
 
-export class Master {
-  readonly child: ChildProcess;
-  private err = '';
-  readonly exited: Promise<Exit>;
+/** `tsgi --processes N`: a TsgiProcess that also knows its workers' pids. */
+export class Master extends TsgiProcess {
   /** Every worker pid the log has named, to be killed at cleanup if still alive. */
   private seen = new Set<number>();
-  port = -1;
 
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child.stderr!.setEncoding('utf8').on('data', (c: string) => {
-      this.err += c;
-      for (const m of c.matchAll(/\(pid (\d+)\)/g)) this.seen.add(Number(m[1]));
-    });
-    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  log(): string {
-    return this.err;
-  }
-
-  /** How many log lines match. */
-  count(re: RegExp): number {
-    return this.err.split('\n').filter((l) => re.test(l)).length;
-  }
-
-  /** Waits until `n` log lines match `re` (bounded). */
-  async waitFor(re: RegExp, n = 1, timeoutMs = 15_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.count(re) < n) {
-      if (Date.now() > deadline) assert.fail(`never saw ${n} × ${re} within ${timeoutMs} ms; log:\n${this.err}`);
-      if (this.child.exitCode !== null || this.child.signalCode !== null) {
-        assert.fail(`tsgi exited while waiting for ${re}; log:\n${this.err}`);
-      }
-      await delay(20);
-    }
+  protected override onLog(chunk: string): void {
+    for (const m of chunk.matchAll(/\(pid (\d+)\)/g)) this.seen.add(Number(m[1]));
   }
 
   /** Waits for "N workers ready"; reads the port of the first TCP listener. */
-  async ready(timeoutMs = 15_000): Promise<this> {
+  override async ready(timeoutMs = 15_000): Promise<this> {
     await this.waitFor(/^tsgi: \d+ workers? ready$/, 1, timeoutMs);
-    const m = /^tsgi: serving .* on http:\/\/[^ ]*:(\d+)$/m.exec(this.err);
+    const m = /^tsgi: serving .* on http:\/\/[^ ]*:(\d+)$/m.exec(this.log());
     if (m) this.port = Number(m[1]);
     return this;
   }
@@ -81,7 +48,7 @@ export class Master {
   /** The pids of the workers currently serving, from the log's ready/exit/died lines. */
   workerPids(): number[] {
     const alive = new Set<number>();
-    for (const line of this.err.split('\n')) {
+    for (const line of this.log().split('\n')) {
       const m = /^tsgi: worker \d+ \(pid (\d+)\) (ready|exited|died|not ready)/.exec(line);
       if (!m) continue;
       if (m[2] === 'ready') alive.add(Number(m[1]));
@@ -90,22 +57,9 @@ export class Master {
     return [...alive];
   }
 
-  signal(sig: NodeJS.Signals): void {
-    process.kill(this.pid, sig);
-  }
-
-  /** Waits (bounded) for the master's exit; SIGKILLs it past the deadline and fails. */
-  async waitExit(timeoutMs = 15_000): Promise<Exit> {
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
-    const e = await this.exited;
-    clearTimeout(timer);
-    assert.notEqual(e.signal, 'SIGKILL', `the master did not exit within ${timeoutMs} ms; log:\n${this.err}`);
-    return e;
-  }
-
   /** Stops the master and any worker it started, each by its own pid. */
   async cleanup(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
+    if (this.running) {
       this.child.kill('SIGKILL');
       await this.exited;
     }
@@ -167,18 +121,8 @@ export function wrk(url: string, opts: { seconds: number; connections?: number; 
 }
 
 /** One GET on a new connection; the reply body. */
-export async function get(port: number | string, p = '/', timeoutMs = 5_000): Promise<{ status: number; body: string }> {
-  const res = await rawRequest(port, `GET ${p} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`, { timeoutMs });
-  const text = res.data.toString('latin1');
-  const split = text.indexOf('\r\n\r\n');
-  assert.ok(split > 0, `no complete response: ${JSON.stringify(text.slice(0, 200))}`);
-  const status = /^HTTP\/1\.1 (\d{3}) /.exec(text);
-  assert.ok(status, `bad status line: ${text.slice(0, 80)}`);
-  let body = text.slice(split + 4);
-  if (/\r\ntransfer-encoding: chunked/i.test(text.slice(0, split))) {
-    body = body.replace(/^[0-9a-f]+\r\n/i, '').replace(/\r\n0\r\n\r\n$/, '');
-  }
-  return { status: Number(status[1]), body };
+export function get(port: number | string, p = '/', timeoutMs = 5_000): Promise<{ status: number; body: string }> {
+  return httpGet(port, p, { timeoutMs });
 }
 
 /** A wrk run's result, in a message when a test fails. */

@@ -6,9 +6,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { ROOT, delay, have } from '../helpers/index.js';
-import { BIN, PID_APP, dir } from './helpers.js';
+import { spawn } from 'node:child_process';
+import { delay, have } from '../helpers/index.js';
+import { Master, PID_APP, dir } from './helpers.js';
 
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -35,36 +35,31 @@ test('NOTIFY_SOCKET: READY=1, RELOADING=1, READY=1, STOPPING=1 with MAINPID', as
   const receiver = spawn('python3', ['-c', RECEIVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
   let got = '';
   receiver.stdout!.setEncoding('utf8').on('data', (c: string) => { got += c; });
-  let log = '';
   const until = async (ok: () => boolean, what: string) => {
     const deadline = Date.now() + 10_000;
     while (!ok()) {
-      assert.ok(Date.now() < deadline, `no ${what}; log:\n${log}\nreceived:\n${got}`);
+      assert.ok(Date.now() < deadline, `no ${what}; log:\n${master?.log() ?? ''}\nreceived:\n${got}`);
       await delay(20);
     }
   };
-  let master: ChildProcess | undefined;
+  let master: Master | undefined;
   try {
     await until(() => got.includes('bound'), 'receiver');
-    master = spawn(process.execPath, [BIN, '--http', '127.0.0.1:0', '--processes', '1', PID_APP],
-      { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NOTIFY_SOCKET: sock } });
-    master.stderr!.setEncoding('utf8').on('data', (c: string) => { log += c; });
+    const m = new Master(['--http', '127.0.0.1:0', '--processes', '1', PID_APP], { env: { NOTIFY_SOCKET: sock } });
+    master = m;
     await until(() => /READY=1/.test(got), 'READY=1');
-    master.kill('SIGHUP');
-    await until(() => /reload done/.test(log) && (got.match(/READY=1/g) ?? []).length === 2, 'READY=1 after the reload');
-    master.kill('SIGTERM');
+    m.signal('SIGHUP');
+    await until(() => /reload done/.test(m.log()) && (got.match(/READY=1/g) ?? []).length === 2, 'READY=1 after the reload');
+    m.signal('SIGTERM');
     await until(() => /STOPPING=1/.test(got), 'STOPPING=1');
     const states = got.split('\n').map((l) => /(READY|RELOADING|STOPPING)=1/.exec(l)?.[0]).filter((x) => x !== undefined);
     assert.deepEqual(states, ['READY=1', 'RELOADING=1', 'READY=1', 'STOPPING=1']);
     for (const l of got.split('\n').filter((x) => /=1/.test(x) && !/BARRIER/.test(x))) {
-      assert.match(l, new RegExp(`MAINPID=${master.pid}( |$)`));
+      assert.match(l, new RegExp(`MAINPID=${m.pid}( |$)`));
     }
     assert.match(got, /RELOADING=1 MONOTONIC_USEC=\d+/);
   } finally {
-    master?.kill('SIGKILL');
+    await master?.cleanup();
     receiver.kill('SIGKILL');
-    for (const m of log.matchAll(/\(pid (\d+)\)/g)) {
-      try { process.kill(Number(m[1]), 'SIGKILL'); } catch { /* gone */ }
-    }
   }
 });

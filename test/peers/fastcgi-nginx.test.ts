@@ -8,12 +8,11 @@
 // empty STDIN record), and connections kept (or not) between requests.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
-import { delay, ROOT } from '../helpers/index.js';
+import { delay } from '../helpers/index.js';
+import { TsgiProcess } from '../helpers/tsgi-process.js';
 import {
   copyFastcgiParams, deploySnippet, fetchRaw, fillSnippet, freePort, peerSuite, routeTests, startFcgiBackend,
   startNginx, type FcgiBackend, type Route,
@@ -48,7 +47,7 @@ const routes: NginxRoute[] = [
 
 // The doc's first command line, run as written (bin/tsgi for "tsgi", paths in
 // the temp dir), behind the nginx-fastcgi-unix snippet.
-const cli = { port: 0, sock: '', command: '', child: undefined as ChildProcess | undefined, stderr: '' };
+const cli = { port: 0, sock: '', command: '', proc: undefined as TsgiProcess | undefined };
 
 function docCommand(): string {
   const line = deploySnippet('fastcgi-commands').split('\n').find((l) => l.startsWith('tsgi --fastcgi-socket /run/app.sock '));
@@ -62,21 +61,7 @@ async function startCli(dir: string): Promise<void> {
   cli.sock = path.join(dir, 'cli-fcgi.sock');
   cli.command = docCommand();
   const args = cli.command.split(/\s+/).slice(1).map((a) => (a === '/run/app.sock' ? cli.sock : a === 'app.js' ? app : a));
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'tsgi'), ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  cli.child = child;
-  child.stderr!.on('data', (c: Buffer) => { cli.stderr += c.toString(); });
-  const started = Date.now();
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${cli.command} exited with ${child.exitCode}: ${cli.stderr}`);
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect(cli.sock);
-      s.once('connect', () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-    if (up) return;
-    if (Date.now() - started > 10_000) throw new Error(`${cli.command} did not listen on ${cli.sock}: ${cli.stderr}`);
-    await delay(25);
-  }
+  cli.proc = await TsgiProcess.start(args, { cwd: dir });
 }
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -111,12 +96,7 @@ describe('nginx over FastCGI', () => {
   });
 
   after(async () => {
-    const child = cli.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await cli.proc?.stop();
   });
 
   const logs = () => `\n${peer()?.log(30)}\n--- tsgi ---\n${backend()?.logs.slice(-20).join('\n')}`;
@@ -180,7 +160,7 @@ describe('nginx over FastCGI', () => {
     assert.equal(cli.command, 'tsgi --fastcgi-socket /run/app.sock --chmod-socket 660 app.js');
     assert.equal(fs.statSync(cli.sock).mode & 0o777, 0o660);
     const r = await fetchRaw(`http://127.0.0.1:${cli.port}/some/where?x=1`);
-    assert.equal(r.status, 200, `${r.body}\n${peer()?.log()}\n${cli.stderr}`);
+    assert.equal(r.status, 200, `${r.body}\n${peer()?.log()}\n${cli.proc?.stderr()}`);
     assert.equal(r.body.toString(), 'cli fastcgi |/some/where');
   });
 

@@ -10,9 +10,9 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { serve, type Request } from 'tsgi';
-import { ask as askCgi, captureLog, listenersOf, scgiGood, uwsgiRequest, values, type Target } from '../helpers/cgi-client.js';
+import { ask as askCgi, listenersOf, scgiGood, uwsgiRequest, values, type Target } from '../helpers/cgi-client.js';
 import { ask as askFcgi, fcgiVars } from '../helpers/fcgi-client.js';
-import { delay, header, parseResponses, rawRequest, tempDir } from '../helpers/index.js';
+import { delay, header, parseResponses, rawRequest, tempDir, captureLog } from '../helpers/index.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const openFds = () => fs.readdirSync('/proc/self/fd').length;

@@ -6,8 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Request } from 'tsgi';
+import { deferred, within } from '../helpers/index.js';
 import {
-  ask, assertNoHopByHop, deferred, exchange, open, parseCgiReply, scgiGood, scgiRequest, values, withServer, within,
+  ask, assertNoHopByHop, exchange, open, parseCgiReply, scgiGood, scgiRequest, values, withServer,
 } from '../helpers/cgi-client.js';
 
 test('a good request: the variables reach the app; the reply starts with "Status: 200 OK", then close', async () => {

@@ -29,10 +29,9 @@ module.exports = async (req) => {
 
 /** A single tsgi with --threads 2, ready once its "serving ... (2 threads)" line is out. */
 export async function startThreaded(args: string[]): Promise<TsgiProcess> {
-  const p = new TsgiProcess(['--http', '127.0.0.1:0', '--threads', '2', ...args, APP]);
+  const p = await TsgiProcess.start(['--http', '127.0.0.1:0', '--threads', '2', ...args, APP]);
   try {
-    const m = await p.waitFor(/^tsgi: serving .* on http:\/\/127\.0\.0\.1:(\d+) \(2 threads\)$/m);
-    p.port = Number(m[1]);
+    assert.match(p.log(), /^tsgi: serving .* on http:\/\/127\.0\.0\.1:(\d+) \(2 threads\)$/m);
   } catch (err) {
     await p.stop();
     throw err;

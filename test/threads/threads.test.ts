@@ -22,9 +22,8 @@ module.exports = async (req) => {
 
 /** A single tsgi (no master) is ready once its serving line is out; its port is on it. */
 async function single(args: string[]): Promise<Master> {
-  const m = new Master(args);
-  await m.waitFor(/^tsgi: serving .* on http:\/\/127\.0\.0\.1:\d+ \(2 threads\)$/);
-  m.port = Number(/:(\d+) \(2 threads\)$/m.exec(m.log())![1]);
+  const m = await Master.start(args);
+  assert.match(m.log(), /^tsgi: serving .* on http:\/\/127\.0\.0\.1:\d+ \(2 threads\)$/m);
   return m;
 }
 

@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { serve } from 'tsgi';
-import { tempDir } from '../helpers/index.js';
+import { tempDir, captureLog } from '../helpers/index.js';
 import {
-  assertAllServe, assertServes, captureLog, exchange, listenersOf, scgiGood, uwsgiRequest, withHealth, withServer,
-  type Listener,
+  assertAllServe, assertServes, exchange, listenersOf, scgiGood, uwsgiRequest, withHealth, withServer, type Listener,
 } from '../helpers/cgi-client.js';
 
 const app = withHealth(() => ({ body: 'app' }));

@@ -6,12 +6,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { ROOT, tempDir } from '../helpers/index.js';
+import { tempDir } from '../helpers/index.js';
+import { runToExit, TsgiProcess } from '../helpers/tsgi-process.js';
 import { assertServes, exchange, HEALTH, uwsgiRequest, type Listener } from '../helpers/cgi-client.js';
 import { freePort } from '../helpers/peers.js';
 
-const BIN = path.join(ROOT, 'bin', 'tsgi');
 const dir = tempDir('tsgi-cgi-cli-');
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -19,13 +18,6 @@ const APP = path.join(dir, 'app.js');
 fs.writeFileSync(APP, `module.exports = (req) => ({
   body: (req.PATH_INFO === ${JSON.stringify(HEALTH)} ? 'healthy ' : 'app ') + req.tsgi.protocol,
 });\n`);
-
-interface Running {
-  child: ChildProcess;
-  listeners: Listener[];
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
 
 /** "uwsgi://127.0.0.1:3031", "scgi:///tmp/x.sock", "http://[::1]:80" as printed in a "serving" line. */
 function listenerOf(where: string): Listener {
@@ -37,57 +29,17 @@ function listenerOf(where: string): Listener {
   return { protocol, target: m[2]!, label: where };
 }
 
-/** Starts tsgi; resolves once it printed `count` "serving" lines, or rejects if it exits first. */
-function start(args: string[], count: number, timeoutMs = 10_000): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr!.setEncoding('utf8');
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal }));
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tsgi did not start within ${timeoutMs} ms; stderr:\n${err}`));
-    }, timeoutMs);
-    child.stderr!.on('data', (c: string) => {
-      err += c;
-      const where = [...err.matchAll(/^tsgi: serving .* on (\S+)$/gm)].map((m) => m[1]!);
-      if (where.length === count) {
-        clearTimeout(timer);
-        resolve({ child, listeners: where.map(listenerOf), stderr: () => err, exited });
-      }
-    });
-    void exited.then((e) => {
-      clearTimeout(timer);
-      reject(new Error(`tsgi exited (${e.code ?? e.signal}) before serving; stderr:\n${err}`));
-    });
-  });
+/** Starts tsgi, waits for `count` serving lines; their listeners. */
+async function start(args: string[], count: number): Promise<{ p: TsgiProcess; listeners: Listener[] }> {
+  const p = await TsgiProcess.start(args, { listeners: count });
+  return { p, listeners: p.where.map(listenerOf) };
 }
 
 /** SIGTERM, then a bounded wait for exit 0. */
-async function stop(r: Running): Promise<void> {
-  r.child.kill('SIGTERM');
-  const timer = setTimeout(() => r.child.kill('SIGKILL'), 5000);
-  const e = await r.exited;
-  clearTimeout(timer);
-  assert.equal(e.code, 0, `tsgi exited ${e.code ?? e.signal}; stderr:\n${r.stderr()}`);
+async function stop(r: { p: TsgiProcess }): Promise<void> {
+  const e = await r.p.terminate();
+  assert.equal(e.code, 0, `tsgi exited ${e.code ?? e.signal}; stderr:\n${e.stderr}`);
 }
-
-/** Runs tsgi to its exit (bounded). */
-async function run(args: string[], timeoutMs = 10_000): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => { err += c; });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
-    child.on('close', (c, s) => resolve([c, s]));
-  });
-  clearTimeout(timer);
-  assert.notEqual(signal, 'SIGKILL', `tsgi ${args.join(' ')} did not exit within ${timeoutMs} ms`);
-  return { code, stderr: err };
-}
-
 
 test('--socket, --scgi-socket and --http serve all three at once; the socket file is removed on exit', async () => {
   const [p1, p2] = [await freePort(), await freePort()];
@@ -119,7 +71,7 @@ test('-s and --uwsgi-socket (also as --uwsgi-socket=ADDR) are aliases of --socke
 
 test('--allow-from bad exits non-zero with one line naming it', async () => {
   for (const bad of ['bad', 'not-an-ip', '10.0.0.0/40']) {
-    const r = await run(['--allow-from', bad, '--socket', '127.0.0.1:0', APP]);
+    const r = await runToExit(['--allow-from', bad, '--socket', '127.0.0.1:0', APP]);
     assert.notEqual(r.code, 0, `--allow-from ${bad} was accepted`);
     const lines = r.stderr.split('\n').filter((l) => l !== '');
     assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
@@ -141,25 +93,17 @@ test('--allow-from 10.0.0.0/8: the TCP uwsgi socket refuses 127.0.0.1, a unix so
     assert.equal(refused.data.length, 0);
     await assertServes(unix!);
     await assertServes(http!);
-    const deadline = Date.now() + 2000;
-    while (!/allow-list/.test(r.stderr()) && Date.now() < deadline) await new Promise((s) => setTimeout(s, 10));
-    assert.match(r.stderr(), /allow-list/);
+    await r.p.waitFor(/allow-list/, 1, 2000);
   } finally {
     await stop(r);
   }
 });
 
 test('--allow-from bad is refused even when only --http is given', async () => {
-  const child = spawn(process.execPath, [BIN, '--allow-from', 'bad', '--http', '127.0.0.1:0', APP],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => {
-    err += c;
-    if (/serving/.test(err)) child.kill('SIGKILL');  // accepted: no need to wait
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-  clearTimeout(timer);
+  const p = new TsgiProcess(['--allow-from', 'bad', '--http', '127.0.0.1:0', APP]);
+  // Accepted, it prints a serving line: no need to wait for its exit then.
+  await p.waitFor(/serving/, 1, 10_000).then(() => p.stop(0), () => undefined);
+  const { code, stderr: err } = await p.waitExit(10_000);
   assert.doesNotMatch(err, /serving/, 'tsgi started serving');
   assert.notEqual(code, 0);
   assert.match(err, /bad/);

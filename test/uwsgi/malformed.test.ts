@@ -5,9 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Request } from 'tsgi';
-import { parseResponses, header, delay } from '../helpers/index.js';
+import { parseResponses, header, delay, deferred, within } from '../helpers/index.js';
 import {
-  ask, assertNoHopByHop, deferred, exchange, HEALTH, open, uwsgiPacket, uwsgiRequest, withServer, within,
+  ask, assertNoHopByHop, exchange, HEALTH, open, uwsgiPacket, uwsgiRequest, withServer,
 } from '../helpers/cgi-client.js';
 
 /** An app that counts the requests it got other than the health checks. */

@@ -5,8 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Request } from 'tsgi';
+import { deferred, within } from '../helpers/index.js';
 import {
-  ask, assertNoHopByHop, deferred, exchange, parseCgiReply, uwsgiPacket, uwsgiRequest, values, withServer, within,
+  ask, assertNoHopByHop, exchange, parseCgiReply, uwsgiPacket, uwsgiRequest, values, withServer,
 } from '../helpers/cgi-client.js';
 
 test('the variables reach the app by name; HTTPS=on makes url_scheme https', async () => {
