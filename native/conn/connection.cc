@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "conn/blocks.h"
-#include "conn/fastcgi_session.h"
 #include "net/socket.h"
 
 namespace tsgi {
@@ -19,7 +18,7 @@ Connection::Connection(int fd_, uint32_t slot_, uint32_t listener_, bool is_tcp_
     : fd(fd_), slot(slot_), listener(listener_), is_tcp(is_tcp_) {}
 
 Connection::~Connection() {
-  delete fcgi;
+  delete exchange_state;
   free_in();
   if (fd >= 0 && !fd_closed) ::close(fd);
 }

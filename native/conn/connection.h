@@ -1,6 +1,7 @@
 // One accepted socket: its input buffer, its output queue and the state of the
-// request on it. The request cycle itself is driven by Loop (core/loop.cc);
-// this file owns the buffers and the bookkeeping they need.
+// request on it. The request cycle itself is driven by Loop (core/loop.cc)
+// and the connection's Exchange (core/exchange.h); this file owns the
+// buffers and the bookkeeping they need.
 #pragma once
 
 #include <cstddef>
@@ -14,7 +15,13 @@
 
 namespace tsgi {
 
-struct FcgiSession;
+class Exchange;
+
+// What a connection's exchange keeps beyond the fields of Connection (the
+// FastCGI request table); owned by the connection, freed with it.
+struct ExchangeState {
+  virtual ~ExchangeState() = default;
+};
 
 class Connection {
  public:
@@ -43,9 +50,8 @@ class Connection {
   const uint32_t slot;
   const uint32_t listener;
   const bool is_tcp;
-  uint8_t protocol = 0;  // Protocol (core/loop.h): 0 HTTP, else a CGI-style protocol
-  bool cgi_style() const { return protocol != 0; }
-  FcgiSession* fcgi = nullptr;  // FastCGI connections only
+  Exchange* exchange = nullptr;         // its protocol's side of the cycle (core/exchange.h)
+  ExchangeState* exchange_state = nullptr;  // owned; what the exchange keeps beyond the fields below
   std::string peer_host, local_host;
   uint16_t peer_port = 0, local_port = 0;
 

@@ -5,14 +5,9 @@
 #include <unistd.h>
 
 #include "conn/connection.h"
-#include "conn/fastcgi_session.h"
 #include "core/handle.h"
-#include "proto/cgi/writer.h"
 
 namespace tsgi {
-
-// Above this, body bytes are written from where they lie before copying.
-static constexpr size_t kBorrowAbove = 16 * 1024;
 
 // How long a lingering close drops the client's input before closing anyway.
 static constexpr uint64_t kLingerMs = 2000;
@@ -27,6 +22,7 @@ Loop::Loop(Sink* sink, const LoopOptions& opts) : sink_(sink), opts_(opts) {
   if (opts_.max_connections > handle::kMaxSlots - 1) opts_.max_connections = handle::kMaxSlots - 1;
   if (opts_.limits.max_headers > http1::kMaxHeadersCap) opts_.limits.max_headers = http1::kMaxHeadersCap;
   slots_.push_back(nullptr);  // slot 0 unused: handle 0 means "none"
+  for (size_t p = 0; p < kProtocolCount; p++) exchanges_[p] = make_exchange(static_cast<Protocol>(p), *this);
 }
 
 Loop::~Loop() {
@@ -38,6 +34,11 @@ Loop::~Loop() {
 int Loop::listen(const ListenSpec& spec, std::string* error) {
   const std::string& address = spec.address;
   bool exclusive = spec.exclusive;
+  size_t protocol = static_cast<size_t>(spec.protocol);
+  if (protocol >= kProtocolCount || !exchanges_[protocol]) {
+    *error = "unknown protocol " + std::to_string(protocol);
+    return -EINVAL;
+  }
   Listener l;
   for (const std::string& net : spec.allow) {
     if (!l.allow.add(net, error)) return -EINVAL;
@@ -54,6 +55,7 @@ int Loop::listen(const ListenSpec& spec, std::string* error) {
   l.index = static_cast<uint32_t>(listeners_.size());
   l.name = address;
   l.protocol = spec.protocol;
+  l.exchange = exchanges_[static_cast<size_t>(spec.protocol)].get();
   l.exclusive = exclusive;
   if (addr.kind == net::AddrKind::kTcp) {
     l.is_tcp = true;
@@ -69,7 +71,7 @@ int Loop::listen(const ListenSpec& spec, std::string* error) {
     // uwsgi, SCGI and FastCGI clients are web servers that send the request
     // with the connect: wake for a connection once its bytes are there, not
     // once for the accept and again for the request.
-    if (spec.protocol != Protocol::kHttp) net::set_defer_accept(fd);
+    if (l.exchange->client_speaks_first()) net::set_defer_accept(fd);
     net::local_name(fd, &l.bound_host, &l.bound_port);
     // Logs name what was bound, so ":0" shows its port.
     bool v6 = l.bound_host.find(':') != std::string::npos;
@@ -136,9 +138,7 @@ Connection* Loop::find(double handle) {
   if (!handle::slot_of(handle, &slot) || slot >= slots_.size()) return nullptr;
   Connection* c = slots_[slot];
   if (!c || c->closed) return nullptr;
-  if (c->fcgi) return c->fcgi->by_handle(handle) ? c : nullptr;
-  if (c->handle != handle) return nullptr;
-  return c;
+  return c;  // its exchange checks that the handle names a live request
 }
 
 int Loop::run_ready() {
@@ -212,8 +212,8 @@ void Loop::on_listener_ready(Listener& l) {
       slots_.push_back(nullptr);
     }
     Connection* c = new Connection(fd, slot, l.index, l.is_tcp);
-    c->protocol = static_cast<uint8_t>(l.protocol);
-    if (l.protocol == Protocol::kFastcgi) c->fcgi = new FcgiSession();
+    c->exchange = l.exchange;
+    c->exchange->on_accept(c);
     if (l.is_tcp) {
       // The peer from accept(), the local side from the listener: no
       // getpeername()/getsockname() per connection.
@@ -274,182 +274,8 @@ void Loop::on_conn_event(Connection* c, uint32_t flags) {
       break;  // complete requests may still be buffered: serve them, then close
     }
   }
-  if (!c->closed) process_input(c);
+  if (!c->closed) c->exchange->on_input(c);
   if (!c->closed) settle(c);
-}
-
-void Loop::process_input(Connection* c) {
-  if (c->fcgi) {
-    if (c->out.size() <= opts_.out_high_water) fcgi_input(c);
-    return;
-  }
-  while (!c->closed) {
-    switch (c->in_state) {
-      case Connection::In::kHead: {
-        if (c->request_active || c->out.size() > opts_.out_high_water) return;
-        if (c->in_len() == 0) return;
-        if (c->cgi_style()) {
-          if (!parse_cgi_head(c)) return;
-          break;
-        }
-        http1::HeadError err;
-        http1::Result r = http1::parse_head(c->in_data(), c->in_len(), opts_.limits, &c->head_scan, &head_, &err);
-        if (r == http1::Result::kAgain) {
-          if (c->peer_eof) close_conn(c);  // a partial head and no more bytes coming
-          return;
-        }
-        c->head_scan = 0;
-        if (r == http1::Result::kError) {
-          send_error(c, err.status);
-          return;
-        }
-        if (!begin_request(c)) return;
-        break;
-      }
-      case Connection::In::kBody:
-        if (!c->body_flowing) return;
-        deliver_body(c);
-        if (c->in_state == Connection::In::kBody) return;
-        break;
-      case Connection::In::kDiscard:
-        deliver_body(c);
-        if (c->in_state == Connection::In::kDiscard) return;
-        break;
-      case Connection::In::kBodyDone:
-        return;
-    }
-  }
-}
-
-bool Loop::begin_request(Connection* c) {
-  const http1::RequestHead& h = head_;
-  if (h.flags & http1::kUpgrade) {
-    send_error(c, 501);  // protocol upgrades (WebSocket, h2c) come later
-    return false;
-  }
-  if ((h.flags & http1::kContentLength) && h.content_length > opts_.max_body) {
-    send_error(c, 413);
-    return false;
-  }
-  const char* base = c->in_data();
-  c->http11 = (h.flags & http1::kHttp11) != 0;
-  c->keep_alive = (h.flags & http1::kKeepAlive) != 0 && !closing_ && !c->peer_eof;
-  c->expect_continue = (h.flags & http1::kExpectContinue) != 0;
-  bool head_method = h.method.len == 4 && std::memcmp(base + h.method.off, "HEAD", 4) == 0;
-  start_request(c, (h.flags & http1::kChunked) != 0, h.content_length, head_method);
-  uint32_t rec = (c->in_state == Connection::In::kBodyDone ? uint32_t{kRecNoBody} : 0u) |
-                 (head_method ? uint32_t{kRecHead} : 0u);
-  sink_->on_request(*c, c->handle, h, base, rec);
-  c->consume(h.head_len);
-  return true;
-}
-
-// uwsgi and SCGI: one request per connection, its variables in one block.
-bool Loop::parse_cgi_head(Connection* c) {
-  const char* base = c->in_data();
-  const cgi::VarTable* vars = nullptr;
-  uint32_t head_len = 0;
-  uint64_t content_length = 0;
-  uint32_t rec = kRecCgi;
-  uint32_t detail = 0;
-  const char* what = nullptr;
-  bool looks_http = false, too_large = false;
-  if (c->protocol == static_cast<uint8_t>(Protocol::kUwsgi)) {
-    uwsgi::Limits lim;
-    lim.max_block = opts_.max_cgi_block;
-    uwsgi::Error err = uwsgi::Error::kNone;
-    uwsgi::Result r = uwsgi::parse(base, c->in_len(), lim, &uwsgi_head_, &err, &detail);
-    if (r == uwsgi::Result::kAgain) {
-      if (c->peer_eof) close_conn(c);
-      return false;
-    }
-    if (r == uwsgi::Result::kError) {
-      what = uwsgi::error_text(err);
-      looks_http = err == uwsgi::Error::kLooksLikeHttp;
-      too_large = err == uwsgi::Error::kTooLarge;
-    } else {
-      vars = &uwsgi_head_.vars;
-      head_len = uwsgi_head_.head_len;
-      content_length = uwsgi_head_.content_length;
-      if (uwsgi_head_.modifier1 == 30) rec |= kRecStripScriptName;
-    }
-  } else {
-    scgi::Limits lim;
-    lim.max_block = opts_.max_cgi_block;
-    scgi::Error err = scgi::Error::kNone;
-    scgi::Result r = scgi::parse(base, c->in_len(), lim, &scgi_head_, &err, &detail);
-    if (r == scgi::Result::kAgain) {
-      if (c->peer_eof) close_conn(c);
-      return false;
-    }
-    if (r == scgi::Result::kError) {
-      what = scgi::error_text(err);
-      looks_http = err == scgi::Error::kLooksLikeHttp;
-      too_large = err == scgi::Error::kTooLarge;
-    } else {
-      vars = &scgi_head_.vars;
-      head_len = scgi_head_.head_len;
-      content_length = scgi_head_.content_length;
-    }
-  }
-  const Listener& l = listeners_[c->listener];
-  const char* proto = c->protocol == static_cast<uint8_t>(Protocol::kUwsgi) ? "uwsgi" : "SCGI";
-  if (what) {
-    if (looks_http) {
-      // An HTTP client (or proxy_pass) pointed at this socket: tell it so, in
-      // HTTP, rather than report a nonsense size.
-      std::string msg = std::string("This is a ") + proto + " socket (" + l.name +
-                        "), not HTTP: use the --http address, or point nginx's " +
-                        (c->protocol == static_cast<uint8_t>(Protocol::kUwsgi) ? "uwsgi_pass" : "scgi_pass") +
-                        " here.\n";
-      std::string reply = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
-                          std::to_string(msg.size()) + "\r\nConnection: close\r\n\r\n" + msg;
-      sink_->log(std::string("HTTP request on ") + proto + " socket " + l.name + " from " +
-                 (c->peer_host.empty() ? "a unix peer" : c->peer_host) + "; answered 400");
-      send_raw_and_close(c, reply.data(), reply.size());
-      return false;
-    }
-    if (too_large) {
-      sink_->log(std::string(proto) + " request block of " + std::to_string(detail) + " bytes on " + l.name +
-                 " is over the limit of " + std::to_string(opts_.max_cgi_block) +
-                 " bytes; raise it with --buffer-size");
-      send_error(c, 431);
-      return false;
-    }
-    sink_->log(std::string("bad ") + proto + " request on " + l.name + ": " + what +
-               (detail ? " (" + std::to_string(detail) + ")" : std::string()));
-    send_error(c, 400);
-    return false;
-  }
-  if (content_length > opts_.max_body) {
-    send_error(c, 413);
-    return false;
-  }
-  const cgi::Var* m = vars->find(base, "REQUEST_METHOD");
-  bool head_method = m && m->value.len == 4 && std::memcmp(base + m->value.off, "HEAD", 4) == 0;
-  c->http11 = true;
-  c->keep_alive = false;  // one request per connection: the close ends the reply
-  c->expect_continue = false;
-  start_request(c, false, content_length, head_method);
-  if (c->in_state == Connection::In::kBodyDone) rec |= kRecNoBody;
-  if (head_method) rec |= kRecHead;
-  sink_->on_cgi_request(*c, c->handle, *vars, base, head_len, content_length, rec);
-  c->consume(head_len);
-  return true;
-}
-
-void Loop::start_request(Connection* c, bool chunked, uint64_t content_length, bool head_method) {
-  c->reply.reset(head_method);
-  c->chunked = chunked;
-  c->body_left = chunked ? 0 : content_length;
-  c->body_seen = 0;
-  c->decoder.reset();
-  c->body_flowing = false;
-  c->continue_sent = false;
-  c->request_active = true;
-  bool no_body = !c->chunked && c->body_left == 0;
-  c->in_state = no_body ? Connection::In::kBodyDone : Connection::In::kBody;
-  c->handle = next_handle(c);
 }
 
 double Loop::next_handle(const Connection* c) {
@@ -458,116 +284,12 @@ double Loop::next_handle(const Connection* c) {
   return handle::pack(request, c->slot);
 }
 
-void Loop::deliver_body(Connection* c) {
-  bool discard = c->in_state == Connection::In::kDiscard;
-  while (c->in_len() > 0) {
-    const char* data = nullptr;
-    size_t data_len = 0;
-    if (c->chunked) {
-      size_t used = 0;
-      auto step = c->decoder.feed(c->in_data(), c->in_len(), &used, &data, &data_len);
-      if (step == http1::ChunkedDecoder::Step::kError) {
-        if (!discard) sink_->on_body_error(c->handle, 400);
-        if (!c->reply.started) {
-          send_error(c, 400);
-        } else {
-          c->keep_alive = false;
-          c->close_after_flush = true;
-        }
-        return;
-      }
-      if (step == http1::ChunkedDecoder::Step::kData) {
-        c->body_seen += data_len;
-        if (discard && c->body_seen > opts_.discard_limit) {
-          c->close_after_flush = true;  // not worth draining: close instead
-          c->consume(c->in_len());
-          return;
-        }
-        if (c->body_seen > opts_.max_body) {
-          if (!discard) sink_->on_body_error(c->handle, 413);
-          if (!c->reply.started) send_error(c, 413);
-          else c->close_after_flush = true;
-          return;
-        }
-        if (!discard) sink_->on_body(c->handle, data, data_len);
-        c->consume(used);
-        continue;
-      }
-      c->consume(used);
-      if (step == http1::ChunkedDecoder::Step::kDone) {
-        finish_body(c);
-        return;
-      }
-      return;  // kAgain: all consumed
-    }
-    size_t n = c->in_len() < c->body_left ? c->in_len() : static_cast<size_t>(c->body_left);
-    if (!discard) sink_->on_body(c->handle, c->in_data(), n);
-    c->consume(n);
-    c->body_left -= n;
-    if (c->body_left == 0) {
-      finish_body(c);
-      return;
-    }
-  }
-}
-
-void Loop::finish_body(Connection* c) {
-  if (c->in_state == Connection::In::kDiscard) {
-    c->in_state = Connection::In::kBodyDone;
-    finish_request(c);
-    return;
-  }
-  c->in_state = Connection::In::kBodyDone;
-  sink_->on_body_end(c->handle);
-  if (!c->request_active) finish_request(c);
-}
-
-// Both the reply and the request body are complete.
-void Loop::finish_request(Connection* c) {
-  c->requests++;
-  c->handle = 0;
-  c->in_state = Connection::In::kHead;
-  if (!c->keep_alive || closing_) {
-    c->close_after_flush = true;
-    // Everything the client sent is read and nothing else is buffered: no
-    // byte can be left unread when we close, so no RST can overtake the reply.
-    c->clean_close = c->in_len() == 0;
-    return;
-  }
-  c->head_deadline_ms = now_ms_ + (c->in_len() > 0 ? opts_.header_timeout_ms : opts_.keepalive_timeout_ms);
-  mark_dirty(c);  // pipelined requests may be waiting
-}
-
 void Loop::send_raw_and_close(Connection* c, const char* data, size_t len) {
   c->out.append(data, len);
   c->keep_alive = false;
   c->close_after_flush = true;
   c->in_state = Connection::In::kBodyDone;
   c->consume(c->in_len());
-  mark_dirty(c);
-}
-
-void Loop::send_error(Connection* c, int status) {
-  char buf[512];
-  size_t n;
-  if (c->protocol == static_cast<uint8_t>(Protocol::kUwsgi)) {
-    n = cgi::error_response(buf, cgi::Style::kStatusLine, status);
-  } else if (c->protocol == static_cast<uint8_t>(Protocol::kScgi)) {
-    n = cgi::error_response(buf, cgi::Style::kStatusHeader, status);
-  } else {
-    n = http1::error_response(buf, status, date_.line());
-  }
-  c->out.append(buf, n);
-  c->keep_alive = false;
-  c->close_after_flush = true;
-  // Nothing more is read from a client we refused: its framing is unknown.
-  c->in_state = Connection::In::kBodyDone;
-  c->consume(c->in_len());
-  if (c->request_active) {
-    sink_->on_abort(c->handle);  // the app's signal fires; its reply is moot
-    c->request_active = false;
-    c->handle = 0;
-  }
   mark_dirty(c);
 }
 
@@ -590,7 +312,7 @@ bool Loop::flush_dirty() {
     if (c->closed) continue;
     flush(c);
     if (c->closed) continue;
-    process_input(c);
+    c->exchange->on_input(c);
     if (!c->closed) settle(c);
   }
   return true;
@@ -608,11 +330,7 @@ void Loop::flush(Connection* c) {
     }
     if (n > 0 || c->send_since_ms == 0) c->send_since_ms = now_ms_;  // progress, or a stall begins
   }
-  if (c->fcgi) fcgi_drain(c);
-  if (c->reply.want_drain && c->out.size() <= opts_.out_low_water && c->request_active) {
-    c->reply.want_drain = false;
-    sink_->on_drain(c->handle);
-  }
+  if (c->out.size() <= opts_.out_low_water) c->exchange->on_drain(c);
   if (c->out.empty() && c->close_after_flush && !c->lingering) {
     if (c->peer_eof || c->clean_close || net::shutdown_write(c->fd) != 0) {
       close_conn(c);
@@ -689,11 +407,7 @@ void Loop::settle(Connection* c) {
 void Loop::close_conn(Connection* c) {
   if (c->closed) return;
   c->closed = true;
-  if (c->fcgi) {
-    fcgi_abort_all(c);
-    c->request_active = false;
-  }
-  if (c->request_active) sink_->on_abort(c->handle);
+  c->exchange->on_close(c);  // on_abort for what is in flight
   c->request_active = false;
   c->handle = 0;
   // Out of the poller before close(), as poller.h asks: the kernel's epoll
@@ -731,12 +445,7 @@ void Loop::sweep(uint64_t now_ms) {
   }
   for (Connection* c : slots_) {
     if (!c || c->closed || c->deadline_ms == 0 || c->deadline_ms > now_ms) continue;
-    if (!c->fcgi && !c->lingering && c->in_state == Connection::In::kHead && !c->request_active && c->in_len() > 0 &&
-        c->out.empty()) {
-      send_error(c, 408);  // RFC 9110 15.5.9: the head did not arrive in time
-      c->head_deadline_ms = now_ms + 1000;  // and we wait no longer for it to be read
-      continue;
-    }
+    if (!c->lingering && c->exchange->on_timeout(c)) continue;  // answered (408): closes after
     close_conn(c);
   }
   for (Connection* c : graveyard_) delete c;
@@ -747,199 +456,53 @@ void Loop::sweep(uint64_t now_ms) {
 
 int Loop::backpressure(Connection* c) {
   mark_dirty(c);
-  if (c->out.size() > opts_.out_high_water) {
-    c->reply.want_drain = true;
-    return kReplyFull;
-  }
-  return kReplyOk;
+  return c->out.size() > opts_.out_high_water ? kReplyFull : kReplyOk;
 }
 
 int Loop::respond(double handle, int status, const char* headers, size_t headers_len,
                   const char* body, size_t body_len, int64_t content_length, uint32_t flags) {
   Connection* c = find(handle);
-  if (c && c->fcgi) {
-    return fcgi_respond(c, c->fcgi->by_handle(handle), status, headers, headers_len, body, body_len,
-                        content_length, flags);
-  }
-  if (!c || !c->request_active || c->reply.started) return kReplyGone;
-  if (flags & kClose) c->keep_alive = false;
-  // An unread body that is too large to drain costs the connection; say so.
-  if (c->in_state == Connection::In::kBody && !c->body_flowing &&
-      (c->chunked || c->body_left > opts_.discard_limit)) {
-    c->keep_alive = false;
-  }
-  bool ends = (flags & kEnd) != 0;
-  if (c->expect_continue && !c->continue_sent && c->in_state == Connection::In::kBody) {
-    if (!ends) {
-      // A streamed reply to a request whose body is still unread (an echo, a
-      // transform): the app is about to read it, and after the final head a
-      // 100 could no longer be sent. A 100 followed by a final reply is always
-      // valid (RFC 9110 15.2.1).
-      c->out.append(http1::kContinue, sizeof(http1::kContinue) - 1);
-      c->continue_sent = true;
-    } else {
-      // The client waits for a 100 that will not come and will not send the
-      // body: the connection's framing is unknown (RFC 9110 10.1.1).
-      c->keep_alive = false;
-    }
-  }
-  c->reply.begin(status, ends, body_len, content_length, c->http11 && !c->cgi_style());
-  // HTTP/1.0 without a length: the close delimits the body.
-  if (c->reply.framing == http1::kFrameClose) c->keep_alive = false;
-  http1::HeadFraming framing = c->reply.framing;
-  uint64_t length = c->reply.left;
-  if (c->cgi_style()) {
-    // The front server frames the reply to its client: no Date, no
-    // Connection, never Transfer-Encoding (see proto/cgi/writer.h).
-    cgi::Style style = c->protocol == static_cast<uint8_t>(Protocol::kUwsgi) ? cgi::Style::kStatusLine
-                                                                             : cgi::Style::kStatusHeader;
-    char* out = c->out.reserve(cgi::head_size(headers_len));
-    c->out.commit(cgi::head(out, style, status, headers, headers_len, framing == http1::kFrameLength, length));
-  } else {
-    char* out = c->out.reserve(http1::head_size(headers_len));
-    const char* date = (flags & kNoDate) ? nullptr : date_.line();
-    c->out.commit(http1::head(out, status, c->http11, headers, headers_len, date, framing, length, c->keep_alive));
-  }
-  bool borrow = body_len > kBorrowAbove;
-  if (body_len > 0 && append_body(c, body, body_len, borrow) == kReplyOverflow) {
-    if (borrow) c->out.own_refs();
-    return kReplyOverflow;
-  }
-  if (borrow) {
-    // Head and body in one writev straight from the caller's memory; only
-    // what the socket did not take is copied.
-    flush(c);
-    if (c->closed) return kReplyGone;
-    c->out.own_refs();
-  }
-  if (ends) return end(handle);
-  return backpressure(c);
-}
-
-int Loop::append_body(Connection* c, const char* data, size_t len, bool borrow, int file, uint64_t file_off) {
-  if (len == 0 || !c->reply.has_content()) {
-    if (file >= 0) close(file);
-    return kReplyOk;
-  }
-  bool overflow = c->reply.take(&len);  // send what was promised, no more
-  if (c->reply.framing == http1::kFrameChunked) {
-    char* p = c->out.reserve(20);
-    c->out.commit(http1::chunk_prefix(p, len));
-  }
-  if (file >= 0) {
-    c->out.append_file(file, file_off, len);
-  } else if (borrow) {
-    c->out.append_ref(data, len);
-  } else {
-    c->out.append(data, len);
-  }
-  if (c->reply.framing == http1::kFrameChunked) c->out.append(http1::kChunkSuffix, 2);
-  if (overflow) {
-    // More body than the Content-Length the app declared: the reply ends at
-    // the declared length and the connection closes after it.
-    c->keep_alive = false;
-    reply_done(c);
-    c->close_after_flush = true;
-    mark_dirty(c);
-    return kReplyOverflow;
-  }
-  return kReplyOk;
+  if (!c) return kReplyGone;
+  return c->exchange->respond(c, handle, status, headers, headers_len, body, body_len, content_length, flags);
 }
 
 int Loop::write(double handle, const char* data, size_t len) {
   Connection* c = find(handle);
-  if (c && c->fcgi) {
-    FcgiRequest* r = c->fcgi->by_handle(handle);
-    return r->reply.started ? fcgi_write(c, r, data, len) : kReplyGone;
-  }
-  if (!c || !c->request_active || !c->reply.started || c->reply.ended) return kReplyGone;
-  bool borrow = len > kBorrowAbove;
-  int rc = append_body(c, data, len, borrow);
-  if (rc != kReplyOk) {
-    if (borrow) c->out.own_refs();
-    return rc;
-  }
-  if (borrow) {
-    flush(c);
-    if (c->closed) return kReplyGone;
-    c->out.own_refs();
-  }
-  return backpressure(c);
+  return c ? c->exchange->write(c, handle, data, len) : kReplyGone;
 }
 
 int Loop::write_file(double handle, int file, uint64_t offset, uint64_t len) {
   Connection* c = find(handle);
-  if (!c || c->fcgi || !c->request_active || !c->reply.started || c->reply.ended) {
-    close(file);
+  if (!c) {
+    ::close(file);
     return kReplyGone;
   }
-  int rc = append_body(c, nullptr, static_cast<size_t>(len), false, file, offset);
-  return rc == kReplyOk ? backpressure(c) : rc;
+  return c->exchange->write_file(c, handle, file, offset, len);
 }
 
 int Loop::end(double handle) {
   Connection* c = find(handle);
-  if (c && c->fcgi) return fcgi_end(c, c->fcgi->by_handle(handle));
-  if (!c || !c->request_active || !c->reply.started || c->reply.ended) return kReplyGone;
-  if (c->reply.has_content() && c->reply.framing == http1::kFrameChunked) {
-    c->out.append(http1::kLastChunk, sizeof(http1::kLastChunk) - 1);
-  } else if (c->reply.short_of_length()) {
-    // Fewer bytes than the Content-Length promised: the client can only learn
-    // that the reply is incomplete from the connection closing.
-    sink_->log("reply ended " + std::to_string(c->reply.left) + " bytes short of its Content-Length; closing the connection");
-    c->keep_alive = false;
-  }
-  if (c->reply.framing == http1::kFrameClose) c->keep_alive = false;
-  reply_done(c);
-  mark_dirty(c);
-  return kReplyOk;
-}
-
-void Loop::reply_done(Connection* c) {
-  c->reply.ended = true;
-  c->request_active = false;
-  c->reply.want_drain = false;
-  switch (c->in_state) {
-    case Connection::In::kBodyDone:
-      finish_request(c);
-      break;
-    case Connection::In::kBody:
-      if (c->keep_alive) {
-        c->in_state = Connection::In::kDiscard;  // drop the unread rest, then go on
-      } else {
-        c->close_after_flush = true;
-      }
-      break;
-    default:
-      break;
-  }
+  return c ? c->exchange->end(c, handle) : kReplyGone;
 }
 
 int Loop::read_body(double handle, bool flowing) {
   Connection* c = find(handle);
-  if (c && c->fcgi) return fcgi_read_body(c, c->fcgi->by_handle(handle), flowing);
-  if (!c || !c->request_active) return kReplyGone;
-  c->body_flowing = flowing;
-  if (flowing && c->in_state == Connection::In::kBody) {
-    if (c->expect_continue && !c->continue_sent && !c->reply.started) {
-      // RFC 9110 10.1.1: the client waits for this before sending the body;
-      // it goes out only once the app asks for the body.
-      c->out.append(http1::kContinue, sizeof(http1::kContinue) - 1);
-      c->continue_sent = true;
-    }
-    c->recv_since_ms = now_ms_;
-  }
-  mark_dirty(c);
-  return kReplyOk;
+  return c ? c->exchange->read_body(c, handle, flowing) : kReplyGone;
+}
+
+int Loop::read_data(double handle, bool flowing) {
+  Connection* c = find(handle);
+  return c ? c->exchange->read_data(c, handle, flowing) : kReplyGone;
+}
+
+int Loop::write_stderr(double handle, const char* data, size_t len) {
+  Connection* c = find(handle);
+  return c ? c->exchange->write_stderr(c, handle, data, len) : kReplyGone;
 }
 
 int Loop::abort(double handle) {
   Connection* c = find(handle);
-  if (c && c->fcgi) return fcgi_app_abort(c, c->fcgi->by_handle(handle));
-  if (!c) return kReplyGone;
-  c->request_active = false;  // the app asked for it: no abort event back
-  close_conn(c);
-  return kReplyOk;
+  return c ? c->exchange->abort(c, handle) : kReplyGone;
 }
 
 }  // namespace tsgi

@@ -1,5 +1,8 @@
 // The core of one JS thread: a poller, its listeners and connections, and the
-// HTTP/1.1 request cycle. It knows nothing of JavaScript: requests and body
+// part of the request cycle every protocol shares (accept, read, flush,
+// settle, sweep, close, timers). Each protocol's part is its Exchange
+// (core/exchange.h), one per protocol, which the loop calls without asking
+// which protocol it serves. It knows nothing of JavaScript: requests and body
 // data go out through a Sink (the N-API boundary implements it and batches
 // them into one call), replies come in through respond()/write()/end().
 //
@@ -11,10 +14,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "conn/out_queue.h"
+#include "core/exchange.h"
 #include "napi/abi.h"
 #include "net/allow.h"
 #include "net/socket.h"
@@ -22,8 +27,6 @@
 #include "proto/http1/parser.h"
 #include "proto/http1/writer.h"
 #include "proto/cgi/vars.h"
-#include "proto/scgi/framer.h"
-#include "proto/uwsgi/framer.h"
 
 namespace tsgi {
 
@@ -42,12 +45,17 @@ struct LoopOptions {
   size_t discard_limit = 256 * 1024;     // unread body drained to keep the connection
 };
 
-// What a listener speaks: Protocol, in napi/abi.h (listen()'s protocol).
+// What a listener speaks: Protocol, in napi/abi.h (listen()'s protocol),
+// numbered from 0 without gaps; each has its Exchange (exchange/registry.cc).
+#define TSGI_PROTOCOL_ONE(name, key, value) +1
+constexpr size_t kProtocolCount = 0 TSGI_ABI_PROTOCOLS(TSGI_PROTOCOL_ONE);
+#undef TSGI_PROTOCOL_ONE
 
 struct Listener {
   int fd = -1;
   uint32_t index = 0;
   Protocol protocol = Protocol::kHttp;
+  Exchange* exchange = nullptr;  // its protocol's, owned by the loop
   bool is_tcp = false;
   bool exclusive = false;
   bool watching = false;
@@ -60,7 +68,6 @@ struct Listener {
 };
 
 class Connection;
-struct FcgiRequest;
 
 // Events toward the app. `handle` identifies one request on one connection; a
 // stale handle (the request ended) is refused by the reply calls.
@@ -149,50 +156,31 @@ class Loop {
   int write_stderr(double handle, const char* data, size_t len);
   int abort(double handle);
 
+  // The services the exchanges build their part of the cycle from.
+  Sink& sink() { return *sink_; }
+  bool closing() const { return closing_; }  // close() was called: no keep-alive from now on
+  uint64_t now() const { return now_ms_; }
+  const char* date_line() { return date_.line(); }
+  // The handle of a new request on c.
+  double next_handle(const Connection* c);
+  // c is to be written (and its input resumed) at the batch's end.
+  void mark_dirty(Connection* c);
+  // Writes c's output now (a large borrowed body). May close c.
+  void flush(Connection* c);
+  // After a reply call queued output: kReplyFull when the app should wait
+  // for on_drain (the exchange records that on its reply), else kReplyOk.
+  int backpressure(Connection* c);
+  // A canned reply in another protocol than the listener's (an HTTP client
+  // on a uwsgi socket), then close; nothing more is read.
+  void send_raw_and_close(Connection* c, const char* data, size_t len);
+  void close_conn(Connection* c);
+
  private:
-  friend class Connection;
   Connection* find(double handle);
   void on_listener_ready(Listener& l);
   void on_conn_event(Connection* c, uint32_t flags);
   void watch_listeners(bool on);
-  void process_input(Connection* c);
-  bool begin_request(Connection* c);
-  bool parse_cgi_head(Connection* c);
-  void start_request(Connection* c, bool chunked, uint64_t content_length, bool head_method);
-  double next_handle(const Connection* c);
-  void deliver_body(Connection* c);
-  void finish_body(Connection* c);
-  void finish_request(Connection* c);
-  void send_error(Connection* c, int status);
-  void send_raw_and_close(Connection* c, const char* data, size_t len);
-  void flush(Connection* c);
   void settle(Connection* c);
-  void mark_dirty(Connection* c);
-  void close_conn(Connection* c);
-  void reply_done(Connection* c);
-  int append_body(Connection* c, const char* data, size_t len, bool borrow, int file = -1, uint64_t file_off = 0);
-  int backpressure(Connection* c);
-
-  // FastCGI (core/loop_fastcgi.cc): the same calls for one request among the
-  // several a connection may carry.
-  void fcgi_input(Connection* c);
-  void fcgi_refuse(Connection* c, FcgiRequest* r, int status, uint8_t protocol_status);
-  void fcgi_finish(Connection* c, FcgiRequest* r, uint32_t app_status, uint8_t protocol_status);
-  void fcgi_deliver(Connection* c, FcgiRequest* r);
-  void fcgi_stdout(Connection* c, FcgiRequest* r, const char* data, size_t len);
-  void fcgi_drain(Connection* c);
-  void fcgi_abort_all(Connection* c);
-  int fcgi_respond(Connection* c, FcgiRequest* r, int status, const char* headers, size_t headers_len,
-                   const char* body, size_t body_len, int64_t content_length, uint32_t flags);
-  int fcgi_write(Connection* c, FcgiRequest* r, const char* data, size_t len);
-  int fcgi_end(Connection* c, FcgiRequest* r);
-  int fcgi_read_body(Connection* c, FcgiRequest* r, bool flowing);
-  int fcgi_read_data(Connection* c, FcgiRequest* r, bool flowing);
-  void fcgi_deliver_data(FcgiRequest* r);
-  bool fcgi_input_over(Connection* c, FcgiRequest* r, uint64_t seen, uint64_t stated, bool has_stated,
-                       bool data);
-  int fcgi_app_abort(Connection* c, FcgiRequest* r);
-  std::string fcgi_scratch_;
 
   Sink* sink_;
   LoopOptions opts_;
@@ -209,9 +197,7 @@ class Loop {
   bool accepting_ = true;   // false while stopped or at max_connections
   bool closing_ = false;    // close() was called: no keep-alive from now on
   bool accept_backoff_ = false;
-  http1::RequestHead head_;  // scratch, one per loop
-  uwsgi::Packet uwsgi_head_;  // scratch
-  scgi::Request scgi_head_;   // scratch
+  std::unique_ptr<Exchange> exchanges_[kProtocolCount];
   bool in_run_ready_ = false;
 };
 

@@ -1,12 +1,13 @@
 // The FastCGI state of one connection: its record decoder and the requests
 // in flight on it (several at once when the web server multiplexes). Data
-// only; the request cycle that drives it is in core/loop_fastcgi.cc.
+// only; the request cycle that drives it is exchange/fastcgi.cc.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "conn/connection.h"
 #include "conn/reply.h"
 #include "proto/fastcgi/framer.h"
 
@@ -40,12 +41,12 @@ struct FcgiRequest {
   std::string data_buf;       // FILTER: DATA bytes the app has not asked for yet
 };
 
-struct FcgiSession {
+struct FcgiSession final : ExchangeState {
   fastcgi::Decoder decoder;
   std::vector<FcgiRequest*> requests;
   bool keep_conn = false;     // FCGI_KEEP_CONN of the latest BEGIN_REQUEST
 
-  ~FcgiSession() {
+  ~FcgiSession() override {
     for (FcgiRequest* r : requests) delete r;
   }
   FcgiRequest* by_id(uint16_t id) const {

@@ -3,14 +3,55 @@
 // records and END_REQUEST, interleaved on one connection's output queue.
 // FastCGI 1.0 specification sections are cited as "spec N".
 #include <cstring>
+#include <memory>
+#include <string>
+#include <unistd.h>
 
 #include "conn/connection.h"
-#include "conn/fastcgi_session.h"
+#include "core/exchange.h"
 #include "core/loop.h"
+#include "exchange/fastcgi_session.h"
 #include "proto/cgi/writer.h"
 #include "proto/fastcgi/writer.h"
 
 namespace tsgi {
+
+namespace {
+
+class FastcgiExchange final : public Exchange {
+ public:
+  using Exchange::Exchange;
+
+  bool client_speaks_first() const override { return true; }
+  void on_accept(Connection* c) override { c->exchange_state = new FcgiSession(); }
+  void on_input(Connection* c) override;
+  void on_drain(Connection* c) override;
+  void on_close(Connection* c) override;
+  int respond(Connection* c, double handle, int status, const char* headers, size_t headers_len,
+              const char* body, size_t body_len, int64_t content_length, uint32_t flags) override;
+  int write(Connection* c, double handle, const char* data, size_t len) override;
+  int write_file(Connection* c, double handle, int file, uint64_t offset, uint64_t len) override;
+  int end(Connection* c, double handle) override;
+  int read_body(Connection* c, double handle, bool flowing) override;
+  int read_data(Connection* c, double handle, bool flowing) override;
+  int write_stderr(Connection* c, double handle, const char* data, size_t len) override;
+  int abort(Connection* c, double handle) override;
+
+ private:
+  static FcgiSession* session(const Connection* c) { return static_cast<FcgiSession*>(c->exchange_state); }
+  void refuse(Connection* c, FcgiRequest* r, int status, uint8_t protocol_status);
+  void finish(Connection* c, FcgiRequest* r, uint32_t app_status, uint8_t protocol_status);
+  void deliver(FcgiRequest* r);
+  void deliver_data(FcgiRequest* r);
+  void write_stdout(Connection* c, FcgiRequest* r, const char* data, size_t len);
+  void abort_all(Connection* c);
+  int write_body(Connection* c, FcgiRequest* r, const char* data, size_t len);
+  int end_reply(Connection* c, FcgiRequest* r);
+  int after_write(Connection* c, FcgiRequest* r);
+  bool input_over(Connection* c, FcgiRequest* r, uint64_t seen, uint64_t stated, bool has_stated, bool data);
+
+  std::string scratch_;  // a reply head, before it goes out as STDOUT records
+};
 
 // nginx and PHP pad records to 8 bytes (spec 3.3 recommends it).
 static constexpr bool kPad = true;
@@ -32,13 +73,17 @@ static bool fcgi_data_length(FcgiRequest* r, const char* base) {
   return true;
 }
 
-void Loop::fcgi_input(Connection* c) {
-  FcgiSession* s = c->fcgi;
+void FastcgiExchange::on_input(Connection* c) {
+  const LoopOptions& opts = loop_.options();
+  // Output past the high-water mark: the web server is not reading; take no
+  // more requests from it until it does.
+  if (c->out.size() > opts.out_high_water) return;
+  FcgiSession* s = session(c);
   while (!c->closed && c->in_len() > 0) {
     // A request whose app is not reading holds at most in_buffer bytes; past
     // that the whole connection waits (its records cannot be skipped).
     for (FcgiRequest* r : s->requests) {
-      if (r->stdin_buf.size() >= opts_.in_buffer || r->data_buf.size() >= opts_.in_buffer) return;
+      if (r->stdin_buf.size() >= opts.in_buffer || r->data_buf.size() >= opts.in_buffer) return;
     }
     fastcgi::Event ev;
     size_t n = s->decoder.feed(c->in_data(), c->in_len(), &ev);
@@ -55,52 +100,52 @@ void Loop::fcgi_input(Connection* c) {
         s->requests.push_back(nr);
         c->request_active = true;
         if (ev.role != fastcgi::kResponder && ev.role != fastcgi::kAuthorizer && ev.role != fastcgi::kFilter) {
-          fcgi_finish(c, nr, 0, fastcgi::kUnknownRole);  // spec 5.5
-        } else if (s->requests.size() > opts_.fcgi_max_reqs_per_conn) {
+          finish(c, nr, 0, fastcgi::kUnknownRole);  // spec 5.5
+        } else if (s->requests.size() > opts.fcgi_max_reqs_per_conn) {
           // nginx ignores protocolStatus and shows OVERLOADED as a bare 502:
           // a Status: 503 body says what happened (docs/protocols.md).
-          fcgi_refuse(c, nr, 503, fastcgi::kOverloaded);
+          refuse(c, nr, 503, fastcgi::kOverloaded);
         } else {
-          nr->params.resize(opts_.max_cgi_block);
+          nr->params.resize(opts.max_cgi_block);
           fastcgi::ParamsLimits lim;
-          lim.max_bytes = opts_.max_cgi_block;
+          lim.max_bytes = opts.max_cgi_block;
           nr->parser.reset(&nr->params[0], nr->params.size(), lim, &nr->vars);
         }
         break;
       }
       case fastcgi::Ev::kAbortRequest:
         if (!r) break;
-        if (r->dispatched) sink_->on_abort(r->handle);
-        fcgi_finish(c, r, 0, fastcgi::kRequestComplete);  // spec 5.4: END_REQUEST answers it
+        if (r->dispatched) loop_.sink().on_abort(r->handle);
+        finish(c, r, 0, fastcgi::kRequestComplete);  // spec 5.4: END_REQUEST answers it
         break;
       case fastcgi::Ev::kParams:
         if (!r || r->refused || r->dispatched) break;
         if (r->parser.feed(ev.data, ev.len) == fastcgi::Result::kError) {
-          sink_->log(std::string("FastCGI request refused: ") + fastcgi::error_text(r->parser.error()) +
+          loop_.sink().log(std::string("FastCGI request refused: ") + fastcgi::error_text(r->parser.error()) +
                      (r->parser.error() == fastcgi::Error::kParamsTooLarge ? "; raise it with --buffer-size" : ""));
-          fcgi_refuse(c, r, fastcgi::http_status(r->parser.error()), fastcgi::kRequestComplete);
+          refuse(c, r, fastcgi::http_status(r->parser.error()), fastcgi::kRequestComplete);
         }
         break;
       case fastcgi::Ev::kParamsEnd: {
         if (!r || r->refused || r->dispatched) break;
         if (r->parser.finish() == fastcgi::Result::kError) {
-          sink_->log(std::string("FastCGI request refused: ") + fastcgi::error_text(r->parser.error()));
-          fcgi_refuse(c, r, fastcgi::http_status(r->parser.error()), fastcgi::kRequestComplete);
+          loop_.sink().log(std::string("FastCGI request refused: ") + fastcgi::error_text(r->parser.error()));
+          refuse(c, r, fastcgi::http_status(r->parser.error()), fastcgi::kRequestComplete);
           break;
         }
-        if (r->vars.has_content_length && r->vars.content_length > opts_.max_body) {
-          fcgi_refuse(c, r, 413, fastcgi::kRequestComplete);
+        if (r->vars.has_content_length && r->vars.content_length > opts.max_body) {
+          refuse(c, r, 413, fastcgi::kRequestComplete);
           break;
         }
         const char* base = r->params.data();
         if (r->role == fastcgi::kFilter && !fcgi_data_length(r, base)) {
-          sink_->log("FastCGI request refused: DATA_LENGTH is not a decimal number");
-          fcgi_refuse(c, r, 400, fastcgi::kRequestComplete);
+          loop_.sink().log("FastCGI request refused: DATA_LENGTH is not a decimal number");
+          refuse(c, r, 400, fastcgi::kRequestComplete);
           break;
         }
         const cgi::Var* m = r->vars.vars.find(base, "REQUEST_METHOD");
         r->reply.head_method = m && m->value.len == 4 && std::memcmp(base + m->value.off, "HEAD", 4) == 0;
-        r->handle = next_handle(c);
+        r->handle = loop_.next_handle(c);
         r->dispatched = true;
         uint32_t rec = kRecCgi | (r->reply.head_method ? uint32_t{kRecHead} : 0u) |
                        (r->role == fastcgi::kAuthorizer ? uint32_t{kRecAuthorizer} : 0u) |
@@ -110,15 +155,15 @@ void Loop::fcgi_input(Connection* c) {
             (r->stdin_ended && r->stdin_buf.empty())) {
           rec |= kRecNoBody;
         }
-        sink_->on_cgi_request(*c, r->handle, r->vars.vars, base, r->parser.stored(), r->vars.content_length, rec);
+        loop_.sink().on_cgi_request(*c, r->handle, r->vars.vars, base, r->parser.stored(), r->vars.content_length, rec);
         break;
       }
       case fastcgi::Ev::kStdin:
         if (!r || r->refused) break;
         r->stdin_seen += ev.len;
-        if (fcgi_input_over(c, r, r->stdin_seen, r->vars.content_length, r->vars.has_content_length, false)) break;
+        if (input_over(c, r, r->stdin_seen, r->vars.content_length, r->vars.has_content_length, false)) break;
         r->stdin_buf.append(ev.data, ev.len);
-        if (r->dispatched && r->flowing) fcgi_deliver(c, r);
+        if (r->dispatched && r->flowing) deliver(r);
         break;
       case fastcgi::Ev::kStdinEnd:
         if (!r || r->refused) break;
@@ -126,57 +171,53 @@ void Loop::fcgi_input(Connection* c) {
         if (r->vars.has_content_length && r->stdin_seen < r->vars.content_length) {
           r->body_error = 400;  // the body ended short of CONTENT_LENGTH
         }
-        if (r->dispatched && r->flowing) fcgi_deliver(c, r);
+        if (r->dispatched && r->flowing) deliver(r);
         break;
       case fastcgi::Ev::kData:
         // spec 6.4: only a FILTER has a DATA stream; for other roles the
         // records carry nothing the request can use.
         if (!r || r->refused || r->role != fastcgi::kFilter) break;
         r->data_seen += ev.len;
-        if (fcgi_input_over(c, r, r->data_seen, r->data_length, r->has_data_length, true)) break;
+        if (input_over(c, r, r->data_seen, r->data_length, r->has_data_length, true)) break;
         r->data_buf.append(ev.data, ev.len);
-        if (r->dispatched && r->data_flowing) fcgi_deliver_data(r);
+        if (r->dispatched && r->data_flowing) deliver_data(r);
         break;
       case fastcgi::Ev::kDataEnd:
         if (!r || r->refused || r->role != fastcgi::kFilter) break;
         r->data_ended = true;
         if (r->has_data_length && r->data_seen < r->data_length) r->data_error = 400;
-        if (r->dispatched && r->data_flowing) fcgi_deliver_data(r);
+        if (r->dispatched && r->data_flowing) deliver_data(r);
         break;
       case fastcgi::Ev::kGetValues: {
         // spec 4.1: answer only the names asked, truthfully.
         fastcgi::ServerValues v;
-        v.max_conns = opts_.max_connections;
-        uint64_t reqs = uint64_t{opts_.max_connections} * opts_.fcgi_max_reqs_per_conn;
+        v.max_conns = opts.max_connections;
+        uint64_t reqs = uint64_t{opts.max_connections} * opts.fcgi_max_reqs_per_conn;
         v.max_reqs = reqs > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(reqs);
         v.mpxs_conns = true;
         char* out = c->out.reserve(fastcgi::kGetValuesResultMax);
         c->out.commit(fastcgi::write_get_values_result(out, ev.query, v, kPad));
-        mark_dirty(c);
+        loop_.mark_dirty(c);
         break;
       }
       case fastcgi::Ev::kUnknownType: {
         char* out = c->out.reserve(fastcgi::kUnknownTypeLen);
         c->out.commit(fastcgi::write_unknown_type(out, ev.record_type));  // spec 4.2
-        mark_dirty(c);
+        loop_.mark_dirty(c);
         break;
       }
       case fastcgi::Ev::kError: {
-        const Listener& l = listeners_[c->listener];
+        const Listener* l = loop_.listener(c->listener);
         if (ev.error == fastcgi::Error::kLooksLikeHttp) {
-          std::string msg = "This is a FastCGI socket (" + l.name +
-                            "), not HTTP: use the --http address, or point nginx's fastcgi_pass here.\n";
-          std::string reply = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
-                              std::to_string(msg.size()) + "\r\nConnection: close\r\n\r\n" + msg;
-          sink_->log("HTTP request on FastCGI socket " + l.name + "; answered 400");
-          send_raw_and_close(c, reply.data(), reply.size());
+          answer_http_client(c, "FastCGI", "fastcgi_pass");
         } else {
-          sink_->log(std::string("FastCGI protocol error on ") + l.name + ": " + fastcgi::error_text(ev.error) +
-                     " (" + std::to_string(ev.detail) + "); closing the connection");
-          fcgi_abort_all(c);
+          loop_.sink().log(std::string("FastCGI protocol error on ") + (l ? l->name : std::string("?")) + ": " +
+                           fastcgi::error_text(ev.error) + " (" + std::to_string(ev.detail) +
+                           "); closing the connection");
+          abort_all(c);
           c->consume(c->in_len());
           c->close_after_flush = true;
-          mark_dirty(c);
+          loop_.mark_dirty(c);
         }
         return;
       }
@@ -189,65 +230,66 @@ void Loop::fcgi_input(Connection* c) {
 // STDIN (or DATA) past the body limit, or past the length PARAMS stated for
 // it: the two framings disagree. The request is answered 413/400 if its
 // reply has not begun, else ended. Returns true when that happened.
-bool Loop::fcgi_input_over(Connection* c, FcgiRequest* r, uint64_t seen, uint64_t stated, bool has_stated,
+bool FastcgiExchange::input_over(Connection* c, FcgiRequest* r, uint64_t seen, uint64_t stated, bool has_stated,
                            bool data) {
+  const LoopOptions& opts = loop_.options();
   int status = 0;
-  if (seen > opts_.max_body) {
+  if (seen > opts.max_body) {
     status = 413;
   } else if (has_stated && seen > stated) {
-    sink_->log(data ? "FastCGI request refused: DATA is longer than DATA_LENGTH"
+    loop_.sink().log(data ? "FastCGI request refused: DATA is longer than DATA_LENGTH"
                     : "FastCGI request refused: STDIN is longer than CONTENT_LENGTH");
     status = 400;
   }
   if (status == 0) return false;
   if (r->dispatched) {
     if (data) {
-      sink_->on_data_error(r->handle, status);
+      loop_.sink().on_data_error(r->handle, status);
     } else {
-      sink_->on_body_error(r->handle, status);
+      loop_.sink().on_body_error(r->handle, status);
     }
   }
   if (!r->reply.started) {
-    fcgi_refuse(c, r, status, fastcgi::kRequestComplete);
+    refuse(c, r, status, fastcgi::kRequestComplete);
   } else {
-    fcgi_finish(c, r, 1, fastcgi::kRequestComplete);
+    finish(c, r, 1, fastcgi::kRequestComplete);
   }
   return true;
 }
 
 // Hands buffered STDIN to the app, and its end once STDIN is over.
-void Loop::fcgi_deliver(Connection* c, FcgiRequest* r) {
+void FastcgiExchange::deliver(FcgiRequest* r) {
   if (!r->stdin_buf.empty()) {
-    sink_->on_body(r->handle, r->stdin_buf.data(), r->stdin_buf.size());
+    loop_.sink().on_body(r->handle, r->stdin_buf.data(), r->stdin_buf.size());
     r->stdin_buf.clear();
   }
   if (r->stdin_ended && !r->body_end_sent) {
     r->body_end_sent = true;
     if (r->body_error) {
-      sink_->on_body_error(r->handle, r->body_error);
+      loop_.sink().on_body_error(r->handle, r->body_error);
     } else {
-      sink_->on_body_end(r->handle);
+      loop_.sink().on_body_end(r->handle);
     }
   }
 }
 
 // The same for FILTER's DATA stream.
-void Loop::fcgi_deliver_data(FcgiRequest* r) {
+void FastcgiExchange::deliver_data(FcgiRequest* r) {
   if (!r->data_buf.empty()) {
-    sink_->on_data(r->handle, r->data_buf.data(), r->data_buf.size());
+    loop_.sink().on_data(r->handle, r->data_buf.data(), r->data_buf.size());
     r->data_buf.clear();
   }
   if (r->data_ended && !r->data_end_sent) {
     r->data_end_sent = true;
     if (r->data_error) {
-      sink_->on_data_error(r->handle, r->data_error);
+      loop_.sink().on_data_error(r->handle, r->data_error);
     } else {
-      sink_->on_data_end(r->handle);
+      loop_.sink().on_data_end(r->handle);
     }
   }
 }
 
-void Loop::fcgi_stdout(Connection* c, FcgiRequest* r, const char* data, size_t len) {
+void FastcgiExchange::write_stdout(Connection* c, FcgiRequest* r, const char* data, size_t len) {
   if (len == 0) return;
   if (len <= 16 * 1024) {
     char* out = c->out.reserve(fastcgi::stream_size(len, kPad));
@@ -256,7 +298,7 @@ void Loop::fcgi_stdout(Connection* c, FcgiRequest* r, const char* data, size_t l
   }
   // A large body: record headers around the caller's bytes, written at once
   // with the rest of the queue, and only what the socket did not take copied
-  // (as Loop::write does for HTTP).
+  // (as StreamExchange::write does).
   fastcgi::StreamRecord recs[16];
   while (len > 0) {
     size_t used = 0;
@@ -269,26 +311,26 @@ void Loop::fcgi_stdout(Connection* c, FcgiRequest* r, const char* data, size_t l
     data += used;
     len -= used;
   }
-  flush(c);
+  loop_.flush(c);
   if (!c->closed) c->out.own_refs();
 }
 
 // The server answers a request itself (limits, overload): a CGI-style reply
 // on STDOUT, then END_REQUEST.
-void Loop::fcgi_refuse(Connection* c, FcgiRequest* r, int status, uint8_t protocol_status) {
-  if (r->dispatched) sink_->on_abort(r->handle);
+void FastcgiExchange::refuse(Connection* c, FcgiRequest* r, int status, uint8_t protocol_status) {
+  if (r->dispatched) loop_.sink().on_abort(r->handle);
   r->dispatched = false;
   r->refused = true;
   char buf[512];
   size_t n = cgi::error_response(buf, cgi::Style::kStatusHeader, status);
-  fcgi_stdout(c, r, buf, n);
-  fcgi_finish(c, r, 0, protocol_status);
+  write_stdout(c, r, buf, n);
+  finish(c, r, 0, protocol_status);
 }
 
 // Ends a request: the empty STDOUT (spec 6.1), END_REQUEST (spec 5.5), and
 // the connection closes if the server did not ask to keep it (spec 5.1).
-void Loop::fcgi_finish(Connection* c, FcgiRequest* r, uint32_t app_status, uint8_t protocol_status) {
-  FcgiSession* s = c->fcgi;
+void FastcgiExchange::finish(Connection* c, FcgiRequest* r, uint32_t app_status, uint8_t protocol_status) {
+  FcgiSession* s = session(c);
   char* out = c->out.reserve(2 * fastcgi::kStreamEndLen + fastcgi::kEndRequestLen);
   size_t n = 0;
   if (r->stderr_used) n += fastcgi::write_stream_end(out, fastcgi::kStderr, r->id);
@@ -304,101 +346,127 @@ void Loop::fcgi_finish(Connection* c, FcgiRequest* r, uint32_t app_status, uint8
   s->remove(r);
   c->request_active = !s->requests.empty();
   if (!c->request_active) {
-    if (!s->keep_conn || closing_) {
+    if (!s->keep_conn || loop_.closing()) {
       c->close_after_flush = true;
-      c->clean_close = input_done && c->in_len() == 0;  // see Loop::finish_request
+      c->clean_close = input_done && c->in_len() == 0;  // as StreamExchange::finish_request does
     } else {
       c->requests++;
-      c->head_deadline_ms = now_ms_ + opts_.keepalive_timeout_ms;
+      c->head_deadline_ms = loop_.now() + loop_.options().keepalive_timeout_ms;
     }
   }
-  mark_dirty(c);
+  loop_.mark_dirty(c);
 }
 
-void Loop::fcgi_drain(Connection* c) {
-  if (c->out.size() > opts_.out_low_water) return;
-  for (FcgiRequest* r : c->fcgi->requests) {
+void FastcgiExchange::on_drain(Connection* c) {
+  for (FcgiRequest* r : session(c)->requests) {
     if (r->reply.want_drain) {
       r->reply.want_drain = false;
-      sink_->on_drain(r->handle);
+      loop_.sink().on_drain(r->handle);
     }
   }
 }
 
-void Loop::fcgi_abort_all(Connection* c) {
-  for (FcgiRequest* r : c->fcgi->requests) {
-    if (r->dispatched) sink_->on_abort(r->handle);
+void FastcgiExchange::on_close(Connection* c) { abort_all(c); }
+
+void FastcgiExchange::abort_all(Connection* c) {
+  for (FcgiRequest* r : session(c)->requests) {
+    if (r->dispatched) loop_.sink().on_abort(r->handle);
     r->dispatched = false;  // no second abort when the connection closes
   }
 }
 
-int Loop::fcgi_respond(Connection* c, FcgiRequest* r, int status, const char* headers, size_t headers_len,
-                       const char* body, size_t body_len, int64_t content_length, uint32_t flags) {
-  if (r->reply.started) return kReplyGone;
-  bool ends = (flags & kEnd) != 0;
-  // No chunks: without a length, END_REQUEST ends the reply.
-  r->reply.begin(status, ends, body_len, content_length, false);
-  fcgi_scratch_.resize(cgi::head_size(headers_len));
-  size_t n = cgi::head(&fcgi_scratch_[0], cgi::Style::kStatusHeader, status, headers, headers_len,
-                       r->reply.framing == http1::kFrameLength, r->reply.left);
-  fcgi_stdout(c, r, fcgi_scratch_.data(), n);
-  if (body_len > 0) {
-    int rc = fcgi_write(c, r, body, body_len);
-    if (rc == kReplyOverflow || rc == kReplyGone) return rc;
-  }
-  if (ends) return fcgi_end(c, r);
-  return backpressure(c);
-}
-
-int Loop::fcgi_write(Connection* c, FcgiRequest* r, const char* data, size_t len) {
-  if (len == 0 || !r->reply.has_content()) return kReplyOk;
-  bool overflow = r->reply.take(&len);
-  fcgi_stdout(c, r, data, len);
-  if (overflow) {
-    // More than the stated Content-Length: end the reply at that length.
-    fcgi_finish(c, r, 1, fastcgi::kRequestComplete);
-    return kReplyOverflow;
-  }
-  int rc = backpressure(c);
-  if (rc == kReplyFull) {
-    r->reply.want_drain = true;
-    c->reply.want_drain = false;  // drains are reported per request (fcgi_drain)
-  }
+// After STDOUT or STDERR records went into the queue: whether the app is
+// to wait, recorded on the request (drains are reported per request).
+int FastcgiExchange::after_write(Connection* c, FcgiRequest* r) {
+  int rc = loop_.backpressure(c);
+  if (rc == kReplyFull) r->reply.want_drain = true;
   return rc;
 }
 
-int Loop::fcgi_end(Connection* c, FcgiRequest* r) {
+int FastcgiExchange::respond(Connection* c, double handle, int status, const char* headers, size_t headers_len,
+                             const char* body, size_t body_len, int64_t content_length, uint32_t flags) {
+  FcgiRequest* r = session(c)->by_handle(handle);
+  if (!r || r->reply.started) return kReplyGone;
+  bool ends = (flags & Loop::kEnd) != 0;
+  // No chunks: without a length, END_REQUEST ends the reply.
+  r->reply.begin(status, ends, body_len, content_length, false);
+  scratch_.resize(cgi::head_size(headers_len));
+  size_t n = cgi::head(&scratch_[0], cgi::Style::kStatusHeader, status, headers, headers_len,
+                       r->reply.framing == http1::kFrameLength, r->reply.left);
+  write_stdout(c, r, scratch_.data(), n);
+  if (body_len > 0) {
+    int rc = write_body(c, r, body, body_len);
+    if (rc == kReplyOverflow || rc == kReplyGone) return rc;
+  }
+  if (ends) return end_reply(c, r);
+  return after_write(c, r);
+}
+
+int FastcgiExchange::write(Connection* c, double handle, const char* data, size_t len) {
+  FcgiRequest* r = session(c)->by_handle(handle);
+  if (!r || !r->reply.started) return kReplyGone;
+  return write_body(c, r, data, len);
+}
+
+int FastcgiExchange::write_body(Connection* c, FcgiRequest* r, const char* data, size_t len) {
+  if (len == 0 || !r->reply.has_content()) return kReplyOk;
+  bool overflow = r->reply.take(&len);
+  write_stdout(c, r, data, len);
+  if (overflow) {
+    // More than the stated Content-Length: end the reply at that length.
+    finish(c, r, 1, fastcgi::kRequestComplete);
+    return kReplyOverflow;
+  }
+  return after_write(c, r);
+}
+
+// FastCGI's records need the bytes: no sendfile here.
+int FastcgiExchange::write_file(Connection* c, double handle, int file, uint64_t offset, uint64_t len) {
+  (void)c, (void)handle, (void)offset, (void)len;
+  close(file);
+  return kReplyGone;
+}
+
+int FastcgiExchange::end(Connection* c, double handle) {
+  FcgiRequest* r = session(c)->by_handle(handle);
+  return r ? end_reply(c, r) : kReplyGone;
+}
+
+int FastcgiExchange::end_reply(Connection* c, FcgiRequest* r) {
   if (!r->reply.started) return kReplyGone;
   uint32_t app_status = 0;
   if (r->reply.short_of_length()) {
-    sink_->log("reply ended " + std::to_string(r->reply.left) + " bytes short of its Content-Length");
+    loop_.sink().log("reply ended " + std::to_string(r->reply.left) + " bytes short of its Content-Length");
     app_status = 1;
   }
-  fcgi_finish(c, r, app_status, fastcgi::kRequestComplete);
+  finish(c, r, app_status, fastcgi::kRequestComplete);
   return kReplyOk;
 }
 
-int Loop::fcgi_read_body(Connection* c, FcgiRequest* r, bool flowing) {
+int FastcgiExchange::read_body(Connection* c, double handle, bool flowing) {
+  FcgiRequest* r = session(c)->by_handle(handle);
+  if (!r) return kReplyGone;
   r->flowing = flowing;
-  if (flowing) fcgi_deliver(c, r);
-  mark_dirty(c);  // input may have waited for this request to take its bytes
+  if (flowing) deliver(r);
+  loop_.mark_dirty(c);  // input may have waited for this request to take its bytes
   return kReplyOk;
 }
 
-int Loop::fcgi_read_data(Connection* c, FcgiRequest* r, bool flowing) {
+int FastcgiExchange::read_data(Connection* c, double handle, bool flowing) {
+  FcgiRequest* r = session(c)->by_handle(handle);
+  if (!r) return kReplyGone;
   r->data_flowing = flowing;
-  if (flowing) fcgi_deliver_data(r);
-  mark_dirty(c);
+  if (flowing) deliver_data(r);
+  loop_.mark_dirty(c);
   return kReplyOk;
 }
 
 // The app's error stream as STDERR records (spec 6.1), which the web server
 // logs (nginx: "FastCGI sent in stderr"). The stream is ended with an empty
 // record when the request finishes. Backpressure as for STDOUT.
-int Loop::write_stderr(double handle, const char* data, size_t len) {
-  Connection* c = find(handle);
-  if (!c || !c->fcgi) return kReplyGone;
-  FcgiRequest* r = c->fcgi->by_handle(handle);
+int FastcgiExchange::write_stderr(Connection* c, double handle, const char* data, size_t len) {
+  FcgiRequest* r = session(c)->by_handle(handle);
+  if (!r) return kReplyGone;
   if (len == 0) return kReplyOk;
   r->stderr_used = true;
   while (len > 0) {
@@ -408,26 +476,21 @@ int Loop::write_stderr(double handle, const char* data, size_t len) {
     data += piece;
     len -= piece;
   }
-  int rc = backpressure(c);
-  if (rc == kReplyFull) {
-    r->reply.want_drain = true;
-    c->reply.want_drain = false;
-  }
-  return rc;
-}
-
-int Loop::read_data(double handle, bool flowing) {
-  Connection* c = find(handle);
-  if (!c || !c->fcgi) return kReplyGone;
-  return fcgi_read_data(c, c->fcgi->by_handle(handle), flowing);
+  return after_write(c, r);
 }
 
 // The app gave up on its reply: end that request alone (others on the
 // connection go on). The web server sees the reply end early.
-int Loop::fcgi_app_abort(Connection* c, FcgiRequest* r) {
+int FastcgiExchange::abort(Connection* c, double handle) {
+  FcgiRequest* r = session(c)->by_handle(handle);
+  if (!r) return kReplyGone;
   r->dispatched = false;
-  fcgi_finish(c, r, 1, fastcgi::kRequestComplete);
+  finish(c, r, 1, fastcgi::kRequestComplete);
   return kReplyOk;
 }
+
+}  // namespace
+
+std::unique_ptr<Exchange> make_fastcgi_exchange(Loop& loop) { return std::make_unique<FastcgiExchange>(loop); }
 
 }  // namespace tsgi

@@ -1,0 +1,77 @@
+// One protocol's side of the request cycle, behind the interface the loop
+// calls: the loop accepts, polls, reads into the connection's buffer,
+// flushes its output queue, settles its poller interest and deadlines,
+// sweeps and closes; the connection's Exchange parses what arrived, hands
+// requests and body bytes to the sink, and writes the app's replies into the
+// output queue in its protocol's framing. The loop never asks which protocol
+// a connection speaks.
+//
+// One Exchange object per protocol per loop, shared by all its connections:
+// the state of a connection's requests lives in the Connection (one request
+// at a time) or in an ExchangeState (conn/connection.h) the exchange hangs on it (FastCGI's
+// request table), so serving a request costs no allocation here.
+//
+// A new protocol implements this class in one file in exchange/ and adds one
+// line to exchange/registry.cc (docs/design.md, "Adding a protocol").
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace tsgi {
+
+class Connection;
+class Loop;
+enum class Protocol : uint8_t;
+
+class Exchange {
+ public:
+  explicit Exchange(Loop& loop) : loop_(loop) {}
+  virtual ~Exchange() = default;
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  // The client sends its request with the connect (web servers do): a TCP
+  // listener may wake for a connection once its bytes are there.
+  virtual bool client_speaks_first() const = 0;
+  // A connection of this protocol was accepted (before its first read).
+  virtual void on_accept(Connection* c) { (void)c; }
+  // Bytes arrived in c's input buffer, or room was made for more output:
+  // parse and dispatch what can be. May close c.
+  virtual void on_input(Connection* c) = 0;
+  // The output queue is at or below the low-water mark: report the drains
+  // the app waits for.
+  virtual void on_drain(Connection* c) = 0;
+  // c is closing: every request in flight on it is aborted (Sink::on_abort).
+  virtual void on_close(Connection* c) = 0;
+  // c's deadline passed. True when the exchange answered (an HTTP 408) and
+  // keeps the connection a little longer; false: the loop closes it.
+  virtual bool on_timeout(Connection* c) { (void)c; return false; }
+
+  // The app's calls, for a handle whose slot is c (Loop finds it); each
+  // refuses a handle that is not a live request of c with kReplyGone.
+  // Semantics as Loop's calls of the same names (core/loop.h).
+  virtual int respond(Connection* c, double handle, int status, const char* headers, size_t headers_len,
+                      const char* body, size_t body_len, int64_t content_length, uint32_t flags) = 0;
+  virtual int write(Connection* c, double handle, const char* data, size_t len) = 0;
+  virtual int write_file(Connection* c, double handle, int file, uint64_t offset, uint64_t len) = 0;
+  virtual int end(Connection* c, double handle) = 0;
+  virtual int read_body(Connection* c, double handle, bool flowing) = 0;
+  virtual int read_data(Connection* c, double handle, bool flowing);
+  virtual int write_stderr(Connection* c, double handle, const char* data, size_t len);
+  virtual int abort(Connection* c, double handle) = 0;
+
+ protected:
+  // An HTTP client (or nginx's proxy_pass) pointed at a socket of another
+  // protocol: tell it so, in HTTP, then close.
+  void answer_http_client(Connection* c, const char* protocol, const char* directive);
+
+  Loop& loop_;
+};
+
+// The registry (exchange/registry.cc): the exchange serving `protocol`, or
+// null for a protocol no listener can speak.
+std::unique_ptr<Exchange> make_exchange(Protocol protocol, Loop& loop);
+
+}  // namespace tsgi

@@ -1,0 +1,31 @@
+// HTTP/1.1 (RFC 9112): requests one after another on a kept-alive
+// connection, pipelined; bodies by Content-Length or chunked; replies with a
+// status line, Date and their framing; 100-continue when the app reads.
+#pragma once
+
+#include "exchange/stream.h"
+#include "proto/http1/parser.h"
+
+namespace tsgi {
+
+class Http1Exchange final : public StreamExchange {
+ public:
+  using StreamExchange::StreamExchange;
+
+  bool client_speaks_first() const override { return false; }
+  int respond(Connection* c, double handle, int status, const char* headers, size_t headers_len,
+              const char* body, size_t body_len, int64_t content_length, uint32_t flags) override;
+  int read_body(Connection* c, double handle, bool flowing) override;
+
+ protected:
+  bool parse_head(Connection* c) override;
+  bool can_chunk(const Connection* c) const override;
+  void write_head(Connection* c, int status, const char* headers, size_t headers_len, uint32_t flags) override;
+  size_t error_response(char* out, int status) override;
+
+ private:
+  bool begin_request(Connection* c);
+  http1::RequestHead head_;  // scratch: one request is parsed at a time
+};
+
+}  // namespace tsgi

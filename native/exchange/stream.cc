@@ -1,0 +1,322 @@
+#include "exchange/stream.h"
+
+#include <string>
+#include <unistd.h>
+
+#include "conn/connection.h"
+#include "core/loop.h"
+
+namespace tsgi {
+
+// Above this, body bytes are written from where they lie before copying.
+static constexpr size_t kBorrowAbove = 16 * 1024;
+
+bool StreamExchange::current(const Connection* c, double handle) { return c->handle == handle; }
+
+void StreamExchange::on_input(Connection* c) {
+  const LoopOptions& opts = loop_.options();
+  while (!c->closed) {
+    switch (c->in_state) {
+      case Connection::In::kHead:
+        if (c->request_active || c->out.size() > opts.out_high_water) return;
+        if (c->in_len() == 0) return;
+        if (!parse_head(c)) return;
+        break;
+      case Connection::In::kBody:
+        if (!c->body_flowing) return;
+        deliver_body(c);
+        if (c->in_state == Connection::In::kBody) return;
+        break;
+      case Connection::In::kDiscard:
+        deliver_body(c);
+        if (c->in_state == Connection::In::kDiscard) return;
+        break;
+      case Connection::In::kBodyDone:
+        return;
+    }
+  }
+}
+
+void StreamExchange::start_request(Connection* c, bool chunked, uint64_t content_length, bool head_method) {
+  c->reply.reset(head_method);
+  c->chunked = chunked;
+  c->body_left = chunked ? 0 : content_length;
+  c->body_seen = 0;
+  c->decoder.reset();
+  c->body_flowing = false;
+  c->continue_sent = false;
+  c->request_active = true;
+  bool no_body = !c->chunked && c->body_left == 0;
+  c->in_state = no_body ? Connection::In::kBodyDone : Connection::In::kBody;
+  c->handle = loop_.next_handle(c);
+}
+
+void StreamExchange::deliver_body(Connection* c) {
+  const LoopOptions& opts = loop_.options();
+  Sink& sink = loop_.sink();
+  bool discard = c->in_state == Connection::In::kDiscard;
+  while (c->in_len() > 0) {
+    const char* data = nullptr;
+    size_t data_len = 0;
+    if (c->chunked) {
+      size_t used = 0;
+      auto step = c->decoder.feed(c->in_data(), c->in_len(), &used, &data, &data_len);
+      if (step == http1::ChunkedDecoder::Step::kError) {
+        if (!discard) sink.on_body_error(c->handle, 400);
+        if (!c->reply.started) {
+          send_error(c, 400);
+        } else {
+          c->keep_alive = false;
+          c->close_after_flush = true;
+        }
+        return;
+      }
+      if (step == http1::ChunkedDecoder::Step::kData) {
+        c->body_seen += data_len;
+        if (discard && c->body_seen > opts.discard_limit) {
+          c->close_after_flush = true;  // not worth draining: close instead
+          c->consume(c->in_len());
+          return;
+        }
+        if (c->body_seen > opts.max_body) {
+          if (!discard) sink.on_body_error(c->handle, 413);
+          if (!c->reply.started) send_error(c, 413);
+          else c->close_after_flush = true;
+          return;
+        }
+        if (!discard) sink.on_body(c->handle, data, data_len);
+        c->consume(used);
+        continue;
+      }
+      c->consume(used);
+      if (step == http1::ChunkedDecoder::Step::kDone) {
+        finish_body(c);
+        return;
+      }
+      return;  // kAgain: all consumed
+    }
+    size_t n = c->in_len() < c->body_left ? c->in_len() : static_cast<size_t>(c->body_left);
+    if (!discard) sink.on_body(c->handle, c->in_data(), n);
+    c->consume(n);
+    c->body_left -= n;
+    if (c->body_left == 0) {
+      finish_body(c);
+      return;
+    }
+  }
+}
+
+void StreamExchange::finish_body(Connection* c) {
+  if (c->in_state == Connection::In::kDiscard) {
+    c->in_state = Connection::In::kBodyDone;
+    finish_request(c);
+    return;
+  }
+  c->in_state = Connection::In::kBodyDone;
+  loop_.sink().on_body_end(c->handle);
+  if (!c->request_active) finish_request(c);
+}
+
+// Both the reply and the request body are complete.
+void StreamExchange::finish_request(Connection* c) {
+  c->requests++;
+  c->handle = 0;
+  c->in_state = Connection::In::kHead;
+  if (!c->keep_alive || loop_.closing()) {
+    c->close_after_flush = true;
+    // Everything the client sent is read and nothing else is buffered: no
+    // byte can be left unread when we close, so no RST can overtake the reply.
+    c->clean_close = c->in_len() == 0;
+    return;
+  }
+  const LoopOptions& opts = loop_.options();
+  c->head_deadline_ms = loop_.now() + (c->in_len() > 0 ? opts.header_timeout_ms : opts.keepalive_timeout_ms);
+  loop_.mark_dirty(c);  // pipelined requests may be waiting
+}
+
+void StreamExchange::send_error(Connection* c, int status) {
+  char buf[512];
+  size_t n = error_response(buf, status);
+  c->out.append(buf, n);
+  c->keep_alive = false;
+  c->close_after_flush = true;
+  // Nothing more is read from a client we refused: its framing is unknown.
+  c->in_state = Connection::In::kBodyDone;
+  c->consume(c->in_len());
+  if (c->request_active) {
+    loop_.sink().on_abort(c->handle);  // the app's signal fires; its reply is moot
+    c->request_active = false;
+    c->handle = 0;
+  }
+  loop_.mark_dirty(c);
+}
+
+void StreamExchange::on_drain(Connection* c) {
+  if (c->reply.want_drain && c->request_active) {
+    c->reply.want_drain = false;
+    loop_.sink().on_drain(c->handle);
+  }
+}
+
+void StreamExchange::on_close(Connection* c) {
+  if (c->request_active) loop_.sink().on_abort(c->handle);
+}
+
+bool StreamExchange::on_timeout(Connection* c) {
+  if (c->in_state != Connection::In::kHead || c->request_active || c->in_len() == 0 || !c->out.empty()) {
+    return false;
+  }
+  send_error(c, 408);  // RFC 9110 15.5.9: the head did not arrive in time
+  c->head_deadline_ms = loop_.now() + 1000;  // and we wait no longer for it to be read
+  return true;
+}
+
+// ---- replies ---------------------------------------------------------------
+
+int StreamExchange::respond(Connection* c, double handle, int status, const char* headers, size_t headers_len,
+                            const char* body, size_t body_len, int64_t content_length, uint32_t flags) {
+  if (!current(c, handle) || !c->request_active || c->reply.started) return kReplyGone;
+  if (flags & Loop::kClose) c->keep_alive = false;
+  // An unread body that is too large to drain costs the connection; say so.
+  if (c->in_state == Connection::In::kBody && !c->body_flowing &&
+      (c->chunked || c->body_left > loop_.options().discard_limit)) {
+    c->keep_alive = false;
+  }
+  bool ends = (flags & Loop::kEnd) != 0;
+  c->reply.begin(status, ends, body_len, content_length, can_chunk(c));
+  // Neither a length nor chunks: the close delimits the body.
+  if (c->reply.framing == http1::kFrameClose) c->keep_alive = false;
+  write_head(c, status, headers, headers_len, flags);
+  bool borrow = body_len > kBorrowAbove;
+  if (body_len > 0 && append_body(c, body, body_len, borrow) == kReplyOverflow) {
+    if (borrow) c->out.own_refs();
+    return kReplyOverflow;
+  }
+  if (borrow) {
+    // Head and body in one writev straight from the caller's memory; only
+    // what the socket did not take is copied.
+    loop_.flush(c);
+    if (c->closed) return kReplyGone;
+    c->out.own_refs();
+  }
+  if (ends) return end(c, handle);
+  return after_append(c, false);
+}
+
+int StreamExchange::append_body(Connection* c, const char* data, size_t len, bool borrow, int file,
+                                uint64_t file_off) {
+  if (len == 0 || !c->reply.has_content()) {
+    if (file >= 0) close(file);
+    return kReplyOk;
+  }
+  bool overflow = c->reply.take(&len);  // send what was promised, no more
+  if (c->reply.framing == http1::kFrameChunked) {
+    char* p = c->out.reserve(20);
+    c->out.commit(http1::chunk_prefix(p, len));
+  }
+  if (file >= 0) {
+    c->out.append_file(file, file_off, len);
+  } else if (borrow) {
+    c->out.append_ref(data, len);
+  } else {
+    c->out.append(data, len);
+  }
+  if (c->reply.framing == http1::kFrameChunked) c->out.append(http1::kChunkSuffix, 2);
+  if (overflow) {
+    // More body than the Content-Length the app declared: the reply ends at
+    // the declared length and the connection closes after it.
+    c->keep_alive = false;
+    reply_done(c);
+    c->close_after_flush = true;
+    loop_.mark_dirty(c);
+    return kReplyOverflow;
+  }
+  return kReplyOk;
+}
+
+// After body bytes went into the queue: write a borrowed piece out now, then
+// tell the app whether to wait.
+int StreamExchange::after_append(Connection* c, bool borrow) {
+  if (borrow) {
+    loop_.flush(c);
+    if (c->closed) return kReplyGone;
+    c->out.own_refs();
+  }
+  int rc = loop_.backpressure(c);
+  if (rc == kReplyFull) c->reply.want_drain = true;
+  return rc;
+}
+
+int StreamExchange::write(Connection* c, double handle, const char* data, size_t len) {
+  if (!current(c, handle) || !c->request_active || !c->reply.started || c->reply.ended) return kReplyGone;
+  bool borrow = len > kBorrowAbove;
+  int rc = append_body(c, data, len, borrow);
+  if (rc != kReplyOk) {
+    if (borrow) c->out.own_refs();
+    return rc;
+  }
+  return after_append(c, borrow);
+}
+
+int StreamExchange::write_file(Connection* c, double handle, int file, uint64_t offset, uint64_t len) {
+  if (!current(c, handle) || !c->request_active || !c->reply.started || c->reply.ended) {
+    close(file);
+    return kReplyGone;
+  }
+  int rc = append_body(c, nullptr, static_cast<size_t>(len), false, file, offset);
+  return rc == kReplyOk ? after_append(c, false) : rc;
+}
+
+int StreamExchange::end(Connection* c, double handle) {
+  if (!current(c, handle) || !c->request_active || !c->reply.started || c->reply.ended) return kReplyGone;
+  if (c->reply.has_content() && c->reply.framing == http1::kFrameChunked) {
+    c->out.append(http1::kLastChunk, sizeof(http1::kLastChunk) - 1);
+  } else if (c->reply.short_of_length()) {
+    // Fewer bytes than the Content-Length promised: the client can only learn
+    // that the reply is incomplete from the connection closing.
+    loop_.sink().log("reply ended " + std::to_string(c->reply.left) +
+                     " bytes short of its Content-Length; closing the connection");
+    c->keep_alive = false;
+  }
+  if (c->reply.framing == http1::kFrameClose) c->keep_alive = false;
+  reply_done(c);
+  loop_.mark_dirty(c);
+  return kReplyOk;
+}
+
+void StreamExchange::reply_done(Connection* c) {
+  c->reply.ended = true;
+  c->request_active = false;
+  c->reply.want_drain = false;
+  switch (c->in_state) {
+    case Connection::In::kBodyDone:
+      finish_request(c);
+      break;
+    case Connection::In::kBody:
+      if (c->keep_alive) {
+        c->in_state = Connection::In::kDiscard;  // drop the unread rest, then go on
+      } else {
+        c->close_after_flush = true;
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+int StreamExchange::read_body(Connection* c, double handle, bool flowing) {
+  if (!current(c, handle) || !c->request_active) return kReplyGone;
+  c->body_flowing = flowing;
+  if (flowing && c->in_state == Connection::In::kBody) c->recv_since_ms = loop_.now();
+  loop_.mark_dirty(c);
+  return kReplyOk;
+}
+
+int StreamExchange::abort(Connection* c, double handle) {
+  if (!current(c, handle)) return kReplyGone;
+  c->request_active = false;  // the app asked for it: no abort event back
+  loop_.close_conn(c);
+  return kReplyOk;
+}
+
+}  // namespace tsgi
