@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { App, ServeOptions, ServerHandle } from 'tsgi';
+import type { App, Request, ServeOptions, ServerHandle } from 'tsgi';
 import { serve } from 'tsgi';
 import { inputOf, type Segment } from './cgi-fixtures.js';
 import { captureLog, parseResponses, RawConnection, tempDir, type LogCapture } from './index.js';
@@ -185,6 +185,18 @@ export async function ask(target: Target, style: Style, data: string | Buffer | 
 // ---- servers ---------------------------------------------------------------
 
 export const HEALTH = '/__health';
+
+/** An app that counts the requests it got other than the health checks. */
+export function countingApp(): { app: (req: Request) => { body: string }; calls: () => number } {
+  let n = 0;
+  return {
+    app: (req) => {
+      if (req.PATH_INFO !== HEALTH) n++;
+      return { body: 'app' };
+    },
+    calls: () => n,
+  };
+}
 
 /** Wraps an app so that every socket can be checked with a request for HEALTH. */
 export function withHealth(app: App): App {

@@ -2,24 +2,11 @@
 // missing, HTTP on the socket, a block over the limit. Each is refused with a
 // CGI-style reply (or a plain HTTP 400 for an HTTP client), a log line, the
 // connection closed, the app never called; then every socket still serves.
+// The cases uwsgi shares are in test/helpers/cgi-suite.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Request } from 'tsgi';
-import { header, parseResponses } from '../helpers/index.js';
-import {
-  ask, assertNoHopByHop, exchange, HEALTH, scgiGood, scgiRequest, withServer,
-} from '../helpers/cgi-client.js';
-
-function counting(): { app: (req: Request) => { body: string }; calls: () => number } {
-  let n = 0;
-  return {
-    app: (req) => {
-      if (req.PATH_INFO !== HEALTH) n++;
-      return { body: 'app' };
-    },
-    calls: () => n,
-  };
-}
+import { ask, assertNoHopByHop, countingApp, scgiGood, scgiRequest, withServer } from '../helpers/cgi-client.js';
+import { malformedCases, SCGI } from '../helpers/cgi-suite.js';
 
 const REST: Array<[string, string]> = [['REQUEST_METHOD', 'GET'], ['PATH_INFO', '/x']];
 const SHORT: Array<[string, string]> = [['CONTENT_LENGTH', '3'], ['SCGI', '1'], ...REST];
@@ -46,7 +33,7 @@ async function refused400(h: { scgi: Parameters<typeof ask>[0]; logs: { wait(re:
 }
 
 test('bad netstrings: no colon, non-digits, a leading zero, a missing trailing comma -> 400 and a log line', async () => {
-  const { app, calls } = counting();
+  const { app, calls } = countingApp();
   await withServer(app, async (h) => {
     const good = scgiGood('/x');
     const colon = good.indexOf(':');
@@ -70,7 +57,7 @@ test('bad netstrings: no colon, non-digits, a leading zero, a missing trailing c
 });
 
 test('CONTENT_LENGTH missing, not first, empty, or not digits -> 400 and a log line', async () => {
-  const { app, calls } = counting();
+  const { app, calls } = countingApp();
   await withServer(app, async (h) => {
     await refused400(h, scgiRequest([['SCGI', '1'], ...REST]), 'missing', /CONTENT_LENGTH/);
     await refused400(h, scgiRequest([['SCGI', '1'], ['CONTENT_LENGTH', '0'], ...REST]), 'not first', /CONTENT_LENGTH/);
@@ -86,7 +73,7 @@ test('CONTENT_LENGTH missing, not first, empty, or not digits -> 400 and a log l
 });
 
 test('SCGI=1 missing (or another value) -> 400 and a log line saying so', async () => {
-  const { app, calls } = counting();
+  const { app, calls } = countingApp();
   await withServer(app, async (h) => {
     await refused400(h, scgiRequest([['CONTENT_LENGTH', '0'], ...REST]), 'missing', /SCGI/);
     await refused400(h, scgiRequest([['CONTENT_LENGTH', '0'], ['SCGI', '2'], ...REST]), 'SCGI=2', /SCGI/);
@@ -96,7 +83,7 @@ test('SCGI=1 missing (or another value) -> 400 and a log line saying so', async 
 });
 
 test('a pair without its NUL, an empty name, a repeated non-HTTP_ name -> 400', async () => {
-  const { app, calls } = counting();
+  const { app, calls } = countingApp();
   await withServer(app, async (h) => {
     const head = Buffer.from('CONTENT_LENGTH\u00000\u0000SCGI\u00001\u0000REQUEST_METHOD\u0000GET', 'latin1');
     await refused400(h, Buffer.concat([Buffer.from(`${head.length}:`), head, Buffer.from(',')]), 'no final NUL', /./);
@@ -108,53 +95,8 @@ test('a pair without its NUL, an empty name, a repeated non-HTTP_ name -> 400', 
   });
 });
 
-test('HTTP sent to the SCGI socket gets a plain HTTP 400 naming SCGI', async () => {
-  const { app, calls } = counting();
-  await withServer(app, async ({ scgi, logs }) => {
-    for (const request of ['GET / HTTP/1.1\r\nHost: x\r\n\r\n', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nz']) {
-      const r = await exchange(scgi, request);
-      assert.ok(r.closed);
-      const { responses } = parseResponses(r.data, { closed: true });
-      assert.equal(responses.length, 1, r.data.toString('latin1'));
-      const res = responses[0]!;
-      assert.equal(res.version, 'HTTP/1.1');
-      assert.equal(res.status, 400);
-      assert.match(res.body.toString(), /SCGI socket/);
-      assert.match(res.body.toString(), /scgi_pass/);
-      assert.equal(header(res, 'content-length'), String(res.body.length));
-    }
-    await logs.wait(/HTTP request on SCGI socket/);
-    assert.equal(calls(), 0);
-  });
-});
-
-test('junk bytes (a TLS ClientHello, 0xff, lower-case text) -> a CGI-style 400', async () => {
-  const { app, calls } = counting();
-  await withServer(app, async ({ scgi, logs }) => {
-    for (const junk of [Buffer.from('16030100a5010000a10303', 'hex'), Buffer.alloc(32, 0xff), Buffer.from('hello\r\n')]) {
-      const reply = await ask(scgi, 'scgi', junk);
-      assert.equal(reply.first, 'Status: 400 Bad Request', junk.toString('hex'));
-    }
-    await logs.wait(/bad SCGI request/);
-    assert.equal(calls(), 0);
-  });
-});
-
-test('an incomplete netstring, then the client closes: dropped without a reply', async () => {
-  const { app, calls } = counting();
-  await withServer(app, async ({ scgi }) => {
-    const good = scgiGood('/x');
-    for (const cut of [1, 3, good.length - 1]) {
-      const r = await exchange(scgi, good.subarray(0, cut), { end: true });
-      assert.ok(r.closed);
-      assert.equal(r.data.length, 0, `cut at ${cut}`);
-    }
-    assert.equal(calls(), 0);
-  });
-});
-
 test('a header block over the limit (maxHeaderSize 1024) -> 431 and a log naming size, limit and --buffer-size', async () => {
-  const { app, calls } = counting();
+  const { app, calls } = countingApp();
   await withServer(app, async ({ scgi, logs }) => {
     const big = scgiRequest([['CONTENT_LENGTH', '0'], ['SCGI', '1'], ...REST, ['X_PAD', 'p'.repeat(1950)]]);
     const length = Number(big.subarray(0, big.indexOf(':')).toString());
@@ -174,3 +116,5 @@ test('a header block over the limit (maxHeaderSize 1024) -> 431 and a log naming
     assert.equal(calls(), 1);
   }, { maxHeaderSize: 1024 });
 });
+
+malformedCases(SCGI);

@@ -2,14 +2,14 @@
 // SCGI=1): the variables reach the app, the body is read, and the reply is a
 // CGI-style head (a Status header, no status line, no hop-by-hop field),
 // ended by closing the connection. After each case, every socket of the
-// server still serves a good request.
+// server still serves a good request. The cases uwsgi shares are in
+// test/helpers/cgi-suite.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Request } from 'tsgi';
 import { deferred, within } from '../helpers/index.js';
-import {
-  ask, assertNoHopByHop, exchange, open, parseCgiReply, scgiGood, scgiRequest, values, withServer,
-} from '../helpers/cgi-client.js';
+import { ask, assertNoHopByHop, exchange, parseCgiReply, scgiRequest, values, withServer } from '../helpers/cgi-client.js';
+import { requestCases, SCGI } from '../helpers/cgi-suite.js';
 
 test('a good request: the variables reach the app; the reply starts with "Status: 200 OK", then close', async () => {
   const seen = deferred<Record<string, unknown>>();
@@ -65,105 +65,4 @@ test('SCGI=1 may come anywhere (lighttpd puts it last); CONTENT_LENGTH "0" witho
   });
 });
 
-test('other statuses: "Status: 404 Not Found", "Status: 204 No Content" without a body', async () => {
-  const app = (req: Request) => (req.PATH_INFO === '/none' ? { status: 204 } : { status: 404, body: 'nope' });
-  await withServer(app, async ({ scgi }) => {
-    const nf = await ask(scgi, 'scgi', scgiGood('/missing'));
-    assert.equal(nf.first, 'Status: 404 Not Found');
-    assert.equal(nf.body.toString(), 'nope');
-    const nc = await ask(scgi, 'scgi', scgiGood('/none'));
-    assert.equal(nc.first, 'Status: 204 No Content');
-    assert.equal(nc.body.length, 0);
-    assertNoHopByHop(nc);
-  });
-});
-
-test('hop-by-hop fields the app sets are dropped; a streamed reply without length is close-delimited', async () => {
-  const app = () => ({
-    headers: { connection: 'keep-alive', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked', 'x-kept': '1' },
-    body: (async function* () { yield 'a'; await new Promise((r) => setTimeout(r, 20)); yield 'b'; })(),
-  });
-  await withServer(app, async ({ scgi }) => {
-    const reply = await ask(scgi, 'scgi', scgiGood('/stream'));
-    assert.equal(reply.first, 'Status: 200 OK');
-    assertNoHopByHop(reply);
-    assert.deepEqual(values(reply, 'content-length'), []);
-    assert.deepEqual(values(reply, 'x-kept'), ['1']);
-    assert.equal(reply.body.toString(), 'ab', 'not chunk-encoded');
-  });
-});
-
-test('body echo: small, 1 MiB in pieces, streamed back as read', async () => {
-  const app = async (req: Request) => {
-    if (req.PATH_INFO === '/stream') return { body: (async function* () { for await (const p of req.body) yield p; })() };
-    return { body: await req.body.bytes(4 * 1024 * 1024) };
-  };
-  await withServer(app, async ({ scgi }) => {
-    assert.equal((await ask(scgi, 'scgi', scgiGood('/echo', { body: 'pong' }))).body.toString(), 'pong');
-    const big = Buffer.alloc(1024 * 1024);
-    for (let i = 0; i < big.length; i++) big[i] = (i * 13 + (i >>> 9)) & 0xff;
-    const req = scgiGood('/echo', { body: big });
-    const pieces: Buffer[] = [];
-    for (let i = 0; i < req.length; i += 65_536) pieces.push(req.subarray(i, i + 65_536));
-    const echoed = await ask(scgi, 'scgi', pieces, { timeoutMs: 10_000 });
-    assert.deepEqual(values(echoed, 'content-length'), [String(big.length)]);
-    assert.ok(echoed.body.equals(big));
-    const streamed = await ask(scgi, 'scgi', scgiGood('/stream', { body: big }), { timeoutMs: 10_000 });
-    assert.deepEqual(values(streamed, 'content-length'), []);
-    assert.ok(streamed.body.equals(big));
-  });
-});
-
-test('the netstring byte by byte, then the body, is one request', async () => {
-  await withServer(async (req: Request) => ({ body: `${req.PATH_INFO}:${await req.body.text()}` }), async ({ scgi }) => {
-    const data = scgiGood('/bytes', { body: 'xyz' });
-    const c = await open(scgi);
-    try {
-      for (let i = 0; i < data.length; i++) await c.write(data.subarray(i, i + 1));
-      assert.ok(await c.waitClosed(3000));
-      assert.equal(parseCgiReply(c.data, 'scgi').body.toString(), '/bytes:xyz');
-    } finally {
-      c.destroy();
-    }
-  });
-});
-
-test('a body shorter than CONTENT_LENGTH, then close: the body read rejects and the signal fires', async () => {
-  const outcome = deferred<{ code: string | undefined; aborted: boolean }>();
-  const started = deferred<void>();
-  const app = async (req: Request) => {
-    started.resolve();
-    try {
-      await req.body.text();
-      outcome.resolve({ code: undefined, aborted: req.signal.aborted });
-    } catch (err) {
-      outcome.resolve({ code: (err as { code?: string }).code, aborted: req.signal.aborted });
-    }
-    return { body: 'never' };
-  };
-  await withServer(app, async ({ scgi }) => {
-    const c = await open(scgi);
-    try {
-      await c.write(scgiGood('/short', { body: 'y'.repeat(50) }).subarray(0, -40));
-      await within(started.promise, 2000, 'the app starts');
-      c.socket.end();
-      const o = await within(outcome.promise, 3000, 'the app learns the client left');
-      assert.equal(o.code, 'TSGI_ERR_BODY_ABORTED');
-      assert.equal(o.aborted, true);
-      assert.ok(await c.waitClosed(2000));
-      assert.equal(c.data.length, 0);
-    } finally {
-      c.destroy();
-    }
-  });
-});
-
-test('repeated HTTP_* names (nginx < 1.23) are accepted and joined: ", " in general, "; " for Cookie', async () => {
-  const app = (req: Request) => ({ body: JSON.stringify([req.header('x-dup'), req.header('cookie')]) });
-  await withServer(app, async ({ scgi }) => {
-    const reply = await ask(scgi, 'scgi', scgiRequest([['CONTENT_LENGTH', '0'], ['SCGI', '1'], ['REQUEST_METHOD', 'GET'],
-      ['PATH_INFO', '/dup'], ['HTTP_X_DUP', 'a'], ['HTTP_COOKIE', 'c=1'], ['HTTP_X_DUP', 'b'], ['HTTP_COOKIE', 'd=2']]));
-    assert.equal(reply.status, 200);
-    assert.deepEqual(JSON.parse(reply.body.toString()), ['a, b', 'c=1; d=2']);
-  });
-});
+requestCases(SCGI);

@@ -2,13 +2,13 @@
 // the app by name, the body is read, and the reply is an HTTP/1.1 status line
 // and headers without any hop-by-hop field, ended by closing the connection.
 // After each case, every socket of the server still serves a good request.
+// The cases SCGI shares are in test/helpers/cgi-suite.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Request } from 'tsgi';
 import { deferred, within } from '../helpers/index.js';
-import {
-  ask, assertNoHopByHop, exchange, parseCgiReply, uwsgiPacket, uwsgiRequest, values, withServer,
-} from '../helpers/cgi-client.js';
+import { ask, assertNoHopByHop, exchange, parseCgiReply, uwsgiPacket, values, withServer } from '../helpers/cgi-client.js';
+import { requestCases, UWSGI } from '../helpers/cgi-suite.js';
 
 test('the variables reach the app by name; HTTPS=on makes url_scheme https', async () => {
   const seen = deferred<Record<string, unknown>>();
@@ -74,109 +74,6 @@ test('url_scheme: HTTPS=on alone, REQUEST_SCHEME alone, UWSGI_SCHEME alone give 
   });
 });
 
-test('the reply: status line, Content-Length when known, no hop-by-hop fields, two Set-Cookie, then close', async () => {
-  const app = () => ({
-    status: 201,
-    headers: [['content-type', 'text/plain'], ['set-cookie', 'a=1; Path=/'], ['set-cookie', 'b=2; HttpOnly']] as [string, string][],
-    body: 'created',
-  });
-  await withServer(app, async ({ uwsgi }) => {
-    const r = await exchange(uwsgi, uwsgiRequest('/cookies'));
-    assert.ok(r.closed, 'the server closes the connection after the reply');
-    assert.ok(r.data.toString('latin1').startsWith('HTTP/1.1 201 Created\r\n'), r.data.toString('latin1', 0, 40));
-    const reply = parseCgiReply(r.data, 'uwsgi');
-    assertNoHopByHop(reply);
-    assert.deepEqual(values(reply, 'set-cookie'), ['a=1; Path=/', 'b=2; HttpOnly']);
-    assert.deepEqual(values(reply, 'content-length'), ['7']);
-    assert.equal(reply.body.toString(), 'created');
-  });
-});
-
-test('a plain 200 starts with "HTTP/1.1 200 OK\\r\\n"', async () => {
-  await withServer(() => ({ body: 'ok' }), async ({ uwsgi }) => {
-    const r = await exchange(uwsgi, uwsgiRequest('/'));
-    assert.ok(r.closed);
-    assert.equal(r.data.toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
-  });
-});
-
-test('hop-by-hop fields the app sets are dropped; a streamed reply without length is close-delimited', async () => {
-  const app = (req: Request) => {
-    const headers = {
-      'content-type': 'text/plain', connection: 'keep-alive', 'keep-alive': 'timeout=5',
-      'transfer-encoding': 'chunked', 'x-kept': 'yes',
-    };
-    if (req.PATH_INFO === '/stream') {
-      return { headers, body: (async function* () { yield 'part1 '; await new Promise((r) => setTimeout(r, 20)); yield 'part2'; })() };
-    }
-    return { headers, body: 'whole' };
-  };
-  await withServer(app, async ({ uwsgi }) => {
-    const streamed = await ask(uwsgi, 'uwsgi', uwsgiRequest('/stream'));
-    assert.equal(streamed.first, 'HTTP/1.1 200 OK');
-    assertNoHopByHop(streamed);
-    assert.deepEqual(values(streamed, 'content-length'), [], 'no length: the close ends the body');
-    assert.deepEqual(values(streamed, 'x-kept'), ['yes']);
-    assert.equal(streamed.body.toString(), 'part1 part2', 'not chunk-encoded');
-    const whole = await ask(uwsgi, 'uwsgi', uwsgiRequest('/whole'));
-    assertNoHopByHop(whole);
-    assert.deepEqual(values(whole, 'content-length'), ['5']);
-    assert.equal(whole.body.toString(), 'whole');
-  });
-});
-
-test('a streamed reply with a declared Content-Length keeps it', async () => {
-  const app = () => ({ headers: { 'content-length': '10' }, body: (function* () { yield '01234'; yield '56789'; })() });
-  await withServer(app, async ({ uwsgi }) => {
-    const reply = await ask(uwsgi, 'uwsgi', uwsgiRequest('/'));
-    assertNoHopByHop(reply);
-    assert.deepEqual(values(reply, 'content-length'), ['10']);
-    assert.equal(reply.body.toString(), '0123456789');
-  });
-});
-
-test('body echo: small, empty, 1 MiB binary sent in pieces, and streamed back as it is read', async () => {
-  const app = async (req: Request) => {
-    if (req.PATH_INFO === '/stream') {
-      return { body: (async function* () { for await (const piece of req.body) yield piece; })() };
-    }
-    return { headers: { 'content-type': 'application/octet-stream' }, body: await req.body.bytes(4 * 1024 * 1024) };
-  };
-  await withServer(app, async ({ uwsgi }) => {
-    const small = await ask(uwsgi, 'uwsgi', uwsgiRequest('/echo', { body: 'ping' }));
-    assert.equal(small.body.toString(), 'ping');
-    const empty = await ask(uwsgi, 'uwsgi', uwsgiRequest('/echo', { method: 'POST', body: '' }));
-    assert.equal(empty.body.length, 0);
-    assert.deepEqual(values(empty, 'content-length'), ['0']);
-
-    const big = Buffer.alloc(1024 * 1024);
-    for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >>> 11)) & 0xff;
-    const packet = uwsgiRequest('/echo', { body: big });
-    const pieces: Buffer[] = [];
-    for (let i = 0; i < packet.length; i += 100_000) pieces.push(packet.subarray(i, i + 100_000));
-    const echoed = await ask(uwsgi, 'uwsgi', pieces, { timeoutMs: 10_000 });
-    assert.equal(echoed.status, 200);
-    assert.ok(echoed.body.equals(big), 'the 1 MiB body came back unchanged');
-
-    const streamed = await ask(uwsgi, 'uwsgi', uwsgiRequest('/stream', { body: big }), { timeoutMs: 10_000 });
-    assert.deepEqual(values(streamed, 'content-length'), []);
-    assert.ok(streamed.body.equals(big), 'the streamed echo is the body');
-  });
-});
-
-test('the header and the body in one write, or byte by byte at the boundary, are the same request', async () => {
-  const app = async (req: Request) => ({ body: `${req.PATH_INFO}:${await req.body.text()}` });
-  await withServer(app, async ({ uwsgi }) => {
-    const packet = uwsgiRequest('/split', { body: 'abc' });
-    const head = packet.length - 3;
-    for (const pieces of [[packet], [packet.subarray(0, 4), packet.subarray(4)],
-      [packet.subarray(0, head), packet.subarray(head, head + 1), packet.subarray(head + 1)]]) {
-      const reply = await ask(uwsgi, 'uwsgi', pieces);
-      assert.equal(reply.body.toString(), '/split:abc');
-    }
-  });
-});
-
 test('modifier1 30: SCRIPT_NAME is taken off the front of PATH_INFO', async () => {
   const app = (req: Request) => ({ body: JSON.stringify([req.SCRIPT_NAME, req.PATH_INFO, req.var('PATH_INFO')]) });
   await withServer(app, async ({ uwsgi }) => {
@@ -191,7 +88,7 @@ test('modifier1 30: SCRIPT_NAME is taken off the front of PATH_INFO', async () =
   });
 });
 
-test('repeated header variables (nginx < 1.23) are joined: ", " in general, "; " for Cookie', async () => {
+test('a repeated variable other than HTTP_* (nginx < 1.23): the first one counts', async () => {
   const app = (req: Request) => ({ body: JSON.stringify([req.header('x-dup'), req.header('cookie'), req.var('X_ONE')]) });
   await withServer(app, async ({ uwsgi }) => {
     const vars: Array<[string, string]> = [['REQUEST_METHOD', 'GET'], ['PATH_INFO', '/dup'],
@@ -201,3 +98,5 @@ test('repeated header variables (nginx < 1.23) are joined: ", " in general, "; "
     assert.deepEqual(JSON.parse(reply.body.toString()), ['a, b', 'c=1; d=2', 'first']);
   });
 });
+
+requestCases(UWSGI);

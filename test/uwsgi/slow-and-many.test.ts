@@ -1,11 +1,13 @@
 // Time and load on a uwsgi listener: a slow but steady sender is served, a
 // client too slow for headerTimeout is cut, and 1,000 connections at once are
-// all answered. Every socket of the server still serves afterwards.
+// all answered (a case shared with SCGI, test/helpers/cgi-suite.ts). Every
+// socket of the server still serves afterwards.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Request } from 'tsgi';
 import { delay } from '../helpers/index.js';
 import { assertNoHopByHop, open, parseCgiReply, uwsgiPacket, uwsgiRequest, withServer } from '../helpers/cgi-client.js';
+import { concurrencyCases, UWSGI } from '../helpers/cgi-suite.js';
 
 // The trickle cases wait seconds each: they run side by side.
 describe('slow clients', { concurrency: true }, () => {
@@ -62,43 +64,4 @@ describe('slow clients', { concurrency: true }, () => {
   });
 });
 
-test('1,000 concurrent uwsgi connections, each one request, are all answered', async () => {
-  const N = 1000;
-  let inApp = 0;
-  let maxInApp = 0;
-  let release!: () => void;
-  const allIn = new Promise<void>((resolve) => { release = resolve; });
-  const bound = setTimeout(() => release(), 10_000);
-  const app = async (req: Request) => {
-    if (req.PATH_INFO.startsWith('/c/')) {
-      inApp++;
-      maxInApp = Math.max(maxInApp, inApp);
-      if (inApp === N) release();
-      await allIn;
-      inApp--;
-    }
-    return { body: `${req.PATH_INFO} ${await req.body.text()}` };
-  };
-  try {
-    await withServer(app, async ({ uwsgi }) => {
-      const conns = [];
-      try {
-        for (let i = 0; i < N; i += 200) {
-          conns.push(...await Promise.all(Array.from({ length: Math.min(200, N - i) }, () => open(uwsgi))));
-        }
-        await Promise.all(conns.map((c, i) => c.write(uwsgiRequest(`/c/${i}`, { body: `b${i}` }))));
-        await Promise.all(conns.map((c) => c.waitUntil(() => c.closed, 20_000, 'the reply and close')));
-        conns.forEach((c, i) => {
-          const reply = parseCgiReply(c.data, 'uwsgi');
-          assert.equal(reply.status, 200, `connection ${i}`);
-          assert.equal(reply.body.toString(), `/c/${i} b${i}`);
-        });
-        assert.equal(maxInApp, N, 'all requests were in the app at once');
-      } finally {
-        for (const c of conns) c.destroy();
-      }
-    });
-  } finally {
-    clearTimeout(bound);
-  }
-});
+concurrencyCases(UWSGI);
