@@ -20,19 +20,12 @@
 #include <utility>
 #include <vector>
 
+#include "fuzz.h"
 #include "proto/fastcgi/framer.h"
 #include "proto/fastcgi/writer.h"
 
 using namespace tsgi;
 using namespace tsgi::fastcgi;
-
-#define CHECK(x)                                                                     \
-  do {                                                                               \
-    if (!(x)) {                                                                      \
-      std::fprintf(stderr, "fastcgi_fuzz: check failed: %s (line %d)\n", #x, __LINE__); \
-      __builtin_trap();                                                              \
-    }                                                                                \
-  } while (0)
 
 namespace {
 
@@ -261,18 +254,12 @@ class Run {
   bool failed_ = false;
 };
 
-std::unique_ptr<char[]> copy(const uint8_t* p, size_t n) {
-  std::unique_ptr<char[]> c(new char[n ? n : 1]);
-  if (n) std::memcpy(c.get(), p, n);
-  return c;
-}
-
 Log run_cuts(const uint8_t* d, size_t size, const Lim& lim, const std::vector<size_t>& cuts) {
   Run run(lim);
   size_t from = 0;
   for (size_t k = 0; k <= cuts.size(); ++k) {
     const size_t to = k < cuts.size() ? cuts[k] : size;
-    auto piece = copy(d + from, to - from);
+    auto piece = fuzz::copy(d + from, to - from);
     if (!run.feed(piece.get(), to - from)) break;
     from = to;
   }
@@ -618,16 +605,10 @@ void check_writer(const uint8_t* d, size_t size, uint32_t h, const std::vector<L
     }
 }
 
-uint32_t hash(const uint8_t* d, size_t n) {  // FNV-1a
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < n; ++i) h = (h ^ d[i]) * 16777619u;
-  return h;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const uint32_t h = hash(data, size);
+  const uint32_t h = fuzz::hash(data, size);
   Lim lims[3];
   lims[0].store_cap = lims[0].params.max_bytes;
   lims[1].params.max_bytes = 64;

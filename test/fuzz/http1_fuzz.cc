@@ -15,17 +15,12 @@
 #include <memory>
 #include <string>
 
+#include "fuzz.h"
 #include "proto/http1/parser.h"
 
 using namespace tsgi::http1;
 
-#define CHECK(x)                                                         \
-  do {                                                                   \
-    if (!(x)) {                                                          \
-      std::fprintf(stderr, "http1_fuzz: check failed: %s (line %d)\n", #x, __LINE__); \
-      __builtin_trap();                                                  \
-    }                                                                    \
-  } while (0)
+namespace fuzz = tsgi::fuzz;
 
 namespace {
 
@@ -55,12 +50,6 @@ bool same(const Outcome& a, const Outcome& b) {
         !same_slice(x.headers[i].value, y.headers[i].value))
       return false;
   return true;
-}
-
-std::unique_ptr<char[]> copy(const uint8_t* p, size_t n) {
-  std::unique_ptr<char[]> c(new char[n ? n : 1]);
-  if (n) std::memcpy(c.get(), p, n);
-  return c;
 }
 
 bool is_tchar(uint8_t c) {
@@ -128,13 +117,12 @@ Outcome parse_in_steps(const uint8_t* d, size_t size, const Limits& lim, size_t 
                        size_t stride) {
   size_t scan_from = 0;
   Outcome o;
-  for (size_t k = first;; k += stride) {
-    if (k > size) k = size;
-    auto prefix = copy(d, k);
-    o = parse(prefix.get(), k, lim, &scan_from);
+  fuzz::feed_prefixes(d, size, first, stride, [&](const char* prefix, size_t k) {
+    o = parse(prefix, k, lim, &scan_from);
     CHECK(scan_from <= k);
-    if (o.result != Result::kAgain || k == size) return o;
-  }
+    return o.result != Result::kAgain;
+  });
+  return o;
 }
 
 void check_head_consistency(const uint8_t* d, size_t size, const Limits& lim, size_t split,
@@ -142,8 +130,8 @@ void check_head_consistency(const uint8_t* d, size_t size, const Limits& lim, si
   size_t zero = 0;
   *whole = parse(reinterpret_cast<const char*>(d), size, lim, &zero);
   if (whole->result == Result::kOk) check_head(d, size, lim, whole->head);
-  CHECK(same(parse_in_steps(d, size, lim, split, size ? size : 1), *whole));
-  if (size <= 512) CHECK(same(parse_in_steps(d, size, lim, 1, 1), *whole));
+  fuzz::check_feedings(size, split, 1, [&](size_t first, size_t stride) { return parse_in_steps(d, size, lim, first, stride); },
+                       [&](const Outcome& o) { return same(o, *whole); });
 }
 
 struct Decoded {
@@ -159,7 +147,7 @@ Decoded decode(const uint8_t* d, size_t size, size_t piece) {
   Decoded out;
   for (size_t off = 0; off < size; off += piece) {
     size_t n = size - off < piece ? size - off : piece;
-    auto buf = copy(d + off, n);
+    auto buf = fuzz::copy(d + off, n);
     size_t p = 0;
     while (p < n) {
       size_t used = 0, data_len = 0;
@@ -202,17 +190,11 @@ void check_chunked_consistency(const uint8_t* d, size_t size, uint32_t h) {
   }
 }
 
-uint32_t hash(const uint8_t* d, size_t n) {  // FNV-1a
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < n; ++i) h = (h ^ d[i]) * 16777619u;
-  return h;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  uint32_t h = hash(data, size);
-  size_t split = size ? h % (size + 1) : 0;
+  uint32_t h = fuzz::hash(data, size);
+  size_t split = fuzz::split_of(h, size);
   Limits limit_sets[3];
   limit_sets[1].max_head = 200;
   limit_sets[1].max_headers = 4;

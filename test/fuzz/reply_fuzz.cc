@@ -15,25 +15,14 @@
 #include <memory>
 #include <string>
 
+#include "fuzz.h"
 #include "loadgen/reply.h"
 
 using namespace tsgi::loadgen;
 
-#define CHECK(x)                                                                \
-  do {                                                                          \
-    if (!(x)) {                                                                 \
-      std::fprintf(stderr, "reply_fuzz: check failed: %s (line %d)\n", #x, __LINE__); \
-      __builtin_trap();                                                         \
-    }                                                                           \
-  } while (0)
+namespace fuzz = tsgi::fuzz;
 
 namespace {
-
-std::unique_ptr<char[]> copy(const char* p, size_t n) {
-  std::unique_ptr<char[]> b(new char[n ? n : 1]);
-  if (n) std::memcpy(b.get(), p, n);
-  return b;
-}
 
 struct Outcome {
   HttpReply::Rc rc = HttpReply::kAgain;
@@ -52,7 +41,7 @@ Outcome feed(const char* d, size_t n, size_t piece, bool head_request) {
     size_t k = n - off < piece ? n - off : piece;
     pending.append(d + off, k);
     off += k;
-    auto buf = copy(pending.data(), pending.size());
+    auto buf = fuzz::copy(pending.data(), pending.size());
     size_t used = 0;
     HttpReply::Rc rc = r.feed(buf.get(), pending.size(), &used, head_request);
     CHECK(used <= pending.size());
@@ -80,7 +69,7 @@ bool same(const Outcome& a, const Outcome& b) {
 }
 
 void heads(const char* d, size_t n, bool cgi) {
-  auto whole = copy(d, n);
+  auto whole = fuzz::copy(d, n);
   Head hw;
   int rw = parse_head(whole.get(), n, cgi, &hw);
   CHECK(rw >= -1 && rw <= 1);
@@ -88,7 +77,7 @@ void heads(const char* d, size_t n, bool cgi) {
   if (n > 512) return;
   bool bad_seen = false;
   for (size_t p = 0; p <= n; p++) {
-    auto pre = copy(d, p);
+    auto pre = fuzz::copy(d, p);
     Head hp;
     int rp = parse_head(pre.get(), p, cgi, &hp);
     if (bad_seen) CHECK(rp == -1);  // malformed stays malformed
@@ -116,7 +105,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   heads(d, size, true);
   Options o;
   std::string why;
-  auto buf = copy(d, size);
+  auto buf = fuzz::copy(d, size);
   int kind = check_cgi_reply(o, buf.get(), size, size, &why);
   (void)kind;
   o.expect_status = 0;

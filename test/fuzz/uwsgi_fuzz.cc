@@ -14,18 +14,12 @@
 #include <cstring>
 #include <memory>
 
+#include "fuzz.h"
 #include "proto/uwsgi/framer.h"
 
 using namespace tsgi;
 using namespace tsgi::uwsgi;
 
-#define CHECK(x)                                                                  \
-  do {                                                                            \
-    if (!(x)) {                                                                   \
-      std::fprintf(stderr, "uwsgi_fuzz: check failed: %s (line %d)\n", #x, __LINE__); \
-      __builtin_trap();                                                           \
-    }                                                                             \
-  } while (0)
 
 namespace {
 
@@ -53,12 +47,6 @@ bool same(const Outcome& a, const Outcome& b) {
         !same_slice(x.vars.vars[i].value, y.vars.vars[i].value))
       return false;
   return true;
-}
-
-std::unique_ptr<char[]> copy(const uint8_t* p, size_t n) {
-  std::unique_ptr<char[]> c(new char[n ? n : 1]);
-  if (n) std::memcpy(c.get(), p, n);
-  return c;
 }
 
 uint32_t le16(const uint8_t* p) { return p[0] | (uint32_t{p[1]} << 8); }
@@ -147,43 +135,28 @@ void parse_once(const char* buf, size_t len, const Limits& lim, Outcome* o) {
   check_refusal(reinterpret_cast<const uint8_t*>(buf), len, lim, *o);
 }
 
-// The first answer other than kAgain, feeding d[0, k) for k = first,
-// first + stride, ... and at last size, into *o.
-void parse_in_steps(const uint8_t* d, size_t size, const Limits& lim, size_t first,
-                    size_t stride, Outcome* o) {
-  for (size_t k = first;; k += stride) {
-    if (k > size) k = size;
-    auto prefix = copy(d, k);
-    parse_once(prefix.get(), k, lim, o);
-    if (o->result != Result::kAgain || k == size) return;
-  }
-}
-
+// Parsed whole, then fed in growing prefixes: the answers must agree.
 void check_consistency(const uint8_t* d, size_t size, const Limits& lim, size_t split) {
   auto whole = std::make_unique<Outcome>();
-  auto buf = copy(d, size);
+  auto buf = fuzz::copy(d, size);
   parse_once(buf.get(), size, lim, whole.get());
   if (whole->result == Result::kOk) check_packet(d, size, lim, whole->pkt);
   auto part = std::make_unique<Outcome>();
-  parse_in_steps(d, size, lim, split, size ? size : 1, part.get());
-  CHECK(same(*part, *whole));
-  if (size <= 512) {
-    parse_in_steps(d, size, lim, 0, 1, part.get());
-    CHECK(same(*part, *whole));
-  }
-}
-
-uint32_t hash(const uint8_t* d, size_t n) {  // FNV-1a
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < n; ++i) h = (h ^ d[i]) * 16777619u;
-  return h;
+  auto in_steps = [&](size_t first, size_t stride) -> const Outcome& {
+    fuzz::feed_prefixes(d, size, first, stride, [&](const char* prefix, size_t k) {
+      parse_once(prefix, k, lim, part.get());
+      return part->result != Result::kAgain;
+    });
+    return *part;
+  };
+  fuzz::check_feedings(size, split, 0, in_steps, [&](const Outcome& o) { return same(o, *whole); });
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  uint32_t h = hash(data, size);
-  size_t split = size ? h % (size + 1) : 0;
+  uint32_t h = fuzz::hash(data, size);
+  size_t split = fuzz::split_of(h, size);
   Limits limit_sets[3];
   limit_sets[1].max_block = 64;
   limit_sets[1].max_vars = 4;

@@ -1,0 +1,64 @@
+// What the libFuzzer drivers share: a check that traps, inputs copied to
+// buffers of their exact size (so that ASan sees any read past them), a hash
+// of the input to derive split points and limits from, and feeding a framer
+// growing prefixes of the input to compare with parsing it whole.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+// A failed check names the driver and line, then traps (libFuzzer keeps the input).
+#define CHECK(x)                                                                         \
+  do {                                                                                   \
+    if (!(x)) {                                                                          \
+      std::fprintf(stderr, "%s: check failed: %s (line %d)\n", __FILE__, #x, __LINE__); \
+      __builtin_trap();                                                                  \
+    }                                                                                    \
+  } while (0)
+
+namespace tsgi::fuzz {
+
+// Inputs up to this size are also fed byte by byte (longer ones would be slow).
+constexpr size_t kByteByByteMax = 512;
+
+// A copy of p[0, n) in a buffer of exactly n bytes (one byte for n = 0).
+inline std::unique_ptr<char[]> copy(const void* p, size_t n) {
+  std::unique_ptr<char[]> c(new char[n ? n : 1]);
+  if (n) std::memcpy(c.get(), p, n);
+  return c;
+}
+
+inline uint32_t hash(const uint8_t* d, size_t n) {  // FNV-1a
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; ++i) h = (h ^ d[i]) * 16777619u;
+  return h;
+}
+
+// A split point in [0, size] derived from the input's hash.
+inline size_t split_of(uint32_t h, size_t size) { return size ? h % (size + 1) : 0; }
+
+// Feeds d[0, k) for k = first, first + stride, ... and at last size, each
+// prefix in its own exact-size buffer, to once(buf, k), which returns true
+// when it has an answer other than "again"; stops at the first such answer.
+template <class Once>
+void feed_prefixes(const uint8_t* d, size_t size, size_t first, size_t stride, Once&& once) {
+  for (size_t k = first;; k += stride) {
+    if (k > size) k = size;
+    auto prefix = copy(d, k);
+    if (once(static_cast<const char*>(prefix.get()), k) || k == size) return;
+  }
+}
+
+// The input fed from `split` then whole, and (short inputs) byte by byte
+// from `byte_from`: `in_steps(first, stride)` returns the first answer of such
+// a feeding, and each must be the answer to the whole input (`agrees`).
+template <class InSteps, class Agrees>
+void check_feedings(size_t size, size_t split, size_t byte_from, InSteps&& in_steps, Agrees&& agrees) {
+  CHECK(agrees(in_steps(split, size ? size : 1)));
+  if (size <= kByteByByteMax) CHECK(agrees(in_steps(byte_from, 1)));
+}
+
+}  // namespace tsgi::fuzz
