@@ -26,10 +26,6 @@
 
 namespace tsgi {
 
-void InitParserTesting(Napi::Env env, Napi::Object exports);
-void InitCgiTesting(Napi::Env env, Napi::Object exports);
-void InitFastcgiTesting(Napi::Env env, Napi::Object exports);
-void InitLoadgen(Napi::Env env, Napi::Object exports);
 void InitPlatform(Napi::Env env, Napi::Object exports);
 
 class Server : public Napi::ObjectWrap<Server>, public Sink {
@@ -738,10 +734,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("abi", abi);
   exports.Set("events", abi.Get("events"));
   exports.Set("errors", ErrorLists(env));
-  InitParserTesting(env, exports);
-  InitCgiTesting(env, exports);
-  InitFastcgiTesting(env, exports);
-  InitLoadgen(env, exports);
   InitPlatform(env, exports);
   return exports;
 }

@@ -13,7 +13,7 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { root, tools, capture, buildAddon } = require('./lib/cmake-build.cjs');
+const { root, tools, capture, buildAddon, testingAddon } = require('./lib/cmake-build.cjs');
 
 const out = path.join(root, 'build-asan');
 const reports = path.join(out, 'reports');
@@ -36,7 +36,9 @@ if (!runtime || !path.isAbsolute(runtime) || !fs.existsSync(runtime)) {
 // -- build ----------------------------------------------------------------------
 
 const addon = buildAddon(t, out, ['TSGI_SANITIZE=ON', `CMAKE_CXX_COMPILER=${cxx}`]);
-if (!fs.readFileSync(addon).includes('__asan_report_')) die(`${path.relative(root, addon)} is not instrumented`);
+for (const file of [addon, testingAddon(out), path.join(out, 'tsgi_loadgen.node')]) {
+  if (!fs.readFileSync(file).includes('__asan_report_')) die(`${path.relative(root, file)} is not instrumented`);
+}
 
 // -- run ------------------------------------------------------------------------
 
@@ -62,6 +64,8 @@ fs.mkdirSync(reports, { recursive: true });
 const env = {
   ...process.env,
   TSGI_ADDON: addon,
+  // The framer tests (build-test/proto) run the instrumented hooks too.
+  TSGI_TESTING_ADDON: testingAddon(out),
   // For tests whose measure ASan distorts: it replaces malloc process-wide and
   // keeps freed memory in quarantine, so RSS bounds do not hold under it.
   TSGI_ASAN: '1',

@@ -5,6 +5,13 @@
 //   prebuilds/linux-x64/tsgi.glibc.node     (g++)
 //   prebuilds/linux-arm64/tsgi.glibc.node   (cross: g++-aarch64-linux-gnu)
 //
+// and beside each, with the same tags, tsgi_loadgen.glibc.node: `tsgi bench`'s
+// engine, which the loader takes from the main addon's folder by name
+// (src/native/load.ts). prebuildify keeps one binary per build, the first
+// .node in build/Release by name (tsgi.node); the loadgen is stripped and
+// copied here. The test hooks' addon (tsgi_testing) is not even built: the
+// copy of the sources has no test/ (binding.gyp).
+//
 //   npm run prebuild                  # every architecture above
 //   npm run prebuild -- --arch arm64  # only these (repeat --arch)
 //   npm run prebuild -- --out DIR     # into DIR/prebuilds/ instead
@@ -16,7 +23,8 @@
 // development addon and the compiled tests), so it builds in a copy of the
 // sources and writes only prebuilds/. Each binary is then checked to need
 // nothing newer than glibc 2.28 and no shared libstdc++ (scripts/lib/
-// elf-versions.cjs); one that does is deleted and the run fails.
+// elf-versions.cjs); one that does is deleted and the run fails, as does a
+// main addon with a test hook or the load generator in it.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -89,7 +97,32 @@ function nodeGypSetup() {
   return { env, nodeGyp };
 }
 
-/** prebuildify in a copy of the sources; returns the binary it wrote under out/prebuilds. */
+/** The exports each prebuilt binary must name, and names it must not (found in its bytes: it may be another arch). */
+const EXPORTS = {
+  tsgi: { has: ['listeningSocket', 'sdNotify'], not: ['benchStart', 'parseHead', 'parseUwsgi', 'fcgiDecode'] },
+  tsgi_loadgen: { has: ['benchStart'], not: ['listeningSocket', 'parseHead'] },
+};
+
+/** Deletes the binary and fails unless it is the addon `name` and loads on glibc 2.28. */
+function check(file, name, label) {
+  const bytes = fs.readFileSync(file);
+  const wrong = [...EXPORTS[name].has.filter((x) => !bytes.includes(x)).map((x) => `no ${x}`),
+    ...EXPORTS[name].not.filter((x) => bytes.includes(x)).map((x) => `has ${x}`)];
+  if (wrong.length > 0) {
+    fs.rmSync(file);
+    die(`${label} is not the ${name} addon (deleted): ${wrong.join(', ')}`);
+  }
+  const bad = tooNew(file);
+  if (bad.length > 0) {
+    fs.rmSync(file);
+    die(`${label} needs symbols newer than glibc 2.28 or a shared libstdc++ ` +
+      `(deleted):\n  ${bad.join('\n  ')}`);
+  }
+  const versions = Object.entries(newest(file)).map(([lib, v]) => `${lib}_${v}`).join(', ');
+  process.stderr.write(`prebuild: ${label}: ${fs.statSync(file).size} bytes, newest versions ${versions}\n`);
+}
+
+/** prebuildify in a copy of the sources; returns the binaries it wrote under out/prebuilds. */
 function build(arch, out) {
   if (process.platform !== 'linux') die(`prebuilds are made on Linux; this is ${process.platform}`);
   const { env, strip } = toolsFor(arch);
@@ -113,18 +146,18 @@ function build(arch, out) {
     if (r.error) die(`prebuildify: ${r.error.message}`);
     if (r.status !== 0) die(`prebuildify --arch ${arch} exited ${r.status ?? r.signal}`);
     const file = path.join(dest, 'tsgi.glibc.node');
-    const name = out === root ? path.relative(root, file) : file;
-    if (!fs.existsSync(file)) die(`prebuildify made no ${name}`);
-    const bad = tooNew(file);
-    if (bad.length > 0) {
-      fs.rmSync(file);
-      die(`${name} needs symbols newer than glibc 2.28 or a shared libstdc++ ` +
-        `(deleted):\n  ${bad.join('\n  ')}`);
-    }
-    const versions = Object.entries(newest(file)).map(([lib, v]) => `${lib}_${v}`).join(', ');
-    process.stderr.write(`prebuild: ${name}: ${fs.statSync(file).size} bytes, ` +
-      `newest versions ${versions}, ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-    return file;
+    const label = (f) => (out === root ? path.relative(root, f) : f);
+    if (!fs.existsSync(file)) die(`prebuildify made no ${label(file)}`);
+    // The load generator, built beside tsgi.node: stripped as prebuildify strips, named with the same tags.
+    const loadgen = path.join(dest, 'tsgi_loadgen.glibc.node');
+    const built = path.join(stage, 'build', 'Release', 'tsgi_loadgen.node');
+    if (!fs.existsSync(built)) die(`node-gyp made no ${path.relative(stage, built)}`);
+    const stripped = spawnSync(strip, ['--strip-all', '-o', loadgen, built], { stdio: 'inherit' });
+    if (stripped.error || stripped.status !== 0) die(`${strip} ${built}: ${stripped.error?.message ?? `exit ${stripped.status}`}`);
+    check(file, 'tsgi', label(file));
+    check(loadgen, 'tsgi_loadgen', label(loadgen));
+    process.stderr.write(`prebuild: linux-${arch} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    return [file, loadgen];
   } finally {
     fs.rmSync(stage, { recursive: true, force: true });
   }

@@ -14,13 +14,15 @@
 //
 // Tests are files, folders or globs (* and ** are expanded here: Node 20's
 // --test takes no globs, later ones take no folders). They run through
-// scripts/test.cjs with TSGI_ADDON naming the variant's tsgi.node; the run
+// scripts/test.cjs with TSGI_ADDON naming the variant's tsgi.node (and
+// TSGI_TESTING_ADDON its test hooks' addon, tsgi bench finding its
+// tsgi_loadgen.node beside it); the run
 // fails if any test fails or if none ran. Needs cmake, a C/C++ compiler, nm.
 'use strict';
 const fs = require('node:fs');
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
-const { root, tools, capture, buildAddon } = require('./lib/cmake-build.cjs');
+const { root, tools, capture, buildAddon, testingAddon } = require('./lib/cmake-build.cjs');
 const { runTests } = require('./test.cjs');
 
 const t = tools('variant');
@@ -121,7 +123,7 @@ function expand(pattern) {
 
 t.must(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', 'pretest']);
 const files = [...new Set(patterns.flatMap(expand))];
-const env = { ...process.env, TSGI_ADDON: addon };
+const env = { ...process.env, TSGI_ADDON: addon, TSGI_TESTING_ADDON: testingAddon(out) };
 
 // First prove that this addon is the one loaded, and that it serves.
 const smoke = `

@@ -81,6 +81,9 @@ export function tsgiSnapshot(name, env = process.env) {
   rmSync(snap, { recursive: true, force: true });
   cpSync(path.join(root, 'dist'), path.join(snap, 'dist'), { recursive: true });
   cpSync(addon, path.join(snap, 'build/Release/tsgi.node'));
+  // tsgi bench's engine goes with it (src/native/load.ts finds it beside tsgi.node).
+  const loadgen = path.join(root, 'build/Release/tsgi_loadgen.node');
+  if (existsSync(loadgen)) cpSync(loadgen, path.join(snap, 'build/Release/tsgi_loadgen.node'));
   return snap;
 }
 

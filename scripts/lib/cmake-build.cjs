@@ -46,9 +46,11 @@ function nodeInclude() {
 }
 
 /**
- * Configures and builds the addon into `out` with the given -D options, under
- * nice (the build shares the machine with the tests and other work). Returns
- * the path of the tsgi.node it made.
+ * Configures and builds the addons into `out` with the given -D options, under
+ * nice (the build shares the machine with the tests and other work): tsgi.node,
+ * and beside it tsgi_loadgen.node (which `tsgi bench` loads from the main
+ * addon's folder) and tsgi_testing.node (the test hooks, for
+ * TSGI_TESTING_ADDON: see testingAddon). Returns the path of the tsgi.node.
  */
 function buildAddon(t, out, defines) {
   if (capture('cmake', ['--version']) === undefined) t.die('cmake not found: apt-get install cmake');
@@ -59,9 +61,15 @@ function buildAddon(t, out, defines) {
   const wrap = (args) => (nice.length ? ['nice', ['cmake', ...args]] : ['cmake', args]);
   t.must(...wrap(['-S', root, '-B', out, `-DCMAKE_JS_INC=${include}`, ...defines.map((d) => `-D${d}`)]));
   t.must(...wrap(['--build', out, '--parallel', jobs]));
-  const addon = path.join(out, 'tsgi.node');
-  if (!fs.existsSync(addon)) t.die(`the build made no ${path.relative(root, addon)}`);
-  return addon;
+  for (const name of ['tsgi.node', 'tsgi_loadgen.node', 'tsgi_testing.node']) {
+    if (!fs.existsSync(path.join(out, name))) t.die(`the build made no ${path.relative(root, path.join(out, name))}`);
+  }
+  return path.join(out, 'tsgi.node');
 }
 
-module.exports = { root, tools, capture, nodeInclude, buildAddon };
+/** The test hooks' addon a buildAddon(out) made, for TSGI_TESTING_ADDON. */
+function testingAddon(out) {
+  return path.join(out, 'tsgi_testing.node');
+}
+
+module.exports = { root, tools, capture, nodeInclude, buildAddon, testingAddon };

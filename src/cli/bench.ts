@@ -2,7 +2,7 @@
 // the native engine (native/loadgen/) and report requests/s, latency
 // percentiles, errors by kind, bytes and the client's own CPU. docs/bench.md.
 import * as fs from 'node:fs';
-import { binding, type NativeBenchOptions, type NativeBenchProgress } from '../native/load.js';
+import { loadgenBinding, type NativeBenchOptions, type NativeBenchProgress } from '../native/load.js';
 
 type Protocol = NativeBenchOptions['protocol'];
 const PROTOCOLS: readonly Protocol[] = ['http', 'uwsgi', 'scgi', 'fastcgi'];
@@ -236,7 +236,7 @@ export function runBench(options: NativeBenchOptions, onProgress?: (p: NativeBen
   { result: Promise<BenchResult>; stop(): void } {
   let stop = (): void => {};
   const result = new Promise<BenchResult>((resolve, reject) => {
-    const handle = binding.benchStart(options, (type, data) => {
+    const handle = loadgenBinding().benchStart(options, (type, data) => {
       if (type === 'progress') onProgress?.(data as NativeBenchProgress);
       else if (type === 'done') resolve(JSON.parse(data as string) as BenchResult);
       else reject(new Error(data as string));

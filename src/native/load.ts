@@ -1,5 +1,14 @@
 // Loads the addon: a prebuilt binary from prebuilds/<platform>-<arch>/ or the
 // one node-gyp built at install. Fails loudly with what to do, never silently.
+//
+// tsgi.node is the server's addon. `tsgi bench`'s engine is another,
+// tsgi_loadgen.node, loaded only by a bench from the main addon's folder by
+// name, with the main addon's tags: build/Release/tsgi_loadgen.node beside
+// build/Release/tsgi.node, prebuilds/linux-x64/tsgi_loadgen.glibc.node beside
+// prebuilds/linux-x64/tsgi.glibc.node. node-gyp-build only finds the main one:
+// it takes the first .node file in build/Release, and the best-tagged one in
+// prebuilds/<platform>/ with ties in name order, and "tsgi." sorts before
+// "tsgi_"; the name of what it found is checked all the same.
 import * as path from 'node:path';
 
 export interface NativeListenResult {
@@ -46,22 +55,6 @@ export interface NativeServerOptions {
 
 /** batch: a Buffer with byteOffset 0 (request records are read as u32 words). */
 export type OnEvents = (batch: Buffer, count: number, events?: Float64Array) => void;
-
-export interface ParsedHead {
-  result: 'ok' | 'again' | 'error';
-  status?: number;
-  reason?: string;
-  method?: string;
-  target?: string;
-  path?: string;
-  query?: string;
-  host?: string;
-  flags?: number;
-  /** A BigInt above 2^53. */
-  contentLength?: number | bigint;
-  headLen?: number;
-  headers?: [string, string][];
-}
 
 /** What the addon was built with and the platform features its core uses (native/napi/platform_binding.cc). */
 export interface PlatformInfo {
@@ -115,36 +108,11 @@ export interface Binding {
     Record<string, number>>;
   /** Each framer's errors, name -> text, in enum order (the list in each framer.h). */
   errors: { uwsgi: Record<string, string>; scgi: Record<string, string>; fastcgi: Record<string, string> };
-  parseHead(buf: Uint8Array, maxHead?: number, maxHeaders?: number, maxTarget?: number): ParsedHead;
-  decodeChunked(buf: Uint8Array, pieceSize: number): {
-    result: 'done' | 'again' | 'error'; body: Buffer; consumed: number; error?: string;
-  };
-  /** Test hook: the uwsgi framer (native/napi/cgi_binding.cc), checked at every split. */
-  parseUwsgi(buf: Uint8Array, maxBlock?: number, maxVars?: number): {
-    result: 'ok' | 'again' | 'error'; error?: string; message?: string; detail?: number;
-    headLen?: number; contentLength?: number | bigint; modifier1?: number; vars?: [string, string][];
-  };
-  /** Test hook: the SCGI framer (native/napi/cgi_binding.cc), checked at every split. */
-  parseScgi(buf: Uint8Array, maxBlock?: number, maxVars?: number): {
-    result: 'ok' | 'again' | 'error'; error?: string; message?: string; detail?: number;
-    headLen?: number; contentLength?: number | bigint; vars?: [string, string][];
-  };
-  /**
-   * Test hook: the FastCGI record layer (native/napi/fastcgi_binding.cc). Decodes buf whole
-   * and in pieces of pieceSize (0/absent: byte by byte and every two-way split) and throws
-   * unless all give the same events.
-   */
-  fcgiDecode(buf: Uint8Array, pieceSize?: number, limits?: { maxParams?: number; maxVars?: number }): FcgiEvent[];
-  /** Test hook: STDOUT (or STDERR) records for data, optionally padded to 8 and ended. */
-  fcgiEncodeStdout(requestId: number, data: Uint8Array, pad: boolean, end?: boolean, stderr?: boolean): Buffer;
-  /** Test hook: an END_REQUEST record. */
-  fcgiEndRequest(requestId: number, appStatus: number, protocolStatus: number): Buffer;
-  /** Test hook: an UNKNOWN_TYPE record. */
-  fcgiUnknownType(type: number): Buffer;
-  /** Test hook: the GET_VALUES_RESULT answering a GET_VALUES query for these names. */
-  fcgiGetValuesResult(names: string[], values: { maxConns?: number; maxReqs?: number; mpxsConns?: boolean },
-    pad?: boolean): Buffer;
-  /** `tsgi bench`'s load engine (native/loadgen/, native/napi/loadgen_binding.cc): runs on its own threads. */
+}
+
+/** tsgi_loadgen.node, `tsgi bench`'s load engine (native/loadgen/, native/napi/loadgen_binding.cc). */
+export interface LoadgenBinding {
+  /** Starts a run on the engine's own threads. */
   benchStart(options: NativeBenchOptions, onEvent: (type: 'progress' | 'done' | 'error',
     data: NativeBenchProgress | string) => void): { stop(): void };
 }
@@ -182,26 +150,6 @@ export interface NativeBenchProgress {
   bytesIn: number;
 }
 
-/** One event of the fcgiDecode test hook. */
-export interface FcgiEvent {
-  type: 'begin' | 'abort' | 'params' | 'paramsError' | 'stdin' | 'stdinEnd' | 'data' | 'dataEnd' |
-    'getValues' | 'unknownType' | 'error' | 'incomplete';
-  requestId?: number;
-  role?: number;
-  flags?: number;
-  data?: Buffer;
-  vars?: [string, string][];
-  /** A BigInt above 2^53. */
-  contentLength?: number | bigint;
-  hasContentLength?: boolean;
-  names?: string[];
-  recordType?: number;
-  error?: string;
-  message?: string;
-  detail?: number;
-  position?: number;
-}
-
 /** Which addon file this process loaded, and how it was found (`tsgi doctor`). */
 export interface AddonOrigin {
   /** Absolute path of the loaded `.node` file. */
@@ -211,6 +159,38 @@ export interface AddonOrigin {
 }
 
 let origin: AddonOrigin | undefined;
+
+/** The main addon's file name: tsgi.node, or a prebuild's tsgi.<tags>.node. */
+const MAIN_ADDON = /^tsgi(\.[^.]+)*\.node$/;
+
+/**
+ * The file of the addon `name` (e.g. 'tsgi_loadgen') that goes with the main
+ * addon `main`: the same folder and tags.
+ */
+export function companionPath(main: string, name: string): string {
+  const base = path.basename(main);
+  const tags = MAIN_ADDON.test(base) ? base.slice('tsgi'.length) : '.node';
+  return path.join(path.dirname(main), name + tags);
+}
+
+let loadgen: LoadgenBinding | undefined;
+
+/** `tsgi bench`'s engine, tsgi_loadgen.node, loaded on first use from the main addon's folder. */
+export function loadgenBinding(): LoadgenBinding {
+  if (loadgen) return loadgen;
+  const file = companionPath(addonOrigin().path, 'tsgi_loadgen');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    loadgen = require(file) as LoadgenBinding;
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    const e = new Error(`tsgi: cannot load the load generator ${file}, which goes with the addon ` +
+      `${addonOrigin().path}: ${reason}. Reinstall tsgi (npm rebuild tsgi) to get both.`);
+    (e as Error & { code: string }).code = 'TSGI_ERR_ADDON_LOAD';
+    throw e;
+  }
+  return loadgen;
+}
 
 /** The addon file this process loaded (set once the addon is loaded). */
 export function addonOrigin(): AddonOrigin {
@@ -232,6 +212,7 @@ function load(): Binding {
       const gypBuild = require('node-gyp-build') as { resolve(dir: string): string };
       file = gypBuild.resolve(root);
       source = file.split(path.sep).includes('prebuilds') ? 'prebuilt' : 'compiled';
+      if (!MAIN_ADDON.test(path.basename(file))) throw new Error(`node-gyp-build found ${file}, not tsgi's addon`);
     }
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const binding = require(file) as Binding;

@@ -35,6 +35,8 @@ test('cmake-js builds the addon out of tree, and tsgi runs on it', { timeout: 30
   assert.equal(build.status, 0, `cmake-js build failed:\n${build.stdout}\n${build.stderr}`);
   const addon = path.join(out, 'Release', 'tsgi.node');
   assert.ok(fs.existsSync(addon), `cmake-js made no ${addon}`);
+  // tsgi bench's engine beside it, and the test hooks' addon.
+  for (const f of ['tsgi_loadgen.node', 'tsgi_testing.node']) assert.ok(fs.existsSync(path.join(out, 'Release', f)), `cmake-js made no ${f}`);
   assert.ok(!fs.existsSync(path.join(ROOT, 'CMakeCache.txt')), 'cmake-js wrote into the source tree');
 
   const env = { ...process.env, TSGI_ADDON: addon };

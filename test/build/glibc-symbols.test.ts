@@ -1,7 +1,8 @@
 // The Linux binaries load on glibc 2.28 (Debian 10, RHEL and Alma 8: the
 // oldest glibc Node 18+ runs on): no symbol version newer than GLIBC_2.28
 // and no shared libstdc++ (GLIBCXX_/CXXABI_ versions) in build/Release/
-// tsgi.node and in every glibc prebuild present. scripts/lib/elf-versions.cjs reads them with readelf.
+// tsgi.node and tsgi_loadgen.node (the two addons that ship) and in every
+// glibc prebuild present. scripts/lib/elf-versions.cjs reads them with readelf.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -23,8 +24,10 @@ const skip = !linux ? 'ELF binaries are checked on Linux' : !have('readelf') ? '
 
 function binaries(): string[] {
   const out: string[] = [];
-  const release = path.join(ROOT, 'build', 'Release', 'tsgi.node');
-  if (fs.existsSync(release)) out.push(release);
+  for (const name of ['tsgi.node', 'tsgi_loadgen.node']) {
+    const release = path.join(ROOT, 'build', 'Release', name);
+    if (fs.existsSync(release)) out.push(release);
+  }
   const prebuilds = path.join(ROOT, 'prebuilds');
   if (fs.existsSync(prebuilds)) {
     for (const dir of fs.readdirSync(prebuilds).filter((d) => d.startsWith('linux-'))) {

@@ -1,11 +1,12 @@
 // What `npm publish` would ship, installed the way users install it: the
 // tarball holds the built JS, the C++ sources and the glibc prebuilds for
-// linux-x64 and linux-arm64 (npm run prebuild), not our build output or tests,
-// and stays within its size budget. Installing it on a PATH with nothing but
-// node and npm (no compiler, make or python) compiles nothing, says nothing
-// about compiling, takes under 20 s, and `npx tsgi` serves from it; the
-// official arm64 Node under qemu loads the arm64 prebuild from the same
-// install and serves. When no prebuild fits, the install says so in one
+// linux-x64 and linux-arm64 (npm run prebuild: tsgi and, beside it, the load
+// generator tsgi_loadgen), not our build output, tests or the test hooks'
+// addon, and stays within its size budget. Installing it on a PATH with
+// nothing but node and npm (no compiler, make or python) compiles nothing,
+// says nothing about compiling, takes under 20 s, `npx tsgi` serves from it
+// and `npx tsgi bench` loads it; the official arm64 Node under qemu loads the
+// arm64 prebuilds from the same install and serves. When no prebuild fits, the install says so in one
 // line naming the platform before node-gyp runs. The loader's error when no
 // addon can be loaded names the platform and the fix.
 import { test, after } from 'node:test';
@@ -21,7 +22,9 @@ const PLATFORM = `${process.platform}-${process.arch}`;
 /** The prebuilds a release ships (scripts/prebuild.cjs); the tarball must carry each. */
 const RELEASE_ARCHES = ['x64', 'arm64'];
 const PREBUILD_NAME = 'tsgi.glibc.node';
-/** The packed (gzip) tarball: 711 KB with both prebuilds when this was set. */
+/** `tsgi bench`'s engine, beside each prebuild with the same tags (src/native/load.ts). */
+const LOADGEN_NAME = 'tsgi_loadgen.glibc.node';
+/** The packed (gzip) tarball: 711 KB with both prebuilds when this was set; 779 KB with their load generators. */
 const TARBALL_BUDGET = 900 * 1024;
 const INSTALL_BUDGET_MS = 20_000;
 const SYSROOT_ARM64 = '/usr/aarch64-linux-gnu';
@@ -152,13 +155,16 @@ let packDir = ROOT;
 
 const prebuildFile = (dir: string, arch: string) => path.join(dir, 'prebuilds', `${process.platform}-${arch}`,
   process.platform === 'linux' ? PREBUILD_NAME : 'tsgi.node');
+const loadgenFile = (dir: string, arch: string) => path.join(dir, 'prebuilds', `${process.platform}-${arch}`,
+  process.platform === 'linux' ? LOADGEN_NAME : 'tsgi_loadgen.node');
 
 test('the release prebuilds: the repo\'s when all are newer than the sources, else made for this test', { timeout: 400_000 }, (t) => {
   if (arm64Missing) t.diagnostic(`linux-arm64 left out: ${arm64Missing}`);
   const sources = ['binding.gyp', ...fs.readdirSync(path.join(ROOT, 'native'), { recursive: true, encoding: 'utf8' })
     .map((f) => path.join('native', f))];
   const sourcesMtime = Math.max(...sources.map((f) => fs.statSync(path.join(ROOT, f)).mtimeMs));
-  const fresh = (a: string) => fs.existsSync(prebuildFile(ROOT, a)) && fs.statSync(prebuildFile(ROOT, a)).mtimeMs >= sourcesMtime;
+  const fresh = (a: string) => [prebuildFile(ROOT, a), loadgenFile(ROOT, a)]
+    .every((f) => fs.existsSync(f) && fs.statSync(f).mtimeMs >= sourcesMtime);
   if (!arches.every(fresh)) {
     // Built into a folder of this test's and packed from a copy of the
     // package (the files npm pack would take from the repo, its prebuilds/
@@ -181,9 +187,10 @@ test('the release prebuilds: the repo\'s when all are newer than the sources, el
     packDir = stage;
   }
   for (const a of arches) {
-    const file = prebuildFile(packDir, a);
-    assert.ok(fs.existsSync(file), `${file} was not made`);
-    t.diagnostic(`${path.relative(packDir, file)}: ${fs.statSync(file).size} bytes`);
+    for (const file of [prebuildFile(packDir, a), loadgenFile(packDir, a)]) {
+      assert.ok(fs.existsSync(file), `${file} was not made`);
+      t.diagnostic(`${path.relative(packDir, file)}: ${fs.statSync(file).size} bytes`);
+    }
   }
 });
 
@@ -201,9 +208,15 @@ test('npm pack ships dist/, native/, binding.gyp, the prebuilds, bin/tsgi and no
   for (const f of ['package.json', 'binding.gyp', 'bin/tsgi', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts',
     'dist/cli/main.js', 'dist/native/load.js', 'native/addon.cc', 'scripts/install.cjs']) assert.ok(has(f), `${f} not in the tarball`);
   for (const a of arches) {
-    const p = `prebuilds/${process.platform}-${a}/${process.platform === 'linux' ? PREBUILD_NAME : 'tsgi.node'}`;
-    assert.ok(has(p), `${p} not in the tarball`);
+    for (const file of [prebuildFile('', a), loadgenFile('', a)]) {
+      const p = file.split(path.sep).join('/');
+      assert.ok(has(p), `${p} not in the tarball`);
+    }
   }
+  // Two binaries per platform: the addon and the load generator; never the test hooks' addon.
+  assert.deepEqual(packedFiles.filter((f) => f.endsWith('.node')).sort(),
+    arches.flatMap((a) => [prebuildFile('', a), loadgenFile('', a)]).map((f) => f.split(path.sep).join('/')).sort());
+  assert.deepEqual(packedFiles.filter((f) => f.includes('tsgi_testing')), [], 'the test hooks\' addon must not be shipped');
   // Every C++ source the gyp file needs must be there, or a source install fails.
   const gyp = fs.readFileSync(path.join(ROOT, 'binding.gyp'), 'utf8');
   for (const m of gyp.matchAll(/["'](native\/[^"']+\.cc)["']/g)) assert.ok(has(m[1]!), `${m[1]} (binding.gyp) not in the tarball`);
@@ -253,6 +266,16 @@ test('with no compiler, make or python, the tarball installs in under 20 s witho
     const expected = path.join(fs.realpathSync(pkgDir), 'prebuilds', PLATFORM,
       process.platform === 'linux' ? PREBUILD_NAME : 'tsgi.node');
     assert.deepEqual(body.addons, [expected]);
+    // tsgi bench loads the load generator of the same install, beside the addon.
+    const run = sh('npx', ['--no-install', 'tsgi', 'bench', '--json', '-n', '50', '-c', '2', `127.0.0.1:${server.port}`, '/bench'],
+      project, 60_000, env);
+    const result = JSON.parse(run.stdout) as { requests: number; errors: { total: number } };
+    assert.equal(result.requests, 50, run.stdout);
+    assert.equal(result.errors.total, 0, run.stdout);
+    const loaded = sh(process.execPath, ['-e', `require('tsgi/native').loadgenBinding();
+      console.log(JSON.stringify(Object.keys(require.cache).filter((k) => k.endsWith('.node'))))`], project, 30_000, env);
+    assert.deepEqual(JSON.parse(loaded.stdout), [expected, path.join(path.dirname(expected),
+      process.platform === 'linux' ? LOADGEN_NAME : 'tsgi_loadgen.node')]);
     process.kill(body.pid, 'SIGTERM');
     const timer = setTimeout(server.kill, 10_000);
     const code = await server.exited;
@@ -263,7 +286,7 @@ test('with no compiler, make or python, the tarball installs in under 20 s witho
   }
 });
 
-test('the official arm64 Node under qemu loads the arm64 prebuild of the install and serves', {
+test('the official arm64 Node under qemu loads the arm64 prebuilds of the install and serves', {
   timeout: 240_000, skip: arm64Missing,
 }, async (t) => {
   assert.ok(fs.existsSync(path.join(project, 'node_modules', 'tsgi')), 'no installed package (the install step failed)');
@@ -285,6 +308,10 @@ test('the official arm64 Node under qemu loads the arm64 prebuild of the install
     assert.equal(body.path, '/arm64');
     const pkgDir = fs.realpathSync(path.join(project, 'node_modules', 'tsgi'));
     assert.deepEqual(body.addons, [path.join(pkgDir, 'prebuilds', 'linux-arm64', PREBUILD_NAME)]);
+    // The arm64 load generator loads too (tsgi bench's engine; its threads need the glibc shim).
+    const loaded = sh(qemu, [node, '-e', `const n = require('tsgi/native'); n.loadgenBinding();
+      console.log(JSON.stringify(Object.keys(require.cache).filter((k) => k.endsWith('.node'))))`], project, 120_000, env);
+    assert.deepEqual(JSON.parse(loaded.stdout), [PREBUILD_NAME, LOADGEN_NAME].map((f) => path.join(pkgDir, 'prebuilds', 'linux-arm64', f)));
     process.kill(body.pid, 'SIGTERM');
     const timer = setTimeout(server.kill, 20_000);
     const code = await server.exited;

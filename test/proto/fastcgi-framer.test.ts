@@ -2,7 +2,7 @@
 // (test/fixtures/fastcgi/*.json), the writer against a strict reader, and the
 // fuzz corpus and regressions replayed so they stay fixed without clang.
 //
-// The hooks are test-only exports of the addon (native/napi/fastcgi_binding.cc).
+// The hooks come from tsgi_testing.node (native/napi/fastcgi_binding.cc), which only tests load.
 // fcgiDecode() decodes its input whole and again in pieces and throws if the
 // events differ: with pieceSize 0 byte by byte and split in two at every
 // offset, so every fixture is checked at every split.
@@ -29,7 +29,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { binding, type FcgiEvent } from 'tsgi/native';
+import { binding } from 'tsgi/native';
+import { hooks, type FcgiEvent } from '../helpers/testing-addon.js';
 import { ROOT } from '../helpers/index.js';
 
 type Text = string | { repeat: string; times: number };
@@ -206,9 +207,9 @@ describe('fastcgi framer fixtures', () => {
   for (const fx of fixtures) {
     test(fx.name, () => {
       const buf = inputOf(fx);
-      const got = binding.fcgiDecode(buf, 0, fx.limits);
+      const got = hooks.fcgiDecode(buf, 0, fx.limits);
       checkEvents(got, fx.expect);
-      for (const piece of [2, 3, 8, 13]) assert.deepEqual(binding.fcgiDecode(buf, piece, fx.limits), got);
+      for (const piece of [2, 3, 8, 13]) assert.deepEqual(hooks.fcgiDecode(buf, piece, fx.limits), got);
     });
   }
 });
@@ -243,7 +244,7 @@ describe('fastcgi writer', () => {
       for (const size of sizes) {
         const data = Buffer.alloc(size);
         for (let i = 0; i < size; i++) data[i] = (i * 31 + 7) & 255;
-        const out = binding.fcgiEncodeStdout(513, data, pad, true);
+        const out = hooks.fcgiEncodeStdout(513, data, pad, true);
         const recs = readRecords(out);
         const max = pad ? 65528 : 65535;
         assert.equal(recs.length, Math.ceil(size / max) + 1, `records for ${size}`);
@@ -265,35 +266,35 @@ describe('fastcgi writer', () => {
   }
 
   test('no data, no records: an empty record would end the stream', () => {
-    assert.equal(binding.fcgiEncodeStdout(1, Buffer.alloc(0), true).length, 0);
-    assert.deepEqual([...binding.fcgiEncodeStdout(1, Buffer.alloc(0), true, true)], [1, 6, 0, 1, 0, 0, 0, 0]);
+    assert.equal(hooks.fcgiEncodeStdout(1, Buffer.alloc(0), true).length, 0);
+    assert.deepEqual([...hooks.fcgiEncodeStdout(1, Buffer.alloc(0), true, true)], [1, 6, 0, 1, 0, 0, 0, 0]);
   });
 
   test('STDERR records', () => {
-    const recs = readRecords(binding.fcgiEncodeStdout(2, Buffer.from('warning\n'), false, true, true));
+    const recs = readRecords(hooks.fcgiEncodeStdout(2, Buffer.from('warning\n'), false, true, true));
     assert.deepEqual(recs.map((r) => [r.type, r.id, r.content.toString()]), [[7, 2, 'warning\n'], [7, 2, '']]);
   });
 
   test('what the writer makes, the decoder reads back (as a STDIN stream)', () => {
     for (const pad of [false, true]) {
       const data = Buffer.alloc(150000, 'x');
-      const stdout = binding.fcgiEncodeStdout(1, data, pad, true);
+      const stdout = hooks.fcgiEncodeStdout(1, data, pad, true);
       for (let p = 0; p < stdout.length; p += 8 + stdout.readUInt16BE(p + 4) + stdout[p + 6]!) stdout[p + 1] = 5;
-      const events = binding.fcgiDecode(stdout, 4093);
+      const events = hooks.fcgiDecode(stdout, 4093);
       assert.deepEqual(events.map((e) => e.type), ['stdin', 'stdinEnd']);
       assert.ok(events[0]!.data!.equals(data));
     }
   });
 
   test('END_REQUEST: appStatus u32 big-endian, protocolStatus, 3 reserved bytes', () => {
-    assert.deepEqual([...binding.fcgiEndRequest(1, 0, 0)], [1, 3, 0, 1, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    assert.deepEqual([...binding.fcgiEndRequest(0x1234, 0xdeadbeef, 1)],
+    assert.deepEqual([...hooks.fcgiEndRequest(1, 0, 0)], [1, 3, 0, 1, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual([...hooks.fcgiEndRequest(0x1234, 0xdeadbeef, 1)],
       [1, 3, 0x12, 0x34, 0, 8, 0, 0, 0xde, 0xad, 0xbe, 0xef, 1, 0, 0, 0]);
-    for (const status of [0, 1, 2, 3]) assert.equal(binding.fcgiEndRequest(65535, 4294967295, status)[12], status);
+    for (const status of [0, 1, 2, 3]) assert.equal(hooks.fcgiEndRequest(65535, 4294967295, status)[12], status);
   });
 
   test('UNKNOWN_TYPE: the type and 7 reserved bytes, on the null request id', () => {
-    assert.deepEqual([...binding.fcgiUnknownType(42)], [1, 11, 0, 0, 0, 8, 0, 0, 42, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual([...hooks.fcgiUnknownType(42)], [1, 11, 0, 0, 0, 8, 0, 0, 42, 0, 0, 0, 0, 0, 0, 0]);
   });
 
   const values = { maxConns: 10, maxReqs: 50, mpxsConns: false };
@@ -312,23 +313,23 @@ describe('fastcgi writer', () => {
   };
 
   test('GET_VALUES_RESULT answers the known names asked, in their order, once each', () => {
-    assert.deepEqual(pairsOf(binding.fcgiGetValuesResult(['FCGI_MPXS_CONNS', 'FCGI_MAX_CONNS', 'FCGI_MAX_REQS'], values)),
+    assert.deepEqual(pairsOf(hooks.fcgiGetValuesResult(['FCGI_MPXS_CONNS', 'FCGI_MAX_CONNS', 'FCGI_MAX_REQS'], values)),
       [['FCGI_MPXS_CONNS', '0'], ['FCGI_MAX_CONNS', '10'], ['FCGI_MAX_REQS', '50']]);
-    assert.deepEqual(pairsOf(binding.fcgiGetValuesResult(['PHP_VALUE', 'FCGI_MAX_REQS', 'fcgi_max_conns', 'FCGI_MAX_REQS',
+    assert.deepEqual(pairsOf(hooks.fcgiGetValuesResult(['PHP_VALUE', 'FCGI_MAX_REQS', 'fcgi_max_conns', 'FCGI_MAX_REQS',
       'FCGI_MAX_CONN', 'X'.repeat(300)], { ...values, mpxsConns: true })), [['FCGI_MAX_REQS', '50']]);
-    assert.deepEqual(pairsOf(binding.fcgiGetValuesResult(['FCGI_MPXS_CONNS'], { ...values, mpxsConns: true })),
+    assert.deepEqual(pairsOf(hooks.fcgiGetValuesResult(['FCGI_MPXS_CONNS'], { ...values, mpxsConns: true })),
       [['FCGI_MPXS_CONNS', '1']]);
-    assert.deepEqual(pairsOf(binding.fcgiGetValuesResult(['FCGI_MAX_CONNS'], { maxConns: 4294967295 })),
+    assert.deepEqual(pairsOf(hooks.fcgiGetValuesResult(['FCGI_MAX_CONNS'], { maxConns: 4294967295 })),
       [['FCGI_MAX_CONNS', '4294967295']]);
   });
 
   test('GET_VALUES_RESULT for a query of unknown names only is empty', () => {
-    assert.deepEqual([...binding.fcgiGetValuesResult([], values)], [1, 10, 0, 0, 0, 0, 0, 0]);
-    assert.deepEqual([...binding.fcgiGetValuesResult(['NOPE'], values)], [1, 10, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual([...hooks.fcgiGetValuesResult([], values)], [1, 10, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual([...hooks.fcgiGetValuesResult(['NOPE'], values)], [1, 10, 0, 0, 0, 0, 0, 0]);
   });
 
   test('GET_VALUES_RESULT padded to 8 when asked', () => {
-    const buf = binding.fcgiGetValuesResult(['FCGI_MAX_CONNS', 'FCGI_MAX_REQS', 'FCGI_MPXS_CONNS'], values, true);
+    const buf = hooks.fcgiGetValuesResult(['FCGI_MAX_CONNS', 'FCGI_MAX_REQS', 'FCGI_MPXS_CONNS'], values, true);
     assert.equal(buf.length % 8, 0);
     assert.equal(pairsOf(buf).length, 3);
   });
@@ -346,9 +347,9 @@ for (const folder of ['regressions', 'corpus'] as const) {
     for (const file of files) {
       test(basename(file), () => {
         const buf = readFileSync(file);
-        const got = binding.fcgiDecode(buf, buf.length > 4096 ? 7 : 0);
-        binding.fcgiDecode(buf, 1, { maxParams: 64, maxVars: 4 });
-        binding.fcgiDecode(buf, 3, { maxParams: buf.length >> 1, maxVars: 3 });
+        const got = hooks.fcgiDecode(buf, buf.length > 4096 ? 7 : 0);
+        hooks.fcgiDecode(buf, 1, { maxParams: 64, maxVars: 4 });
+        hooks.fcgiDecode(buf, 3, { maxParams: buf.length >> 1, maxVars: 3 });
         // Byte streams captured from nginx 1.22.1 with the Debian fastcgi_params.
         if (basename(file).startsWith('nginx-')) {
           const bad = got.filter((e) => e.type === 'error' || e.type === 'paramsError' || e.type === 'incomplete');
@@ -362,7 +363,7 @@ for (const folder of ['regressions', 'corpus'] as const) {
 }
 
 describe('what nginx sends', () => {
-  const capture = (name: string) => binding.fcgiDecode(readFileSync(join(ROOT, 'test', 'fuzz', 'corpus', 'fastcgi', name)), 5);
+  const capture = (name: string) => hooks.fcgiDecode(readFileSync(join(ROOT, 'test', 'fuzz', 'corpus', 'fastcgi', name)), 5);
   const vars = (e: FcgiEvent) => new Map(e.vars!);
 
   test('a GET: responder, no KEEP_CONN, empty CONTENT_LENGTH, no body', () => {

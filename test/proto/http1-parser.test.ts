@@ -1,7 +1,7 @@
 // The HTTP/1.1 framer against its fixtures (test/fixtures/http1/*.json), and
 // the fuzz corpus and regressions replayed so they stay fixed without clang.
 //
-// The hooks are test-only exports of the addon (native/napi/parser_binding.cc).
+// The hooks come from tsgi_testing.node (native/napi/parser_binding.cc), which only tests load.
 // parseHead() itself feeds every prefix of its input with one persistent
 // scan_from and throws if the first answer differs from the whole buffer's,
 // so each head fixture here is also checked split at every offset. Chunked
@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { binding } from 'tsgi/native';
+import { hooks as testing } from '../helpers/testing-addon.js';
 import { ROOT as root } from '../helpers/index.js';
 
 interface HeadResult {
@@ -73,7 +74,7 @@ interface Fixture {
   body?: ChunkedExpect;
 }
 
-const hooks = binding as unknown as ParserHooks;
+const hooks = testing as unknown as ParserHooks;
 
 // The flag bits come from the addon (binding.abi.recordFlags, the lists in
 // native/napi/abi.h), so the names here cannot drift from them:

@@ -2,7 +2,7 @@
 // test/helpers/cgi-fixtures.ts), and the fuzz corpus and regressions replayed
 // so they stay fixed without clang.
 //
-// The hook is a test-only export of the addon (native/napi/cgi_binding.cc).
+// The hook comes from tsgi_testing.node (native/napi/cgi_binding.cc), which only tests load.
 // parseScgi() itself feeds every prefix of its input and throws if the first
 // answer that is not 'again' differs from the whole buffer's, so each fixture
 // here is also checked split at every offset.
@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { binding } from 'tsgi/native';
+import { hooks } from '../helpers/testing-addon.js';
 import { checkResult, fuzzFiles, inputOf, loadCgiFixtures } from '../helpers/cgi-fixtures.js';
 
 // The framer's own list (TSGI_SCGI_ERRORS in framer.h), as the addon exports it.
@@ -30,14 +31,14 @@ describe('SCGI framer fixtures', () => {
   for (const fx of fixtures) {
     test(fx.name, () => {
       const buf = inputOf(fx);
-      const got = binding.parseScgi(buf, fx.limits?.maxBlock, fx.limits?.maxVars);
+      const got = hooks.parseScgi(buf, fx.limits?.maxBlock, fx.limits?.maxVars);
       checkResult(got, fx.expect);
       if (got.result === 'error') assert.equal(got.message, binding.errors.scgi[got.error!], 'text from the list');
       if (got.result === 'ok') {
         // The body is never read: more bytes after the ',' change nothing.
-        assert.deepEqual(binding.parseScgi(Buffer.concat([buf, Buffer.from('\0GET body')]),
+        assert.deepEqual(hooks.parseScgi(Buffer.concat([buf, Buffer.from('\0GET body')]),
           fx.limits?.maxBlock, fx.limits?.maxVars), got);
-        assert.equal(binding.parseScgi(buf.subarray(0, got.headLen! - 1), fx.limits?.maxBlock,
+        assert.equal(hooks.parseScgi(buf.subarray(0, got.headLen! - 1), fx.limits?.maxBlock,
           fx.limits?.maxVars).result, 'again');
         assert.equal(got.vars?.[0]?.[0], 'CONTENT_LENGTH');
       }
@@ -56,9 +57,9 @@ for (const folder of ['regressions', 'corpus'] as const) {
     for (const file of files) {
       test(basename(file), () => {
         const buf = readFileSync(file);
-        const got = binding.parseScgi(buf);
-        binding.parseScgi(buf, 64, 4);
-        binding.parseScgi(buf, buf.length >> 1, 3);
+        const got = hooks.parseScgi(buf);
+        hooks.parseScgi(buf, 64, 4);
+        hooks.parseScgi(buf, buf.length >> 1, 3);
         // Requests captured from nginx 1.22 with the stock scgi_params, among
         // them repeated HTTP_* names, which we keep (docs/protocols.md).
         const name = basename(file);

@@ -2,7 +2,7 @@
 // in test/helpers/cgi-fixtures.ts), and the fuzz corpus and regressions
 // replayed so they stay fixed without clang.
 //
-// The hook is a test-only export of the addon (native/napi/cgi_binding.cc).
+// The hook comes from tsgi_testing.node (native/napi/cgi_binding.cc), which only tests load.
 // parseUwsgi() itself feeds every prefix of its input and throws if the first
 // answer that is not 'again' differs from the whole buffer's, so each fixture
 // here is also checked split at every offset.
@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { binding } from 'tsgi/native';
+import { hooks } from '../helpers/testing-addon.js';
 import { checkResult, fuzzFiles, inputOf, loadCgiFixtures } from '../helpers/cgi-fixtures.js';
 
 // The framer's own list (TSGI_UWSGI_ERRORS in framer.h), as the addon exports it.
@@ -31,14 +32,14 @@ describe('uwsgi framer fixtures', () => {
   for (const fx of fixtures) {
     test(fx.name, () => {
       const buf = inputOf(fx);
-      const got = binding.parseUwsgi(buf, fx.limits?.maxBlock, fx.limits?.maxVars);
+      const got = hooks.parseUwsgi(buf, fx.limits?.maxBlock, fx.limits?.maxVars);
       checkResult(got, fx.expect);
       if (got.result === 'error') assert.equal(got.message, binding.errors.uwsgi[got.error!], 'text from the list');
       if (got.result === 'ok') {
         // The body is never read: more bytes after the packet change nothing.
-        assert.deepEqual(binding.parseUwsgi(Buffer.concat([buf, Buffer.from('\0GET body')]),
+        assert.deepEqual(hooks.parseUwsgi(Buffer.concat([buf, Buffer.from('\0GET body')]),
           fx.limits?.maxBlock, fx.limits?.maxVars), got);
-        assert.equal(binding.parseUwsgi(buf.subarray(0, got.headLen! - 1), fx.limits?.maxBlock,
+        assert.equal(hooks.parseUwsgi(buf.subarray(0, got.headLen! - 1), fx.limits?.maxBlock,
           fx.limits?.maxVars).result, 'again');
       }
     });
@@ -56,9 +57,9 @@ for (const folder of ['regressions', 'corpus'] as const) {
     for (const file of files) {
       test(basename(file), () => {
         const buf = readFileSync(file);
-        const got = binding.parseUwsgi(buf);
-        binding.parseUwsgi(buf, 64, 4);
-        binding.parseUwsgi(buf, buf.length >> 1, 3);
+        const got = hooks.parseUwsgi(buf);
+        hooks.parseUwsgi(buf, 64, 4);
+        hooks.parseUwsgi(buf, buf.length >> 1, 3);
         // Packets captured from nginx 1.22 with the stock uwsgi_params.
         if (basename(file).startsWith('nginx-')) assert.equal(got.result, 'ok', got.error);
       });

@@ -1,0 +1,91 @@
+// The framers' test hooks: tsgi_testing.node (native/napi/testing_addon.cc),
+// an addon built beside tsgi.node in a checkout and never shipped. Tests load
+// it here, and only here: the file TSGI_TESTING_ADDON names (the ASan and
+// variant builds set it to theirs), else build/Release/tsgi_testing.node.
+import * as path from 'node:path';
+import { ROOT } from './index.js';
+
+export interface ParsedHead {
+  result: 'ok' | 'again' | 'error';
+  status?: number;
+  reason?: string;
+  method?: string;
+  target?: string;
+  path?: string;
+  query?: string;
+  host?: string;
+  flags?: number;
+  /** A BigInt above 2^53. */
+  contentLength?: number | bigint;
+  headLen?: number;
+  headers?: [string, string][];
+}
+
+/** One event of fcgiDecode. */
+export interface FcgiEvent {
+  type: 'begin' | 'abort' | 'params' | 'paramsError' | 'stdin' | 'stdinEnd' | 'data' | 'dataEnd' |
+    'getValues' | 'unknownType' | 'error' | 'incomplete';
+  requestId?: number;
+  role?: number;
+  flags?: number;
+  data?: Buffer;
+  vars?: [string, string][];
+  /** A BigInt above 2^53. */
+  contentLength?: number | bigint;
+  hasContentLength?: boolean;
+  names?: string[];
+  recordType?: number;
+  error?: string;
+  message?: string;
+  detail?: number;
+  position?: number;
+}
+
+export interface TestingBinding {
+  parseHead(buf: Uint8Array, maxHead?: number, maxHeaders?: number, maxTarget?: number): ParsedHead;
+  decodeChunked(buf: Uint8Array, pieceSize: number): {
+    result: 'done' | 'again' | 'error'; body: Buffer; consumed: number; error?: string;
+  };
+  /** The uwsgi framer (native/napi/cgi_binding.cc), checked at every split. */
+  parseUwsgi(buf: Uint8Array, maxBlock?: number, maxVars?: number): {
+    result: 'ok' | 'again' | 'error'; error?: string; message?: string; detail?: number;
+    headLen?: number; contentLength?: number | bigint; modifier1?: number; vars?: [string, string][];
+  };
+  /** The SCGI framer (native/napi/cgi_binding.cc), checked at every split. */
+  parseScgi(buf: Uint8Array, maxBlock?: number, maxVars?: number): {
+    result: 'ok' | 'again' | 'error'; error?: string; message?: string; detail?: number;
+    headLen?: number; contentLength?: number | bigint; vars?: [string, string][];
+  };
+  /**
+   * The FastCGI record layer (native/napi/fastcgi_binding.cc). Decodes buf whole
+   * and in pieces of pieceSize (0/absent: byte by byte and every two-way split) and throws
+   * unless all give the same events.
+   */
+  fcgiDecode(buf: Uint8Array, pieceSize?: number, limits?: { maxParams?: number; maxVars?: number }): FcgiEvent[];
+  /** STDOUT (or STDERR) records for data, optionally padded to 8 and ended. */
+  fcgiEncodeStdout(requestId: number, data: Uint8Array, pad: boolean, end?: boolean, stderr?: boolean): Buffer;
+  /** An END_REQUEST record. */
+  fcgiEndRequest(requestId: number, appStatus: number, protocolStatus: number): Buffer;
+  /** An UNKNOWN_TYPE record. */
+  fcgiUnknownType(type: number): Buffer;
+  /** The GET_VALUES_RESULT answering a GET_VALUES query for these names. */
+  fcgiGetValuesResult(names: string[], values: { maxConns?: number; maxReqs?: number; mpxsConns?: boolean },
+    pad?: boolean): Buffer;
+}
+
+/** The file the hooks are loaded from. */
+export const TESTING_ADDON = process.env.TSGI_TESTING_ADDON
+  ? path.resolve(process.env.TSGI_TESTING_ADDON)
+  : path.join(ROOT, 'build', 'Release', 'tsgi_testing.node');
+
+function load(): TestingBinding {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(TESTING_ADDON) as TestingBinding;
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new Error(`the test hooks' addon ${TESTING_ADDON} does not load (npm run build:native builds it): ${reason}`);
+  }
+}
+
+export const hooks: TestingBinding = load();
