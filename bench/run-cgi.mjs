@@ -3,7 +3,7 @@
 //
 //   RUNS=5 DURATION=5 node bench/run-cgi.mjs [--json] [--no-write] [--targets=direct,nginx] [--calibrate]
 //
-// Builds the load generator (bench/loadgen, g++ -O2, into build-bench/), starts
+// Builds the load generator (bench/loadgen, cmake, into build-loadgen/), starts
 // one process per server and listener, each pinned to SERVER_CPU (0): tsgi
 // (bench/servers/tsgi-cgi.mjs) and uWSGI (uwsgi-core + python3 plugin, one
 // process, no master, no threads, bench/servers/hello_wsgi.py), and nginx (one
@@ -61,7 +61,7 @@ const pinned = (cpu, argv) => pinnedNice(cpu, argv, NICE);
 
 // ---- tools -------------------------------------------------------------------------
 
-for (const [tool, pkg] of [['taskset', 'util-linux'], ['g++', 'g++'], [UWSGI, 'uwsgi-core uwsgi-plugin-python3'], [NGINX, 'nginx'],
+for (const [tool, pkg] of [['taskset', 'util-linux'], ['g++', 'g++'], ['cmake', 'cmake'], [UWSGI, 'uwsgi-core uwsgi-plugin-python3'], [NGINX, 'nginx'],
   ...(SYSCALLS ? [['perf', 'linux-perf']] : [])]) {
   if (!have(tool)) die(`${tool} is not installed (apt-get install -y ${pkg})`);
 }

@@ -1,6 +1,6 @@
 // The load generators' own cost: client CPU time per request of wrk, of
 // `tsgi bench` (the engine in the addon, inside a Node process) and of the
-// standalone build-bench/loadgen (the same engine without Node), all over
+// standalone build-loadgen/tsgi-loadgen (the same engine without Node), all over
 // HTTP/1.1 keep-alive against one tsgi server, same -c, interleaved.
 // Server pinned to SERVER_CPU (0), client to CLIENT_CPU (1). CPU per client is
 // the whole process's user + system time (from /proc, when it is reaped:

@@ -61,7 +61,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** argv that pins (and optionally renices) a command. */
 const pinned = (cpu, argv) => pinnedNice(cpu, argv, NICE);
 
-for (const [tool, pkg] of [['taskset', 'util-linux'], ['g++', 'g++'], [PHP_FPM, 'php-fpm'], [NGINX, 'nginx']]) {
+for (const [tool, pkg] of [['taskset', 'util-linux'], ['g++', 'g++'], ['cmake', 'cmake'], [PHP_FPM, 'php-fpm'], [NGINX, 'nginx']]) {
   if (!have(tool)) die(`${tool} is not installed (apt-get install -y ${pkg})`);
 }
 if (!existsSync(path.join(root, 'node_modules/node-fastcgi'))) die('node-fastcgi is missing: npm install');

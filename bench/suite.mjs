@@ -11,7 +11,7 @@
 // (pm = static, one child), node-fastcgi, and nginx `return 200` / static
 // files as the ceiling. A second nginx (one worker, on NGINX_CPU, default the
 // client's CPU) fronts the binary protocols. The load comes from the standalone
-// load generator (build-bench/loadgen, the engine of `tsgi bench`) pinned to
+// load generator (build-loadgen/tsgi-loadgen, the engine of `tsgi bench`) pinned to
 // CLIENT_CPU (1). Every target's reply is checked by Node's own client and by
 // `loadgen --once` before any load; then each target is warmed up and measured
 // RUNS times, interleaved. Per target: median req/s (min–max), p99, server CPU
@@ -185,7 +185,7 @@ if (cells.some((c) => c.via)) usedServers.add('nginx-front');
 
 // ---- tools ------------------------------------------------------------------------------
 
-const need = [['taskset', 'util-linux'], ['g++', 'g++']];
+const need = [['taskset', 'util-linux'], ['g++', 'g++'], ['cmake', 'cmake']];
 if ([...usedServers].some((s) => s.startsWith('uwsgi-'))) need.push([UWSGI, 'uwsgi-core uwsgi-plugin-python3']);
 if ([...usedServers].some((s) => s.startsWith('nginx'))) need.push([NGINX, 'nginx']);
 if (usedServers.has('php-fpm')) need.push([PHP_FPM, 'php-fpm']);
@@ -548,7 +548,7 @@ const section = [
     `${info.php}; ${Object.entries(info.packages).map(([k, v]) => `${k} ${v}`).join(', ')}. ` +
     `Before starting ${fmt(busyBefore * 100)}% of a CPU was busy with other work; load average ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after.`,
   `tsgi: ${env.TSGI_ROOT ? `TSGI_ROOT ${env.TSGI_ROOT}` : "this checkout's dist/ and build/Release"} (HEAD ${build.head}${build.dirty ? ', with uncommitted changes in native/ or src/' : ''}). ` +
-    `Servers pinned to CPU ${SERVER_CPU}; the load generator (\`build-bench/loadgen\`, the engine of \`tsgi bench\`) to CPU ${CLIENT_CPU}, ` +
+    `Servers pinned to CPU ${SERVER_CPU}; the load generator (\`build-loadgen/tsgi-loadgen\`, the engine of \`tsgi bench\`) to CPU ${CLIENT_CPU}, ` +
     `and the front nginx (one worker) to CPU ${NGINX_CPU}; ${RUNS} interleaved runs of ${DURATION}s per target after ${WARMUP}s of warm-up${NICE !== undefined ? `; nice ${NICE}` : ''}. ` +
     (svgRel.startsWith('..') ? `Chart: written to ${SVG}, not kept.` : `Chart: [${svgRel}](${svgRel}).`),
   '',

@@ -1,7 +1,8 @@
 // The load engine of `tsgi bench` (native/loadgen/) as a standalone binary
 // for the benchmark scripts: no Node process next to the load, and the same
 // JSON on stdout. Exit status 0, or 1 for a failed --once, 2 for bad usage.
-// bench/lib/loadgen.mjs builds it into build-bench/loadgen:
+// bench/lib/loadgen.mjs builds it with cmake (CMakeLists.txt's tsgi-loadgen)
+// into build-loadgen/tsgi-loadgen, in effect:
 //
 //   g++ -std=c++17 -O2 -pthread -Inative -o loadgen bench/loadgen/main.cc native/loadgen/*.cc
 //       native/net/connect.cc native/net/socket.cc native/net/address.cc native/poller/poller_epoll.cc
