@@ -18,6 +18,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { interleavedRuns } from './lib/procs.mjs';
+import { median } from './lib/stats.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = Number(process.env.RUNS ?? 3);
@@ -76,7 +78,6 @@ function wrk(url, connections) {
   return { rps, ms, non2xx: errors ? Number(errors[1]) : 0 };
 }
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
 // ---- servers ----
 const tsgiPort = await freePort();
@@ -119,13 +120,15 @@ const runTargets = [
 ];
 const all = [...hostTargets, ...runTargets];
 for (const t of all) check(t.url);
-for (const t of all) wrk(t.url, t.c);  // warm-up (short DURATION is fine)
-const results = new Map(all.map((t) => [t.name, []]));
-for (let r = 0; r < RUNS; r++) for (const t of all) results.get(t.name).push(wrk(t.url, t.c));
+// wrk runs DURATION s, the warm-up too (a short DURATION is fine).
+await interleavedRuns({
+  tag: 'bench-cgi-host', targets: all, runs: RUNS, warmup: DURATION, load: (t) => wrk(t.url, t.c), measure: (t) => wrk(t.url, t.c),
+  log: (msg) => process.stderr.write(`${msg}\n`), settleMs: 0,
+});
 
 const load = fs.readFileSync('/proc/loadavg', 'utf8').trim();
 const rows = all.map((t) => {
-  const xs = results.get(t.name);
+  const xs = t.runs;
   return `| ${t.name} | ${t.c} | ${median(xs.map((x) => x.rps)).toFixed(0)} | ${median(xs.map((x) => x.ms)).toFixed(2)} | ${xs.map((x) => x.rps.toFixed(0)).join(', ')} | ${xs.reduce((a, x) => a + x.non2xx, 0)} |`;
 });
 const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).stdout.toString().trim();

@@ -28,10 +28,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cgiVars, httpText, rawExchange, scgiPacket, uwsgiPacket } from './lib/clients.mjs';
 import { buildLoadgen } from './lib/loadgen.mjs';
-import { git, have, pinned as pinnedNice, runChild, tsgiSnapshot } from './lib/procs.mjs';
-import { childrenCpuSeconds, cpuBusy, cpuSeconds, memory, processTree } from './lib/proc.mjs';
+import {
+  background as backgroundLoad, costOfLoad, git, have, interleavedRuns, pinned as pinnedNice, runChild, sleep, tsgiSnapshot,
+} from './lib/procs.mjs';
+import { childrenCpuSeconds, memory, processTree } from './lib/proc.mjs';
 import { commandLine, runKnobs } from './lib/options.mjs';
-import { fmt, pct, range, summary } from './lib/stats.mjs';
+import { fmt, pct, range, summaries } from './lib/stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -55,7 +57,6 @@ function die(msg) {
   process.exit(1);
 }
 const log = (msg) => process.stderr.write(`${msg}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** argv that pins (and optionally renices) a command. */
 const pinned = (cpu, argv) => pinnedNice(cpu, argv, NICE);
 
@@ -401,10 +402,7 @@ function table(results) {
 
 const info = versions();
 const loadBefore = os.loadavg();
-const idle0 = cpuBusy('');
-await sleep(1000);
-const idle1 = cpuBusy('');
-const background = idle1.busy - idle0.busy + idle1.steal - idle0.steal;
+const background = await backgroundLoad();
 const command = `${env.TSGI_ROOT ? `TSGI_ROOT=${env.TSGI_ROOT} ` : ''}${NICE !== undefined ? `NICE=${NICE} ` : ''}${NGINX_CPU !== SERVER_CPU ? `NGINX_CPU=${NGINX_CPU} ` : ''}` +
   `RUNS=${RUNS} DURATION=${DURATION} CONNECTIONS=${CONNECTIONS} node bench/run-cgi.mjs --targets=${wanted.join(',')}${SYSCALLS ? ' --syscalls' : ''}`;
 const build = { root: TSGI_ROOT, head: git('rev-parse', '--short', 'HEAD'), dirty: git('status', '--short', '--', 'native', 'src') !== '' };
@@ -438,47 +436,21 @@ for (const s of Object.values(servers)) s.pids = processTree(s.child.pid);
 // The Python uWSGI embeds (its plugin's libpython, not necessarily the python3 on PATH).
 info.python = Object.values(servers).map((s) => /Python version: (\S+)/.exec(s.child.output())?.[1]).find(Boolean) ?? 'n/a';
 
-if (WARMUP > 0) {
-  for (const t of live) {
-    log(`bench-cgi: warming up ${t.name} (${WARMUP}s)`);
-    await load(t, WARMUP);
-  }
-}
-
-for (let run = 1; run <= RUNS; run++) {
-  for (const t of live) {
-    for (const s of Object.values(servers)) if (s.child.exited) die(`${s.name} died:\n${s.child.output()}`);
-    await sleep(200);
-    const srvPids = t.srv.pids;
-    const ngxPids = t.via ? servers.nginx.pids : [];
-    const t0 = process.hrtime.bigint();
-    const cpu0 = cpuSeconds(srvPids), ngx0 = cpuSeconds(ngxPids);
-    const sb0 = cpuBusy(SERVER_CPU), cb0 = cpuBusy(CLIENT_CPU);
-    const w = await load(t, DURATION);
-    const cpu1 = cpuSeconds(srvPids), ngx1 = cpuSeconds(ngxPids);
-    const sb1 = cpuBusy(SERVER_CPU), cb1 = cpuBusy(CLIENT_CPU);
-    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (!(w.requests > 0)) die(`${t.name}: no request completed`);
-    const cpu = cpu1 - cpu0, ngx = ngx1 - ngx0;
-    const ngxOnServer = t.via && NGINX_CPU === SERVER_CPU ? ngx : 0;
-    const ngxOnClient = t.via && NGINX_CPU === CLIENT_CPU ? ngx : 0;
-    const r = {
-      ...w, wall, cpuSeconds: cpu, nginxSeconds: ngx,
-      cpuUsPerReq: (cpu * 1e6) / w.requests, nginxUsPerReq: (ngx * 1e6) / w.requests,
-      clientUsPerReq: (w.clientCpu * 1e6) / w.requests,
-      cpuUse: cpu / wall, nginxUse: ngx / wall, clientUse: w.clientCpu / DURATION,
-      // What else ran on the two CPUs (tick-sampled: a few % of slack).
-      others: Math.max(0, (sb1.busy - sb0.busy - cpu - ngxOnServer) / wall),
-      steal: (sb1.steal - sb0.steal) / wall,
-      clientOthers: Math.max(0, (cb1.busy - cb0.busy - w.clientCpu - ngxOnClient) / wall),
-    };
-    t.runs.push(r);
-    const warn = w.errors ? `  [errors ${w.errors}${w.errorKinds ? ` ${JSON.stringify(w.errorKinds)}` : ''}]` : '';
-    log(`bench-cgi: run ${run}/${RUNS} ${t.name.padEnd(26)} ${fmt(w.rps).padStart(7)} req/s  server ${fmt(r.cpuUsPerReq, 2).padStart(6)} µs/req` +
-      `${t.via ? `  nginx ${fmt(r.nginxUsPerReq, 2)} µs/req` : ''}  p99 ${fmt(w.p99, 2)}ms  server cpu ${pct(r.cpuUse)} ` +
-      `(others ${pct(r.others)}, steal ${pct(r.steal)})  client ${pct(r.clientUse)} ${fmt(r.clientUsPerReq, 1)} µs/req (others ${pct(r.clientOthers)})${warn}`);
-  }
-}
+await interleavedRuns({
+  tag: 'bench-cgi', targets: live, runs: RUNS, warmup: WARMUP, load, servers: Object.values(servers), log, die,
+  measure: async (t) => {
+    const r = await costOfLoad({
+      load: () => load(t, DURATION), seconds: DURATION, serverPids: t.srv.pids, nginxPids: t.via ? servers.nginx.pids : [],
+      cpus: { server: SERVER_CPU, client: CLIENT_CPU, nginx: NGINX_CPU },
+    });
+    if (!(r.requests > 0)) die(`${t.name}: no request completed`);
+    return r;
+  },
+  report: (t, r) => `${t.name.padEnd(26)} ${fmt(r.rps).padStart(7)} req/s  server ${fmt(r.cpuUsPerReq, 2).padStart(6)} µs/req` +
+    `${t.via ? `  nginx ${fmt(r.nginxUsPerReq, 2)} µs/req` : ''}  p99 ${fmt(r.p99, 2)}ms  server cpu ${pct(r.cpuUse)} ` +
+    `(others ${pct(r.others)}, steal ${pct(r.steal)})  client ${pct(r.clientUse)} ${fmt(r.clientUsPerReq, 1)} µs/req (others ${pct(r.clientOthers)})` +
+    `${r.errors ? `  [errors ${r.errors}${r.errorKinds ? ` ${JSON.stringify(r.errorKinds)}` : ''}]` : ''}`,
+});
 
 const syscallRows = [];
 if (SYSCALLS) {
@@ -492,19 +464,8 @@ if (SYSCALLS) {
 const loadAfter = os.loadavg();
 const results = live.map((t) => ({
   name: t.name, group: t.group, side: t.side, path: t.path, via: t.via, protocol: t.protocol, address: t.address,
-  rps: summary(t.runs.map((r) => r.rps)),
-  cpuUsPerReq: summary(t.runs.map((r) => r.cpuUsPerReq)),
-  nginxUsPerReq: summary(t.runs.map((r) => r.nginxUsPerReq)),
-  clientUsPerReq: summary(t.runs.map((r) => r.clientUsPerReq)),
-  cpuUse: summary(t.runs.map((r) => r.cpuUse)),
-  nginxUse: summary(t.runs.map((r) => r.nginxUse)),
-  clientUse: summary(t.runs.map((r) => r.clientUse)),
-  others: summary(t.runs.map((r) => r.others)),
-  steal: summary(t.runs.map((r) => r.steal)),
-  clientOthers: summary(t.runs.map((r) => r.clientOthers)),
-  p50: summary(t.runs.map((r) => r.p50)),
-  p99: summary(t.runs.map((r) => r.p99)),
-  p999: summary(t.runs.map((r) => r.p999)),
+  ...summaries(t.runs, ['rps', 'cpuUsPerReq', 'nginxUsPerReq', 'clientUsPerReq', 'cpuUse', 'nginxUse', 'clientUse', 'others',
+    'steal', 'clientOthers', 'p50', 'p99', 'p999']),
   errors: t.runs.reduce((a, r) => a + r.errors, 0),
   memory: memory(t.srv.pids),
   runs: t.runs,

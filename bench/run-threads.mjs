@@ -16,6 +16,7 @@ import { request } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuSeconds } from './lib/proc.mjs';
+import { interleavedRuns, sleep } from './lib/procs.mjs';
 import { summary, range } from './lib/stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -26,7 +27,6 @@ const int = (v, d) => (v === undefined ? d : Number(v));
 const RUNS = int(env.RUNS, 3), DURATION = int(env.DURATION, 5), WARMUP = int(env.WARMUP, 2);
 const CONNECTIONS = int(env.CONNECTIONS, 64);
 const SERVER_CPU = env.SERVER_CPU ?? '0', WRK_CPU = env.WRK_CPU ?? '1';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function get(port) {
   return new Promise((resolve, reject) => {
@@ -67,25 +67,23 @@ function wrk(port, seconds, pinned) {
 const rows = [];
 for (const pinned of [false, true]) {
   const servers = [];
-  for (const threads of [1, 2]) servers.push({ threads, port: 18700 + threads + (pinned ? 10 : 0), rps: [], us: [] });
-  for (const s of servers) {
-    s.child = await start(s.threads, pinned, s.port);
-    wrk(s.port, WARMUP, pinned);
-  }
-  for (let run = 0; run < RUNS; run++) {
-    for (const s of servers) {
+  for (const threads of [1, 2]) servers.push({ threads, port: 18700 + threads + (pinned ? 10 : 0) });
+  for (const s of servers) s.child = await start(s.threads, pinned, s.port);
+  await interleavedRuns({
+    tag: 'bench-threads', targets: servers, label: (s) => `--threads ${s.threads}`, runs: RUNS, warmup: WARMUP,
+    load: (s, seconds) => wrk(s.port, seconds, pinned), log: (msg) => process.stderr.write(`${msg}\n`), settleMs: 0,
+    measure: (s) => {
       const c0 = cpuSeconds([s.child.pid]);
       const t0 = performance.now();
       const n = wrk(s.port, DURATION, pinned);
       const secs = (performance.now() - t0) / 1000;
-      s.rps.push(n / secs);
-      s.us.push(((cpuSeconds([s.child.pid]) - c0) * 1e6) / n);
-    }
-  }
+      return { rps: n / secs, us: ((cpuSeconds([s.child.pid]) - c0) * 1e6) / n };
+    },
+  });
   for (const s of servers) {
     s.child.kill('SIGTERM');
     rows.push(`| ${pinned ? `pinned (server CPU ${SERVER_CPU}, wrk CPU ${WRK_CPU})` : 'shared (nothing pinned)'} | ` +
-      `--threads ${s.threads} | ${range(summary(s.rps))} | ${range(summary(s.us), 2)} |`);
+      `--threads ${s.threads} | ${range(summary(s.runs.map((r) => r.rps)))} | ${range(summary(s.runs.map((r) => r.us)), 2)} |`);
   }
   await sleep(500);
 }

@@ -23,6 +23,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { commandLine, runKnobs, wholeNumber } from './lib/options.mjs';
+import { childrenCpuSeconds, cpuBusy, cpuSeconds, memory } from './lib/proc.mjs';
+import { background as backgroundLoad, interleavedRuns, sleep } from './lib/procs.mjs';
+import { fmt, range, summaries } from './lib/stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -81,7 +84,6 @@ function die(msg) {
   process.exit(1);
 }
 const log = (msg) => process.stderr.write(`${msg}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 for (const tool of ['wrk', 'taskset']) {
   try {
@@ -93,44 +95,6 @@ for (const tool of ['wrk', 'taskset']) {
 if (SERVERS.some((s) => s.name === 'tsgi') && !existsSync(path.join(root, 'dist/index.js'))) {
   die('dist/ is missing: run `npm run build:native && npm run build:ts` first');
 }
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-// ---- process facts ---------------------------------------------------------
-
-/** CPU seconds (user + system, all threads) of a process so far. */
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // comm (field 2) may hold spaces and parens: split after the last ')'.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // rest[0] is field 3 (state), so field N is rest[N - 3].
-  return (Number(rest[14 - 3]) + Number(rest[15 - 3])) / CLK_TCK;
-}
-
-/** CPU seconds of this process's reaped children (wrk, once it has exited). */
-function childrenCpuSeconds() {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[16 - 3]) + Number(rest[17 - 3])) / CLK_TCK;
-}
-
-/**
- * Busy seconds of one CPU (or of all with cpu = ''): everything but idle and
- * iowait, and apart from it the time the hypervisor took (steal).
- */
-function cpuBusy(cpu) {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
-  if (!line) return { busy: NaN, steal: NaN };
-  const t = line.trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal guest guest_nice (guest is inside user)
-  return { busy: (t[0] + t[1] + t[2] + t[5] + t[6]) / CLK_TCK, steal: (t[7] ?? 0) / CLK_TCK };
-}
-
-function memory(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMB: kb('VmRSS') / 1024, peakMB: kb('VmHWM') / 1024 };
-}
-
 // ---- servers ---------------------------------------------------------------
 
 function startServer(s, port) {
@@ -223,17 +187,7 @@ function parseWrk(out) {
   };
 }
 
-// ---- statistics & output -------------------------------------------------------
-
-function median(xs) {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-const summary = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
-const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : 'n/a');
-const range = (s, d = 0, unit = '') => `${fmt(s.median, d)}${unit} (${fmt(s.min, d)}–${fmt(s.max, d)})`;
+// ---- output --------------------------------------------------------------------
 
 function machine() {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
@@ -284,10 +238,7 @@ process.on('exit', stopAll);
 const info = machine();
 const loadBefore = os.loadavg();
 // What else runs on the machine, measured over one second before we start.
-const idle0 = cpuBusy('');
-await sleep(1000);
-const idle1 = cpuBusy('');
-const background = idle1.busy - idle0.busy + idle1.steal - idle0.steal;  // CPU-seconds per second, all CPUs
+const background = await backgroundLoad();  // CPU-seconds per second, all CPUs
 const command = `${NICE !== undefined ? `NICE=${NICE} ` : ''}RUNS=${RUNS} DURATION=${DURATION} CONNECTIONS=${CONNECTIONS} node bench/run.mjs` +
   (opt('servers') ?? env.SERVERS ? ` --servers=${wanted.join(',')}` : suite ? ` --suite=${suite}` : '');
 log(`bench: ${info.nproc} CPUs (${info.cpu}), node ${info.node}; servers on CPU ${SERVER_CPU}, wrk on CPU ${WRK_CPU}`);
@@ -305,24 +256,16 @@ for (const [i, s] of SERVERS.entries()) {
   live.push({ ...s, port, child, runs: [] });
 }
 
-if (WARMUP > 0) {
-  for (const s of live) {
-    log(`bench: warming up ${s.name} (${WARMUP}s)`);
-    await wrk(s.port, WARMUP);
-  }
-}
-
-for (let run = 1; run <= RUNS; run++) {
-  for (const s of live) {
-    if (s.child.exited) die(`${s.name} died:\n${s.child.output()}`);
-    await sleep(200);  // let the previous run's connections close
+await interleavedRuns({
+  tag: 'bench', targets: live, runs: RUNS, warmup: WARMUP, load: (s, seconds) => wrk(s.port, seconds), servers: live, log, die,
+  measure: async (s) => {
     const t0 = process.hrtime.bigint();
-    const cpu0 = cpuSeconds(s.child.pid);
+    const cpu0 = cpuSeconds([s.child.pid]);
     const busy0 = cpuBusy(SERVER_CPU);
     const wrkBusy0 = cpuBusy(WRK_CPU);
     const wrkCpu0 = childrenCpuSeconds();
     const out = await wrk(s.port, DURATION);
-    const cpu1 = cpuSeconds(s.child.pid);
+    const cpu1 = cpuSeconds([s.child.pid]);
     const busy1 = cpuBusy(SERVER_CPU);
     const wrkBusy1 = cpuBusy(WRK_CPU);
     const wrkCpu = childrenCpuSeconds() - wrkCpu0;
@@ -337,30 +280,22 @@ for (let run = 1; run <= RUNS; run++) {
     // Same for wrk's CPU: if others take it, wrk (not the server) caps req/s.
     const wrkOthers = Math.max(0, (wrkBusy1.busy - wrkBusy0.busy - wrkCpu) / wall);
     const wrkSteal = (wrkBusy1.steal - wrkBusy0.steal) / wall;
-    const r = { ...w, cpuSeconds: cpu, wall, cpuUsPerReq: (cpu * 1e6) / w.requests, cpuUse: cpu / wall, others, steal,
+    return { ...w, cpuSeconds: cpu, wall, cpuUsPerReq: (cpu * 1e6) / w.requests, cpuUse: cpu / wall, others, steal,
       wrkUse: wrkCpu / wall, wrkOthers, wrkSteal };
-    s.runs.push(r);
-    const warn = w.non2xx || w.socketErrors ? `  [non-2xx ${w.non2xx}, socket errors ${w.socketErrors}]` : '';
-    log(`bench: run ${run}/${RUNS} ${s.name.padEnd(9)} ${fmt(w.rps).padStart(7)} req/s  ${fmt(r.cpuUsPerReq, 2).padStart(6)} µs/req  p50 ${fmt(w.p50, 2)}ms  p99 ${fmt(w.p99, 2)}ms  server cpu ${fmt(r.cpuUse * 100)}% (others ${fmt(others * 100)}%, steal ${fmt(steal * 100)}%)  wrk cpu ${fmt(r.wrkUse * 100)}% (others ${fmt(wrkOthers * 100)}%, steal ${fmt(wrkSteal * 100)}%)${warn}`);
-  }
-}
+  },
+  report: (s, r) => `${s.name.padEnd(9)} ${fmt(r.rps).padStart(7)} req/s  ${fmt(r.cpuUsPerReq, 2).padStart(6)} µs/req  p50 ${fmt(r.p50, 2)}ms` +
+    `  p99 ${fmt(r.p99, 2)}ms  server cpu ${fmt(r.cpuUse * 100)}% (others ${fmt(r.others * 100)}%, steal ${fmt(r.steal * 100)}%)` +
+    `  wrk cpu ${fmt(r.wrkUse * 100)}% (others ${fmt(r.wrkOthers * 100)}%, steal ${fmt(r.wrkSteal * 100)}%)` +
+    `${r.non2xx || r.socketErrors ? `  [non-2xx ${r.non2xx}, socket errors ${r.socketErrors}]` : ''}`,
+});
 
 const loadAfter = os.loadavg();
 const results = live.map((s) => ({
   name: s.name,
   pid: s.child.pid,
-  rps: summary(s.runs.map((r) => r.rps)),
-  cpuUsPerReq: summary(s.runs.map((r) => r.cpuUsPerReq)),
-  cpuUse: summary(s.runs.map((r) => r.cpuUse)),
-  others: summary(s.runs.map((r) => r.others)),
-  steal: summary(s.runs.map((r) => r.steal)),
-  wrkSteal: summary(s.runs.map((r) => r.wrkSteal)),
-  wrkUse: summary(s.runs.map((r) => r.wrkUse)),
-  wrkOthers: summary(s.runs.map((r) => r.wrkOthers)),
-  p50: summary(s.runs.map((r) => r.p50)),
-  p99: summary(s.runs.map((r) => r.p99)),
+  ...summaries(s.runs, ['rps', 'cpuUsPerReq', 'cpuUse', 'others', 'steal', 'wrkSteal', 'wrkUse', 'wrkOthers', 'p50', 'p99']),
   errors: s.runs.reduce((a, r) => a + r.non2xx + r.socketErrors, 0),
-  memory: memory(s.child.pid),
+  memory: memory([s.child.pid]),
   runs: s.runs,
 }));
 stopAll();

@@ -32,10 +32,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exchange } from './lib/clients.mjs';
 import { buildLoadgen } from './lib/loadgen.mjs';
-import { cpuBusy, cpuSeconds, memory, processTree } from './lib/proc.mjs';
-import { Processes, background, firstLine, git, have, machine, phpFpmConf, pinned, root, runChild, sleep, tsgiSnapshot } from './lib/procs.mjs';
+import { memory, processTree } from './lib/proc.mjs';
+import {
+  Processes, background, costOfLoad, firstLine, git, have, interleavedRuns, machine, phpFpmConf, pinned, root, runChild, sleep, tsgiSnapshot,
+} from './lib/procs.mjs';
 import { commandLine, runKnobs } from './lib/options.mjs';
-import { fmt, pct, range, summary } from './lib/stats.mjs';
+import { fmt, pct, range, summaries } from './lib/stats.mjs';
 import { renderChart } from './lib/svg.mjs';
 import { user } from './servers/suite-app.mjs';
 
@@ -425,51 +427,27 @@ for (const s of Object.values(servers)) s.pids = processTree(s.child.pid);
 if (servers['php-fpm'] && servers['php-fpm'].pids.length < 2) die('php-fpm has no child process');
 info.python = /Python version: (\S+)/.exec(Object.values(servers).find((s) => s.family === 'uwsgi')?.child.output() ?? '')?.[1] ?? 'n/a';
 
-for (const c of cells) {
-  c.runs = [];
-  if (WARMUP > 0) {
-    log(`bench-suite: warming up ${c.id} (${WARMUP}s)`);
-    await load(c, WARMUP);
-  }
-}
-
-for (let run = 1; run <= RUNS; run++) {
-  for (const c of cells) {
-    for (const s of Object.values(servers)) if (s.child.exited) die(`${s.name} died:\n${s.child.output()}`);
-    await sleep(200);
-    const srv = servers[c.server].pids, ngx = c.via ? servers['nginx-front'].pids : [];
-    const t0 = process.hrtime.bigint();
-    const cpu0 = cpuSeconds(srv), ngx0 = cpuSeconds(ngx);
-    const sb0 = cpuBusy(SERVER_CPU), cb0 = cpuBusy(CLIENT_CPU);
-    const w = await load(c, DURATION);
-    const cpu1 = cpuSeconds(srv), ngx1 = cpuSeconds(ngx);
-    const sb1 = cpuBusy(SERVER_CPU), cb1 = cpuBusy(CLIENT_CPU);
-    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (!(w.requests > 0)) die(`${c.id}: no request completed`);
-    const cpu = cpu1 - cpu0, ngxCpu = ngx1 - ngx0;
-    const ngxOnServer = NGINX_CPU === SERVER_CPU ? ngxCpu : 0, ngxOnClient = NGINX_CPU === CLIENT_CPU ? ngxCpu : 0;
-    const r = {
-      ...w, wall, cpuUsPerReq: (cpu * 1e6) / w.requests, nginxUsPerReq: (ngxCpu * 1e6) / w.requests,
-      clientUsPerReq: (w.clientCpu * 1e6) / w.requests, connectsPerReq: w.connects / w.requests,
-      cpuUse: cpu / wall, clientUse: w.clientCpu / DURATION,
-      // What else ran on the two CPUs (tick-sampled: a few % of slack).
-      others: Math.max(0, (sb1.busy - sb0.busy - cpu - ngxOnServer) / wall),
-      steal: (sb1.steal - sb0.steal) / wall,
-      clientOthers: Math.max(0, (cb1.busy - cb0.busy - w.clientCpu - ngxOnClient) / wall),
-    };
-    c.runs.push(r);
-    const warn = w.errors ? `  [errors ${w.errors} ${JSON.stringify(w.errorKinds)}]` : '';
-    log(`bench-suite: run ${run}/${RUNS} ${c.id.padEnd(44)} ${fmt(w.rps).padStart(7)} req/s  server ${fmt(r.cpuUsPerReq, 1).padStart(7)} µs/req` +
-      `${c.via ? `  nginx ${fmt(r.nginxUsPerReq, 1)}` : ''}  cpu ${pct(r.cpuUse)} (others ${pct(r.others)})  client ${pct(r.clientUse)} (others ${pct(r.clientOthers)})${warn}`);
-  }
-}
+await interleavedRuns({
+  tag: 'bench-suite', targets: cells, label: (c) => c.id, runs: RUNS, warmup: WARMUP, load, servers: Object.values(servers), log, die,
+  measure: async (c) => {
+    const r = await costOfLoad({
+      load: () => load(c, DURATION), seconds: DURATION, serverPids: servers[c.server].pids,
+      nginxPids: c.via ? servers['nginx-front'].pids : [], cpus: { server: SERVER_CPU, client: CLIENT_CPU, nginx: NGINX_CPU },
+    });
+    if (!(r.requests > 0)) die(`${c.id}: no request completed`);
+    return r;
+  },
+  report: (c, r) => `${c.id.padEnd(44)} ${fmt(r.rps).padStart(7)} req/s  server ${fmt(r.cpuUsPerReq, 1).padStart(7)} µs/req` +
+    `${c.via ? `  nginx ${fmt(r.nginxUsPerReq, 1)}` : ''}  cpu ${pct(r.cpuUse)} (others ${pct(r.others)})  client ${pct(r.clientUse)} (others ${pct(r.clientOthers)})` +
+    `${r.errors ? `  [errors ${r.errors} ${JSON.stringify(r.errorKinds)}]` : ''}`,
+});
 const loadAfter = os.loadavg();
 
 const KEYS = ['rps', 'cpuUsPerReq', 'nginxUsPerReq', 'clientUsPerReq', 'connectsPerReq', 'cpuUse', 'clientUse', 'others', 'steal', 'clientOthers', 'p50', 'p99'];
 const results = cells.map((c) => ({
   id: c.id, workload: c.workload, name: c.name, server: c.server, family: c.family, protocol: c.protocol, address: c.address,
   via: c.via ? 'nginx' : undefined, conns: c.conns, keepConn: c.keepConn, bodyBytes: c.expectLength,
-  ...Object.fromEntries(KEYS.map((k) => [k, summary(c.runs.map((r) => r[k]))])),
+  ...summaries(c.runs, KEYS),
   errors: c.runs.reduce((a, r) => a + r.errors, 0),
   memory: memory(servers[c.server].pids),
   runs: c.runs,

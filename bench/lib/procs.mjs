@@ -1,13 +1,14 @@
 // Starting and stopping the benchmark's processes: each pinned (and niced)
 // by taskset/nice, started and stopped by its own PID, its output kept for
 // error messages; a temp dir removed at exit. Also the pieces every script
-// needs around them: tool checks, a snapshot of the tsgi build, versions.
+// needs around them: tool checks, a snapshot of the tsgi build, versions,
+// and the measurement loop (warm up, then runs interleaved over the targets).
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuBusy } from './proc.mjs';
+import { cpuBusy, cpuSeconds } from './proc.mjs';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -164,4 +165,67 @@ pm = static
 pm.max_children = 1
 pm.max_requests = 0
 `;
+}
+
+// ---- measuring -------------------------------------------------------------
+
+/**
+ * The measurement every runner shares. Each target is warmed up (`warmup` s
+ * of `load(t, seconds)`), then measured `runs` times, interleaved over the
+ * targets so that drift on a shared machine spreads over all of them. Before
+ * each run: no server in `servers` may have died ({ name, child } with
+ * child.exited and child.output(), as Processes.start gives), and the
+ * previous run's connections get `settleMs` to close. `measure(t, run)`
+ * returns the run's record, pushed to t.runs (created here); `report(t, r)`
+ * is its log line after "TAG: run N/RUNS ".
+ */
+export async function interleavedRuns({ tag, targets, label = (t) => t.name, runs, warmup = 0, load, servers = [],
+  measure, report, log, die, settleMs = 200 }) {
+  for (const t of targets) t.runs ??= [];
+  if (warmup > 0) {
+    for (const t of targets) {
+      log(`${tag}: warming up ${label(t)} (${warmup}s)`);
+      await load(t, warmup);
+    }
+  }
+  for (let run = 1; run <= runs; run++) {
+    for (const t of targets) {
+      for (const s of servers) if (s.child.exited) die(`${s.name} died:\n${s.child.output()}`);
+      await sleep(settleMs);
+      const r = await measure(t, run);
+      t.runs.push(r);
+      if (report) log(`${tag}: run ${run}/${runs} ${report(t, r)}`);
+    }
+  }
+}
+
+/**
+ * One load of `seconds` (`load()` resolves to the load generator's result:
+ * requests, clientCpu, connects…) and what it cost: CPU of the server's
+ * processes and of an nginx in front, per request and per wall second, the
+ * client's CPU, and what else ran on the server's and the client's CPUs
+ * (/proc/stat is tick-sampled: a few % of slack; nginx's time on either CPU
+ * is not counted as "others").
+ */
+export async function costOfLoad({ load, seconds, serverPids, nginxPids = [], cpus }) {
+  const t0 = process.hrtime.bigint();
+  const cpu0 = cpuSeconds(serverPids), ngx0 = cpuSeconds(nginxPids);
+  const sb0 = cpuBusy(cpus.server), cb0 = cpuBusy(cpus.client);
+  const w = await load();
+  const cpu1 = cpuSeconds(serverPids), ngx1 = cpuSeconds(nginxPids);
+  const sb1 = cpuBusy(cpus.server), cb1 = cpuBusy(cpus.client);
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = cpu1 - cpu0, ngx = ngx1 - ngx0;
+  const ngxOnServer = cpus.nginx === cpus.server ? ngx : 0;
+  const ngxOnClient = cpus.nginx === cpus.client ? ngx : 0;
+  return {
+    ...w, wall, cpuSeconds: cpu, nginxSeconds: ngx,
+    cpuUsPerReq: (cpu * 1e6) / w.requests, nginxUsPerReq: (ngx * 1e6) / w.requests,
+    clientUsPerReq: (w.clientCpu * 1e6) / w.requests,
+    ...(w.connects !== undefined ? { connectsPerReq: w.connects / w.requests } : {}),
+    cpuUse: cpu / wall, nginxUse: ngx / wall, clientUse: w.clientCpu / seconds,
+    others: Math.max(0, (sb1.busy - sb0.busy - cpu - ngxOnServer) / wall),
+    steal: (sb1.steal - sb0.steal) / wall,
+    clientOthers: Math.max(0, (cb1.busy - cb0.busy - w.clientCpu - ngxOnClient) / wall),
+  };
 }

@@ -9,3 +9,5 @@ export const summary = (xs) => ({ median: median(xs), min: Math.min(...xs), max:
 export const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : 'n/a');
 export const range = (s, d = 0) => `${fmt(s.median, d)} (${fmt(s.min, d)}–${fmt(s.max, d)})`;
 export const pct = (x) => `${fmt(x * 100)}%`;
+/** { key: summary of that key over the runs } for each key. */
+export const summaries = (runs, keys) => Object.fromEntries(keys.map((k) => [k, summary(runs.map((r) => r[k]))]));
