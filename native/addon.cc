@@ -204,10 +204,8 @@ void Server::on_request(Connection& c, double handle, const http1::RequestHead& 
   slice(w, kWordHost, h.host);
   for (uint32_t i = 0; i < h.num_headers; i++) {
     uint32_t* p = w + kWordPairs + kPairWords * i;
-    p[0] = h.headers[i].name.off;
-    p[1] = h.headers[i].name.len;
-    p[2] = h.headers[i].value.off;
-    p[3] = h.headers[i].value.len;
+    slice(p, kPairName, h.headers[i].name);
+    slice(p, kPairValue, h.headers[i].value);
   }
   event(kEvRequest, handle, rec, 0);
 }
@@ -246,10 +244,8 @@ void Server::on_cgi_request(Connection& c, double handle, const cgi::VarTable& v
   uint32_t* w = record_common(c, rec, head_off, rec_flags, content_length, vars.count);
   for (uint32_t i = 0; i < vars.count; i++) {
     uint32_t* p = w + kWordPairs + kPairWords * i;
-    p[0] = vars.vars[i].name.off;
-    p[1] = vars.vars[i].name.len;
-    p[2] = vars.vars[i].value.off;
-    p[3] = vars.vars[i].value.len;
+    slice(p, kPairName, vars.vars[i].name);
+    slice(p, kPairValue, vars.vars[i].value);
   }
   event(kEvRequest, handle, rec, 0);
 }
@@ -692,6 +688,7 @@ static Napi::Object Abi(Napi::Env env) {
   TSGI_LIST("events", TSGI_ABI_EVENTS)
   TSGI_LIST("eventSlots", TSGI_ABI_EVENT_SLOTS)
   TSGI_LIST("record", TSGI_ABI_RECORD)
+  TSGI_LIST("pair", TSGI_ABI_PAIR)
   o = Napi::Object::New(env);
   TSGI_ABI_HEAD_FLAGS(TSGI_X)
   TSGI_ABI_RECORD_FLAGS(TSGI_X)
@@ -730,9 +727,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bindListener", Napi::Function::New(env, BindListener));
   exports.Set("sdNotify", Napi::Function::New(env, SdNotify));
   exports.Set("Server", Server::Define(env));
-  Napi::Object abi = Abi(env);
-  exports.Set("abi", abi);
-  exports.Set("events", abi.Get("events"));
+  exports.Set("abi", Abi(env));
   exports.Set("errors", ErrorLists(env));
   InitPlatform(env, exports);
   return exports;

@@ -33,10 +33,9 @@
 
 // The request record: u32 words at the event's offset (4-aligned). A slice
 // is two words, offset then length; offsets marked "rel" are relative to
-// the HEAD word, the others to the start of the batch. After COUNT come
-// COUNT pairs of PAIR_SIZE words: name rel, name len, value rel, value len
-// (HTTP header fields, or the CGI variables when RECORD_CGI is set; then
-// METHOD through HOST are unused).
+// the HEAD word, the others to the start of the batch. From PAIRS on come
+// COUNT pairs (TSGI_ABI_PAIR): HTTP header fields, or the CGI variables
+// when the CGI flag is set (then METHOD through HOST are unused).
 #define TSGI_ABI_RECORD(X)                                        \
   X(kWordHead, HEAD, 0)           /* the head bytes */            \
   X(kWordFlags, FLAGS, 1)         /* TSGI_ABI_*_FLAGS below */    \
@@ -53,8 +52,13 @@
   X(kWordLocalPort, LOCAL_PORT, 19)                               \
   X(kWordListener, LISTENER, 20)  /* listen()'s index */          \
   X(kWordCount, COUNT, 21)        /* pairs that follow */         \
-  X(kWordPairs, PAIRS, 22)                                        \
-  X(kPairWords, PAIR_SIZE, 4)
+  X(kWordPairs, PAIRS, 22)
+
+// One pair: two slices, both rel.
+#define TSGI_ABI_PAIR(X)   \
+  X(kPairName, NAME, 0)    \
+  X(kPairValue, VALUE, 2)  \
+  X(kPairWords, SIZE, 4)
 
 // The FLAGS word: the HTTP/1.1 framer's head flags (http1::HeadFlags)...
 #define TSGI_ABI_HEAD_FLAGS(X)                                                        \
@@ -104,6 +108,7 @@ namespace tsgi {
 enum EventType : int { TSGI_ABI_EVENTS(TSGI_ABI_ENUMERATOR) };
 enum EventSlot : uint32_t { TSGI_ABI_EVENT_SLOTS(TSGI_ABI_ENUMERATOR) };
 enum RecordWord : uint32_t { TSGI_ABI_RECORD(TSGI_ABI_ENUMERATOR) };
+enum PairWord : uint32_t { TSGI_ABI_PAIR(TSGI_ABI_ENUMERATOR) };
 enum RecordFlags : uint32_t { TSGI_ABI_RECORD_FLAGS(TSGI_ABI_ENUMERATOR) };
 enum ReplyStatus : int { TSGI_ABI_REPLY(TSGI_ABI_ENUMERATOR) };
 enum ReplyFlags : uint32_t { TSGI_ABI_REPLY_FLAGS(TSGI_ABI_ENUMERATOR) };

@@ -96,15 +96,11 @@ export interface Binding {
   sdNotify(socket: string, message: string): number;
   Server: new (options: NativeServerOptions, onEvents: OnEvents, onLog: (line: string) => void,
     events: Float64Array) => NativeServer;
-  events: {
-    REQUEST: number; BODY: number; BODY_END: number; BODY_ERROR: number; ABORT: number; DRAIN: number;
-    DATA: number; DATA_END: number; DATA_ERROR: number;
-  };
   /**
    * The numbers shared with the core (native/napi/abi.h), list -> key -> value.
    * Read them through src/native/abi.ts, which types them.
    */
-  abi: Record<'events' | 'eventSlots' | 'record' | 'recordFlags' | 'reply' | 'replyFlags' | 'protocols',
+  abi: Record<'events' | 'eventSlots' | 'record' | 'pair' | 'recordFlags' | 'reply' | 'replyFlags' | 'protocols',
     Record<string, number>>;
   /** Each framer's errors, name -> text, in enum order (the list in each framer.h). */
   errors: { uwsgi: Record<string, string>; scgi: Record<string, string>; fastcgi: Record<string, string> };

@@ -2,7 +2,7 @@
 // app may read, the abort signal, and the reply's progress. HttpRequest and
 // CgiRequest add how the variables are read from their records.
 import type { Body, ErrorStream } from '../tsgi/types.js';
-import { F_FILTER, F_NO_BODY } from './flags.js';
+import { RECORD_FLAGS, REPLY } from '../native/abi.js';
 import { RequestBody, type BodyControl } from './body.js';
 
 export interface BodyFlow {
@@ -11,7 +11,8 @@ export interface BodyFlow {
   writeStderr(handle: number, chunk: string | Uint8Array): number;
 }
 
-const GONE = 0, FULL = 2;
+const { FILTER: F_FILTER, NO_BODY: F_NO_BODY } = RECORD_FLAGS;
+const { GONE, FULL } = REPLY;
 
 /** FILTER's DATA stream flows through its own call, like the body through its own. */
 class DataControl implements BodyControl {

@@ -4,10 +4,12 @@
 // and SCRIPT_NAME are the web server's, as CGI intends.
 import type { Request, ServerInfo } from '../tsgi/types.js';
 import { BaseRequest, type BodyFlow } from './base-request.js';
-import { F_AUTHORIZER, F_FILTER, F_STRIP_SCRIPT_NAME } from './flags.js';
+import { PAIR, RECORD, RECORD_FLAGS } from '../native/abi.js';
 import { latin1, SERVER_SOFTWARE, type ListenerInfo } from './request.js';
-const W_HEAD = 0, W_FLAGS = 1, W_PEER = 14, W_PEER_PORT = 16,
-  W_COUNT = 21, W_VARS = 22;
+const { HEAD: W_HEAD, FLAGS: W_FLAGS, PEER: W_PEER, PEER_PORT: W_PEER_PORT,
+  COUNT: W_COUNT, PAIRS: W_VARS } = RECORD;
+const { NAME: P_NAME, VALUE: P_VALUE, SIZE: P_SIZE } = PAIR;
+const { AUTHORIZER: F_AUTHORIZER, FILTER: F_FILTER, STRIP_SCRIPT_NAME: F_STRIP_SCRIPT_NAME } = RECORD_FLAGS;
 
 /** The variables that are Request properties: always a string, "" when not sent. */
 const ALWAYS = new Set(['REQUEST_METHOD', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'REQUEST_URI', 'CONTENT_TYPE',
@@ -48,11 +50,11 @@ export class CgiRequest extends BaseRequest implements Request {
       const m = new Map<string, string>();
       const n = this.u32[this.w + W_COUNT]!;
       for (let i = 0; i < n; i++) {
-        const at = this.w + W_VARS + 4 * i;
-        const nOff = this.head + this.u32[at]!;
-        const vOff = this.head + this.u32[at + 2]!;
-        const name = latin1(this.buf, nOff, nOff + this.u32[at + 1]!);
-        const value = latin1(this.buf, vOff, vOff + this.u32[at + 3]!);
+        const at = this.w + W_VARS + P_SIZE * i;
+        const nOff = this.head + this.u32[at + P_NAME]!;
+        const vOff = this.head + this.u32[at + P_VALUE]!;
+        const name = latin1(this.buf, nOff, nOff + this.u32[at + P_NAME + 1]!);
+        const value = latin1(this.buf, vOff, vOff + this.u32[at + P_VALUE + 1]!);
         const prev = m.get(name);
         if (prev === undefined) {
           m.set(name, value);

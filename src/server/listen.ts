@@ -2,8 +2,8 @@
 // made on them before anything is bound.
 import { isIP } from 'node:net';
 import { TsgiError } from '../errors.js';
+import type { PROTOCOLS } from '../native/abi.js';
 
-export const PROTOCOLS = { http: 0, uwsgi: 1, scgi: 2, fastcgi: 3 } as const;
 export type ListenProtocol = keyof typeof PROTOCOLS;
 
 /** One listener: an address string ("uwsgi:///run/app.sock") or the parts. */

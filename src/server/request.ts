@@ -1,14 +1,16 @@
 // The request as the app sees it: a view over the record the core wrote into
-// the batch buffer (see native/addon.cc for the layout). Strings are decoded
+// the batch buffer (layout in native/napi/abi.h). Strings are decoded
 // the first time they are read; nothing else is built per request.
 import type { Request, ServerInfo } from '../tsgi/types.js';
 import { BaseRequest, type BodyFlow } from './base-request.js';
-import { F_CONTENT_LENGTH, F_HTTP11 } from './flags.js';
+import { PAIR, RECORD, RECORD_FLAGS } from '../native/abi.js';
 import { derivedVar, derivedVars, SERVER_SOFTWARE, serverName, unescapePath } from './derived-vars.js';
 
-const W_HEAD = 0, W_FLAGS = 1, W_CL_LO = 2, W_CL_HI = 3, W_METHOD = 4, W_TARGET = 6,
-  W_PATH = 8, W_QUERY = 10, W_HOST = 12, W_PEER = 14, W_PEER_PORT = 16, W_LOCAL = 17,
-  W_LOCAL_PORT = 19, W_NHEADERS = 21, W_HEADERS = 22;
+const { HEAD: W_HEAD, FLAGS: W_FLAGS, LENGTH_LO: W_CL_LO, LENGTH_HI: W_CL_HI, METHOD: W_METHOD, TARGET: W_TARGET,
+  PATH: W_PATH, QUERY: W_QUERY, HOST: W_HOST, PEER: W_PEER, PEER_PORT: W_PEER_PORT, LOCAL: W_LOCAL,
+  LOCAL_PORT: W_LOCAL_PORT, COUNT: W_NHEADERS, PAIRS: W_HEADERS } = RECORD;
+const { NAME: P_NAME, VALUE: P_VALUE, SIZE: P_SIZE } = PAIR;
+const { CONTENT_LENGTH: F_CONTENT_LENGTH, HTTP11: F_HTTP11 } = RECORD_FLAGS;
 
 /** Per-listener facts a request needs. */
 export interface ListenerInfo {
@@ -121,12 +123,12 @@ export class HttpRequest extends BaseRequest implements Request {
       const n = this.u32[this.w + W_NHEADERS]!;
       const list: Array<readonly [string, string]> = [];
       for (let i = 0; i < n; i++) {
-        const at = this.w + W_HEADERS + 4 * i;
-        const nOff = this.head + this.u32[at]!;
-        const name = latin1(this.buf, nOff, nOff + this.u32[at + 1]!);
+        const at = this.w + W_HEADERS + P_SIZE * i;
+        const nOff = this.head + this.u32[at + P_NAME]!;
+        const name = latin1(this.buf, nOff, nOff + this.u32[at + P_NAME + 1]!);
         if (name.indexOf('_') !== -1) continue;
-        const vOff = this.head + this.u32[at + 2]!;
-        list.push([name, latin1(this.buf, vOff, vOff + this.u32[at + 3]!)]);
+        const vOff = this.head + this.u32[at + P_VALUE]!;
+        list.push([name, latin1(this.buf, vOff, vOff + this.u32[at + P_VALUE + 1]!)]);
       }
       this._headers = list;
     }
@@ -140,13 +142,13 @@ export class HttpRequest extends BaseRequest implements Request {
     const n = this.u32[this.w + W_NHEADERS]!;
     let found: string | undefined;
     for (let i = 0; i < n; i++) {
-      const at = this.w + W_HEADERS + 4 * i;
-      if (this.u32[at + 1] !== want) continue;
-      const nOff = this.head + this.u32[at]!;
+      const at = this.w + W_HEADERS + P_SIZE * i;
+      if (this.u32[at + P_NAME + 1] !== want) continue;
+      const nOff = this.head + this.u32[at + P_NAME]!;
       const candidate = latin1(this.buf, nOff, nOff + want);
       if (candidate.toLowerCase() !== lower || candidate.indexOf('_') !== -1) continue;
-      const vOff = this.head + this.u32[at + 2]!;
-      const value = latin1(this.buf, vOff, vOff + this.u32[at + 3]!);
+      const vOff = this.head + this.u32[at + P_VALUE]!;
+      const value = latin1(this.buf, vOff, vOff + this.u32[at + P_VALUE + 1]!);
       const sep = lower === 'cookie' ? '; ' : ', ';
       found = found === undefined ? value : found + sep + value;
     }

@@ -12,7 +12,7 @@ import { encodeHeaders } from './reply.js';
 import { appErrorBody, logAppError } from './app-call.js';
 import type { HttpRequest } from './request.js';
 import type { CgiRequest } from './cgi-request.js';
-import { F_HEAD } from './flags.js';
+import { RECORD_FLAGS, REPLY, REPLY_FLAGS } from '../native/abi.js';
 import type { RequestDone } from './access-log.js';
 
 export type AnyRequest = HttpRequest | CgiRequest;
@@ -21,8 +21,9 @@ export type AnyRequest = HttpRequest | CgiRequest;
 const openFile = promisify(fs.open);
 const statFile = promisify(fs.fstat);
 const closeFile = (fd: number): void => fs.close(fd, () => {});
-const GONE = 0, FULL = 2, OVERFLOW = 3;
-const FLAG_END = 1, FLAG_CLOSE = 2, FLAG_NO_DATE = 4;
+const { HEAD: F_HEAD } = RECORD_FLAGS;
+const { GONE, FULL, OVERFLOW } = REPLY;
+const { END: FLAG_END, CLOSE: FLAG_CLOSE, NO_DATE: FLAG_NO_DATE } = REPLY_FLAGS;
 
 export interface SendContext {
   readonly native: NativeServer;

@@ -6,15 +6,16 @@ import { TSGI_VERSION } from '../version.js';
 import type { App, Request, ServerInfo } from '../tsgi/types.js';
 import { appRunner } from './app-call.js';
 import { HttpRequest, type ListenerInfo } from './request.js';
-import { F_CGI } from './flags.js';
+import { EVENT_SLOTS, EVENTS, PROTOCOLS, RECORD, RECORD_FLAGS } from '../native/abi.js';
 import { CgiRequest } from './cgi-request.js';
 import type { RequestDone } from './access-log.js';
 import { Watchdog, type BlockedAction } from './watchdog.js';
-import { checkNetwork, isLoopback, LOOPBACK, parseListen, PROTOCOLS, type ListenProtocol, type ListenSpec }
-  from './listen.js';
+import { checkNetwork, isLoopback, LOOPBACK, parseListen, type ListenProtocol, type ListenSpec } from './listen.js';
 import { replySender, type AnyRequest } from './send.js';
 
-const EV = binding.events;
+const EV = EVENTS;
+const { SIZE: E_SIZE, TYPE: E_TYPE, HANDLE: E_HANDLE, A: E_A, B: E_B } = EVENT_SLOTS;
+const { CGI: F_CGI } = RECORD_FLAGS;
 
 export interface ServeOptions extends NativeServerOptions {
   /**
@@ -95,7 +96,7 @@ const defaultLog = (line: string): void => {
 export function serve(app: App, options: ServeOptions = {}): ServerHandle {
   if (typeof app !== 'function') throw new TsgiError('TSGI_ERR_APP_KIND', 'serve() needs a function');
   const log = options.log ?? defaultLog;
-  const shared = new Float64Array(4 * 1024);
+  const shared = new Float64Array(E_SIZE * 1024);
   const active = new Map<number, AnyRequest>();
   const listeners: ListenerInfo[] = [];
   const onDone = options.onRequestDone;
@@ -118,14 +119,15 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
     const ev = big ?? shared;
     let u32: Uint32Array | undefined;
     for (let i = 0; i < count; i++) {
-      const type = ev[4 * i]!;
-      const handle = ev[4 * i + 1]!;
-      const a = ev[4 * i + 2]!;
+      const at = E_SIZE * i;
+      const type = ev[at + E_TYPE]!;
+      const handle = ev[at + E_HANDLE]!;
+      const a = ev[at + E_A]!;
       if (type === EV.REQUEST) {
         u32 ??= new Uint32Array(buf.buffer, buf.byteOffset, buf.byteLength >>> 2);
         const rec = a >>> 2;
-        const listener = listeners[u32[rec + 20]!]!;
-        const req = u32[rec + 1]! & F_CGI
+        const listener = listeners[u32[rec + RECORD.LISTENER]!]!;
+        const req = u32[rec + RECORD.FLAGS]! & F_CGI
           ? new CgiRequest(buf, u32, rec, handle, listener, native)
           : new HttpRequest(buf, u32, rec, handle, listener, native);
         if (timed) req.startedAt = performance.now();
@@ -145,7 +147,7 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
       if (req === undefined) continue;
       switch (type) {
         case EV.BODY:
-          req.bodyIfUsed?.push(buf.subarray(a, a + ev[4 * i + 3]!));
+          req.bodyIfUsed?.push(buf.subarray(a, a + ev[at + E_B]!));
           break;
         case EV.BODY_END:
           req.bodyIfUsed?.end();
@@ -164,7 +166,7 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
           req.drained();
           break;
         case EV.DATA:
-          req.dataIfUsed?.push(buf.subarray(a, a + ev[4 * i + 3]!));
+          req.dataIfUsed?.push(buf.subarray(a, a + ev[at + E_B]!));
           break;
         case EV.DATA_END:
           req.dataIfUsed?.end();
