@@ -61,4 +61,26 @@ void check_feedings(size_t size, size_t split, size_t byte_from, InSteps&& in_st
   if (size <= kByteByByteMax) CHECK(agrees(in_steps(byte_from, 1)));
 }
 
+// For framers whose outcome is large (a var table: kept on the heap) with a
+// `result` that may be kAgain: parses the input whole with once(buf, len, out),
+// then fed in growing prefixes as check_feedings does, each answer `same` as
+// the whole one. Returns the whole input's outcome for further checks.
+template <class Outcome, class Once, class Same>
+std::unique_ptr<Outcome> check_whole_and_prefixes(const uint8_t* d, size_t size, size_t split, size_t byte_from,
+                                                  Once&& once, Same&& same) {
+  auto whole = std::make_unique<Outcome>();
+  auto buf = copy(d, size);
+  once(static_cast<const char*>(buf.get()), size, whole.get());
+  auto part = std::make_unique<Outcome>();
+  auto in_steps = [&](size_t first, size_t stride) -> const Outcome& {
+    feed_prefixes(d, size, first, stride, [&](const char* prefix, size_t k) {
+      once(prefix, k, part.get());
+      return part->result != decltype(part->result)::kAgain;
+    });
+    return *part;
+  };
+  check_feedings(size, split, byte_from, in_steps, [&](const Outcome& o) { return same(o, *whole); });
+  return whole;
+}
+
 }  // namespace tsgi::fuzz

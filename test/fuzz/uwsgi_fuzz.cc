@@ -137,19 +137,9 @@ void parse_once(const char* buf, size_t len, const Limits& lim, Outcome* o) {
 
 // Parsed whole, then fed in growing prefixes: the answers must agree.
 void check_consistency(const uint8_t* d, size_t size, const Limits& lim, size_t split) {
-  auto whole = std::make_unique<Outcome>();
-  auto buf = fuzz::copy(d, size);
-  parse_once(buf.get(), size, lim, whole.get());
+  auto once = [&](const char* buf, size_t len, Outcome* o) { parse_once(buf, len, lim, o); };
+  auto whole = fuzz::check_whole_and_prefixes<Outcome>(d, size, split, 0, once, same);
   if (whole->result == Result::kOk) check_packet(d, size, lim, whole->pkt);
-  auto part = std::make_unique<Outcome>();
-  auto in_steps = [&](size_t first, size_t stride) -> const Outcome& {
-    fuzz::feed_prefixes(d, size, first, stride, [&](const char* prefix, size_t k) {
-      parse_once(prefix, k, lim, part.get());
-      return part->result != Result::kAgain;
-    });
-    return *part;
-  };
-  fuzz::check_feedings(size, split, 0, in_steps, [&](const Outcome& o) { return same(o, *whole); });
 }
 
 }  // namespace

@@ -1,19 +1,14 @@
 // Persistent connections (RFC 9112 9.3): HTTP/1.1 stays open unless told to
 // close; HTTP/1.0 closes unless it asked for keep-alive, and then the reply
 // says so.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { serve, type ServerHandle } from 'tsgi';
+import { serve } from 'tsgi';
 import type { App } from 'tsgi';
-import { header, parseResponses, RawConnection, tempDir } from '../helpers/index.js';
+import { header, parseResponses, RawConnection } from '../helpers/index.js';
+import { LISTENER_KINDS, servedBefore } from '../helpers/served.js';
 
-for (const kind of ['tcp', 'unix'] as const) describe(`keep-alive over ${kind}`, () => {
-  let server: ServerHandle;
-  // A TCP port or a unix socket path: RawConnection.open takes either.
-  let port: number | string;
-  const dir = tempDir();
+for (const kind of LISTENER_KINDS) describe(`keep-alive over ${kind}`, () => {
   const remotePorts = new Set<string>();
   const app: App = async (req) => {
     remotePorts.add(req.REMOTE_PORT);
@@ -22,18 +17,10 @@ for (const kind of ['tcp', 'unix'] as const) describe(`keep-alive over ${kind}`,
     return { body: line };
   };
 
-  before(() => {
-    const listen = kind === 'tcp' ? '127.0.0.1:0' : path.join(dir, 's.sock');
-    server = serve(app, { listen, log: () => {} });
-    port = kind === 'tcp' ? server.addresses[0]!.port! : listen;
-  });
-  after(async () => {
-    await server.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const served = servedBefore(kind, app);
 
   test('HTTP/1.1: several requests on one socket, each answered, one after the other', async () => {
-    const c = await RawConnection.open(port);
+    const c = await RawConnection.open(served.port);
     try {
       remotePorts.clear();
       for (let i = 0; i < 5; i++) {
@@ -52,7 +39,7 @@ for (const kind of ['tcp', 'unix'] as const) describe(`keep-alive over ${kind}`,
   });
 
   test('HTTP/1.1 with a body on each request keeps the framing', async () => {
-    const c = await RawConnection.open(port);
+    const c = await RawConnection.open(served.port);
     try {
       await c.write('POST /read/a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello');
       await c.write('POST /read/b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
@@ -67,7 +54,7 @@ for (const kind of ['tcp', 'unix'] as const) describe(`keep-alive over ${kind}`,
   });
 
   test('a small Content-Length body the app does not read is skipped and the connection kept', async () => {
-    const c = await RawConnection.open(port);
+    const c = await RawConnection.open(served.port);
     try {
       await c.write('POST /ignored HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nGET /bad HT');
       await c.write('GET /next HTTP/1.1\r\nHost: x\r\n\r\n');
@@ -81,7 +68,7 @@ for (const kind of ['tcp', 'unix'] as const) describe(`keep-alive over ${kind}`,
   });
 
   test('HTTP/1.0 without keep-alive: the server closes after the reply', async () => {
-    const c = await RawConnection.open(port);
+    const c = await RawConnection.open(served.port);
     try {
       await c.write('GET /old HTTP/1.0\r\n\r\n');
       const [res] = await c.responses(1);
@@ -95,7 +82,7 @@ for (const kind of ['tcp', 'unix'] as const) describe(`keep-alive over ${kind}`,
   });
 
   test('HTTP/1.0 with Connection: keep-alive stays open and says so', async () => {
-    const c = await RawConnection.open(port);
+    const c = await RawConnection.open(served.port);
     try {
       remotePorts.clear();
       await c.write('GET /k1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
@@ -120,7 +107,7 @@ for (const kind of ['tcp', 'unix'] as const) describe(`keep-alive over ${kind}`,
   });
 
   test('HTTP/1.1 Connection: close closes after the reply', async () => {
-    const c = await RawConnection.open(port);
+    const c = await RawConnection.open(served.port);
     try {
       await c.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\n');
       await c.responses(1);
@@ -135,7 +122,7 @@ for (const kind of ['tcp', 'unix'] as const) describe(`keep-alive over ${kind}`,
   });
 
   test('HTTP/1.1 Connection: close among other options still closes', async () => {
-    const c = await RawConnection.open(port);
+    const c = await RawConnection.open(served.port);
     try {
       await c.write('GET /x HTTP/1.1\r\nHost: x\r\nConnection: TE, Close\r\n\r\n');
       const [res] = await c.responses(1);
@@ -147,7 +134,7 @@ for (const kind of ['tcp', 'unix'] as const) describe(`keep-alive over ${kind}`,
   });
 
   test('requests after Connection: close in the same write are not served', async () => {
-    const c = await RawConnection.open(port);
+    const c = await RawConnection.open(served.port);
     try {
       await c.write('GET /1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n');
       assert.equal(await c.waitClosed(2000), true);

@@ -1,18 +1,12 @@
 // Pipelining (RFC 9112 9.3.2): many requests in one write are answered in
 // the order they were sent, whatever order the app finishes them in.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { serve, type ServerHandle } from 'tsgi';
 import type { App } from 'tsgi';
-import { delay, RawConnection, tempDir } from '../helpers/index.js';
+import { delay, RawConnection } from '../helpers/index.js';
+import { LISTENER_KINDS, servedBefore } from '../helpers/served.js';
 
-for (const kind of ['tcp', 'unix'] as const) describe(`pipelining over ${kind}`, () => {
-  let server: ServerHandle;
-  // A TCP port or a unix socket path: RawConnection.open takes either.
-  let port: number | string;
-  const dir = tempDir();
+for (const kind of LISTENER_KINDS) describe(`pipelining over ${kind}`, () => {
   let bigCalls = 0;
   const app: App = async (req) => {
     if (req.PATH_INFO === '/big') {
@@ -26,18 +20,10 @@ for (const kind of ['tcp', 'unix'] as const) describe(`pipelining over ${kind}`,
     return { headers: [['X-Path', req.PATH_INFO]], body: `${req.PATH_INFO}${body ? ' ' + body : ''}` };
   };
 
-  before(() => {
-    const listen = kind === 'tcp' ? '127.0.0.1:0' : path.join(dir, 's.sock');
-    server = serve(app, { listen, log: () => {} });
-    port = kind === 'tcp' ? server.addresses[0]!.port! : listen;
-  });
-  after(async () => {
-    await server.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const served = servedBefore(kind, app);
 
   test('100 requests in one write get 100 responses, in order', async () => {
-    const c = await RawConnection.open(port);
+    const c = await RawConnection.open(served.port);
     try {
       let all = '';
       for (let i = 0; i < 100; i++) all += `GET /p/${i} HTTP/1.1\r\nHost: x\r\n\r\n`;
@@ -59,7 +45,7 @@ for (const kind of ['tcp', 'unix'] as const) describe(`pipelining over ${kind}`,
   });
 
   test('the order holds when earlier requests take longer in the app', async () => {
-    const c = await RawConnection.open(port);
+    const c = await RawConnection.open(served.port);
     try {
       let all = '';
       for (let i = 0; i < 10; i++) all += `GET /slow/${i}?wait=${(10 - i) * 5} HTTP/1.1\r\nHost: x\r\n\r\n`;
@@ -72,7 +58,7 @@ for (const kind of ['tcp', 'unix'] as const) describe(`pipelining over ${kind}`,
   });
 
   test('pipelined requests with bodies and a HEAD among them', async () => {
-    const c = await RawConnection.open(port);
+    const c = await RawConnection.open(served.port);
     try {
       const reqs = [
         'POST /b1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none',
@@ -90,7 +76,7 @@ for (const kind of ['tcp', 'unix'] as const) describe(`pipelining over ${kind}`,
   });
 
   test('100 pipelined requests split across many small writes', async () => {
-    const c = await RawConnection.open(port);
+    const c = await RawConnection.open(served.port);
     try {
       let all = '';
       for (let i = 0; i < 100; i++) all += `GET /s/${i} HTTP/1.1\r\nHost: x\r\n\r\n`;
@@ -106,7 +92,7 @@ for (const kind of ['tcp', 'unix'] as const) describe(`pipelining over ${kind}`,
   });
 
   test('unread request bodies in a pipeline are skipped, every request answered', async () => {
-    const c = await RawConnection.open(port);
+    const c = await RawConnection.open(served.port);
     try {
       let all = '';
       for (let i = 0; i < 50; i++) all += `PUT /u/${i} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n${'GET / HTTP/1.1\r\n'.repeat(62)}${'z'.repeat(8)}`;
@@ -120,7 +106,7 @@ for (const kind of ['tcp', 'unix'] as const) describe(`pipelining over ${kind}`,
   });
 
   test('a CRLF after a body, before the next request, is ignored (RFC 9112 2.2)', async () => {
-    const c = await RawConnection.open(port);
+    const c = await RawConnection.open(served.port);
     try {
       await c.write('POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n');
       const res = await c.responses(2);
@@ -131,7 +117,7 @@ for (const kind of ['tcp', 'unix'] as const) describe(`pipelining over ${kind}`,
   });
 
   test('a pipeline of large replies to a client that does not read stops early', async () => {
-    const c = await RawConnection.open(port);
+    const c = await RawConnection.open(served.port);
     try {
       bigCalls = 0;
       c.socket.pause();

@@ -5,19 +5,10 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { delay, requirePeer } from '../helpers/index.js';
+import { alive, delay, requirePeer } from '../helpers/index.js';
 import { Master, PID_APP, dir, get, wrk } from './helpers.js';
 
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('SIGTERM under load: a request in flight finishes, the master exits 0, --vacuum removes socket and pidfile', async (t) => {
   if (!requirePeer(t, 'wrk', 'wrk')) return;

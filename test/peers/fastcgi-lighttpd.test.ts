@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { delay, have, requirePeer, ROOT, tempDir, until } from '../helpers/index.js';
+import { alive, delay, have, requirePeer, ROOT, tempDir, until } from '../helpers/index.js';
 import { serve, type ServerHandle } from 'tsgi';
 import {
   childrenOf, fetchRaw, fillSnippet, freePort, startFcgiBackend, startLighttpd, UPLOAD_BYTES, type FcgiBackend, type Peer,
@@ -30,15 +30,6 @@ module.exports = async (req) => {
 `;
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('lighttpd mod_fastcgi', () => {
   const present = have('lighttpd');
