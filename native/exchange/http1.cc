@@ -61,37 +61,6 @@ size_t Http1Exchange::error_response(char* out, int status) {
   return http1::error_response(out, status, loop_.date_line());
 }
 
-int Http1Exchange::respond(Connection* c, double handle, int status, const char* headers, size_t headers_len,
-                           const char* body, size_t body_len, int64_t content_length, uint32_t flags) {
-  if (current(c, handle) && c->request_active && !c->reply.started && c->expect_continue && !c->continue_sent &&
-      c->in_state == Connection::In::kBody) {
-    if (!(flags & Loop::kEnd)) {
-      // A streamed reply to a request whose body is still unread (an echo, a
-      // transform): the app is about to read it, and after the final head a
-      // 100 could no longer be sent. A 100 followed by a final reply is always
-      // valid (RFC 9110 15.2.1).
-      c->out.append(http1::kContinue, sizeof(http1::kContinue) - 1);
-      c->continue_sent = true;
-    } else {
-      // The client waits for a 100 that will not come and will not send the
-      // body: the connection's framing is unknown (RFC 9110 10.1.1).
-      c->keep_alive = false;
-    }
-  }
-  return StreamExchange::respond(c, handle, status, headers, headers_len, body, body_len, content_length, flags);
-}
-
-int Http1Exchange::read_body(Connection* c, double handle, bool flowing) {
-  if (flowing && current(c, handle) && c->request_active && c->in_state == Connection::In::kBody &&
-      c->expect_continue && !c->continue_sent && !c->reply.started) {
-    // RFC 9110 10.1.1: the client waits for this before sending the body;
-    // it goes out only once the app asks for the body.
-    c->out.append(http1::kContinue, sizeof(http1::kContinue) - 1);
-    c->continue_sent = true;
-  }
-  return StreamExchange::read_body(c, handle, flowing);
-}
-
 }  // namespace tsgi
 
 namespace tsgi {

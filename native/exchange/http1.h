@@ -1,6 +1,7 @@
 // HTTP/1.1 (RFC 9112): requests one after another on a kept-alive
-// connection, pipelined; bodies by Content-Length or chunked; replies with a
-// status line, Date and their framing; 100-continue when the app reads.
+// connection, pipelined; bodies by Content-Length or chunked, and
+// 100-continue (the stream cycle's, which only HTTP turns on); replies with
+// a status line, Date and their framing.
 #pragma once
 
 #include "exchange/stream.h"
@@ -13,9 +14,6 @@ class Http1Exchange final : public StreamExchange {
   using StreamExchange::StreamExchange;
 
   bool client_speaks_first() const override { return false; }
-  int respond(Connection* c, double handle, int status, const char* headers, size_t headers_len,
-              const char* body, size_t body_len, int64_t content_length, uint32_t flags) override;
-  int read_body(Connection* c, double handle, bool flowing) override;
 
  protected:
   bool parse_head(Connection* c) override;

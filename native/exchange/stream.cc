@@ -183,6 +183,20 @@ int StreamExchange::respond(Connection* c, double handle, int status, const char
     c->keep_alive = false;
   }
   bool ends = (flags & Loop::kEnd) != 0;
+  if (c->expect_continue && !c->continue_sent && c->in_state == Connection::In::kBody) {
+    if (!ends) {
+      // A streamed reply to a request whose body is still unread (an echo, a
+      // transform): the app is about to read it, and after the final head a
+      // 100 could no longer be sent. A 100 followed by a final reply is always
+      // valid (RFC 9110 15.2.1).
+      c->out.append(http1::kContinue, sizeof(http1::kContinue) - 1);
+      c->continue_sent = true;
+    } else {
+      // The client waits for a 100 that will not come and will not send the
+      // body: the connection's framing is unknown (RFC 9110 10.1.1).
+      c->keep_alive = false;
+    }
+  }
   c->reply.begin(status, ends, body_len, content_length, can_chunk(c));
   // Neither a length nor chunks: the close delimits the body.
   if (c->reply.framing == http1::kFrameClose) c->keep_alive = false;
@@ -307,7 +321,15 @@ void StreamExchange::reply_done(Connection* c) {
 int StreamExchange::read_body(Connection* c, double handle, bool flowing) {
   if (!current(c, handle) || !c->request_active) return kReplyGone;
   c->body_flowing = flowing;
-  if (flowing && c->in_state == Connection::In::kBody) c->recv_since_ms = loop_.now();
+  if (flowing && c->in_state == Connection::In::kBody) {
+    if (c->expect_continue && !c->continue_sent && !c->reply.started) {
+      // RFC 9110 10.1.1: the client waits for this before sending the body;
+      // it goes out only once the app asks for the body.
+      c->out.append(http1::kContinue, sizeof(http1::kContinue) - 1);
+      c->continue_sent = true;
+    }
+    c->recv_since_ms = loop_.now();
+  }
   loop_.mark_dirty(c);
   return kReplyOk;
 }
