@@ -133,14 +133,6 @@ void Loop::destroy_all() {
   }
 }
 
-Connection* Loop::find(double handle) {
-  uint32_t slot = 0;
-  if (!handle::slot_of(handle, &slot) || slot >= slots_.size()) return nullptr;
-  Connection* c = slots_[slot];
-  if (!c || c->closed) return nullptr;
-  return c;  // its exchange checks that the handle names a live request
-}
-
 int Loop::run_ready() {
   PollEvent events[kPollBatch];
   int total = 0;
@@ -278,12 +270,6 @@ void Loop::on_conn_event(Connection* c, uint32_t flags) {
   if (!c->closed) settle(c);
 }
 
-double Loop::next_handle(const Connection* c) {
-  uint32_t request = ++next_request_;
-  if (request == 0) request = ++next_request_;  // 0 is no request
-  return handle::pack(request, c->slot);
-}
-
 void Loop::send_raw_and_close(Connection* c, const char* data, size_t len) {
   c->out.append(data, len);
   c->keep_alive = false;
@@ -291,12 +277,6 @@ void Loop::send_raw_and_close(Connection* c, const char* data, size_t len) {
   c->in_state = Connection::In::kBodyDone;
   c->consume(c->in_len());
   mark_dirty(c);
-}
-
-void Loop::mark_dirty(Connection* c) {
-  if (c->dirty || c->closed) return;
-  c->dirty = true;
-  dirty_.push_back(c);
 }
 
 bool Loop::flush_dirty() {
@@ -453,11 +433,6 @@ void Loop::sweep(uint64_t now_ms) {
 }
 
 // ---- replies ---------------------------------------------------------------
-
-int Loop::backpressure(Connection* c) {
-  mark_dirty(c);
-  return c->out.size() > opts_.out_high_water ? kReplyFull : kReplyOk;
-}
 
 int Loop::respond(double handle, int status, const char* headers, size_t headers_len,
                   const char* body, size_t body_len, int64_t content_length, uint32_t flags) {

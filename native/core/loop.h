@@ -18,8 +18,10 @@
 #include <string>
 #include <vector>
 
+#include "conn/connection.h"
 #include "conn/out_queue.h"
 #include "core/exchange.h"
+#include "core/handle.h"
 #include "napi/abi.h"
 #include "net/allow.h"
 #include "net/socket.h"
@@ -161,22 +163,41 @@ class Loop {
   bool closing() const { return closing_; }  // close() was called: no keep-alive from now on
   uint64_t now() const { return now_ms_; }
   const char* date_line() { return date_.line(); }
-  // The handle of a new request on c.
-  double next_handle(const Connection* c);
+  // The handle of a new request on c. (Inline, as the calls below: each
+  // runs once or more per request, from the exchanges' files.)
+  double next_handle(const Connection* c) {
+    uint32_t request = ++next_request_;
+    if (request == 0) request = ++next_request_;  // 0 is no request
+    return handle::pack(request, c->slot);
+  }
   // c is to be written (and its input resumed) at the batch's end.
-  void mark_dirty(Connection* c);
+  void mark_dirty(Connection* c) {
+    if (c->dirty || c->closed) return;
+    c->dirty = true;
+    dirty_.push_back(c);
+  }
   // Writes c's output now (a large borrowed body). May close c.
   void flush(Connection* c);
   // After a reply call queued output: kReplyFull when the app should wait
   // for on_drain (the exchange records that on its reply), else kReplyOk.
-  int backpressure(Connection* c);
+  int backpressure(Connection* c) {
+    mark_dirty(c);
+    return c->out.size() > opts_.out_high_water ? kReplyFull : kReplyOk;
+  }
   // A canned reply in another protocol than the listener's (an HTTP client
   // on a uwsgi socket), then close; nothing more is read.
   void send_raw_and_close(Connection* c, const char* data, size_t len);
   void close_conn(Connection* c);
 
  private:
-  Connection* find(double handle);
+  // The open connection a handle's slot names; its exchange checks that the
+  // handle names a live request of it.
+  Connection* find(double handle) {
+    uint32_t slot = 0;
+    if (!handle::slot_of(handle, &slot) || slot >= slots_.size()) return nullptr;
+    Connection* c = slots_[slot];
+    return c && !c->closed ? c : nullptr;
+  }
   void on_listener_ready(Listener& l);
   void on_conn_event(Connection* c, uint32_t flags);
   void watch_listeners(bool on);
