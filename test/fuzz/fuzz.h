@@ -40,6 +40,33 @@ inline uint32_t hash(const uint8_t* d, size_t n) {  // FNV-1a
 // A split point in [0, size] derived from the input's hash.
 inline size_t split_of(uint32_t h, size_t size) { return size ? h % (size + 1) : 0; }
 
+// Two slices (offset and length into one buffer) are the same view.
+template <class Slice>
+bool same_slice(const Slice& a, const Slice& b) {
+  return a.off == b.off && a.len == b.len;
+}
+
+// Two var tables (a count, then name and value slices) hold the same views.
+template <class Vars>
+bool same_vars(const Vars& x, const Vars& y) {
+  if (x.count != y.count) return false;
+  for (uint32_t i = 0; i < x.count; ++i)
+    if (!same_slice(x.vars[i].name, y.vars[i].name) || !same_slice(x.vars[i].value, y.vars[i].value)) return false;
+  return true;
+}
+
+// The limits the CGI-style drivers try on each input, each passed to f: the
+// defaults, tight ones (a 64-byte block, 4 vars), and ones from the input.
+template <class Limits, class F>
+void for_each_cgi_limits(uint32_t h, size_t split, F&& f) {
+  Limits sets[3];
+  sets[1].max_block = 64;
+  sets[1].max_vars = 4;
+  sets[2].max_block = static_cast<uint32_t>(split);
+  sets[2].max_vars = (h >> 8) % 8;
+  for (const Limits& lim : sets) f(lim);
+}
+
 // Feeds d[0, k) for k = first, first + stride, ... and at last size, each
 // prefix in its own exact-size buffer, to once(buf, k), which returns true
 // when it has an answer other than "again"; stops at the first such answer.

@@ -30,22 +30,15 @@ struct Outcome {
   Request req;
 };
 
-bool same_slice(http1::Slice a, http1::Slice b) { return a.off == b.off && a.len == b.len; }
-
 bool same(const Outcome& a, const Outcome& b) {
   if (a.result != b.result) return false;
   if (a.result == Result::kError) return a.err == b.err && a.detail == b.detail;
   if (a.result == Result::kAgain) return true;
   const Request& x = a.req;
   const Request& y = b.req;
-  if (x.head_len != y.head_len || x.content_length != y.content_length ||
-      x.vars.count != y.vars.count)
+  if (x.head_len != y.head_len || x.content_length != y.content_length)
     return false;
-  for (uint32_t i = 0; i < x.vars.count; ++i)
-    if (!same_slice(x.vars.vars[i].name, y.vars.vars[i].name) ||
-        !same_slice(x.vars.vars[i].value, y.vars.vars[i].value))
-      return false;
-  return true;
+  return fuzz::same_vars(x.vars, y.vars);
 }
 
 uint32_t max_vars_of(const Limits& lim) {
@@ -177,11 +170,6 @@ void check_consistency(const uint8_t* d, size_t size, const Limits& lim, size_t 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint32_t h = fuzz::hash(data, size);
   size_t split = fuzz::split_of(h, size);
-  Limits limit_sets[3];
-  limit_sets[1].max_block = 64;
-  limit_sets[1].max_vars = 4;
-  limit_sets[2].max_block = static_cast<uint32_t>(split);
-  limit_sets[2].max_vars = (h >> 8) % 8;
-  for (const Limits& lim : limit_sets) check_consistency(data, size, lim, split);
+  fuzz::for_each_cgi_limits<Limits>(h, split, [&](const Limits& lim) { check_consistency(data, size, lim, split); });
   return 0;
 }
