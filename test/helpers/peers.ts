@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { dispatch, serve, type ServerHandle } from 'tsgi';
 import type { App, HeaderList, Reply as TsgiReply, Request } from 'tsgi';
 import { delay, have, requirePeer, ROOT, tempDir, until } from './index.js';
+import { TsgiProcess } from './tsgi-process.js';
 
 // ---- the snippets of docs/deploy.md ------------------------------------------
 
@@ -48,6 +49,23 @@ export function fillSnippet(name: string, replace: Record<string, string>): stri
     text = text.split(from).join(to);
   }
   return text;
+}
+
+/**
+ * The line of deploy.md's `block` that starts with `prefix`, run as written
+ * (bin/tsgi for "tsgi") in `dir`, with /run/app.sock and app.js replaced by
+ * `sock` and an app module of `appSource` there; resolves once it serves.
+ */
+export async function startDocCommand(dir: string, opts: { block: string; prefix: string; sock: string; appSource: string }):
+  Promise<{ command: string; sock: string; proc: TsgiProcess }> {
+  const line = deploySnippet(opts.block).split('\n').find((l) => l.startsWith(opts.prefix));
+  if (!line) throw new Error(`docs/deploy.md: no "${opts.prefix}..." line in the ${opts.block} block`);
+  const command = line.replace(/#.*$/, '').trim();
+  const app = path.join(dir, 'cli-app.js');
+  fs.writeFileSync(app, opts.appSource);
+  const sock = path.join(dir, opts.sock);
+  const args = command.split(/\s+/).slice(1).map((a) => (a === '/run/app.sock' ? sock : a === 'app.js' ? app : a));
+  return { command, sock, proc: await TsgiProcess.start(args, { cwd: dir }) };
 }
 
 // ---- processes ----------------------------------------------------------------

@@ -10,11 +10,10 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { delay } from '../helpers/index.js';
-import { TsgiProcess } from '../helpers/tsgi-process.js';
+import type { TsgiProcess } from '../helpers/tsgi-process.js';
 import {
-  copyFastcgiParams, deploySnippet, fetchRaw, fillSnippet, freePort, peerSuite, routeTests, startFcgiBackend,
+  copyFastcgiParams, fetchRaw, fillSnippet, freePort, peerSuite, routeTests, startDocCommand, startFcgiBackend,
   startNginx, type FcgiBackend, type Route,
 } from '../helpers/peers.js';
 
@@ -49,19 +48,11 @@ const routes: NginxRoute[] = [
 // the temp dir), behind the nginx-fastcgi-unix snippet.
 const cli = { port: 0, sock: '', command: '', proc: undefined as TsgiProcess | undefined };
 
-function docCommand(): string {
-  const line = deploySnippet('fastcgi-commands').split('\n').find((l) => l.startsWith('tsgi --fastcgi-socket /run/app.sock '));
-  if (!line) throw new Error('docs/deploy.md: no "tsgi --fastcgi-socket /run/app.sock ..." line in the fastcgi-commands block');
-  return line.replace(/#.*$/, '').trim();
-}
-
 async function startCli(dir: string): Promise<void> {
-  const app = path.join(dir, 'cli-app.js');
-  fs.writeFileSync(app, 'module.exports = (req) => ({ body: `cli ${req.tsgi.protocol} ${req.SCRIPT_NAME}|${req.PATH_INFO}` });\n');
-  cli.sock = path.join(dir, 'cli-fcgi.sock');
-  cli.command = docCommand();
-  const args = cli.command.split(/\s+/).slice(1).map((a) => (a === '/run/app.sock' ? cli.sock : a === 'app.js' ? app : a));
-  cli.proc = await TsgiProcess.start(args, { cwd: dir });
+  Object.assign(cli, await startDocCommand(dir, {
+    block: 'fastcgi-commands', prefix: 'tsgi --fastcgi-socket /run/app.sock ', sock: 'cli-fcgi.sock',
+    appSource: 'module.exports = (req) => ({ body: `cli ${req.tsgi.protocol} ${req.SCRIPT_NAME}|${req.PATH_INFO}` });\n',
+  }));
 }
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

@@ -4,10 +4,9 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { TsgiProcess } from '../helpers/tsgi-process.js';
+import type { TsgiProcess } from '../helpers/tsgi-process.js';
 import {
-  deploySnippet, fetchRaw, fillSnippet, freePort, peerSuite, routeTests, selfSignedCert, startNginx, tlsTest,
+  fetchRaw, fillSnippet, freePort, peerSuite, routeTests, selfSignedCert, startDocCommand, startNginx, tlsTest,
   type Backend, type Route,
 } from '../helpers/peers.js';
 
@@ -45,19 +44,11 @@ const stockScgi = { port: 0 };
 // the temp dir), behind the nginx-uwsgi-unix snippet.
 const cli = { port: 0, sock: '', command: '', proc: undefined as TsgiProcess | undefined };
 
-function docCommand(): string {
-  const line = deploySnippet('tsgi-commands').split('\n').find((l) => l.startsWith('tsgi --socket /run/app.sock '));
-  if (!line) throw new Error('docs/deploy.md: no "tsgi --socket /run/app.sock ..." line in the tsgi-commands block');
-  return line.replace(/#.*$/, '').trim();
-}
-
 async function startCli(dir: string): Promise<void> {
-  const app = path.join(dir, 'cli-app.js');
-  fs.writeFileSync(app, 'module.exports = (req) => ({ body: `cli ${req.tsgi.protocol} ${req.PATH_INFO}` });\n');
-  cli.sock = path.join(dir, 'cli.sock');
-  cli.command = docCommand();
-  const args = cli.command.split(/\s+/).slice(1).map((a) => (a === '/run/app.sock' ? cli.sock : a === 'app.js' ? app : a));
-  cli.proc = await TsgiProcess.start(args, { cwd: dir });
+  Object.assign(cli, await startDocCommand(dir, {
+    block: 'tsgi-commands', prefix: 'tsgi --socket /run/app.sock ', sock: 'cli.sock',
+    appSource: 'module.exports = (req) => ({ body: `cli ${req.tsgi.protocol} ${req.PATH_INFO}` });\n',
+  }));
 }
 
 describe('nginx', () => {
