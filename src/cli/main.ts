@@ -10,7 +10,7 @@ import { versionLine } from './doctor.js';
 import { helpText, parseArgs, type Route } from './flags.js';
 import { activatedListeners } from './socket-activation.js';
 import { binding } from '../native/load.js';
-import { masterConfigOrExit } from '../master/config.js';
+import { masterConfig, type MasterConfig, type MasterOptions } from '../master/config.js';
 import { runMaster } from '../master/master.js';
 import { bindForCli } from './listeners.js';
 import { workerMode } from '../master/worker.js';
@@ -30,6 +30,15 @@ import type { CliOptions } from './flags.js';
 function die(message: string, code: number): never {
   process.stderr.write(`tsgi: ${message}\n`);
   process.exit(code);
+}
+
+/** masterConfig, with a usage error ending the process as the other flags' do (exit 2). */
+function masterConfigOrExit(o: MasterOptions): MasterConfig | undefined {
+  try {
+    return masterConfig(o);
+  } catch (err) {
+    die(err instanceof Error ? err.message : String(err), 2);
+  }
 }
 
 export async function main(argv: readonly string[]): Promise<void> {

@@ -7,8 +7,8 @@ import type { CliOptions } from './flags.js';
 /**
  * The flags' limits and timeouts, with what only the caller knows (`site`:
  * listeners, allow-list, hooks, process shape). Socket file mode and owner are
- * not here: they apply where the socket is bound, which for threads is
- * bindListeners in threads.ts, before any thread starts.
+ * not here: they apply where the socket is bound (bindForCli in
+ * listeners.ts), which for threads is before any thread starts.
  */
 export function serveOptions(opts: CliOptions, site: ServeOptions): ServeOptions {
   return {

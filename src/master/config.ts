@@ -69,13 +69,3 @@ export function masterConfig(o: MasterOptions): MasterConfig | undefined {
     shutdownTimeoutMs: o.shutdownTimeout ?? 10_000,
   };
 }
-
-/** masterConfig, with a usage error ending the process as the CLI's own do (exit 2). */
-export function masterConfigOrExit(o: MasterOptions): MasterConfig | undefined {
-  try {
-    return masterConfig(o);
-  } catch (err) {
-    process.stderr.write(`tsgi: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(2);
-  }
-}
