@@ -46,7 +46,7 @@ const ALL = [
   { name: 'tsgi', file: 'servers/tsgi.mjs' },
   { name: 'node:http', file: 'servers/node-http.mjs' },
   { name: 'fastify', file: 'servers/fastify.mjs' },
-  // --suite=adapters: the same app both ways (issue 5's comparisons).
+  // --suite=adapters: the same app both ways (the adapters' comparisons).
   { name: 'tsgi-bare-node', file: 'servers/tsgi-bare-node.mjs' },
   { name: 'express-tsgi', file: 'servers/express-tsgi.mjs' },
   { name: 'express-node', file: 'servers/express-node.mjs' },
