@@ -20,6 +20,23 @@ function platformName() {
   return `${name}-${process.env.LIBC || (fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc')}`;
 }
 
+/** The most recently modified of these files and the files under these folders. */
+function newestSource(...entries) {
+  let newest;
+  const visit = (p) => {
+    let st;
+    try {
+      st = fs.statSync(p);
+    } catch {
+      return;
+    }
+    if (st.isDirectory()) for (const e of fs.readdirSync(p)) visit(path.join(p, e));
+    else if (newest === undefined || st.mtimeMs > newest.mtime) newest = { file: p, mtime: st.mtimeMs };
+  };
+  entries.forEach(visit);
+  return newest;
+}
+
 /** Why no prebuild (or earlier build) will do, or undefined when one loads. */
 function whyCompile() {
   let file;
@@ -27,6 +44,15 @@ function whyCompile() {
     file = require('node-gyp-build').resolve(root);
   } catch {
     return `no prebuilt binary for ${platformName()}`;
+  }
+  // A checkout's own build, after a pull changed the sources: rebuild it, or
+  // the new JavaScript would meet an addon older than itself.
+  if (!file.split(path.sep).includes('prebuilds')) {
+    const built = fs.statSync(file).mtimeMs;
+    const stale = newestSource(path.join(root, 'native'), path.join(root, 'binding.gyp'));
+    if (stale !== undefined && stale.mtime > built) {
+      return `${path.relative(root, file)} is older than ${path.relative(root, stale.file)}`;
+    }
   }
   const r = spawnSync(process.execPath, ['-e', 'require(process.argv[1])', file],
     { encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
