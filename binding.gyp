@@ -139,7 +139,10 @@
             "native/napi/testing_addon.cc",
             "native/napi/parser_binding.cc",
             "native/napi/cgi_binding.cc",
-            "native/napi/fastcgi_binding.cc"
+            "native/napi/fastcgi_binding.cc",
+            "native/napi/ws_binding.cc",
+            "native/proto/ws/framer.cc",
+            "native/proto/ws/writer.cc"
           ]
         }
       ]

@@ -1,7 +1,8 @@
 // tsgi_testing.node: the framers' test hooks (parser_binding.cc,
-// cgi_binding.cc, fastcgi_binding.cc) as an addon of their own, which only
-// the tests load (test/helpers/testing-addon.ts). It is built in a checkout,
-// never shipped: the tsgi.node users install exports no test hook.
+// cgi_binding.cc, fastcgi_binding.cc, ws_binding.cc) as an addon of their
+// own, which only the tests load (test/helpers/testing-addon.ts). It is
+// built in a checkout, never shipped: the tsgi.node users install exports no
+// test hook.
 #include <napi.h>
 
 namespace tsgi {
@@ -9,6 +10,7 @@ namespace tsgi {
 void InitParserTesting(Napi::Env env, Napi::Object exports);
 void InitCgiTesting(Napi::Env env, Napi::Object exports);
 void InitFastcgiTesting(Napi::Env env, Napi::Object exports);
+void InitWsTesting(Napi::Env env, Napi::Object exports);
 
 }  // namespace tsgi
 
@@ -16,6 +18,7 @@ static Napi::Object InitTesting(Napi::Env env, Napi::Object exports) {
   tsgi::InitParserTesting(env, exports);
   tsgi::InitCgiTesting(env, exports);
   tsgi::InitFastcgiTesting(env, exports);
+  tsgi::InitWsTesting(env, exports);
   return exports;
 }
 

@@ -14,7 +14,8 @@ import { ROOT, tempDir } from '../helpers/index.js';
 import { TESTING_ADDON, hooks } from '../helpers/testing-addon.js';
 
 const HOOKS = ['parseHead', 'decodeChunked', 'parseUwsgi', 'parseScgi', 'fcgiDecode', 'fcgiEncodeStdout',
-  'fcgiEndRequest', 'fcgiUnknownType', 'fcgiGetValuesResult'];
+  'fcgiEndRequest', 'fcgiUnknownType', 'fcgiGetValuesResult', 'wsDecode', 'wsHeader', 'wsFrame', 'wsClose',
+  'wsUtf8Prefix', 'wsErrors'];
 const LOADGEN = ['benchStart'];
 
 const work = tempDir('tsgi-exports-');

@@ -41,6 +41,32 @@ export interface FcgiEvent {
   position?: number;
 }
 
+/** One event of wsDecode. */
+export interface WsEvent {
+  type: 'frame' | 'data' | 'messageEnd' | 'ping' | 'pong' | 'close' | 'error' | 'incomplete';
+  opcode?: number;
+  /** The message's opcode (1 text, 2 binary); for an error, the error's text. */
+  message?: number | string;
+  fin?: boolean;
+  rsv1?: boolean;
+  /** A BigInt above 2^53. */
+  length?: number | bigint;
+  data?: Buffer;
+  /** close: the code received (0: none); error: the code to close with. */
+  code?: number;
+  reason?: Buffer;
+  error?: string;
+  detail?: number | bigint;
+  position?: number | bigint;
+}
+
+export interface WsLimits {
+  maxFrame?: number | bigint;
+  maxMessage?: number | bigint;
+  allowRsv1?: boolean;
+  requireMask?: boolean;
+}
+
 export interface TestingBinding {
   parseHead(buf: Uint8Array, maxHead?: number, maxHeaders?: number, maxTarget?: number): ParsedHead;
   decodeChunked(buf: Uint8Array, pieceSize: number): {
@@ -71,6 +97,22 @@ export interface TestingBinding {
   /** The GET_VALUES_RESULT answering a GET_VALUES query for these names. */
   fcgiGetValuesResult(names: string[], values: { maxConns?: number; maxReqs?: number; mpxsConns?: boolean },
     pad?: boolean): Buffer;
+  /**
+   * The WebSocket frame decoder (native/napi/ws_binding.cc). Decodes buf whole and in
+   * pieces of pieceSize (0/absent: byte by byte and every two-way split) and throws
+   * unless all give the same events.
+   */
+  wsDecode(buf: Uint8Array, pieceSize?: number, limits?: WsLimits): WsEvent[];
+  /** A server frame header, or null for one no peer may receive. */
+  wsHeader(opcode: number, fin: boolean, length: number | bigint, rsv1?: boolean): Buffer | null;
+  /** A server frame: header and payload, or null. */
+  wsFrame(opcode: number, fin: boolean, payload: Uint8Array, rsv1?: boolean): Buffer | null;
+  /** A close frame (code 0: no body), the reason cut on a character boundary; or null. */
+  wsClose(code: number, reason: Uint8Array): Buffer | null;
+  /** How many bytes of s fit in max without cutting a UTF-8 sequence. */
+  wsUtf8Prefix(s: Uint8Array, max: number): number;
+  /** The WebSocket framer's errors, name -> text and close code, in enum order. */
+  wsErrors(): Record<string, { text: string; code: number }>;
 }
 
 /** The file the hooks are loaded from. */
