@@ -142,6 +142,7 @@
             "native/napi/fastcgi_binding.cc",
             "native/napi/ws_binding.cc",
             "native/proto/ws/framer.cc",
+            "native/proto/ws/handshake.cc",
             "native/proto/ws/writer.cc"
           ]
         }

@@ -6,6 +6,8 @@
 //   wsClose(code, reason)                     -> Buffer | null
 //   wsUtf8Prefix(buf, max)                    -> number
 //   wsErrors()                                -> {name: {text, code}}, in enum order
+//   wsSha1(buf, pieceSize?)                   -> Buffer (20 bytes)
+//   wsAccept(key) -> string, wsKeyValid(key) -> bool, wsVersionValid(v) -> bool
 // wsDecode runs the Decoder over a copy of buf whole and again in pieces of
 // pieceSize bytes (0 or absent: byte by byte, and split in two at every
 // offset), each on a fresh copy since payload is unmasked in place, and
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "proto/ws/framer.h"
+#include "proto/ws/handshake.h"
 #include "proto/ws/writer.h"
 
 namespace tsgi {
@@ -308,6 +311,43 @@ Napi::Value WsErrors(const Napi::CallbackInfo& info) {
   return all;
 }
 
+// SHA-1 of buf, fed whole or in pieces of pieceSize.
+Napi::Value WsSha1(const Napi::CallbackInfo& info) {
+  Napi::Buffer<char> buf = buffer_arg(info, 0);
+  size_t piece = info.Length() > 1 && !info[1].IsUndefined()
+                     ? static_cast<size_t>(number_arg(info, 1, 4294967295.0, "pieceSize")) : 0;
+  if (piece == 0) piece = buf.Length() ? buf.Length() : 1;
+  Sha1 sha;
+  for (size_t at = 0; at < buf.Length(); at += piece)
+    sha.update(buf.Data() + at, buf.Length() - at < piece ? buf.Length() - at : piece);
+  uint8_t d[20];
+  sha.finish(d);
+  return Napi::Buffer<char>::Copy(info.Env(), reinterpret_cast<char*>(d), 20);
+}
+
+std::string string_arg(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString())
+    throw Napi::TypeError::New(info.Env(), "argument must be a string");
+  return info[0].As<Napi::String>().Utf8Value();
+}
+
+Napi::Value WsAccept(const Napi::CallbackInfo& info) {
+  const std::string key = string_arg(info);
+  char out[kAcceptLen];
+  accept_key(key.data(), key.size(), out);
+  return Napi::String::New(info.Env(), out, kAcceptLen);
+}
+
+Napi::Value WsKeyValid(const Napi::CallbackInfo& info) {
+  const std::string key = string_arg(info);
+  return Napi::Boolean::New(info.Env(), key_valid(key.data(), key.size()));
+}
+
+Napi::Value WsVersionValid(const Napi::CallbackInfo& info) {
+  const std::string v = string_arg(info);
+  return Napi::Boolean::New(info.Env(), version_valid(v.data(), v.size()));
+}
+
 }  // namespace
 
 void InitWsTesting(Napi::Env env, Napi::Object exports) {
@@ -317,6 +357,10 @@ void InitWsTesting(Napi::Env env, Napi::Object exports) {
   exports.Set("wsClose", Napi::Function::New(env, WsClose, "wsClose"));
   exports.Set("wsUtf8Prefix", Napi::Function::New(env, WsUtf8Prefix, "wsUtf8Prefix"));
   exports.Set("wsErrors", Napi::Function::New(env, WsErrors, "wsErrors"));
+  exports.Set("wsSha1", Napi::Function::New(env, WsSha1, "wsSha1"));
+  exports.Set("wsAccept", Napi::Function::New(env, WsAccept, "wsAccept"));
+  exports.Set("wsKeyValid", Napi::Function::New(env, WsKeyValid, "wsKeyValid"));
+  exports.Set("wsVersionValid", Napi::Function::New(env, WsVersionValid, "wsVersionValid"));
 }
 
 }  // namespace tsgi

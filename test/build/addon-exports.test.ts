@@ -15,7 +15,7 @@ import { TESTING_ADDON, hooks } from '../helpers/testing-addon.js';
 
 const HOOKS = ['parseHead', 'decodeChunked', 'parseUwsgi', 'parseScgi', 'fcgiDecode', 'fcgiEncodeStdout',
   'fcgiEndRequest', 'fcgiUnknownType', 'fcgiGetValuesResult', 'wsDecode', 'wsHeader', 'wsFrame', 'wsClose',
-  'wsUtf8Prefix', 'wsErrors'];
+  'wsUtf8Prefix', 'wsErrors', 'wsSha1', 'wsAccept', 'wsKeyValid', 'wsVersionValid'];
 const LOADGEN = ['benchStart'];
 
 const work = tempDir('tsgi-exports-');

@@ -113,6 +113,14 @@ export interface TestingBinding {
   wsUtf8Prefix(s: Uint8Array, max: number): number;
   /** The WebSocket framer's errors, name -> text and close code, in enum order. */
   wsErrors(): Record<string, { text: string; code: number }>;
+  /** SHA-1 of buf (native/proto/ws/handshake.cc), fed whole or in pieces of pieceSize. */
+  wsSha1(buf: Uint8Array, pieceSize?: number): Buffer;
+  /** Sec-WebSocket-Accept for a Sec-WebSocket-Key. */
+  wsAccept(key: string): string;
+  /** A Sec-WebSocket-Key is base64 of 16 bytes. */
+  wsKeyValid(key: string): boolean;
+  /** A Sec-WebSocket-Version is 13. */
+  wsVersionValid(version: string): boolean;
 }
 
 /** The file the hooks are loaded from. */

@@ -5,6 +5,7 @@
 // Autobahn|Testsuite sections they follow where there is one.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ROOT } from '../helpers/index.js';
@@ -481,6 +482,60 @@ function fuzzFiles(folder: 'corpus' | 'regressions'): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).filter((f) => !f.startsWith('.')).sort().map((f) => join(dir, f));
 }
+
+describe('the opening handshake (RFC 6455 4.2, RFC 3174)', () => {
+  test('SHA-1: the RFC 3174 test vectors, whole and in pieces', () => {
+    const vectors: [Buffer, string][] = [
+      [Buffer.from('abc'), 'a9993e364706816aba3e25717850c26c9cd0d89d'],
+      [Buffer.from('abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq'),
+        '84983e441c3bd26ebaae4aa1f95129e5e54670f1'],
+      [Buffer.alloc(1000000, 'a'), '34aa973cd4c4daa4f61eeb2bdbad27316534016f'],
+      [Buffer.from('01234567'.repeat(8 * 10)), 'dea356a2cddd90c7a7ecedc5ebb563934f460452'],
+      [Buffer.alloc(0), 'da39a3ee5e6b4b0d3255bfef95601890afd80709'],
+    ];
+    for (const [input, hex] of vectors) {
+      for (const piece of [0, 1, 63, 64, 65]) {
+        if (piece === 1 && input.length > 1000) continue;
+        assert.equal(hooks.wsSha1(input, piece).toString('hex'), hex, `${input.length} bytes in pieces of ${piece}`);
+      }
+    }
+  });
+
+  test('SHA-1 agrees with node:crypto on every length around the block boundaries', () => {
+    const data = randomBytes(300);
+    for (let n = 0; n <= data.length; n++) {
+      const sub = data.subarray(0, n);
+      assert.equal(hooks.wsSha1(sub, 7).toString('hex'), createHash('sha1').update(sub).digest('hex'), String(n));
+    }
+  });
+
+  test("Sec-WebSocket-Accept: the RFC's example, and node:crypto's answer for random keys", () => {
+    assert.equal(hooks.wsAccept('dGhlIHNhbXBsZSBub25jZQ=='), 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
+    for (let i = 0; i < 50; i++) {
+      const key = randomBytes(16).toString('base64');
+      assert.ok(hooks.wsKeyValid(key), key);
+      const want = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+      assert.equal(hooks.wsAccept(key), want);
+    }
+  });
+
+  test('Sec-WebSocket-Key must be base64 of 16 bytes, canonical (4.2.1 item 5)', () => {
+    assert.ok(hooks.wsKeyValid('dGhlIHNhbXBsZSBub25jZQ=='));
+    assert.ok(hooks.wsKeyValid('AAAAAAAAAAAAAAAAAAAAAA=='));
+    assert.ok(hooks.wsKeyValid('/+/+/+/+/+/+/+/+/+/+/w=='));
+    for (const bad of ['', 'dGhlIHNhbXBsZSBub25jZQ', 'dGhlIHNhbXBsZSBub25jZQ=', 'dGhlIHNhbXBsZSBub25jZQ===',
+      'dGhlIHNhbXBsZSBub25jZR==', 'dGhlIHNhbXBsZSBub25jZ===', 'dGhlIHNhbXBsZSBub25j*Q==', ' GhlIHNhbXBsZSBub25jZQ==',
+      randomBytes(15).toString('base64'), randomBytes(17).toString('base64'), 'dGhlIHNhbXBsZSBub25jZQ-_']) {
+      assert.equal(hooks.wsKeyValid(bad), false, JSON.stringify(bad));
+    }
+  });
+
+  test('Sec-WebSocket-Version must be 13 (4.2.1 item 6)', () => {
+    assert.ok(hooks.wsVersionValid('13'));
+    for (const v of ['', '8', '12', '013', '13 ', '+13', '1'])
+      assert.equal(hooks.wsVersionValid(v), false, JSON.stringify(v));
+  });
+});
 
 // The seed corpus and any regressions of test/fuzz/ws_fuzz.cc, replayed
 // without clang: wsDecode throws if any split disagrees.
