@@ -54,8 +54,7 @@ int Loop::listen(const ListenSpec& spec, std::string* error) {
   l.fd = fd;
   l.index = static_cast<uint32_t>(listeners_.size());
   l.name = address;
-  l.protocol = spec.protocol;
-  l.exchange = exchanges_[static_cast<size_t>(spec.protocol)].get();
+  l.exchange = exchanges_[protocol].get();
   l.exclusive = exclusive;
   if (addr.kind == net::AddrKind::kTcp) {
     l.is_tcp = true;

@@ -56,7 +56,6 @@ constexpr size_t kProtocolCount = 0 TSGI_ABI_PROTOCOLS(TSGI_PROTOCOL_ONE);
 struct Listener {
   int fd = -1;
   uint32_t index = 0;
-  Protocol protocol = Protocol::kHttp;
   Exchange* exchange = nullptr;  // its protocol's, owned by the loop
   bool is_tcp = false;
   bool exclusive = false;
