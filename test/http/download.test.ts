@@ -150,7 +150,11 @@ describe('50 MiB download to a slow reader', () => {
     assert.equal(finished, true);
     assert.equal(pauses, 4);
     assert.deepEqual(stalled, [true, true, true, true], 'the generator stood still while the client did not read');
-    assert.ok(maxAhead < 8 * MiB, `the generator ran ${(maxAhead / MiB).toFixed(1)} MiB ahead of the client`);
+    // What is ahead sits in the two sockets' kernel buffers, which loopback TCP
+    // autotuning grows while the client reads (8.5 MiB seen on a loaded host;
+    // tcp_rmem allows 32 MiB here): the bound says "not the whole body", and
+    // the stalls above say the generator waits.
+    assert.ok(maxAhead < 16 * MiB, `the generator ran ${(maxAhead / MiB).toFixed(1)} MiB ahead of the client`);
     // RSS also holds this process's own client buffers and allocator slack, and
     // varies 8-17 MiB run to run; the point is that it is not proportional to
     // the 50 MiB sent. ASan's quarantine keeps freed memory: skip it there.
