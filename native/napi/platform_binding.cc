@@ -89,8 +89,16 @@ Napi::Value Platform(const Napi::CallbackInfo& info) {
   o.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
 #if defined(__GLIBC__)
   o.Set("libc", "glibc " + std::to_string(__GLIBC__) + "." + std::to_string(__GLIBC_MINOR__));
+#if defined(TSGI_GLIBC_COMPAT)
+  // Symbol versions pinned by compat/glibc_compat.cc and the link flags
+  // (test/build/glibc-symbols checks): loads on glibc 2.28 and newer.
+  o.Set("glibcFloor", "2.28");
+#else
+  o.Set("glibcFloor", env.Null());
+#endif
 #else
   o.Set("libc", env.Null());
+  o.Set("glibcFloor", env.Null());
 #endif
   o.Set("portable", Napi::Boolean::New(env, TSGI_FORCE_PORTABLE_BUILD));
 #if defined(__SANITIZE_ADDRESS__)

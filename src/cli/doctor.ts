@@ -69,6 +69,7 @@ export function formatDoctor(r: DoctorReport): string {
   if (f) {
     rows.push(
       ['built with', `${f.compiler}, N-API ${f.napiVersion}${f.libc ? `, ${f.libc} headers` : ''}` +
+        `${f.glibcFloor ? ` (loads on glibc ${f.glibcFloor} and newer)` : ''}` +
         `${f.portable ? ', portable paths forced' : ''}${f.sanitizers ? ', sanitizers' : ''}`],
       ['poller', f.poller],
       ['accept', f.accept],

@@ -74,6 +74,8 @@ export interface PlatformInfo {
   napiVersion: number;
   /** The glibc whose headers the addon was built against, e.g. 'glibc 2.28'; null elsewhere. */
   libc: string | null;
+  /** The oldest glibc this build loads on when its symbol versions are pinned ('2.28'), else null. */
+  glibcFloor: string | null;
   /** Built with the portable (plain POSIX) paths forced on. */
   portable: boolean;
   sanitizers: boolean;

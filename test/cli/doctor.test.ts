@@ -22,6 +22,7 @@ interface Report {
   features?: {
     poller: string; accept: string; noSigpipe: string; msgMore: boolean; deferAccept: boolean;
     exclusiveAccept: string; sendfile: string; compiler: string; napiVersion: number; libc: string | null;
+    glibcFloor: string | null;
     portable: boolean; sanitizers: boolean;
   };
 }
@@ -81,9 +82,13 @@ test('doctor reports the platform features this build uses', () => {
     assert.match(f.exclusiveAccept, /^(yes|no)/);
   }
   if (process.platform === 'linux' && report.libc.startsWith('glibc')) {
-    // An addon built against newer glibc headers than this system has could not have loaded.
+    // It loaded, so this glibc is at least the build's floor: the pinned one
+    // (2.28) for the node-gyp builds, else the headers' own version.
     assert.ok(f.libc, 'a Linux glibc build names its glibc');
-    assert.ok(glibcNumber(f.libc) <= glibcNumber(report.libc), `${f.libc} headers, ${report.libc} at run time`);
+    assert.match(f.libc, /^glibc \d+\.\d+$/);
+    const floor = f.glibcFloor === null ? f.libc : `glibc ${f.glibcFloor}`;
+    assert.ok(glibcNumber(floor) <= glibcNumber(report.libc), `loads on ${floor} and newer, ${report.libc} at run time`);
+    if (!process.env.TSGI_ADDON) assert.equal(f.glibcFloor, '2.28', 'the node-gyp build pins its glibc symbols');
   }
 });
 
