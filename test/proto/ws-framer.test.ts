@@ -339,6 +339,34 @@ describe('6.x UTF-8 (RFC 6455 8.1, RFC 3629)', () => {
     });
   }
 
+  test('every one- and two-byte text, and three- and four-byte ones by lead byte, as TextDecoder judges', () => {
+    const strict = new TextDecoder('utf-8', { fatal: true });
+    const judge = (bytes: number[]) => {
+      const buf = Buffer.from(bytes);
+      let ok = true;
+      try { strict.decode(buf); } catch { ok = false; }
+      // Unmasked and in one piece: this is about the validator, not the splits.
+      const evs = hooks.wsDecode(Buffer.concat([Buffer.from([0x81, buf.length]), buf]), buf.length + 2,
+        { requireMask: false });
+      const last = evs[evs.length - 1];
+      assert.equal(last.type === 'messageEnd', ok, `${buf.toString('hex')}: ${JSON.stringify(last)}`);
+      if (!ok) assert.equal(last.code, 1007, buf.toString('hex'));
+    };
+    for (let a = 0; a < 256; a++) {
+      judge([a]);
+      for (let b = 0; b < 256; b++) judge([a, b]);
+    }
+    const edges = [0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xf5, 0xff];
+    for (let a = 0xe0; a <= 0xf5; a++) {
+      for (let b = 0; b < 256; b++) {
+        for (const c of edges) {
+          judge([a, b, c]);
+          if (a >= 0xf0) for (const d of [0x41, 0x80, 0xbf, 0xc0]) judge([a, b, c, d]);
+        }
+      }
+    }
+  });
+
   test('6.4.x a text message that ends inside a character is refused with 1007', () => {
     for (const bytes of [[0xce], [0x61, 0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xf4, 0x8f]]) {
       const e = failure(frame(TEXT, Buffer.from(bytes)), 'kTruncatedUtf8', 1007);

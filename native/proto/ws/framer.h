@@ -97,8 +97,9 @@ uint16_t close_code(Error e);
 // frameworks and applications). Refused: below 1000, 1004 (reserved), 1005,
 // 1006 and 1015 (7.4.1: MUST NOT be set in a close frame), and the
 // unassigned rest of 1000-2999 (reserved for RFC 6455 and its extensions).
-// Autobahn|Testsuite 7.9.x refuses the same, except that its older releases
-// also listed 1012-1014.
+// This accepts every code of Autobahn|Testsuite 7.7.x and refuses every one
+// of 7.9.x (0, 999, 1004-1006, 1016, 1100, 2000, 2999); its older releases
+// listed 1012-1014 among the invalid ones.
 bool close_code_valid(uint16_t code);
 
 struct Limits {
