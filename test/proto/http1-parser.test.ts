@@ -11,23 +11,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { binding } from 'tsgi/native';
-import { hooks as testing } from '../helpers/testing-addon.js';
+import { hooks as testing, type ParsedHead as HeadResult } from '../helpers/testing-addon.js';
 import { ROOT as root } from '../helpers/index.js';
-
-interface HeadResult {
-  result: 'ok' | 'again' | 'error';
-  status?: number;
-  reason?: string;
-  method?: string;
-  target?: string;
-  path?: string;
-  query?: string;
-  host?: string;
-  flags?: number;
-  contentLength?: number | bigint;
-  headLen?: number;
-  headers?: [string, string][];
-}
 
 interface ChunkedResult {
   result: 'done' | 'again' | 'error';
