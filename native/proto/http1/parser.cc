@@ -186,8 +186,12 @@ Result parse_request_line(const char* b, size_t start, size_t method_end, size_t
   if (b[cr + 1] != '\n') return fail(err, 400, "bare CR");  // RFC 9112 2.2
   const char* ver = b + v;
   size_t vlen = cr - v;
-  if (vlen == 8 && std::memcmp(ver, "HTTP/1.", 7) == 0 && (ver[7] == '1' || ver[7] == '0')) {
-    if (ver[7] == '1') out->flags |= kHttp11;
+  // HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 2.3). RFC 9110 2.5: a
+  // higher minor version within a supported major is processed as the highest
+  // minor we conform to, so HTTP/1.2 to 1.9 are HTTP/1.1; 505 is for a major
+  // version we do not support.
+  if (vlen == 8 && std::memcmp(ver, "HTTP/1.", 7) == 0 && ver[7] >= '0' && ver[7] <= '9') {
+    if (ver[7] != '0') out->flags |= kHttp11;
   } else if (vlen == 8 && std::memcmp(ver, "HTTP/", 5) == 0 && ver[5] >= '0' &&
              ver[5] <= '9' && ver[6] == '.' && ver[7] >= '0' && ver[7] <= '9') {
     return fail(err, 505, "HTTP version not supported");  // RFC 9110 15.6.6
