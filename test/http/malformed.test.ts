@@ -47,6 +47,10 @@ const headCases: Case[] = [
   { name: 'Host with a space', request: 'GET / HTTP/1.1\r\nHost: exa mple.com\r\n\r\n', status: 400 },
   { name: 'Host with userinfo', request: 'GET / HTTP/1.1\r\nHost: user@example.com\r\n\r\n', status: 400 },
   { name: 'empty Host', request: 'GET / HTTP/1.1\r\nHost:\r\n\r\n', status: 400 },
+  // RFC 3986 3.2.2-3.2.3: port = *DIGIT, one ':' after the host, an IP-literal closed by ']'.
+  { name: 'Host with a non-numeric port', request: 'GET / HTTP/1.1\r\nHost: a:b\r\n\r\n', status: 400 },
+  { name: 'Host with two ports', request: 'GET / HTTP/1.1\r\nHost: a:1:2\r\n\r\n', status: 400 },
+  { name: 'Host with an unclosed IPv6 literal', request: 'GET / HTTP/1.1\r\nHost: [::1\r\n\r\n', status: 400 },
   // Field syntax (RFC 9110 5, RFC 9112 5).
   { name: 'whitespace before the colon', request: `GET / HTTP/1.1\r\n${H}X-Test : 1\r\n\r\n`, status: 400 },
   { name: 'tab before the colon', request: `GET / HTTP/1.1\r\n${H}X-Test\t: 1\r\n\r\n`, status: 400 },

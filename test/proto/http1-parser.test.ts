@@ -9,6 +9,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { binding } from 'tsgi/native';
 import { hooks as testing, type ParsedHead as HeadResult } from '../helpers/testing-addon.js';
@@ -150,6 +151,88 @@ describe('http1 parser fixtures', () => {
       else checkHead(fx, buf);
     });
   }
+});
+
+// Host = uri-host [ ":" port ] (RFC 9112 3.2, RFC 3986 3.2.2-3.2.3), checked
+// against an oracle written from the RFC grammar: node's isIPv6 for an
+// IPv6address (zone ids are not in RFC 3986, so none are generated), a regex
+// for IPvFuture and reg-name, and port = *DIGIT, empty allowed.
+const REG_NAME = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$/;
+const IPV_FUTURE = /^[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+$/;
+
+function validHost(host: string): boolean {
+  let rest = host;
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    if (end === -1) return false;
+    const literal = host.slice(1, end);
+    if (!(isIPv6(literal) || IPV_FUTURE.test(literal))) return false;
+    rest = host.slice(end + 1);
+  } else {
+    const colon = host.indexOf(':');
+    const name = colon === -1 ? host : host.slice(0, colon);
+    if (!REG_NAME.test(name)) return false;
+    rest = host.slice(name.length);
+  }
+  return rest === '' || /^:[0-9]*$/.test(rest);
+}
+
+// A small seeded generator, so a failure names a case that reproduces.
+function prng(seed: number): (n: number) => number {
+  let x = seed;
+  return (n) => {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    return x % n;
+  };
+}
+
+function randomHost(rnd: (n: number) => number): string {
+  const pick = (alphabet: string, len: number): string =>
+    Array.from({ length: len }, () => alphabet[rnd(alphabet.length)]).join('');
+  const port = (): string => (rnd(2) ? ':' + pick('0123456789:a', rnd(4)) : '');
+  switch (rnd(4)) {
+    case 0: { // IPv6: eight h16 or six and an IPv4, perhaps a "::", perhaps broken
+      const v4 = rnd(3) === 0;
+      const g = Array.from({ length: v4 ? 6 : 8 }, () => pick('0123456789abcdefABCDEF', 1 + rnd(4)));
+      if (v4) g.push(Array.from({ length: 4 }, () => String(rnd(256))).join('.'));
+      let s = g.join(':');
+      if (rnd(3) > 0) {
+        const a = rnd(g.length), b = a + 1 + rnd(g.length - a);
+        s = g.slice(0, a).join(':') + '::' + g.slice(b).join(':');
+      }
+      for (let k = rnd(3); k > 0; k--) {
+        const at = rnd(s.length + 1), c = pick(':.0aF9', 1);
+        s = rnd(3) === 0 ? s.slice(0, at) + s.slice(at + 1)
+          : rnd(2) ? s.slice(0, at) + c + s.slice(at) : s.slice(0, at) + c + s.slice(at + 1);
+      }
+      return '[' + s + pick(']]]]]]x[', 1) + port();
+    }
+    case 1: // IPvFuture-ish
+      return '[' + pick('vV', 1) + pick('0123456789aF', rnd(3)) + pick('.:a+', rnd(2)) + pick('abc:.+%', rnd(5)) + ']' +
+        port();
+    default: // reg-name and port
+      return pick('abAB09.-_~!$&()*+,;=%:[]@/', 1 + rnd(12));
+  }
+}
+
+describe('Host validation (RFC 3986 3.2.2-3.2.3)', () => {
+  test('parseHead accepts a Host exactly when the RFC grammar does', () => {
+    const rnd = prng(0x9e3779b9);
+    let valid = 0;
+    for (let i = 0; i < 20000; i++) {
+      const host = randomHost(rnd);
+      const want = validHost(host);
+      const got = parse(Buffer.from(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`, 'latin1'));
+      assert.equal(got.result, want ? 'ok' : 'error', `Host: ${host} (${got.reason ?? 'ok'})`);
+      if (want) {
+        assert.equal(got.host, host);
+        valid++;
+      } else {
+        assert.equal(got.reason, 'invalid Host', `Host: ${host}`);
+      }
+    }
+    assert.ok(valid > 4000, `only ${valid} valid hosts generated`);
+  });
 });
 
 // The same work as test/fuzz/http1_fuzz.cc, minus the sanitizers: parseHead

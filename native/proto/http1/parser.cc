@@ -202,10 +202,102 @@ Result parse_request_line(const char* b, size_t start, size_t method_end, size_t
   return Result::kOk;
 }
 
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// dec-octet "." dec-octet "." dec-octet "." dec-octet, each 0-255 with no
+// leading zero (RFC 3986 3.2.2).
+bool valid_ipv4(const char* p, size_t n) {
+  size_t i = 0;
+  for (int octet = 0; octet < 4; ++octet) {
+    if (octet > 0 && (i == n || p[i++] != '.')) return false;
+    size_t s = i;
+    unsigned v = 0;
+    while (i < n && i - s < 3 && is_digit(p[i])) v = v * 10 + static_cast<unsigned>(p[i++] - '0');
+    if (i == s || v > 255 || (i - s > 1 && p[s] == '0')) return false;
+  }
+  return i == n;
+}
+
+// IPv6address (RFC 3986 3.2.2): eight h16 of 1-4 HEXDIG, the last two of
+// which may be an IPv4 address; one "::" stands for one or more zero groups.
+// No zone id: RFC 6874 is not part of HTTP's Host (RFC 9110 4.2.1).
+bool valid_ipv6(const char* p, size_t n) {
+  int groups = 0;
+  bool gap = false;
+  size_t i = 0;
+  if (n >= 2 && p[0] == ':' && p[1] == ':') {
+    gap = true;
+    i = 2;
+  }
+  while (i < n) {
+    size_t s = i;
+    while (i < n && i - s < 4 && hex_value(static_cast<unsigned char>(p[i])) >= 0) ++i;
+    if (i == s) return false;
+    if (i < n && p[i] == '.') {  // ls32 as an IPv4address ends the address
+      if (!valid_ipv4(p + s, n - s)) return false;
+      groups += 2;
+      break;
+    }
+    ++groups;
+    if (i == n) break;
+    if (p[i++] != ':' || i == n) return false;
+    if (p[i] == ':') {
+      if (gap) return false;
+      gap = true;
+      ++i;
+    }
+  }
+  return gap ? groups <= 7 : groups == 8;
+}
+
+// IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ) (RFC 3986 3.2.2).
+bool valid_ipvfuture(const char* p, size_t n) {
+  if (n == 0 || (p[0] | 0x20) != 'v') return false;
+  size_t i = 1;
+  while (i < n && hex_value(static_cast<unsigned char>(p[i])) >= 0) ++i;
+  if (i == 1 || i == n || p[i] != '.' || ++i == n) return false;
+  for (; i < n; ++i)
+    if (!is(p[i], kAuthChar) || p[i] == '%' || p[i] == '[' || p[i] == ']') return false;
+  return true;
+}
+
+// reg-name = *( unreserved / pct-encoded / sub-delims ) (RFC 3986 3.2.2);
+// returns its length in p[0, n), stopping at ':' or at the first invalid byte.
+size_t reg_name_len(const char* p, size_t n) {
+  size_t i = 0;
+  while (i < n && p[i] != ':' && p[i] != '[' && p[i] != ']' && is(p[i], kAuthChar)) {
+    if (p[i] == '%') {  // pct-encoded = "%" HEXDIG HEXDIG
+      if (n - i < 3 || hex_value(static_cast<unsigned char>(p[i + 1])) < 0 ||
+          hex_value(static_cast<unsigned char>(p[i + 2])) < 0)
+        return i;
+      i += 2;
+    }
+    ++i;
+  }
+  return i;
+}
+
+// authority = host [ ":" port ] with no userinfo (RFC 9110 4.2.1, 4.2.4);
+// host = IP-literal / IPv4address / reg-name, IP-literal = "[" ( IPv6address
+// / IPvFuture ) "]" (RFC 3986 3.2.2). port = *DIGIT (RFC 3986 3.2.3): an
+// empty port is valid and means the scheme's default, as "a:" does for
+// SERVER_PORT; so exactly one ':' may follow the host, then digits only.
 bool valid_authority(const char* p, size_t n) {
-  if (n == 0 || p[0] == ':') return false;  // RFC 9110 4.2.1: no empty host
-  for (size_t i = 0; i < n; ++i)
-    if (!is(p[i], kAuthChar)) return false;  // no userinfo '@' (RFC 9110 4.2.4)
+  size_t i;
+  if (n > 0 && p[0] == '[') {
+    const void* close = std::memchr(p, ']', n);
+    if (!close) return false;  // RFC 3986 3.2.2: an IP-literal ends in "]"
+    i = static_cast<size_t>(static_cast<const char*>(close) - p);
+    if (!valid_ipv6(p + 1, i - 1) && !valid_ipvfuture(p + 1, i - 1)) return false;
+    ++i;
+  } else {
+    i = reg_name_len(p, n);
+    if (i == 0) return false;  // RFC 9110 4.2.1: no empty host
+  }
+  if (i == n) return true;
+  if (p[i] != ':') return false;  // RFC 3986 3.2: only ":" port after the host
+  for (++i; i < n; ++i)
+    if (!is_digit(p[i])) return false;  // RFC 3986 3.2.3: port = *DIGIT
   return true;
 }
 
