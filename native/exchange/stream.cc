@@ -51,8 +51,26 @@ void StreamExchange::start_request(Connection* c, bool chunked, uint64_t content
   c->handle = loop_.next_handle(c);
 }
 
-void StreamExchange::deliver_body(Connection* c) {
+// Whether `more` chunked body bytes would take the body past its limit; if
+// so the request is refused with 413 (RFC 9110 15.5.14), or, for a body being
+// discarded after the reply, the connection is closed rather than drained.
+bool StreamExchange::body_over_limit(Connection* c, bool discard, uint64_t more) {
   const LoopOptions& opts = loop_.options();
+  // body_seen never passes a limit it was checked against; `more` may be 2^64 - 1.
+  auto over = [&](uint64_t limit) { return c->body_seen > limit || more > limit - c->body_seen; };
+  if (discard && over(opts.discard_limit)) {
+    c->close_after_flush = true;  // not worth draining: close instead
+    c->consume(c->in_len());
+    return true;
+  }
+  if (!over(opts.max_body)) return false;
+  if (!discard) loop_.sink().on_body_error(c->handle, 413);
+  if (!c->reply.started) send_error(c, 413);
+  else c->close_after_flush = true;
+  return true;
+}
+
+void StreamExchange::deliver_body(Connection* c) {
   Sink& sink = loop_.sink();
   bool discard = c->in_state == Connection::In::kDiscard;
   while (c->in_len() > 0) {
@@ -71,19 +89,17 @@ void StreamExchange::deliver_body(Connection* c) {
         }
         return;
       }
+      if (step == http1::ChunkedDecoder::Step::kChunk) {
+        // The chunk's size is known before its data: one that cannot fit is
+        // refused now, as nginx does, not after the limit's worth arrived.
+        c->consume(used);
+        if (body_over_limit(c, discard, c->decoder.chunk_size())) return;
+        continue;
+      }
       if (step == http1::ChunkedDecoder::Step::kData) {
+        // Checked with its chunk's size already; this keeps the bound local.
+        if (body_over_limit(c, discard, data_len)) return;
         c->body_seen += data_len;
-        if (discard && c->body_seen > opts.discard_limit) {
-          c->close_after_flush = true;  // not worth draining: close instead
-          c->consume(c->in_len());
-          return;
-        }
-        if (c->body_seen > opts.max_body) {
-          if (!discard) sink.on_body_error(c->handle, 413);
-          if (!c->reply.started) send_error(c, 413);
-          else c->close_after_flush = true;
-          return;
-        }
         if (!discard) sink.on_body(c->handle, data, data_len);
         c->consume(used);
         continue;

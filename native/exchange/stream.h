@@ -51,6 +51,7 @@ class StreamExchange : public Exchange {
 
  private:
   void deliver_body(Connection* c);
+  bool body_over_limit(Connection* c, bool discard, uint64_t more);
   void finish_body(Connection* c);
   void finish_request(Connection* c);
   void reply_done(Connection* c);

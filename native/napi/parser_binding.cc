@@ -5,8 +5,11 @@
 // parseHead also feeds every prefix of buf with one persistent scan_from and
 // throws if the first answer that is not kAgain differs from the answer for
 // the whole buffer, so every fixture is checked split at every offset.
+// decodeChunked returns the body, where it stopped, and `sizes`: each chunk
+// size the decoder announced (kChunk), in hex.
 #include <napi.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -153,6 +156,7 @@ Napi::Value DecodeChunked(const Napi::CallbackInfo& info) {
   ChunkedDecoder dec;
   dec.reset();
   std::string body;
+  Napi::Array sizes = Napi::Array::New(env);
   const char* end = "again";
   size_t consumed = len;
   for (size_t off = 0; off < len && end[0] == 'a'; off += piece) {
@@ -165,6 +169,12 @@ Napi::Value DecodeChunked(const Napi::CallbackInfo& info) {
       if (used > n - p)
         throw Napi::Error::New(env, "decodeChunked: decoder consumed more than it was given");
       if (step == ChunkedDecoder::Step::kData) body.append(data, data_len);
+      if (step == ChunkedDecoder::Step::kChunk) {
+        if (dec.chunk_size() == 0) throw Napi::Error::New(env, "decodeChunked: kChunk of size 0");
+        char hex[17];
+        snprintf(hex, sizeof(hex), "%llx", static_cast<unsigned long long>(dec.chunk_size()));
+        sizes.Set(sizes.Length(), hex);
+      }
       p += used;
       if (step == ChunkedDecoder::Step::kAgain && p != n)
         throw Napi::Error::New(env, "decodeChunked: kAgain left input unconsumed");
@@ -181,6 +191,7 @@ Napi::Value DecodeChunked(const Napi::CallbackInfo& info) {
   o.Set("body", Napi::Buffer<char>::Copy(env, body.data(), body.size()));
   o.Set("consumed", static_cast<double>(consumed));
   if (end[0] == 'e') o.Set("error", dec.error());
+  o.Set("sizes", sizes);
   return o;
 }
 

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fuzz.h"
 #include "proto/http1/parser.h"
@@ -139,6 +140,7 @@ struct Decoded {
   std::string body;
   size_t consumed = 0;
   std::string error;
+  std::vector<uint64_t> sizes;  // each kChunk's chunk_size()
 };
 
 Decoded decode(const uint8_t* d, size_t size, size_t piece) {
@@ -156,8 +158,14 @@ Decoded decode(const uint8_t* d, size_t size, size_t piece) {
       CHECK(used <= n - p);
       if (step == ChunkedDecoder::Step::kData) {
         CHECK(data_len >= 1 && data >= buf.get() + p && data + data_len == buf.get() + p + used);
+        CHECK(!out.sizes.empty());
         out.body.append(data, data_len);
       } else {
+        // A chunk is announced at its size line's LF, before any of its data.
+        if (step == ChunkedDecoder::Step::kChunk) {
+          CHECK(used >= 1 && buf.get()[p + used - 1] == '\n' && dec.chunk_size() >= 1);
+          out.sizes.push_back(dec.chunk_size());
+        }
         CHECK(data == nullptr && data_len == 0);
       }
       p += used;
@@ -165,6 +173,11 @@ Decoded decode(const uint8_t* d, size_t size, size_t piece) {
       if (step == ChunkedDecoder::Step::kDone || step == ChunkedDecoder::Step::kError) {
         out.end = step;
         out.consumed = off + p;
+        if (step == ChunkedDecoder::Step::kDone) {
+          uint64_t announced = 0;
+          for (uint64_t chunk : out.sizes) announced += chunk;
+          CHECK(announced == out.body.size());
+        }
         if (step == ChunkedDecoder::Step::kError) {
           CHECK(dec.error() && dec.error()[0]);
           out.error = dec.error();
@@ -186,7 +199,7 @@ void check_chunked_consistency(const uint8_t* d, size_t size, uint32_t h) {
   for (size_t piece : pieces) {
     Decoded o = decode(d, size, piece);
     CHECK(o.end == whole.end && o.body == whole.body && o.consumed == whole.consumed &&
-          o.error == whole.error);
+          o.error == whole.error && o.sizes == whole.sizes);
   }
 }
 

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serve, type ServerHandle } from 'tsgi';
 import type { App } from 'tsgi';
-import { header, RawConnection } from '../helpers/index.js';
+import { header, RawConnection, until } from '../helpers/index.js';
 
 interface Case {
   name: string;
@@ -221,6 +221,37 @@ describe('malformed requests', () => {
       conn.destroy();
     }
   });
+
+  // A chunk size that would take the body past maxBodySize is refused when its
+  // line ends, as nginx does, not after maxBodySize of data has come in: the
+  // client sends the size line alone and keeps the connection open.
+  const oversizeChunks: [string, string][] = [
+    ['a chunk size of sixteen F', 'FFFFFFFFFFFFFFFF\r\n'],
+    ['a chunk size one over maxBodySize', `${(100_001).toString(16)}\r\n`],
+    ['a chunk size over maxBodySize with an extension', `${(100_001).toString(16)};name=value\r\n`],
+    ['a second chunk size that passes maxBodySize with the first', `ea60\r\n${'y'.repeat(60_000)}\r\n${(40_001).toString(16)}\r\n`],
+  ];
+  for (const [name, chunks] of oversizeChunks) {
+    test(`${name} gets 413 from its size line alone`, async () => {
+      bodyErrors.length = 0;
+      calls.length = 0;
+      const conn = await RawConnection.open(server.addresses[0]!.port!);
+      try {
+        const start = Date.now();
+        await conn.write(`POST /read HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n${chunks}`);
+        const [res] = await conn.responses(1, { timeoutMs: 1000 });
+        assert.equal(res!.status, 413);
+        assert.ok(Date.now() - start < 1000, `413 after ${Date.now() - start} ms`);
+        assert.equal(header(res!, 'connection'), 'close');
+        assert.equal(await conn.waitClosed(1000), true, 'the server closes the connection');
+        assert.deepEqual(calls, ['POST /read']);
+        await until(() => bodyErrors.length > 0, 1000, 'the app\'s body read to fail');
+        assert.deepEqual(bodyErrors, ['TSGI_ERR_BODY_TOO_LARGE']);
+      } finally {
+        conn.destroy();
+      }
+    });
+  }
 
   test('Content-Length over maxBodySize, with a large body already on the way', async () => {
     // The client sends the whole body without waiting; it must still read the 413.

@@ -20,6 +20,8 @@ interface ChunkedResult {
   body: Buffer;
   consumed: number;
   error?: string;
+  /** Each chunk-size as reported when its line ended, in hex. */
+  sizes: string[];
 }
 
 interface ParserHooks {
@@ -34,6 +36,7 @@ interface ChunkedExpect {
   body: string;
   consumed: number;
   error?: string;
+  sizes?: string[];
 }
 
 interface HeadExpect {
@@ -101,6 +104,7 @@ function checkChunked(buf: Buffer, want: ChunkedExpect): void {
     assert.equal(got.body.toString('latin1'), want.body, label);
     assert.equal(got.consumed, want.consumed, label);
     assert.equal(got.error, want.error, label);
+    if (want.sizes !== undefined) assert.deepEqual(got.sizes, want.sizes, label);
   }
 }
 

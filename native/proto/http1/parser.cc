@@ -603,6 +603,11 @@ ChunkedDecoder::Step ChunkedDecoder::feed(const char* in, size_t len, size_t* co
       return Step::kError;
     }
     ++p;
+    if (state_ == State::kData) {  // the LF ending a chunk-size line, data next
+      chunk_size_ = remaining_;
+      *consumed = p;
+      return Step::kChunk;
+    }
     if (state_ == State::kDone) {
       *consumed = p;
       return Step::kDone;

@@ -76,6 +76,9 @@ class ChunkedDecoder {
  public:
   enum class Step : uint8_t {
     kAgain,  // consumed everything given; feed more
+    kChunk,  // a chunk-size line ended: chunk_size() bytes of chunk-data
+             // follow (never 0: the last chunk goes on to the trailers), so a
+             // body limit is checked before any of them arrive
     kData,   // *data / *data_len point at body bytes inside the input
     kDone,   // last chunk and trailers complete; *consumed stops right after
     kError,  // malformed: answer 400 and close
@@ -87,6 +90,8 @@ class ChunkedDecoder {
   Step feed(const char* in, size_t len, size_t* consumed, const char** data,
             size_t* data_len);
   const char* error() const { return error_; }
+  // The size of the chunk whose size line ended last (after kChunk).
+  uint64_t chunk_size() const { return chunk_size_; }
 
  private:
   // State per position in the grammar; the names follow RFC 9112 7.1.
@@ -107,6 +112,7 @@ class ChunkedDecoder {
   State state_ = State::kSize;
   uint8_t size_digits_ = 0;
   uint64_t remaining_ = 0;
+  uint64_t chunk_size_ = 0;
   uint32_t ext_len_ = 0;
   uint32_t trailer_len_ = 0;
   const char* error_ = nullptr;
