@@ -21,13 +21,11 @@
 // scripts, `#!/usr/bin/env node`) gets the same version.
 'use strict';
 const { spawnSync } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const { runTests } = require('./test.cjs');
+const { nodeBinary } = require('./lib/fetch-node.cjs');
 
 const root = path.join(__dirname, '..');
-const cache = path.join(root, '.cache', 'node');
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const CI_TARGETS = ['http', 'uwsgi', 'scgi', 'fastcgi', 'adapters'].map((d) => path.join('build-test', d));
 
@@ -56,74 +54,32 @@ for (const a of process.argv.slice(2)) {
 if (versions.length === 0) die('usage: npm run test:node -- [--latest] <major|x.y.z>... [test folders or files]');
 if (targets.length === 0) targets.push(...CI_TARGETS);
 
-// -- the binaries -------------------------------------------------------------------
-
-const pkgName = `node-${process.platform === 'win32' ? 'win' : process.platform}-${process.arch}`;
-const binOf = (version) => path.join(cache, version, 'bin', process.platform === 'win32' ? 'node.exe' : 'node');
-
-function byVersion(a, b) {
-  const pa = a.split('.').map(Number), pb = b.split('.').map(Number);
-  return pa[0] - pb[0] || pa[1] - pb[1] || pa[2] - pb[2];
-}
-
-function cached(major) {
-  if (!fs.existsSync(cache)) return undefined;
-  return fs.readdirSync(cache)
-    .filter((v) => VERSION.test(v) && v.split('.')[0] === major && fs.existsSync(binOf(v)))
-    .sort(byVersion).pop();
-}
-
-/** `npm pack` of node-<os>-<arch>@spec into a temp folder; its bin/node into the cache. */
-function fetchNode(spec) {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsgi-node-'));
-  try {
-    say(`npm pack ${pkgName}@${spec}`);
-    const r = spawnSync(NPM, ['pack', `${pkgName}@${spec}`, '--json', '--pack-destination', tmp],
-      { cwd: tmp, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    if (r.status !== 0) die(`npm pack ${pkgName}@${spec} failed (exit ${r.status})`);
-    const [info] = JSON.parse(r.stdout);
-    const version = info.version;
-    const dest = path.join(cache, version);
-    const member = `package/bin/${process.platform === 'win32' ? 'node.exe' : 'node'}`;
-    fs.rmSync(dest, { recursive: true, force: true });
-    fs.mkdirSync(dest, { recursive: true });
-    const x = spawnSync('tar', ['-xzf', path.join(tmp, info.filename), '-C', dest, '--strip-components=1', member],
-      { stdio: 'inherit' });
-    if (x.status !== 0 || !fs.existsSync(binOf(version))) die(`${info.filename} has no ${member}`);
-    return version;
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
-}
-
-function resolveVersion(v) {
-  const [major, minor] = v.split('.');
-  if (minor !== undefined) return fs.existsSync(binOf(v)) ? v : fetchNode(v);
-  const have = latest ? undefined : cached(major);
-  return have ?? fetchNode(major);
-}
-
 // -- run ------------------------------------------------------------------------------
 
-function check(version) {
-  const node = binOf(version);
+/** Runs `node` once: its version, after checking that it loads the addon. */
+function check(node) {
   const r = spawnSync(node, ['-p', 'process.version + " napi " + process.versions.napi + " " + ' +
     `typeof require(${JSON.stringify(path.join(root, 'dist', 'native', 'load.js'))}).binding.Server`],
   { cwd: root, encoding: 'utf8' });
   if (r.status !== 0) die(`${node} cannot load the addon:\n${r.stderr}`);
   const out = r.stdout.trim();
-  if (!out.startsWith(`v${version} `) || !out.endsWith(' function')) die(`${node}: unexpected "${out}"`);
+  if (!/^v\d+\.\d+\.\d+ napi \d+ function$/.test(out)) die(`${node}: unexpected "${out}"`);
   say(`${out.replace(/ function$/, '')}: the addon loads`);
+  return out.split(' ')[0].slice(1);
 }
 
 async function main() {
-  const resolved = versions.map(resolveVersion);
+  let nodes;
+  try {
+    nodes = versions.map((v) => nodeBinary(v, { latest, log: say }));
+  } catch (err) {
+    die(err.message);
+  }
   const built = spawnSync(NPM, ['run', 'pretest'], { cwd: root, stdio: 'inherit' });
   if (built.status !== 0) die(`npm run pretest failed (exit ${built.status})`);
   const results = [];
-  for (const version of resolved) {
-    check(version);
-    const node = binOf(version);
+  for (const node of nodes) {
+    const version = check(node);
     const env = { ...process.env, PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH}` };
     say(`Node ${version}: ${targets.join(' ')}`);
     const start = Date.now();

@@ -78,13 +78,14 @@ function fetch(spec, platform, arch, log) {
 
 /**
  * The path of a Node binary: spec is a major ("24", the newest cached, else
- * the registry's newest) or an exact version ("24.11.1").
+ * the registry's newest; with latest, the registry's newest in any case) or
+ * an exact version ("24.11.1").
  */
-function nodeBinary(spec, { platform = process.platform, arch = process.arch, log = () => {} } = {}) {
+function nodeBinary(spec, { platform = process.platform, arch = process.arch, log = () => {}, latest = false } = {}) {
   spec = String(spec).replace(/^v/, '');
   let version;
   if (EXACT.test(spec)) version = fs.existsSync(binOf(spec, platform, arch)) ? spec : fetch(spec, platform, arch, log);
-  else if (/^\d+$/.test(spec)) version = cachedMajor(spec, platform, arch) ?? fetch(spec, platform, arch, log);
+  else if (/^\d+$/.test(spec)) version = (latest ? undefined : cachedMajor(spec, platform, arch)) ?? fetch(spec, platform, arch, log);
   else throw new Error(`node version "${spec}": a major (24) or an exact version (24.11.1)`);
   return binOf(version, platform, arch);
 }
