@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "napi/split_check.h"
 #include "proto/fastcgi/framer.h"
 #include "proto/fastcgi/writer.h"
 
@@ -331,24 +332,10 @@ Napi::Value FcgiDecode(const Napi::CallbackInfo& info) {
   }
   if (lim.max_bytes > (1u << 24)) throw Napi::RangeError::New(env, "maxParams is at most 16 MiB here");
 
-  const std::vector<Norm> whole = decode(env, b, len, lim, {});
-  auto check = [&](const std::vector<size_t>& cuts, const std::string& how) {
-    const std::vector<Norm> got = decode(env, b, len, lim, cuts);
-    if (!(got == whole))
-      throw Napi::Error::New(env, "fcgiDecode: fed " + how + ", the events (" + describe(got) +
-                                      ") differ from the whole buffer's (" + describe(whole) + ")");
-  };
-  std::vector<size_t> cuts;
-  if (piece > 0) {
-    for (size_t at = piece; at < len; at += piece) cuts.push_back(at);
-    check(cuts, "in pieces of " + std::to_string(piece));
-  } else {
-    for (size_t at = 1; at < len; ++at) cuts.push_back(at);
-    check(cuts, "byte by byte");
-    // Split in two at every offset; for long inputs at 1024 spread offsets.
-    const size_t step = len > 1024 ? len / 1024 : 1;
-    for (size_t at = 1; at < len; at += step) check({at}, "split at " + std::to_string(at));
-  }
+  const std::vector<Norm> whole = same_at_every_split(
+      env, "fcgiDecode", len, piece,
+      [&](const std::vector<size_t>& cuts) { return decode(env, b, len, lim, cuts); },
+      [](const std::vector<Norm>& v) { return describe(v); });
   return to_js(env, whole);
 }
 
