@@ -13,7 +13,7 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { root, tools, capture, buildAddon, testingAddon } = require('./lib/cmake-build.cjs');
+const { root, tools, capture, buildAddon, testingAddon, smokeScript } = require('./lib/cmake-build.cjs');
 
 const out = path.join(root, 'build-asan');
 const reports = path.join(out, 'reports');
@@ -78,19 +78,7 @@ const env = {
 };
 
 // First prove the instrumented addon loads and serves at all.
-const smoke = `
-const { serve } = require(${JSON.stringify(root)});
-const { binding } = require(${JSON.stringify(path.join(root, 'dist', 'native', 'load.js'))});
-if (!Object.keys(require.cache).includes(${JSON.stringify(addon)})) throw new Error('not the ASan addon: ' + Object.keys(require.cache).filter((k) => k.endsWith('.node')));
-const s = serve(async (req) => ({ body: req.REQUEST_METHOD === 'POST' ? Buffer.from(await req.body.bytes()) : 'ok' }), { listen: '127.0.0.1:0', log: () => {} });
-const base = 'http://127.0.0.1:' + s.addresses[0].port;
-(async () => {
-  const big = 'x'.repeat(1 << 20);
-  if ((await (await fetch(base + '/')).text()) !== 'ok') throw new Error('GET');
-  if ((await (await fetch(base + '/', { method: 'POST', body: big })).text()) !== big) throw new Error('POST');
-  await s.close();
-  console.error('asan: smoke test served GET and a 1 MiB POST with ' + ${JSON.stringify(path.relative(root, addon))});
-})().catch((e) => { console.error(e); process.exit(1); });`;
+const smoke = smokeScript(addon, 'ASan');
 const smokeCode = run(process.execPath, ['-e', smoke], { env, timeout: 60_000 }, 'smoke test: serve() on the instrumented addon');
 
 // Folders or test files; scripts/test.cjs expands folders (Node 22 and 24

@@ -22,7 +22,7 @@
 const fs = require('node:fs');
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
-const { root, tools, capture, buildAddon, testingAddon } = require('./lib/cmake-build.cjs');
+const { root, tools, capture, buildAddon, testingAddon, smokeScript } = require('./lib/cmake-build.cjs');
 const { runTests } = require('./test.cjs');
 
 const t = tools('variant');
@@ -126,18 +126,7 @@ const files = [...new Set(patterns.flatMap(expand))];
 const env = { ...process.env, TSGI_ADDON: addon, TSGI_TESTING_ADDON: testingAddon(out) };
 
 // First prove that this addon is the one loaded, and that it serves.
-const smoke = `
-const { serve } = require(${JSON.stringify(root)});
-require(${JSON.stringify(path.join(root, 'dist', 'native', 'load.js'))});
-if (!Object.keys(require.cache).includes(${JSON.stringify(addon)})) throw new Error('not the ${variant} addon: ' + Object.keys(require.cache).filter((k) => k.endsWith('.node')));
-const s = serve(async (req) => ({ body: req.REQUEST_METHOD === 'POST' ? Buffer.from(await req.body.bytes()) : 'ok' }), { listen: '127.0.0.1:0', log: () => {} });
-const base = 'http://127.0.0.1:' + s.addresses[0].port;
-(async () => {
-  const big = 'x'.repeat(1 << 20);
-  if ((await (await fetch(base + '/')).text()) !== 'ok') throw new Error('GET');
-  if ((await (await fetch(base + '/', { method: 'POST', body: big })).text()) !== big) throw new Error('POST');
-  await s.close();
-})().catch((e) => { console.error(e); process.exit(1); });`;
+const smoke = smokeScript(addon, variant);
 // `tsgi doctor` names this file and this variant's platform paths.
 const doctor = spawnSync(process.execPath, [path.join(root, 'bin', 'tsgi'), 'doctor', '--json'], { env, encoding: 'utf8' });
 if (doctor.status !== 0) t.die(`tsgi doctor failed on ${path.relative(root, addon)}: ${doctor.stdout}${doctor.stderr}`);

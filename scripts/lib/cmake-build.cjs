@@ -72,4 +72,24 @@ function testingAddon(out) {
   return path.join(out, 'tsgi_testing.node');
 }
 
-module.exports = { root, tools, capture, nodeInclude, buildAddon, testingAddon };
+/**
+ * A `node -e` program that proves `addon` is the file loaded (TSGI_ADDON
+ * must name it) and that a server on it answers a GET and a 1 MiB POST.
+ */
+function smokeScript(addon, what) {
+  return `
+const { serve } = require(${JSON.stringify(root)});
+require(${JSON.stringify(path.join(root, 'dist', 'native', 'load.js'))});
+if (!Object.keys(require.cache).includes(${JSON.stringify(addon)})) throw new Error('not the ${what} addon: ' + Object.keys(require.cache).filter((k) => k.endsWith('.node')));
+const s = serve(async (req) => ({ body: req.REQUEST_METHOD === 'POST' ? Buffer.from(await req.body.bytes()) : 'ok' }), { listen: '127.0.0.1:0', log: () => {} });
+const base = 'http://127.0.0.1:' + s.addresses[0].port;
+(async () => {
+  const big = 'x'.repeat(1 << 20);
+  if ((await (await fetch(base + '/')).text()) !== 'ok') throw new Error('GET');
+  if ((await (await fetch(base + '/', { method: 'POST', body: big })).text()) !== big) throw new Error('POST');
+  await s.close();
+  console.error('smoke test served GET and a 1 MiB POST with ' + ${JSON.stringify(path.relative(root, addon))});
+})().catch((e) => { console.error(e); process.exit(1); });`;
+}
+
+module.exports = { root, tools, capture, nodeInclude, buildAddon, testingAddon, smokeScript };
