@@ -17,7 +17,7 @@ export interface NodeListenerOptions {
 
 const INFO_HTTP: ServerInfo = Object.freeze({
   version: [0, 1] as const, url_scheme: 'http', protocol: 'http',
-  multiprocess: false, multithread: false, run_once: false,
+  multiprocess: false, multithread: false, run_once: false, upgrade: false, websocket: false,
 });
 const INFO_HTTPS: ServerInfo = Object.freeze({ ...INFO_HTTP, url_scheme: 'https' });
 

@@ -164,6 +164,8 @@ export class EnvRequest implements Request {
         multiprocess: true,
         multithread: false,
         run_once: true,
+        upgrade: false,
+        websocket: false,
       });
     }
     return this._info;

@@ -211,6 +211,7 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
         version: TSGI_VERSION, url_scheme: 'http', protocol: spec.protocol,
         ...(spec.protocol === 'fastcgi' ? { role: 'responder' as const } : {}),
         multiprocess: options.multiprocess ?? false, multithread: options.multithread ?? false, run_once: false,
+        upgrade: false, websocket: false,
       });
       listeners[r.index] = { tcp: r.tcp, info, log };
       addresses.push(r.tcp

@@ -1,6 +1,7 @@
-// TSGI 1.0: the gateway interface between servers and apps, as types. These
+// TSGI 1.1: the gateway interface between servers and apps, as types. These
 // are the normative form; docs/tsgi.md is the prose. The request carries the CGI/1.1
 // meta-variables by name (RFC 3875 section 4.1), whatever protocol brought it.
+import type { Duplex } from 'node:stream';
 
 /** The request body: read it once, as a stream or whole with a size limit. */
 export interface Body extends AsyncIterable<Uint8Array> {
@@ -43,6 +44,21 @@ export interface ServerInfo {
   readonly multiprocess: boolean;
   readonly multithread: boolean;
   readonly run_once: boolean;
+  /**
+   * The request asks to switch protocols (an `Upgrade` header, RFC 9110
+   * 7.8) and this connection can: HTTP/1.1 straight from the client, no
+   * request body. A reply with `tunnel` takes the connection. Else false: a
+   * reply with `websocket` or `tunnel` is refused (500), and an ordinary
+   * reply declines the upgrade, as a server may.
+   */
+  readonly upgrade: boolean;
+  /**
+   * The request is a valid WebSocket opening handshake (RFC 6455 4.2.1:
+   * GET, `Upgrade: websocket`, `Connection: upgrade`, version 13, a key):
+   * a reply with `websocket` accepts it. Its `Origin`, subprotocols
+   * (`Sec-WebSocket-Protocol`) and cookies are headers, for the app to check.
+   */
+  readonly websocket: boolean;
 }
 
 export interface Request {
@@ -133,6 +149,87 @@ export interface Reply {
    * otherwise HTTP/1.1 replies are chunked.
    */
   body?: ReplyBody;
+  /**
+   * Accept a WebSocket (req.tsgi.websocket): the server answers 101 with
+   * `Sec-WebSocket-Accept` and `headers`, then frames, checks and
+   * reassembles messages and answers pings and closes itself; the handlers
+   * see whole messages. `status` and `body` must be absent.
+   */
+  websocket?: WebSocketHandlers;
+  /** The subprotocol chosen among the client's `Sec-WebSocket-Protocol` offers. */
+  protocol?: string;
+  /** Per-connection data for the handlers: `ws.data`. */
+  data?: unknown;
+  /**
+   * Take the connection itself (req.tsgi.upgrade): from here on its bytes
+   * flow both ways through `socket`, a Node Duplex; the app writes the 101
+   * head itself. What node:http's 'upgrade' event gives, for `ws` and
+   * socket.io. `status`, `headers` and `body` must be absent.
+   */
+  tunnel?: (socket: TunnelSocket) => void;
+}
+
+/** What WebSocket.send() says: queued below the high-water mark, above it (wait for drain), or not sent. */
+export type SendStatus = 'ok' | 'backpressure' | 'closed';
+
+export interface SendOptions {
+  /** A binary message (default for Uint8Array); text for strings unless set. */
+  binary?: boolean;
+  /** Compress with permessage-deflate when negotiated (default true above a small size). */
+  compress?: boolean;
+}
+
+/** One accepted WebSocket connection (TSGI 1.1). */
+export interface WebSocket<T = unknown> {
+  /** The reply's `data`. */
+  readonly data: T;
+  readonly protocol: string;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** Bytes queued toward the client not yet taken by it. */
+  readonly bufferedAmount: number;
+  /** 'open' until close() or the client's close, 'closing', then 'closed'. */
+  readonly readyState: 'open' | 'closing' | 'closed';
+  send(data: string | Uint8Array, options?: SendOptions): SendStatus;
+  /** Starts the close handshake (RFC 6455 7.1.2); `close` follows once done or timed out. */
+  close(code?: number, reason?: string): void;
+  /** Closes the connection without a handshake. */
+  terminate(): void;
+  /** Stops reading from the client (its messages wait in the kernel), until resume(). */
+  pause(): void;
+  resume(): void;
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  isSubscribed(topic: string): boolean;
+  /** Sends to every subscriber of `topic` but this one; returns how many were sent to. */
+  publish(topic: string, data: string | Uint8Array, options?: SendOptions): number;
+}
+
+export interface WebSocketHandlers<T = any> {
+  open?(ws: WebSocket<T>): void;
+  /** A whole message: text as a string (valid UTF-8, checked), binary as bytes valid during the call. */
+  message?(ws: WebSocket<T>, data: string | Uint8Array, isBinary: boolean): void;
+  /** The queue fell below the low-water mark after a send() said 'backpressure'. */
+  drain?(ws: WebSocket<T>): void;
+  /** Once, when the connection is gone: the close code received (1005: none; 1006: no close frame) and reason. */
+  close?(ws: WebSocket<T>, code: number, reason: string): void;
+}
+
+/** The connection a `tunnel` reply takes: a Duplex with the net.Socket members `ws` and socket.io use. */
+export interface TunnelSocket extends Duplex {
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly remoteFamily: string | undefined;
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  setNoDelay(noDelay?: boolean): this;
+  setKeepAlive(enable?: boolean, initialDelay?: number): this;
+  setTimeout(ms: number, callback?: () => void): this;
+  address(): { address: string; family: string; port: number } | {};
+  ref(): this;
+  unref(): this;
 }
 
 export type App = (req: Request) => Reply | Promise<Reply>;
