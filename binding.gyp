@@ -61,6 +61,8 @@
         "native/exchange/registry.cc",
         "native/exchange/stream.cc",
         "native/exchange/http1.cc",
+        "native/exchange/tunnel.cc",
+        "native/exchange/websocket.cc",
         "native/exchange/cgi.cc",
         "native/exchange/uwsgi.cc",
         "native/exchange/scgi.cc",
@@ -77,6 +79,9 @@
         "native/proto/http1/parser.cc",
         "native/proto/cgi/vars.cc",
         "native/proto/uwsgi/framer.cc",
+        "native/proto/ws/framer.cc",
+        "native/proto/ws/handshake.cc",
+        "native/proto/ws/writer.cc",
         "native/proto/scgi/framer.cc",
         "native/proto/http1/writer.cc",
         "native/proto/cgi/writer.cc",
@@ -140,10 +145,7 @@
             "native/napi/parser_binding.cc",
             "native/napi/cgi_binding.cc",
             "native/napi/fastcgi_binding.cc",
-            "native/napi/ws_binding.cc",
-            "native/proto/ws/framer.cc",
-            "native/proto/ws/handshake.cc",
-            "native/proto/ws/writer.cc"
+            "native/napi/ws_binding.cc"
           ]
         }
       ]

@@ -47,6 +47,15 @@ class Server : public Napi::ObjectWrap<Server>, public Sink {
   void on_data(double handle, const char* data, size_t len) override;
   void on_data_end(double handle) override { event(kEvDataEnd, handle, 0, 0); }
   void on_data_error(double handle, int status) override { event(kEvDataError, handle, status, 0); }
+  void on_ws_message(double handle, const char* data, size_t len, bool binary) override {
+    uint32_t off = stage(data, len);
+    event(binary ? kEvWsBinary : kEvWsText, handle, off, static_cast<double>(len));
+  }
+  void on_ws_close(double handle, uint16_t code, const char* reason, size_t reason_len) override {
+    // A reason is at most 123 bytes (RFC 6455 5.5): offset and length in one number.
+    uint32_t off = stage(reason, reason_len);
+    event(kEvWsClose, handle, code, static_cast<double>(off) * 256 + static_cast<double>(reason_len & 0xff));
+  }
   void log(const std::string& line) override { logs_.push_back(line); }
 
  private:
@@ -60,6 +69,11 @@ class Server : public Napi::ObjectWrap<Server>, public Sink {
   Napi::Value WriteStderr(const Napi::CallbackInfo& info);
   bool chunk_arg(Napi::Env env, Napi::Value v, const char** data, size_t* len);
   Napi::Value Abort(const Napi::CallbackInfo& info);
+  Napi::Value Upgrade(const Napi::CallbackInfo& info);
+  Napi::Value WsSend(const Napi::CallbackInfo& info);
+  Napi::Value WsPublish(const Napi::CallbackInfo& info);
+  Napi::Value WsClose(const Napi::CallbackInfo& info);
+  Napi::Value Queued(const Napi::CallbackInfo& info);
   Napi::Value StopListening(const Napi::CallbackInfo& info);
   Napi::Value CloseIdle(const Napi::CallbackInfo& info);
   Napi::Value DestroyAll(const Napi::CallbackInfo& info);
@@ -128,6 +142,10 @@ Server::Server(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Server>(info),
   opts.max_cgi_block = opts.limits.max_head;
   opts.out_high_water = opt_u32(o, "highWaterMark", static_cast<uint32_t>(opts.out_high_water));
   opts.out_low_water = opts.out_high_water / 4;
+  Napi::Value wm = o.Get("wsMaxMessage");
+  if (wm.IsNumber()) opts.ws_max_message = static_cast<uint64_t>(wm.As<Napi::Number>().DoubleValue());
+  opts.ws_idle_timeout_ms = opt_u32(o, "wsIdleTimeout", opts.ws_idle_timeout_ms);
+  opts.ws_close_timeout_ms = opt_u32(o, "wsCloseTimeout", opts.ws_close_timeout_ms);
   on_events_ = Napi::Persistent(info[1].As<Napi::Function>());
   on_log_ = Napi::Persistent(info[2].As<Napi::Function>());
   Napi::Float64Array shared = info[3].As<Napi::Float64Array>();
@@ -524,6 +542,68 @@ Napi::Value Server::Abort(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), rc);
 }
 
+// upgrade(handle, kind, headerBlock): the request's connection switches
+// protocols (UpgradeKind); a WebSocket's 101 carries headerBlock's fields.
+Napi::Value Server::Upgrade(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!loop_) return Napi::Number::New(env, kReplyGone);
+  double handle = handle_arg(info);
+  int kind = info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : -1;
+  const char* headers = nullptr;
+  size_t headers_len = 0;
+  if (info[2].IsString()) headers = read_string(env, info[2], true, &header_scratch_, &headers_len);
+  int rc = loop_->upgrade(handle, kind, headers, headers_len);
+  after_call();
+  return Napi::Number::New(env, rc);
+}
+
+// wsSend(handle, string | Uint8Array, flags): one message (WsFlags).
+Napi::Value Server::WsSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!loop_) return Napi::Number::New(env, kReplyGone);
+  double handle = handle_arg(info);
+  const char* data = nullptr;
+  size_t len = 0;
+  if (!chunk_arg(env, info[1], &data, &len)) throw Napi::TypeError::New(env, "wsSend(handle, string | Uint8Array, flags)");
+  uint32_t flags = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
+  int rc = loop_->ws_send(handle, data, len, flags);
+  after_call();
+  return Napi::Number::New(env, rc);
+}
+
+// wsPublish(Float64Array handles, string | Uint8Array, flags): one message to
+// each; returns how many took it.
+Napi::Value Server::WsPublish(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!loop_ || !info[0].IsTypedArray()) return Napi::Number::New(env, 0);
+  Napi::Float64Array handles = info[0].As<Napi::Float64Array>();
+  const char* data = nullptr;
+  size_t len = 0;
+  if (!chunk_arg(env, info[1], &data, &len)) throw Napi::TypeError::New(env, "wsPublish(handles, string | Uint8Array, flags)");
+  uint32_t flags = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
+  size_t n = loop_->ws_publish(handles.Data(), handles.ElementLength(), data, len, flags);
+  after_call();
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+Napi::Value Server::Queued(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), loop_ ? static_cast<double>(loop_->queued(handle_arg(info))) : 0);
+}
+
+// wsClose(handle, code, reason): starts the close handshake (code 0: none).
+Napi::Value Server::WsClose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!loop_) return Napi::Number::New(env, kReplyGone);
+  double handle = handle_arg(info);
+  uint32_t code = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
+  const char* reason = nullptr;
+  size_t reason_len = 0;
+  if (info[2].IsString()) reason = read_string(env, info[2], false, &scratch_, &reason_len);
+  int rc = code > 0xffff ? kReplyGone : loop_->ws_close(handle, static_cast<uint16_t>(code), reason, reason_len);
+  after_call();
+  return Napi::Number::New(env, rc);
+}
+
 Napi::Value Server::StopListening(const Napi::CallbackInfo& info) {
   if (loop_) loop_->stop_listening();
   return info.Env().Undefined();
@@ -583,6 +663,11 @@ Napi::Function Server::Define(Napi::Env env) {
     InstanceMethod<&Server::WriteFile>("writeFile"),
     InstanceMethod<&Server::WriteStderr>("writeStderr"),
     InstanceMethod<&Server::Abort>("abort"),
+    InstanceMethod<&Server::Upgrade>("upgrade"),
+    InstanceMethod<&Server::WsSend>("wsSend"),
+    InstanceMethod<&Server::WsPublish>("wsPublish"),
+    InstanceMethod<&Server::WsClose>("wsClose"),
+    InstanceMethod<&Server::Queued>("queued"),
     InstanceMethod<&Server::StopListening>("stopListening"),
     InstanceMethod<&Server::CloseIdle>("closeIdle"),
     InstanceMethod<&Server::DestroyAll>("destroyAll"),
@@ -695,6 +780,8 @@ static Napi::Object Abi(Napi::Env env) {
   abi.Set("recordFlags", o);
   TSGI_LIST("reply", TSGI_ABI_REPLY)
   TSGI_LIST("replyFlags", TSGI_ABI_REPLY_FLAGS)
+  TSGI_LIST("upgrades", TSGI_ABI_UPGRADES)
+  TSGI_LIST("wsFlags", TSGI_ABI_WS_FLAGS)
   TSGI_LIST("protocols", TSGI_ABI_PROTOCOLS)
 #undef TSGI_LIST
 #undef TSGI_X

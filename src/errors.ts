@@ -14,6 +14,7 @@ export const ERRORS = {
   TSGI_ERR_REPLY_BODY: { status: 500, message: 'the reply body is not a string, bytes or an iterable of those' },
   TSGI_ERR_REPLY_LENGTH: { status: 500, message: 'the reply body is longer than its Content-Length' },
   TSGI_ERR_REPLY_FILE: { status: 500, message: 'the reply file cannot be sent' },
+  TSGI_ERR_REPLY_UPGRADE: { status: 500, message: 'the reply cannot switch this request\'s protocol' },
   TSGI_ERR_BODY_TOO_LARGE: { status: 413, message: 'the request body is larger than the reader allows' },
   TSGI_ERR_BODY_INVALID: { status: 400, message: 'the request body is malformed' },
   TSGI_ERR_BODY_ABORTED: { status: 400, message: 'the client went away before the body was complete' },

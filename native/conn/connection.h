@@ -61,6 +61,8 @@ class Connection {
     kBody,      // request dispatched, body arriving
     kBodyDone,  // request dispatched, body complete; later bytes wait
     kDiscard,   // reply done, dropping the rest of an unread body
+    kUpgraded,  // the connection switched protocols (WebSocket, a tunnel): its
+                // exchange owns the bytes; head_deadline_ms is its idle deadline
   };
   In in_state = In::kHead;
   size_t head_scan = 0;
@@ -72,6 +74,11 @@ class Connection {
   bool expect_continue = false;
   bool continue_sent = false;
   bool peer_eof = false;
+  // The request may switch protocols (HTTP/1.1 Upgrade, no body), and its
+  // Sec-WebSocket-Key when it is a valid WebSocket handshake (ws_key_len 24).
+  bool upgradable = false;
+  uint8_t ws_key_len = 0;
+  char ws_key[24] = {};
 
   // Output side.
   bool request_active = false;  // dispatched and the reply not finished

@@ -61,6 +61,13 @@ class Exchange {
   virtual int read_data(Connection* c, double handle, bool flowing);
   virtual int write_stderr(Connection* c, double handle, const char* data, size_t len);
   virtual int abort(Connection* c, double handle) = 0;
+  // The request switches protocols (UpgradeKind, napi/abi.h): the HTTP
+  // exchange answers and hands c to the upgraded kind's exchange. Elsewhere
+  // kReplyGone.
+  virtual int upgrade(Connection* c, double handle, int kind, const char* headers, size_t headers_len);
+  // A WebSocket's messages (WsFlags) and its closing; kReplyGone elsewhere.
+  virtual int ws_send(Connection* c, double handle, const char* data, size_t len, uint32_t flags);
+  virtual int ws_close(Connection* c, double handle, uint16_t code, const char* reason, size_t reason_len);
 
  protected:
   // An HTTP client (or nginx's proxy_pass) pointed at a socket of another
@@ -73,5 +80,7 @@ class Exchange {
 // The registry (exchange/registry.cc): the exchange serving `protocol`, or
 // null for a protocol no listener can speak.
 std::unique_ptr<Exchange> make_exchange(Protocol protocol, Loop& loop);
+// The exchange a connection becomes after an upgrade (UpgradeKind), or null.
+std::unique_ptr<Exchange> make_upgrade_exchange(int kind, Loop& loop);
 
 }  // namespace tsgi

@@ -23,6 +23,7 @@ Loop::Loop(Sink* sink, const LoopOptions& opts) : sink_(sink), opts_(opts) {
   if (opts_.limits.max_headers > http1::kMaxHeadersCap) opts_.limits.max_headers = http1::kMaxHeadersCap;
   slots_.push_back(nullptr);  // slot 0 unused: handle 0 means "none"
   for (size_t p = 0; p < kProtocolCount; p++) exchanges_[p] = make_exchange(static_cast<Protocol>(p), *this);
+  for (int k = 0; k < kUpgradeKinds; k++) upgrades_[k] = make_upgrade_exchange(k, *this);
 }
 
 Loop::~Loop() {
@@ -249,6 +250,7 @@ void Loop::on_conn_event(Connection* c, uint32_t flags) {
     for (int i = 0; i < 4 && !c->closed; i++) {
       size_t limit = c->in_state == Connection::In::kHead ? opts_.limits.max_head : opts_.in_buffer;
       bool filled = false;
+      if (c->peer_eof) break;
       ssize_t n = c->read_into(limit, &filled);
       if (n > 0) {
         c->recv_since_ms = now_ms_;  // progress
@@ -258,6 +260,9 @@ void Loop::on_conn_event(Connection* c, uint32_t flags) {
       if (n == -EAGAIN || n == -ENOBUFS) break;
       // EOF or a read error.
       c->peer_eof = true;
+      // An upgraded connection's exchange reads what is buffered, then
+      // sees peer_eof (a WebSocket's last frames, a tunnel's last bytes).
+      if (c->in_state == Connection::In::kUpgraded && n == 0) break;
       if (c->request_active || n < 0 || c->in_len() == 0) {
         close_conn(c);  // the client left: on_abort fires for an active request
         return;
@@ -343,6 +348,7 @@ void Loop::settle(Connection* c) {
     return;
   }
   bool want_read = !c->peer_eof && !c->close_after_flush;
+  if (want_read && c->in_state == Connection::In::kUpgraded) want_read = c->body_flowing;
   if (want_read) {
     size_t limit = c->in_state == Connection::In::kHead ? opts_.limits.max_head : opts_.in_buffer;
     want_read = c->in_len() < limit;
@@ -370,6 +376,15 @@ void Loop::settle(Connection* c) {
   if (c->out.empty()) c->send_since_ms = 0;
   bool waiting_body = (c->in_state == Connection::In::kBody && c->body_flowing) ||
                       c->in_state == Connection::In::kDiscard;
+  if (c->in_state == Connection::In::kUpgraded) {
+    // Its exchange keeps the idle deadline (0: none); a client that does not
+    // take our bytes is cut as any other.
+    c->recv_since_ms = 0;
+    c->deadline_ms = c->out.empty() ? c->head_deadline_ms : c->send_since_ms + opts_.io_timeout_ms;
+    if (c->out.empty()) c->send_since_ms = 0;
+    if (c->in_len() == 0) c->shrink();  // an idle WebSocket keeps no input buffer
+    return;
+  }
   if (!c->out.empty()) {
     c->deadline_ms = c->send_since_ms + opts_.io_timeout_ms;
   } else if (waiting_body) {
@@ -432,6 +447,30 @@ void Loop::sweep(uint64_t now_ms) {
 }
 
 // ---- replies ---------------------------------------------------------------
+
+int Loop::upgrade(double handle, int kind, const char* headers, size_t headers_len) {
+  Connection* c = find(handle);
+  return c ? c->exchange->upgrade(c, handle, kind, headers, headers_len) : kReplyGone;
+}
+
+int Loop::ws_send(double handle, const char* data, size_t len, uint32_t flags) {
+  Connection* c = find(handle);
+  return c ? c->exchange->ws_send(c, handle, data, len, flags) : kReplyGone;
+}
+
+int Loop::ws_close(double handle, uint16_t code, const char* reason, size_t reason_len) {
+  Connection* c = find(handle);
+  return c ? c->exchange->ws_close(c, handle, code, reason, reason_len) : kReplyGone;
+}
+
+size_t Loop::ws_publish(const double* handles, size_t count, const char* data, size_t len, uint32_t flags) {
+  size_t sent = 0;
+  for (size_t i = 0; i < count; i++) {
+    Connection* c = find(handles[i]);
+    if (c && c->exchange->ws_send(c, handles[i], data, len, flags) != kReplyGone) sent++;
+  }
+  return sent;
+}
 
 int Loop::respond(double handle, int status, const char* headers, size_t headers_len,
                   const char* body, size_t body_len, int64_t content_length, uint32_t flags) {

@@ -45,6 +45,9 @@ struct LoopOptions {
   size_t out_high_water = 256 * 1024;    // write() says "wait for drain" above this
   size_t out_low_water = 64 * 1024;      // drain is reported below this
   size_t discard_limit = 256 * 1024;     // unread body drained to keep the connection
+  uint64_t ws_max_message = 16u << 20;   // a WebSocket message, inflated; past it: close 1009
+  uint32_t ws_idle_timeout_ms = 120000;  // nothing from the client this long: ping; again: close (0: never)
+  uint32_t ws_close_timeout_ms = 5000;   // our close frame sent: the client's answer within this
 };
 
 // What a listener speaks: Protocol, in napi/abi.h (listen()'s protocol),
@@ -52,6 +55,7 @@ struct LoopOptions {
 #define TSGI_PROTOCOL_ONE(name, key, value) +1
 constexpr size_t kProtocolCount = 0 TSGI_ABI_PROTOCOLS(TSGI_PROTOCOL_ONE);
 #undef TSGI_PROTOCOL_ONE
+#define TSGI_UPGRADE_ONE(name, key, value) +1
 
 struct Listener {
   int fd = -1;
@@ -90,6 +94,10 @@ class Sink {
   virtual void on_data(double handle, const char* data, size_t len) = 0;
   virtual void on_data_end(double handle) = 0;
   virtual void on_data_error(double handle, int status) = 0;
+  // A WebSocket's whole message, and its end: the code received (1005: none;
+  // 1006: the connection ended without a close frame) or sent on an error.
+  virtual void on_ws_message(double handle, const char* data, size_t len, bool binary) = 0;
+  virtual void on_ws_close(double handle, uint16_t code, const char* reason, size_t reason_len) = 0;
   virtual void log(const std::string& line) = 0;
 };
 
@@ -156,6 +164,17 @@ class Loop {
   // the other protocols kReplyGone (the caller logs the text instead).
   int write_stderr(double handle, const char* data, size_t len);
   int abort(double handle);
+  // Switches the request's connection to another protocol (UpgradeKind).
+  int upgrade(double handle, int kind, const char* headers, size_t headers_len);
+  int ws_send(double handle, const char* data, size_t len, uint32_t flags);
+  int ws_close(double handle, uint16_t code, const char* reason, size_t reason_len);
+  // Bytes queued toward the handle's client, not yet taken by it (0: gone).
+  size_t queued(double handle) {
+    Connection* c = find(handle);
+    return c && c->handle == handle ? c->out.size() : 0;
+  }
+  // One message to many WebSockets, framed once; returns how many took it.
+  size_t ws_publish(const double* handles, size_t count, const char* data, size_t len, uint32_t flags);
 
   // The services the exchanges build their part of the cycle from.
   Sink& sink() { return *sink_; }
@@ -187,6 +206,10 @@ class Loop {
   // on a uwsgi socket), then close; nothing more is read.
   void send_raw_and_close(Connection* c, const char* data, size_t len);
   void close_conn(Connection* c);
+  // The exchange an upgraded connection continues with (UpgradeKind), or null.
+  Exchange* upgrade_exchange(int kind) {
+    return kind >= 0 && kind < kUpgradeKinds ? upgrades_[kind].get() : nullptr;
+  }
 
  private:
   // The open connection a handle's slot names; its exchange checks that the
@@ -218,6 +241,8 @@ class Loop {
   bool closing_ = false;    // close() was called: no keep-alive from now on
   bool accept_backoff_ = false;
   std::unique_ptr<Exchange> exchanges_[kProtocolCount];
+  static constexpr int kUpgradeKinds = 0 TSGI_ABI_UPGRADES(TSGI_UPGRADE_ONE);
+  std::unique_ptr<Exchange> upgrades_[kUpgradeKinds];
   bool in_run_ready_ = false;
 };
 

@@ -18,6 +18,21 @@ int Exchange::write_stderr(Connection* c, double handle, const char* data, size_
   return kReplyGone;  // no error stream: the caller logs the text instead
 }
 
+int Exchange::upgrade(Connection* c, double handle, int kind, const char* headers, size_t headers_len) {
+  (void)c, (void)handle, (void)kind, (void)headers, (void)headers_len;
+  return kReplyGone;  // only HTTP/1.1 switches protocols
+}
+
+int Exchange::ws_send(Connection* c, double handle, const char* data, size_t len, uint32_t flags) {
+  (void)c, (void)handle, (void)data, (void)len, (void)flags;
+  return kReplyGone;
+}
+
+int Exchange::ws_close(Connection* c, double handle, uint16_t code, const char* reason, size_t reason_len) {
+  (void)c, (void)handle, (void)code, (void)reason, (void)reason_len;
+  return kReplyGone;
+}
+
 void Exchange::answer_http_client(Connection* c, const char* protocol, const char* directive) {
   const Listener* l = loop_.listener(c->listener);
   std::string name = l ? l->name : std::string("?");

@@ -6,6 +6,7 @@
 #include "conn/connection.h"
 #include "core/loop.h"
 #include "proto/http1/writer.h"
+#include "proto/ws/handshake.h"
 
 namespace tsgi {
 
@@ -27,10 +28,6 @@ bool Http1Exchange::parse_head(Connection* c) {
 
 bool Http1Exchange::begin_request(Connection* c) {
   const http1::RequestHead& h = head_;
-  if (h.flags & http1::kUpgrade) {
-    send_error(c, 501);  // protocol upgrades (WebSocket, h2c) come later
-    return false;
-  }
   if ((h.flags & http1::kContentLength) && h.content_length > loop_.options().max_body) {
     send_error(c, 413);
     return false;
@@ -43,9 +40,107 @@ bool Http1Exchange::begin_request(Connection* c) {
   start_request(c, (h.flags & http1::kChunked) != 0, h.content_length, head_method);
   uint32_t rec = (c->in_state == Connection::In::kBodyDone ? uint32_t{kRecNoBody} : 0u) |
                  (head_method ? uint32_t{kRecHead} : 0u);
+  // RFC 9110 7.8: a request with a body is answered as it is (the upgrade
+  // declined); one without may switch once the app agrees (upgrade()).
+  c->upgradable = (h.flags & http1::kUpgrade) != 0 && c->in_state == Connection::In::kBodyDone;
+  c->ws_key_len = 0;
+  if (c->upgradable) {
+    rec |= kRecUpgradable;
+    if (websocket_handshake(c, h, base)) rec |= kRecWebSocket;
+  }
   loop_.sink().on_request(*c, c->handle, h, base, rec);
   c->consume(h.head_len);
   return true;
+}
+
+// Whether `value` (a comma-separated list, RFC 9110 5.6.1) holds `token`, any case.
+static bool has_token(const char* v, size_t n, const char* token) {
+  size_t tn = std::strlen(token);
+  size_t i = 0;
+  while (i < n) {
+    while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
+    size_t start = i;
+    while (i < n && v[i] != ',') i++;
+    size_t end = i;
+    while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t')) end--;
+    if (end - start == tn) {
+      bool same = true;
+      for (size_t k = 0; k < tn && same; k++) same = (v[start + k] | 0x20) == (token[k] | 0x20);
+      if (same) return true;
+    }
+  }
+  return false;
+}
+
+// RFC 6455 4.2.1: GET, Upgrade: websocket, Connection: upgrade, version 13
+// and a valid key, each field once where the RFC says so. The key is kept
+// for the 101 (the head's bytes are gone by then).
+bool Http1Exchange::websocket_handshake(Connection* c, const http1::RequestHead& h, const char* base) {
+  if (h.method.len != 3 || std::memcmp(base + h.method.off, "GET", 3) != 0) return false;
+  bool upgrade = false, connection = false, version = false;
+  int keys = 0, versions = 0;
+  const char* key = nullptr;
+  size_t key_len = 0;
+  for (uint32_t i = 0; i < h.num_headers; i++) {
+    const http1::Header& f = h.headers[i];
+    const char* name = base + f.name.off;
+    const char* value = base + f.value.off;
+    auto is = [&](const char* want) {
+      size_t n = std::strlen(want);
+      if (f.name.len != n) return false;
+      for (size_t k = 0; k < n; k++) {
+        if ((name[k] | 0x20) != want[k]) return false;
+      }
+      return true;
+    };
+    if (is("upgrade")) {
+      upgrade = upgrade || has_token(value, f.value.len, "websocket");
+    } else if (is("connection")) {
+      connection = connection || has_token(value, f.value.len, "upgrade");
+    } else if (is("sec-websocket-key")) {
+      keys++;
+      key = value;
+      key_len = f.value.len;
+    } else if (is("sec-websocket-version")) {
+      versions++;
+      version = ws::version_valid(value, f.value.len);
+    }
+  }
+  if (!upgrade || !connection || keys != 1 || versions != 1 || !version) return false;
+  if (!ws::key_valid(key, key_len) || key_len != sizeof c->ws_key) return false;
+  std::memcpy(c->ws_key, key, key_len);
+  c->ws_key_len = static_cast<uint8_t>(key_len);
+  return true;
+}
+
+int Http1Exchange::upgrade(Connection* c, double handle, int kind, const char* headers, size_t headers_len) {
+  if (!current(c, handle) || !c->request_active || c->reply.started || !c->upgradable) return kReplyGone;
+  Exchange* next = loop_.upgrade_exchange(kind);
+  if (!next) return kReplyGone;
+  if (kind == kUpgradeWebSocket) {
+    if (c->ws_key_len != sizeof c->ws_key) return kReplyGone;
+    static const char kHead[] =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: ";
+    char accept[ws::kAcceptLen];
+    ws::accept_key(c->ws_key, c->ws_key_len, accept);
+    c->out.append(kHead, sizeof kHead - 1);
+    c->out.append(accept, sizeof accept);
+    c->out.append("\r\n", 2);
+    c->out.append(headers, headers_len);
+    c->out.append("\r\n", 2);
+  }
+  // The reply is this switch: nothing more of HTTP is written or read here.
+  c->reply.started = true;
+  c->reply.ended = true;
+  c->keep_alive = false;
+  c->in_state = Connection::In::kUpgraded;
+  c->body_flowing = false;
+  c->head_deadline_ms = 0;
+  c->exchange = next;
+  next->on_accept(c);  // hangs its state on c; bytes already buffered are its own
+  loop_.mark_dirty(c);
+  return kReplyOk;
 }
 
 bool Http1Exchange::can_chunk(const Connection* c) const { return c->http11; }

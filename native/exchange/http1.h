@@ -14,6 +14,7 @@ class Http1Exchange final : public StreamExchange {
   using StreamExchange::StreamExchange;
 
   bool client_speaks_first() const override { return false; }
+  int upgrade(Connection* c, double handle, int kind, const char* headers, size_t headers_len) override;
 
  protected:
   bool parse_head(Connection* c) override;
@@ -23,6 +24,7 @@ class Http1Exchange final : public StreamExchange {
 
  private:
   bool begin_request(Connection* c);
+  bool websocket_handshake(Connection* c, const http1::RequestHead& h, const char* base);
   http1::RequestHead head_;  // scratch: one request is parsed at a time
 };
 

@@ -32,6 +32,7 @@ void StreamExchange::on_input(Connection* c) {
         if (c->in_state == Connection::In::kDiscard) return;
         break;
       case Connection::In::kBodyDone:
+      case Connection::In::kUpgraded:  // not this exchange's any more
         return;
     }
   }

@@ -21,7 +21,10 @@
   X(kEvDrain, DRAIN, 6)                                                        \
   X(kEvData, DATA, 7)             /* FastCGI FILTER: DATA bytes, a/b as BODY */ \
   X(kEvDataEnd, DATA_END, 8)                                                   \
-  X(kEvDataError, DATA_ERROR, 9)
+  X(kEvDataError, DATA_ERROR, 9)                                               \
+  X(kEvWsText, WS_TEXT, 10)       /* a whole text message: a offset, b length */ \
+  X(kEvWsBinary, WS_BINARY, 11)   /* a whole binary message, as WS_TEXT */     \
+  X(kEvWsClose, WS_CLOSE, 12)     /* a: the code, b: reason offset * 256 + length */
 
 // Where each of an event's numbers sits, and how many there are.
 #define TSGI_ABI_EVENT_SLOTS(X) \
@@ -67,7 +70,7 @@
   X(kChunked, CHUNKED, 1u << 2)         /* Transfer-Encoding: chunked (final coding) */ \
   X(kContentLength, CONTENT_LENGTH, 1u << 3) /* a valid Content-Length was given */    \
   X(kExpectContinue, EXPECT_CONTINUE, 1u << 4) /* Expect: 100-continue */               \
-  X(kUpgrade, UPGRADE, 1u << 5)         /* Upgrade header present (we answer 501) */   \
+  X(kUpgrade, UPGRADE, 1u << 5)         /* Upgrade header present (HTTP/1.1) */        \
   X(kAbsoluteForm, ABSOLUTE_FORM, 1u << 6) /* request-target was absolute-form */      \
   X(kAsteriskForm, ASTERISK_FORM, 1u << 7) /* OPTIONS * */
 
@@ -78,7 +81,9 @@
   X(kRecCgi, CGI, 1u << 18)          /* the record holds CGI variables, not HTTP headers */   \
   X(kRecStripScriptName, STRIP_SCRIPT_NAME, 1u << 19) /* uwsgi modifier1 30: PATH_INFO starts with SCRIPT_NAME */ \
   X(kRecAuthorizer, AUTHORIZER, 1u << 20) /* FastCGI role AUTHORIZER (else RESPONDER) */      \
-  X(kRecFilter, FILTER, 1u << 21)    /* FastCGI role FILTER: a DATA stream follows STDIN */
+  X(kRecFilter, FILTER, 1u << 21)    /* FastCGI role FILTER: a DATA stream follows STDIN */    \
+  X(kRecUpgradable, UPGRADABLE, 1u << 22) /* upgrade() may take the connection (tunnel) */    \
+  X(kRecWebSocket, WEBSOCKET, 1u << 23)   /* a valid RFC 6455 opening handshake */
 
 // What respond, write, end, readBody, readData, writeFile, writeStderr and
 // abort return.
@@ -93,6 +98,16 @@
   X(kReplyEnd, END, 1)        /* the reply ends with this call */       \
   X(kReplyClose, CLOSE, 2)    /* close the connection after it */       \
   X(kReplyNoDate, NO_DATE, 4) /* the app sent its own Date */
+
+// upgrade()'s kind: what the connection becomes.
+#define TSGI_ABI_UPGRADES(X)                                                      \
+  X(kUpgradeTunnel, TUNNEL, 0)        /* raw bytes both ways; the app writes the 101 */ \
+  X(kUpgradeWebSocket, WEBSOCKET, 1)  /* RFC 6455, framed by the core; it writes the 101 */
+
+// wsSend() and wsPublish()'s flags.
+#define TSGI_ABI_WS_FLAGS(X)                                     \
+  X(kWsBinary, BINARY, 1)     /* a binary message (else text) */   \
+  X(kWsCompress, COMPRESS, 2) /* deflate it if the peer agreed */
 
 // listen()'s protocol.
 #define TSGI_ABI_PROTOCOLS(X) \
@@ -112,6 +127,8 @@ enum PairWord : uint32_t { TSGI_ABI_PAIR(TSGI_ABI_ENUMERATOR) };
 enum RecordFlags : uint32_t { TSGI_ABI_RECORD_FLAGS(TSGI_ABI_ENUMERATOR) };
 enum ReplyStatus : int { TSGI_ABI_REPLY(TSGI_ABI_ENUMERATOR) };
 enum ReplyFlags : uint32_t { TSGI_ABI_REPLY_FLAGS(TSGI_ABI_ENUMERATOR) };
+enum UpgradeKind : int { TSGI_ABI_UPGRADES(TSGI_ABI_ENUMERATOR) };
+enum WsFlags : uint32_t { TSGI_ABI_WS_FLAGS(TSGI_ABI_ENUMERATOR) };
 // What a listener speaks. HTTP is framed in full; the CGI-style protocols
 // (uwsgi, SCGI, FastCGI) carry ready CGI variables.
 enum class Protocol : uint8_t { TSGI_ABI_PROTOCOLS(TSGI_ABI_ENUMERATOR) };

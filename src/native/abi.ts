@@ -8,15 +8,19 @@ import { binding } from './load.js';
 
 /** Each list the addon exports under binding.abi, with the keys TypeScript uses. */
 export const ABI_KEYS = {
-  events: ['REQUEST', 'BODY', 'BODY_END', 'BODY_ERROR', 'ABORT', 'DRAIN', 'DATA', 'DATA_END', 'DATA_ERROR'],
+  events: ['REQUEST', 'BODY', 'BODY_END', 'BODY_ERROR', 'ABORT', 'DRAIN', 'DATA', 'DATA_END', 'DATA_ERROR',
+    'WS_TEXT', 'WS_BINARY', 'WS_CLOSE'],
   eventSlots: ['TYPE', 'HANDLE', 'A', 'B', 'SIZE'],
   record: ['HEAD', 'FLAGS', 'LENGTH_LO', 'LENGTH_HI', 'METHOD', 'TARGET', 'PATH', 'QUERY', 'HOST', 'PEER',
     'PEER_PORT', 'LOCAL', 'LOCAL_PORT', 'LISTENER', 'COUNT', 'PAIRS'],
   pair: ['NAME', 'VALUE', 'SIZE'],
   recordFlags: ['HTTP11', 'KEEP_ALIVE', 'CHUNKED', 'CONTENT_LENGTH', 'EXPECT_CONTINUE', 'UPGRADE', 'ABSOLUTE_FORM',
-    'ASTERISK_FORM', 'NO_BODY', 'HEAD', 'CGI', 'STRIP_SCRIPT_NAME', 'AUTHORIZER', 'FILTER'],
+    'ASTERISK_FORM', 'NO_BODY', 'HEAD', 'CGI', 'STRIP_SCRIPT_NAME', 'AUTHORIZER', 'FILTER',
+    'UPGRADABLE', 'WEBSOCKET'],
   reply: ['GONE', 'OK', 'FULL', 'OVERFLOW'],
   replyFlags: ['END', 'CLOSE', 'NO_DATE'],
+  upgrades: ['TUNNEL', 'WEBSOCKET'],
+  wsFlags: ['BINARY', 'COMPRESS'],
   protocols: ['http', 'uwsgi', 'scgi', 'fastcgi'],
 } as const;
 
@@ -51,5 +55,9 @@ export const RECORD_FLAGS = table('recordFlags');
 export const REPLY = table('reply');
 /** respond()'s flags. */
 export const REPLY_FLAGS = table('replyFlags');
+/** upgrade()'s kinds: what the connection becomes. */
+export const UPGRADES = table('upgrades');
+/** wsSend() and wsPublish()'s flags. */
+export const WS_FLAGS = table('wsFlags');
 /** listen()'s protocol ids, by the name a listen address uses. */
 export const PROTOCOLS = table('protocols');

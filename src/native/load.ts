@@ -35,6 +35,16 @@ export interface NativeServer {
   /** The app's error stream: FastCGI STDERR records; elsewhere returns GONE (the caller logs). */
   writeStderr(handle: number, chunk: string | Uint8Array): number;
   abort(handle: number): number;
+  /** The request's connection switches protocols (UPGRADES); a WebSocket's 101 carries the header block. */
+  upgrade(handle: number, kind: number, headers: string): number;
+  /** One WebSocket message (WS_FLAGS). */
+  wsSend(handle: number, data: string | Uint8Array, flags: number): number;
+  /** One message to each handle, framed once; returns how many took it. */
+  wsPublish(handles: Float64Array, data: string | Uint8Array, flags: number): number;
+  /** Starts a WebSocket's close handshake (code 0: none). */
+  wsClose(handle: number, code: number, reason: string): number;
+  /** Bytes queued toward the handle's client, not yet taken by it. */
+  queued(handle: number): number;
   stopListening(): void;
   closeIdle(): number;
   destroyAll(): void;
@@ -51,6 +61,12 @@ export interface NativeServerOptions {
   ioTimeout?: number;
   maxConnections?: number;
   highWaterMark?: number;
+  /** A WebSocket message's limit in bytes; past it the connection is closed with 1009. Default 16 MiB. */
+  wsMaxMessage?: number;
+  /** Milliseconds without a byte from a WebSocket client before a ping; without an answer, the close. Default 120000; 0: never. */
+  wsIdleTimeout?: number;
+  /** Milliseconds the client has to answer our close frame. Default 5000. */
+  wsCloseTimeout?: number;
 }
 
 /** batch: a Buffer with byteOffset 0 (request records are read as u32 words). */

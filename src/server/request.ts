@@ -10,7 +10,8 @@ const { HEAD: W_HEAD, FLAGS: W_FLAGS, LENGTH_LO: W_CL_LO, LENGTH_HI: W_CL_HI, ME
   PATH: W_PATH, QUERY: W_QUERY, HOST: W_HOST, PEER: W_PEER, PEER_PORT: W_PEER_PORT, LOCAL: W_LOCAL,
   LOCAL_PORT: W_LOCAL_PORT, COUNT: W_NHEADERS, PAIRS: W_HEADERS } = RECORD;
 const { NAME: P_NAME, VALUE: P_VALUE, SIZE: P_SIZE } = PAIR;
-const { CONTENT_LENGTH: F_CONTENT_LENGTH, HTTP11: F_HTTP11 } = RECORD_FLAGS;
+const { CONTENT_LENGTH: F_CONTENT_LENGTH, HTTP11: F_HTTP11, UPGRADABLE: F_UPGRADABLE, WEBSOCKET: F_WEBSOCKET } =
+  RECORD_FLAGS;
 
 /** Per-listener facts a request needs. */
 export interface ListenerInfo {
@@ -168,7 +169,10 @@ export class HttpRequest extends BaseRequest implements Request {
   }
 
   get tsgi(): ServerInfo {
-    return this.listener.info;
+    const f = this.flags;
+    if (!(f & F_UPGRADABLE)) return this.listener.info;
+    // Only a request that may switch protocols has facts of its own.
+    return Object.freeze({ ...this.listener.info, upgrade: true, websocket: (f & F_WEBSOCKET) !== 0 });
   }
 }
 

@@ -14,6 +14,7 @@ import type { HttpRequest } from './request.js';
 import type { CgiRequest } from './cgi-request.js';
 import { RECORD_FLAGS, REPLY, REPLY_FLAGS } from '../native/abi.js';
 import type { RequestDone } from './access-log.js';
+import type { Upgrades } from './upgrade.js';
 
 export type AnyRequest = HttpRequest | CgiRequest;
 
@@ -34,6 +35,8 @@ export interface SendContext {
   /** Count the body bytes of each reply (for onDone). */
   readonly track: boolean;
   readonly harakiriMs: number;
+  /** The server's WebSockets and tunnels: a `websocket` or `tunnel` reply goes there. */
+  readonly upgrades: Upgrades;
 }
 
 export interface ReplySender {
@@ -53,7 +56,7 @@ function checkChunk(chunk: unknown): Chunk {
 }
 
 export function replySender(ctx: SendContext): ReplySender {
-  const { native, log, active, onDone, track, harakiriMs } = ctx;
+  const { native, log, active, onDone, track, harakiriMs, upgrades } = ctx;
 
   function fail(req: AnyRequest, err: unknown): void {
     const status = logAppError(log, req, err);
@@ -115,6 +118,13 @@ export function replySender(ctx: SendContext): ReplySender {
     }
     if (reply === null || typeof reply !== 'object') {
       throw new TsgiError('TSGI_ERR_REPLY_BODY', 'the app must return a reply object');
+    }
+    if (reply.websocket !== undefined || reply.tunnel !== undefined) {
+      upgrades.accept(req, reply);  // throws (a 500) for a request that cannot switch
+      req.replyStarted = true;
+      req.status = 101;
+      done(req);
+      return;
     }
     const enc = encodeHeaders(reply.headers);
     // RFC 3875 6.2.3: a Location without a status is a redirect (302).

@@ -3,7 +3,7 @@
 import { binding, type NativeServer, type NativeServerOptions } from '../native/load.js';
 import { TsgiError } from '../errors.js';
 import { TSGI_VERSION } from '../version.js';
-import type { App, Request, ServerInfo } from '../tsgi/types.js';
+import type { App, Request, SendOptions, ServerInfo } from '../tsgi/types.js';
 import { appRunner } from './app-call.js';
 import { HttpRequest, type ListenerInfo } from './request.js';
 import { EVENT_SLOTS, EVENTS, PROTOCOLS, RECORD, RECORD_FLAGS } from '../native/abi.js';
@@ -12,6 +12,7 @@ import type { RequestDone } from './access-log.js';
 import { Watchdog, type BlockedAction } from './watchdog.js';
 import { checkNetwork, isLoopback, LOOPBACK, parseListen, type ListenProtocol, type ListenSpec } from './listen.js';
 import { replySender, type AnyRequest } from './send.js';
+import { Upgrades, type UpgradeStats } from './upgrade.js';
 
 const EV = EVENTS;
 const { SIZE: E_SIZE, TYPE: E_TYPE, HANDLE: E_HANDLE, A: E_A, B: E_B } = EVENT_SLOTS;
@@ -87,6 +88,10 @@ export interface ServerHandle {
    * Arrival times are known only with onRequestDone or harakiri set (else 0).
    */
   running?(max: number): { count: number; requests: Array<{ method: string; uri: string; startedAt: number }> };
+  /** Open WebSockets and tunnels, and the WebSocket messages and bytes so far, each way. */
+  readonly upgraded?: Readonly<UpgradeStats>;
+  /** Sends a message to every WebSocket subscribed to `topic`; returns how many. */
+  publish?(topic: string, data: string | Uint8Array, options?: SendOptions): number;
 }
 
 const defaultLog = (line: string): void => {
@@ -144,7 +149,10 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
         continue;
       }
       const req = active.get(handle);
-      if (req === undefined) continue;
+      if (req === undefined) {
+        upgrades.event(handle, type, a, ev[at + E_B]!, buf);  // a WebSocket's or a tunnel's, or stale
+        continue;
+      }
       switch (type) {
         case EV.BODY:
           req.bodyIfUsed?.push(buf.subarray(a, a + ev[at + E_B]!));
@@ -185,7 +193,8 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
     if (entry !== undefined && typeof entry !== 'string') for (const n of entry.allowFrom ?? []) checkNetwork(n);
   }
   const native: NativeServer = new binding.Server(options, onEvents, log, shared);
-  const { send, fail, harakiri } = replySender({ native, log, active, onDone, track, harakiriMs });
+  const upgrades = new Upgrades(native, log);
+  const { send, fail, harakiri } = replySender({ native, log, active, onDone, track, harakiriMs, upgrades });
   // Made once: per request it costs what a run() of its own here would.
   const run = appRunner<AnyRequest>(app, send, fail);
   let watchdog: Watchdog | undefined;
@@ -252,15 +261,23 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
       }
       return { count: active.size, requests };
     },
+    get upgraded(): Readonly<UpgradeStats> {
+      return upgrades.stats;
+    },
+    publish(topic: string, data: string | Uint8Array, opts?: SendOptions): number {
+      return upgrades.publish(topic, data, opts);
+    },
     close(timeoutMs = options.shutdownTimeout ?? 10_000): Promise<void> {
       if (closing) return closing;
       native.stopListening();
       native.closeIdle();
+      upgrades.shutdown();  // WebSockets: 1001, their close handshakes within the wait below
       closing = new Promise((resolve) => {
         const started = Date.now();
         const finish = () => {
           for (const req of active.values()) req.abort(new TsgiError('TSGI_ERR_BODY_ABORTED', 'server closed'));
           active.clear();
+          upgrades.cut();
           clearInterval(sweeper);
           watchdog?.stop();
           native.destroyAll();

@@ -28,7 +28,7 @@ test('abi.ts declares exactly the lists and keys the addon exports, in its order
 test('every value abi.ts hands out is the addon\'s', () => {
   const tables: Record<string, string> = {
     events: 'EVENTS', eventSlots: 'EVENT_SLOTS', record: 'RECORD', pair: 'PAIR', recordFlags: 'RECORD_FLAGS',
-    reply: 'REPLY', replyFlags: 'REPLY_FLAGS', protocols: 'PROTOCOLS',
+    reply: 'REPLY', replyFlags: 'REPLY_FLAGS', upgrades: 'UPGRADES', wsFlags: 'WS_FLAGS', protocols: 'PROTOCOLS',
   };
   assert.deepEqual(Object.keys(tables).sort(), Object.keys(exported).sort());
   for (const [list, name] of Object.entries(tables)) {

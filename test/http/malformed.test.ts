@@ -84,9 +84,6 @@ const headCases: Case[] = [
   { name: 'an unknown coding before chunked', request: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`, status: 501 },
   { name: 'Transfer-Encoding in HTTP/1.0', request: 'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', status: 400 },
   { name: 'Expect other than 100-continue', request: `POST / HTTP/1.1\r\n${H}Expect: 200-ok\r\nContent-Length: 0\r\n\r\n`, status: 417 },
-  // Upgrades are not served yet.
-  { name: 'Upgrade: websocket', request: `GET /ws HTTP/1.1\r\n${H}Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`, status: 501 },
-  { name: 'Upgrade: h2c', request: `GET / HTTP/1.1\r\n${H}Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n`, status: 501 },
   // Too large (RFC 6585 5, RFC 9110 15.5.14).
   { name: 'header block over the default 64 KiB', request: `GET / HTTP/1.1\r\n${H}` + `X-Big: ${'b'.repeat(8000)}\r\n`.repeat(10) + '\r\n', status: 431 },
   { name: 'Content-Length over maxBodySize', request: `POST / HTTP/1.1\r\n${H}Content-Length: 100001\r\n\r\n` + 'x'.repeat(1000), status: 413 },
