@@ -238,7 +238,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     return worker.serving({
       addresses: inner.addresses, get closed() { return inner.closed; },
       stopAccepting: () => inner.stopAccepting(), close: closeAll,
-    }, opts.shutdownTimeout, stats === undefined ? undefined : (draining) => stats.report(inner.running?.(MAX_CURRENT), draining));
+    }, opts.shutdownTimeout, stats === undefined ? undefined : (draining) => stats.report(inner.running?.(MAX_CURRENT), draining, inner.upgraded));
   }
   for (const a of server.addresses) {
     // A form that can be given back: http://127.0.0.1:8000, /run/app.sock
@@ -273,7 +273,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     statsServer.provide(() => ({
       mode: 'single', pid: process.pid, sockets: socketStats(sources),
       workers: [{ id: 0, pid: process.pid, state: stopping ? 'draining' : 'serving', current: true, respawnCount: 1, spawnedAt,
-        report: stats.report(serving.running?.(MAX_CURRENT), stopping) }],
+        report: stats.report(serving.running?.(MAX_CURRENT), stopping, serving.upgraded) }],
     }));
   }
 }

@@ -19,6 +19,8 @@ export function serveOptions(opts: CliOptions, site: ServeOptions): ServeOptions
     keepAliveTimeout: opts.keepAliveTimeout,
     ioTimeout: opts.socketTimeout,
     shutdownTimeout: opts.shutdownTimeout,
+    wsMaxMessage: opts.wsMaxMessage,
+    wsIdleTimeout: opts.wsIdleTimeout,
     ...site,
   };
 }

@@ -62,7 +62,7 @@ async function threadMain(d: ThreadData): Promise<void> {
     return;
   }
   const report = (): void => {
-    if (stats !== undefined) say({ t: 'stats', report: stats.report(server.running?.(MAX_CURRENT), draining) });
+    if (stats !== undefined) say({ t: 'stats', report: stats.report(server.running?.(MAX_CURRENT), draining, server.upgraded) });
   };
   port.on('message', (m: ToThread) => {
     if (m.t === 'reopen') {

@@ -80,7 +80,12 @@ export interface ServerHandle {
    * a worker: other processes sharing the socket take the new clients.
    */
   stopAccepting(): void;
-  /** Stops accepting, lets in-flight requests finish (bounded), resolves when all is closed. */
+  /**
+   * Stops accepting, lets in-flight requests finish (bounded), resolves when
+   * all is closed. Open WebSockets go on until the last second of the wait
+   * (its last half when shorter than 2 s), are then sent 1001 (going away)
+   * and cut at its end if their clients have not closed.
+   */
   close(timeoutMs?: number): Promise<void>;
   readonly closed: boolean;
   /**
@@ -271,9 +276,12 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
       if (closing) return closing;
       native.stopListening();
       native.closeIdle();
-      upgrades.shutdown();  // WebSockets: 1001, their close handshakes within the wait below
       closing = new Promise((resolve) => {
         const started = Date.now();
+        // WebSockets go on until the wait's last second (or half), then
+        // are told 1001 (going away) and have the rest for the handshake.
+        const goingAway = Math.max(0, timeoutMs - Math.min(1000, timeoutMs / 2));
+        let toldAway = false;
         const finish = () => {
           for (const req of active.values()) req.abort(new TsgiError('TSGI_ERR_BODY_ABORTED', 'server closed'));
           active.clear();
@@ -289,6 +297,10 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
           return;
         }
         const timer = setInterval(() => {
+          if (!toldAway && Date.now() - started >= goingAway) {
+            toldAway = true;
+            upgrades.shutdown();
+          }
           if (native.connectionCount() === 0 || Date.now() - started >= timeoutMs) {
             clearInterval(timer);
             finish();

@@ -5,6 +5,7 @@
 // (sumReports), made when the stats are asked for, never per request.
 import type { Request } from '../tsgi/types.js';
 import type { RequestDone } from '../server/access-log.js';
+import type { UpgradeStats } from '../server/upgrade.js';
 
 /** Upper bounds (seconds) of tsgi_request_duration_seconds' buckets; +Inf follows. */
 export const DURATION_BUCKETS: readonly number[] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -46,7 +47,11 @@ export interface StatsReport {
   at: number;
   /** --threads N > 1: each thread's own numbers (the fields above are their sums). */
   threads?: ThreadReport[];
+  /** Open WebSockets and tunnels now; WebSocket messages and their payload bytes so far, each way. */
+  upgraded: UpgradeStats;
 }
+
+const noUpgrades = (): UpgradeStats => ({ websockets: 0, tunnels: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 });
 
 /** One --threads thread's share of its process's report (uWSGI's cores[]). */
 export interface ThreadReport {
@@ -88,13 +93,14 @@ export class RequestStats {
     this.buckets[i]!++;
   };
 
-  report(running: { count: number; requests: RunningRequest[] } | undefined, draining: boolean): StatsReport {
+  report(running: { count: number; requests: RunningRequest[] } | undefined, draining: boolean,
+    upgraded?: Readonly<UpgradeStats>): StatsReport {
     return {
       requests: this.requests, exceptions: this.exceptions, tx: this.tx,
       avgRt: Math.round(this.avgRt), runningTime: Math.round(this.runningTime),
       codes: [...this.codes], buckets: [...this.buckets], durationSum: this.durationSum,
       inFlight: running?.count ?? 0, current: running?.requests ?? [], draining,
-      rss: process.memoryUsage.rss(), at: Date.now(),
+      rss: process.memoryUsage.rss(), at: Date.now(), upgraded: upgraded === undefined ? noUpgrades() : { ...upgraded },
     };
   }
 }
@@ -109,7 +115,7 @@ export function sumReports(reports: ReadonlyArray<StatsReport | undefined>, drai
   const sum: StatsReport = {
     requests: 0, exceptions: 0, tx: 0, avgRt: 0, runningTime: 0, codes: [0, 0, 0, 0, 0],
     buckets: new Array<number>(DURATION_BUCKETS.length + 1).fill(0), durationSum: 0, inFlight: 0, current: [],
-    draining, rss: process.memoryUsage.rss(), at: Date.now(), threads: [],
+    draining, rss: process.memoryUsage.rss(), at: Date.now(), threads: [], upgraded: noUpgrades(),
   };
   let averaged = 0;
   reports.forEach((r, i) => {
@@ -123,6 +129,7 @@ export function sumReports(reports: ReadonlyArray<StatsReport | undefined>, drai
     sum.runningTime += r.runningTime;
     sum.durationSum += r.durationSum;
     sum.inFlight += r.inFlight;
+    for (const k of Object.keys(sum.upgraded) as Array<keyof UpgradeStats>) sum.upgraded[k] += r.upgraded?.[k] ?? 0;
     r.codes.forEach((n, c) => { sum.codes[c]! += n; });
     r.buckets.forEach((n, b) => { sum.buckets[b]! += n; });
     if (r.requests > 0) {

@@ -65,6 +65,13 @@ export interface WorkerDoc {
   /** Cumulative, as Prometheus' buckets: upper bound in seconds ("+Inf" last) → requests that took at most that. */
   duration_buckets: Record<string, number>;
   report_age: number | null;
+  /** Open WebSocket connections and tunnels (upgraded connections the app took), and WebSocket traffic so far. */
+  websockets: number;
+  tunnels: number;
+  ws_messages_in: number;
+  ws_messages_out: number;
+  ws_bytes_in: number;
+  ws_bytes_out: number;
   /** --threads N > 1: one entry per thread (uWSGI's cores[]); the fields above are their sums. */
   cores?: CoreDoc[];
 }
@@ -131,6 +138,12 @@ function workerDoc(w: WorkerView, now: number): WorkerDoc {
     duration_sum: r?.durationSum ?? 0,
     duration_buckets: buckets,
     report_age: r === undefined ? null : Math.max(0, now - r.at),
+    websockets: r?.upgraded?.websockets ?? 0,
+    tunnels: r?.upgraded?.tunnels ?? 0,
+    ws_messages_in: r?.upgraded?.messagesIn ?? 0,
+    ws_messages_out: r?.upgraded?.messagesOut ?? 0,
+    ws_bytes_in: r?.upgraded?.bytesIn ?? 0,
+    ws_bytes_out: r?.upgraded?.bytesOut ?? 0,
     ...(r?.threads !== undefined ? {
       cores: r.threads.map((t) => ({ id: t.id, requests: t.requests, in_request: t.inFlight > 0 ? 1 : 0,
         exceptions: t.exceptions, tx: t.tx, in_flight: t.inFlight })),
@@ -221,6 +234,18 @@ export function prometheusText(doc: StatsDoc, input: StatsInput): string {
   }
   perWorker('tsgi_worker_avg_response_time_seconds', 'gauge', 'uWSGI\'s avg_rt: after each request, (avg + its time) / 2.', (w) => w.avg_rt / 1e6);
   perWorker('tsgi_requests_in_flight', 'gauge', 'Requests the worker is running now.', (w) => w.in_flight);
+  perWorker('tsgi_websocket_connections', 'gauge', 'WebSocket connections the worker holds open.', (w) => w.websockets);
+  perWorker('tsgi_tunnel_connections', 'gauge', 'Upgraded connections the app took as raw tunnels (node:http \'upgrade\').', (w) => w.tunnels);
+  e.family('tsgi_websocket_messages_total', 'counter', 'WebSocket messages received (in) and sent (out) by the worker.');
+  for (const w of ws) {
+    e.sample('tsgi_websocket_messages_total', { worker: String(w.id), direction: 'in' }, w.ws_messages_in);
+    e.sample('tsgi_websocket_messages_total', { worker: String(w.id), direction: 'out' }, w.ws_messages_out);
+  }
+  e.family('tsgi_websocket_bytes_total', 'counter', 'WebSocket message payload bytes received (in) and sent (out), before framing.');
+  for (const w of ws) {
+    e.sample('tsgi_websocket_bytes_total', { worker: String(w.id), direction: 'in' }, w.ws_bytes_in);
+    e.sample('tsgi_websocket_bytes_total', { worker: String(w.id), direction: 'out' }, w.ws_bytes_out);
+  }
   perWorker('tsgi_worker_rss_bytes', 'gauge', 'Resident memory of the worker process.', (w) => w.rss);
   perWorker('tsgi_worker_virtual_memory_bytes', 'gauge', 'Virtual memory size of the worker process.', (w) => w.vsz);
   perWorker('tsgi_worker_respawns_total', 'counter', 'Worker processes the slot has started (1 for the first).', (w) => w.respawn_count);
