@@ -183,8 +183,9 @@ void WebSocketExchange::on_input(Connection* c) {
       case ws::Ev::kClose: {
         uint16_t code = ev.code ? ev.code : 1005;
         if (!s->close_sent) {
-          // 5.5.1: echo the code; a close without one is answered without one.
-          send_close(c, ev.code, nullptr, 0);
+          // 5.5.1: echo the code (and reason, as `ws` does); a close without
+          // a code is answered without one.
+          send_close(c, ev.code, ev.data, ev.len);
         }
         tell(c, code, ev.data, ev.len);
         c->close_after_flush = true;  // 7.1.1: the server closes the TCP connection first

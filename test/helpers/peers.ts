@@ -953,7 +953,7 @@ export function tlsTest(route: Route, suite: Suite): void {
  * A temp dir every user can reach (Apache's workers run as www-data): under
  * os.tmpdir() if each directory above it is searchable by others, else /tmp.
  */
-function reachableTempDir(): string {
+export function reachableTempDir(): string {
   const dir = tempDir('tsgi-peers-');
   for (let d = path.dirname(dir); ; d = path.dirname(d)) {
     if ((fs.statSync(d).mode & 0o001) === 0) {
