@@ -19,6 +19,9 @@ void StreamExchange::on_input(Connection* c) {
     switch (c->in_state) {
       case Connection::In::kHead:
         if (c->request_active || c->out.size() > opts.out_high_water) return;
+        // RFC 9112 9.6: after a request that closes the connection, nothing
+        // more on it is processed, though it arrived in the same write.
+        if (c->close_after_flush) return;
         if (c->in_len() == 0) return;
         if (!parse_head(c)) return;
         break;

@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { App } from 'tsgi';
-import { delay, RawConnection } from '../helpers/index.js';
+import { delay, parseResponses, RawConnection, rawRequest } from '../helpers/index.js';
 import { LISTENER_KINDS, servedBefore } from '../helpers/served.js';
 
 for (const kind of LISTENER_KINDS) describe(`pipelining over ${kind}`, () => {
@@ -134,4 +134,30 @@ for (const kind of LISTENER_KINDS) describe(`pipelining over ${kind}`, () => {
       c.destroy();
     }
   });
+});
+
+// RFC 9112 9.6: after a request that closes the connection, nothing more on
+// it is processed, even when it arrived in the same write.
+describe('nothing after a closing request runs', () => {
+  const ran: string[] = [];
+  const served = servedBefore('tcp', (req) => {
+    ran.push(`${req.REQUEST_METHOD} ${req.PATH_INFO}`);
+    return req.PATH_INFO === '/app-close' ? { headers: { connection: 'close' }, body: 'bye' } : { body: 'ok' };
+  });
+  const ghost = 'POST /ghost HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello';
+  for (const [name, first] of [
+    ['Connection: close', 'GET /1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n'],
+    ['HTTP/1.0 without keep-alive', 'GET /1 HTTP/1.0\r\n\r\n'],
+    ['the app\'s Connection: close', 'GET /app-close HTTP/1.1\r\nHost: t\r\n\r\n'],
+  ] as const) {
+    test(`${name}: one reply, the connection closes, the pipelined request never reaches the app`, async () => {
+      ran.length = 0;
+      const r = await rawRequest(served.port, first + ghost, { timeoutMs: 5_000 });
+      assert.equal(r.closed, true);
+      const { responses } = parseResponses(r.data, { closed: true });
+      assert.equal(responses.length, 1);
+      await delay(50);
+      assert.deepEqual(ran, [first.includes('app-close') ? 'GET /app-close' : 'GET /1']);
+    });
+  }
 });
