@@ -44,7 +44,10 @@ export function appRunner<R extends Request>(app: App, send: (req: R, reply: Rep
  */
 export function logAppError(log: (line: string) => void, req: Request, err: unknown): number {
   const status = err instanceof TsgiError && err.status >= 400 && err.status < 500 ? err.status : 500;
-  const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  // A client's mistake is one line (it comes at request rate, and a stack
+  // would show install paths); a stack only for the app's own failure.
+  const detail = status !== 500 ? (err as TsgiError).message
+    : err instanceof Error ? (err.stack ?? err.message) : String(err);
   log(`${status === 500 ? 'app error' : `answered ${status}`} on ${req.REQUEST_METHOD} ${req.REQUEST_URI}: ${detail}`);
   return status;
 }

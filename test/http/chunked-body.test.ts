@@ -126,3 +126,40 @@ describe('chunked request bodies', () => {
     }
   });
 });
+
+// A client's mistake the app reads into is answered with its 4xx and logged
+// as one line: no stack (it comes at request rate and shows install paths).
+describe('a client\'s bad body is logged in one line', () => {
+  let server: ServerHandle;
+  let port: number;
+  const lines: string[] = [];
+  before(() => {
+    server = serve(async (req) => ({ body: await req.body.text(100) }),
+      { listen: '127.0.0.1:0', log: (l) => lines.push(l), maxBodySize: 1000 });
+    port = server.addresses[0]!.port!;
+  });
+  after(() => server.close());
+
+  for (const [name, body, status] of [
+    ['bad chunked coding', 'Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n', 400],
+    ['a body over the reader\'s limit', 'Content-Length: 200\r\n\r\n' + 'x'.repeat(200), 413],
+    ['a chunk over --max-body-size', 'Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nFFFF\r\n', 413],
+  ] as const) {
+    test(`${name}: ${status}, one log line without a stack`, async () => {
+      lines.length = 0;
+      const c = await RawConnection.open(port);
+      try {
+        await c.write(`POST /b HTTP/1.1\r\nHost: x\r\n${body}`);
+        const [res] = await c.responses(1);
+        assert.equal(res!.status, status);
+      } finally {
+        c.destroy();
+      }
+      await delay(20);
+      const mine = lines.filter((l) => l.includes('POST /b'));
+      assert.equal(mine.length, 1, lines.join('\n'));
+      assert.doesNotMatch(mine[0]!, /\n|\bat /, 'no stack');
+      assert.match(mine[0]!, new RegExp(`^answered ${status} on POST /b: `));
+    });
+  }
+});
