@@ -159,7 +159,8 @@ void FastcgiExchange::on_input(Connection* c) {
         break;
       }
       case fastcgi::Ev::kStdin:
-        if (!r || r->refused) break;
+        // Spec 3.3: the stream ends at its empty record; what follows is dropped.
+        if (!r || r->refused || r->stdin_ended) break;
         r->stdin_seen += ev.len;
         if (input_over(c, r, r->stdin_seen, r->vars.content_length, r->vars.has_content_length, false)) break;
         r->stdin_buf.append(ev.data, ev.len);
@@ -176,7 +177,7 @@ void FastcgiExchange::on_input(Connection* c) {
       case fastcgi::Ev::kData:
         // spec 6.4: only a FILTER has a DATA stream; for other roles the
         // records carry nothing the request can use.
-        if (!r || r->refused || r->role != fastcgi::kFilter) break;
+        if (!r || r->refused || r->role != fastcgi::kFilter || r->data_ended) break;
         r->data_seen += ev.len;
         if (input_over(c, r, r->data_seen, r->data_length, r->has_data_length, true)) break;
         r->data_buf.append(ev.data, ev.len);

@@ -155,6 +155,21 @@ test('STDIN sent before PARAMS ends is kept for the request', { timeout: 10_000 
   });
 });
 
+test('STDIN records after the empty one are not the body (spec 3.3: the stream ends there)', { timeout: 10_000 }, async () => {
+  await withFcgiServer(async (req) => ({ body: `b=${await req.body.text()}` }), async ({ tcp }) => {
+    const c = await FcgiConnection.open(tcp);
+    try {
+      // No CONTENT_LENGTH: only the empty record ends the body.
+      const vars = fcgiVars('/x', { method: 'POST' }).filter(([n]) => n !== 'CONTENT_LENGTH');
+      await c.write(Buffer.concat([beginRequest(1), stream(T.PARAMS, 1, pairs(vars)),
+        stream(T.STDIN, 1, 'hello'), record(T.STDIN, 1, Buffer.from('and more after the end'))]));
+      assert.equal(parseStdout((await c.answer(1)).stdout).body.toString(), 'b=hello');
+    } finally {
+      c.destroy();
+    }
+  });
+});
+
 test('an empty PARAMS stream is answered 400 and the app is not called', { timeout: 10_000 }, async () => {
   let calls = 0;
   await withFcgiServer(() => { calls++; return { body: 'x' }; }, async ({ tcp }) => {
