@@ -140,6 +140,15 @@ export function replySender(ctx: SendContext): ReplySender {
       req.replyStarted = true;
       if (track && body && !(req.flags & F_HEAD)) req.bytes = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
       const empty = body === undefined || body === null || body.length === 0;
+      if (enc.contentLength >= 0 && !(req.flags & F_HEAD) && status !== 204 && status !== 304) {
+        // The core frames a whole body by its real length; a different stated
+        // one is an app bug worth a line, as for a streamed body.
+        const real = empty ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body!.length;
+        if (real !== enc.contentLength) {
+          log(`app error on ${req.REQUEST_METHOD} ${req.REQUEST_URI}: Content-Length ${enc.contentLength} ` +
+            `but the body is ${real} bytes; sent ${real}`);
+        }
+      }
       if (empty && enc.contentLength >= 0 && (req.flags & F_HEAD)) {
         // A HEAD reply may state the length a GET would have (RFC 9110 9.3.2).
         native.respond(h, status, enc.block, undefined, enc.contentLength, flags);

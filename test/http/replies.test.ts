@@ -26,6 +26,8 @@ const routes: Record<string, (req: Parameters<App>[0]) => Reply | Promise<Reply>
   '/stream-short': () => ({ headers: { 'Content-Length': '100' }, body: stream(['only ', '13 bytes']) }),
   '/stream-long': () => ({ headers: { 'Content-Length': '5' }, body: stream(['more than ', 'five']) }),
   '/head-length': () => ({ headers: { 'Content-Length': '1234' } }),
+  '/whole-wrong-length': () => ({ headers: { 'Content-Length': '99' }, body: 'twelve bytes' }),
+  '/whole-right-length': () => ({ headers: { 'Content-Length': '12' }, body: 'twelve bytes' }),
   '/204': () => ({ status: 204, headers: { 'X-Why': 'none' } }),
   '/204-with-body': () => ({ status: 204, body: 'must not be sent' }),
   '/304': () => ({ status: 304, headers: { ETag: '"v1"' } }),
@@ -193,6 +195,23 @@ describe('replies', () => {
       assert.equal(header(r!, 'content-length'), '13');
       assert.equal(header(r!, 'connection')?.toLowerCase(), 'keep-alive');
       assert.equal(r!.body.toString(), 'one two three');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  test('a whole body with a wrong Content-Length is sent with its real one, and the app bug logged', async () => {
+    logs.length = 0;
+    const c = await RawConnection.open(port);
+    try {
+      await c.write(req('/whole-wrong-length') + req('/whole-right-length') + req('/304-with-length'));
+      const res = await c.responses(3);
+      assert.equal(res[0]!.body.toString(), 'twelve bytes');
+      assert.equal(header(res[0]!, 'content-length'), '12');
+      assert.equal(res[1]!.body.toString(), 'twelve bytes');
+      const mine = logs.filter((l) => /Content-Length/.test(l));
+      assert.equal(mine.length, 1, JSON.stringify(logs));
+      assert.match(mine[0]!, /GET \/whole-wrong-length: Content-Length 99 but the body is 12 bytes/);
     } finally {
       c.destroy();
     }
