@@ -10,6 +10,7 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <unistd.h>
@@ -116,6 +117,10 @@ class Server : public Napi::ObjectWrap<Server>, public Sink {
   std::string header_scratch_;
 };
 
+// --max-headers' default, and the room left for CGI meta-variables above it.
+constexpr uint32_t kDefaultMaxHeaders = 200;
+constexpr uint32_t kCgiMetaVars = 56;
+
 static uint32_t opt_u32(const Napi::Object& o, const char* key, uint32_t dflt) {
   Napi::Value v = o.Get(key);
   return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : dflt;
@@ -130,7 +135,11 @@ Server::Server(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Server>(info),
   Napi::Object o = info[0].As<Napi::Object>();
   LoopOptions opts;
   opts.limits.max_head = opt_u32(o, "maxHeaderSize", opts.limits.max_head);
-  opts.limits.max_headers = opt_u32(o, "maxHeaders", opts.limits.max_headers);
+  // One header-count limit for every protocol (--max-headers): HTTP's
+  // fields, and over uwsgi/SCGI/FastCGI the HTTP_* variables plus room for
+  // the CGI meta-variables a web server adds (nginx's params files set 15-20).
+  opts.limits.max_headers = std::min<uint32_t>(opt_u32(o, "maxHeaders", kDefaultMaxHeaders), http1::kMaxHeadersCap);
+  opts.max_cgi_vars = std::min<uint32_t>(opts.limits.max_headers + kCgiMetaVars, cgi::kMaxVarsCap);
   Napi::Value mb = o.Get("maxBodySize");
   if (mb.IsNumber()) opts.max_body = static_cast<uint64_t>(mb.As<Napi::Number>().DoubleValue());
   opts.header_timeout_ms = opt_u32(o, "headerTimeout", opts.header_timeout_ms);

@@ -40,6 +40,7 @@ struct LoopOptions {
   uint32_t io_timeout_ms = 60000;            // body bytes or send progress stalled
   uint32_t max_connections = 10000;
   uint32_t max_cgi_block = 64 * 1024;        // uwsgi/SCGI variable block, FastCGI PARAMS (--buffer-size)
+  uint32_t max_cgi_vars = 256;               // uwsgi/SCGI/FastCGI variables: --max-headers and the CGI ones
   uint32_t fcgi_max_reqs_per_conn = 64;      // concurrent FastCGI requests on one connection
   size_t in_buffer = 64 * 1024;          // request bytes buffered ahead of the app
   size_t out_high_water = 256 * 1024;    // write() says "wait for drain" above this

@@ -109,6 +109,7 @@ void FastcgiExchange::on_input(Connection* c) {
           nr->params.resize(opts.max_cgi_block);
           fastcgi::ParamsLimits lim;
           lim.max_bytes = opts.max_cgi_block;
+          lim.max_vars = opts.max_cgi_vars;
           nr->parser.reset(&nr->params[0], nr->params.size(), lim, &nr->vars);
         }
         break;

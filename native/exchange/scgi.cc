@@ -17,6 +17,7 @@ class ScgiExchange final : public CgiExchange {
  protected:
   void parse_block(const char* data, size_t len, uint32_t max_block, CgiBlock* out) override {
     scgi::Limits lim;
+    lim.max_vars = loop_.options().max_cgi_vars;
     lim.max_block = max_block;
     scgi::Error err = scgi::Error::kNone;
     scgi::Result r = scgi::parse(data, len, lim, &request_, &err, &out->detail);

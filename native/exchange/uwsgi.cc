@@ -18,6 +18,7 @@ class UwsgiExchange final : public CgiExchange {
  protected:
   void parse_block(const char* data, size_t len, uint32_t max_block, CgiBlock* out) override {
     uwsgi::Limits lim;
+    lim.max_vars = loop_.options().max_cgi_vars;
     lim.max_block = max_block;
     uwsgi::Error err = uwsgi::Error::kNone;
     uwsgi::Result r = uwsgi::parse(data, len, lim, &packet_, &err, &out->detail);

@@ -32,6 +32,7 @@ export interface CliOptions {
   chownSocket?: string;
   maxConnections: number | undefined;
   maxHeaderSize: number | undefined;
+  maxHeaders?: number;
   maxBodySize: number | undefined;
   headerTimeout: number | undefined;
   keepAliveTimeout: number | undefined;
@@ -85,6 +86,7 @@ export const FLAGS: Flag[] = [
   { names: ['--chown-socket'], key: 'chownSocket', kind: 'string', arg: 'USER[:GROUP]', help: 'owner (and group) of unix socket files, set before they accept (e.g. www-data:www-data)' },
   { names: ['--max-connections'], key: 'maxConnections', kind: 'int', arg: 'N', help: 'open connections at most (default 10000); more wait in the backlog' },
   { names: ['--buffer-size', '--max-header-size'], key: 'maxHeaderSize', kind: 'int', arg: 'BYTES', help: 'request head at most: HTTP headers, uwsgi/SCGI variables (default 65536) -> 431' },
+  { names: ['--max-headers'], key: 'maxHeaders', kind: 'int', arg: 'N', help: 'request header fields at most, on every protocol (default 200, at most 256) -> 431' },
   { names: ['--max-body-size', '--limit-post'], key: 'maxBodySize', kind: 'int', arg: 'BYTES', help: 'request body at most (default 104857600) -> 413' },
   { names: ['--header-timeout'], key: 'headerTimeout', kind: 'seconds', arg: 'SECONDS', help: 'time for a request head to arrive (default 60) -> 408' },
   { names: ['--keepalive-timeout', '--http-keepalive'], key: 'keepAliveTimeout', kind: 'seconds', arg: 'SECONDS', help: 'idle keep-alive connections close after (default 15)' },

@@ -14,6 +14,7 @@ export function serveOptions(opts: CliOptions, site: ServeOptions): ServeOptions
   return {
     maxConnections: opts.maxConnections,
     maxHeaderSize: opts.maxHeaderSize,
+    maxHeaders: opts.maxHeaders,
     maxBodySize: opts.maxBodySize,
     headerTimeout: opts.headerTimeout,
     keepAliveTimeout: opts.keepAliveTimeout,

@@ -54,6 +54,7 @@ export interface NativeServer {
 
 export interface NativeServerOptions {
   maxHeaderSize?: number;
+  /** Request header fields at most, on every protocol (default 200, at most 256): more is 431. */
   maxHeaders?: number;
   maxBodySize?: number;
   headerTimeout?: number;
