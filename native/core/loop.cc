@@ -1,8 +1,11 @@
 #include "core/loop.h"
 
+#include <algorithm>
+
 #include <cerrno>
 #include <cstring>
 #include <unistd.h>
+#include <utility>
 
 #include "conn/connection.h"
 #include "core/handle.h"
@@ -160,9 +163,10 @@ int Loop::run_ready() {
 void Loop::on_listener_ready(Listener& l) {
   // Bounded per wake-up so one busy listener cannot starve the connections.
   for (int i = 0; i < 64; i++) {
-    if (live_ >= opts_.max_connections) {
-      // At the limit: stop watching listeners; the kernel's backlog holds new
-      // clients until a connection closes (close_conn resumes accepting).
+    if (live_ >= opts_.max_connections && !reclaimable(nullptr)) {
+      // At the limit with nothing idle to give up: stop watching listeners;
+      // the kernel's backlog holds new clients until a connection closes
+      // (close_conn resumes accepting) or one falls idle (sweep).
       if (accepting_) {
         accepting_ = false;
         watch_listeners(false);
@@ -194,6 +198,8 @@ void Loop::on_listener_ready(Listener& l) {
       }
       continue;
     }
+    // A client is here and the limit is reached: make room (there is some).
+    if (live_ >= opts_.max_connections) reclaim_idle();
     net::tune_accepted(fd, l.is_tcp);
     uint32_t slot;
     if (!free_slots_.empty()) {
@@ -428,8 +434,53 @@ void Loop::close_conn(Connection* c) {
   }
 }
 
+// At --max-connections a new client is worth more than an idle one, as
+// nginx reuses connections: the longest-idle keep-alive connections, and
+// those still owing their first head (a slow or silent client), are closed
+// to make room, an eighth of them at a time (one at least, kReclaimBatch at
+// most). A connection in a request, a WebSocket, a tunnel or a FastCGI
+// connection (its requests are the exchange's) is never taken.
+bool Loop::reclaimable(std::vector<std::pair<uint64_t, Connection*>>* out) {
+  for (Connection* c : slots_) {
+    if (!c || c->closed || c->lingering || c->request_active || c->exchange_state != nullptr) continue;
+    if (c->in_state != Connection::In::kHead || !c->out.empty()) continue;
+    if (c->requests > 0 && c->in_len() > 0) continue;  // its next request is arriving
+    // A new connection gets a second for its first head before it counts as slow.
+    if (c->requests == 0 && now_ms_ + opts_.header_timeout_ms < c->head_deadline_ms + 1000) continue;
+    if (!out) return true;
+    out->emplace_back(c->head_deadline_ms, c);
+  }
+  return out && !out->empty();
+}
+
+// Closes the longest idle of them; returns how many.
+size_t Loop::reclaim_idle() {
+  constexpr size_t kReclaimBatch = 32;
+  std::vector<std::pair<uint64_t, Connection*>> idle;
+  reclaimable(&idle);
+  // An eighth of the idle ones, at least one, at most kReclaimBatch (as nginx).
+  size_t n = std::min(std::max<size_t>(idle.size() / 8, 1), std::min(idle.size(), kReclaimBatch));
+  std::partial_sort(idle.begin(), idle.begin() + static_cast<std::ptrdiff_t>(n), idle.end(),
+                    [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (size_t i = 0; i < n; i++) close_conn(idle[i].second);
+  reclaimed_ += n;
+  if (n > 0 && now_ms_ >= reclaim_logged_ms_ + 10000) {  // a line per 10 s at most, under pressure
+    reclaim_logged_ms_ = now_ms_;
+    sink_->log("at --max-connections (" + std::to_string(opts_.max_connections) + "): closed idle connections " +
+               "for new clients, " + std::to_string(reclaimed_) + " so far");
+  }
+  return n;
+}
+
 void Loop::sweep(uint64_t now_ms) {
   now_ms_ = now_ms;
+  if (!accepting_ && !accept_backoff_ && !closing_ && live_ >= opts_.max_connections && !listeners_.empty() &&
+      listeners_[0].fd >= 0 && reclaimable(nullptr)) {
+    // Still at the limit: connections that fell idle since can make room
+    // for the clients waiting in the backlog.
+    accepting_ = true;
+    watch_listeners(true);
+  }
   if (accept_backoff_ && !closing_) {
     accept_backoff_ = false;
     if (live_ < opts_.max_connections) {

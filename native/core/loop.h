@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "conn/connection.h"
@@ -222,6 +223,9 @@ class Loop {
     return c && !c->closed ? c : nullptr;
   }
   void on_listener_ready(Listener& l);
+  size_t reclaim_idle();
+  // Whether a connection could be closed to make room (into *out when given).
+  bool reclaimable(std::vector<std::pair<uint64_t, Connection*>>* out);
   void on_conn_event(Connection* c, uint32_t flags);
   void watch_listeners(bool on);
   void settle(Connection* c);
@@ -241,6 +245,8 @@ class Loop {
   bool accepting_ = true;   // false while stopped or at max_connections
   bool closing_ = false;    // close() was called: no keep-alive from now on
   bool accept_backoff_ = false;
+  uint64_t reclaimed_ = 0;          // idle connections closed at max_connections
+  uint64_t reclaim_logged_ms_ = 0;
   std::unique_ptr<Exchange> exchanges_[kProtocolCount];
   static constexpr int kUpgradeKinds = 0 TSGI_ABI_UPGRADES(TSGI_UPGRADE_ONE);
   std::unique_ptr<Exchange> upgrades_[kUpgradeKinds];

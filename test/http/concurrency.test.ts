@@ -60,8 +60,40 @@ describe('1,000 concurrent connections', () => {
 });
 
 describe('maxConnections', () => {
-  test('a client over the limit waits in the backlog until a connection closes', async () => {
-    const server = serve((req) => ({ body: req.PATH_INFO }), { listen: '127.0.0.1:0', maxConnections: 2, log: () => {} });
+  test('at the limit, the longest-idle keep-alive connection makes room for a new client', async () => {
+    const lines: string[] = [];
+    const server = serve((req) => ({ body: req.PATH_INFO }),
+      { listen: '127.0.0.1:0', maxConnections: 2, keepAliveTimeout: 30_000, log: (l) => lines.push(l) });
+    const conns: RawConnection[] = [];
+    try {
+      const port = server.addresses[0]!.port!;
+      for (let i = 0; i < 2; i++) {
+        const c = await RawConnection.open(port);
+        conns.push(c);
+        await c.write(`GET /m${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        assert.equal((await c.responses(1))[0]!.body.toString(), `/m${i}`);
+      }
+      const third = await RawConnection.open(port);
+      conns.push(third);
+      await third.write('GET /m2 HTTP/1.1\r\nHost: x\r\n\r\n');
+      const started = Date.now();
+      const [r] = await third.responses(1, { timeoutMs: 5000 });
+      assert.equal(r!.body.toString(), '/m2', 'served without waiting for a keep-alive timeout');
+      assert.ok(Date.now() - started < 3000);
+      assert.equal(await conns[0]!.waitClosed(2000), true, 'the longest idle was closed');
+      assert.equal(conns[1]!.closed, false, 'the other stays');
+      assert.ok(lines.some((l) => /at --max-connections \(2\): closed idle connections/.test(l)), lines.join('\n'));
+    } finally {
+      for (const c of conns) c.destroy();
+      await server.close();
+    }
+  });
+
+  test('when every connection is in a request, a client over the limit waits until one is done', async () => {
+    const server = serve(async (req) => {
+      await delay(800);
+      return { body: req.PATH_INFO };
+    }, { listen: '127.0.0.1:0', maxConnections: 2, log: () => {} });
     const conns: RawConnection[] = [];
     try {
       const port = server.addresses[0]!.port!;
@@ -71,13 +103,12 @@ describe('maxConnections', () => {
         await c.write(`GET /m${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
       }
       const [a, b, third] = conns as [RawConnection, RawConnection, RawConnection];
+      await delay(300);
+      assert.equal(third.received, 0, 'the third is not served while both are busy');
       assert.equal((await a.responses(1))[0]!.body.toString(), '/m0');
       assert.equal((await b.responses(1))[0]!.body.toString(), '/m1');
-      await delay(200);
-      assert.equal(third.received, 0, 'the third is not served while two are open');
-      a.destroy();
-      const [r] = await third.responses(1, { timeoutMs: 3000 });
-      assert.equal(r!.body.toString(), '/m2', 'served once a slot is free');
+      const [r] = await third.responses(1, { timeoutMs: 5000 });
+      assert.equal(r!.body.toString(), '/m2', 'served once a connection fell idle');
     } finally {
       for (const c of conns) c.destroy();
       await server.close();
