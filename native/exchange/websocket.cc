@@ -157,7 +157,7 @@ void WebSocketExchange::on_input(Connection* c) {
       case ws::Ev::kData:
         if (s->close_sent) break;  // the app closed: later messages are dropped
         if (s->single && s->whole == nullptr && s->message.empty()) {
-          s->whole = ev.data;  // valid until the next read: the message ends first
+          s->whole = ev.data;  // valid in this call only (see done:)
           s->whole_len = ev.len;
         } else {
           if (s->whole) {  // a single frame arriving in pieces: gather it
@@ -204,6 +204,14 @@ void WebSocketExchange::on_input(Connection* c) {
     }
   }
 done:
+  if (s->whole) {
+    // A single frame cut by the read: its rest comes with a later read,
+    // which reuses the buffer from its start (or an idle connection's
+    // buffer is freed), so what came so far is kept here.
+    s->message.append(s->whole, s->whole_len);
+    s->whole = nullptr;
+    s->whole_len = 0;
+  }
   if (heard && !c->closed) {
     s->ping_out = false;
     if (!s->close_sent) idle(c);
