@@ -140,6 +140,9 @@ class Loop {
   // produced new Sink events (the caller should deliver them and call again).
   bool flush_dirty();
   bool has_dirty() const { return !dirty_.empty(); }
+  // Inside run_ready(): the Sink events of this turn have not reached the
+  // app yet (flush_dirty() runs after they did).
+  bool reading() const { return in_run_ready_; }
   // Monotonic milliseconds, set by the addon before each batch.
   void set_now(uint64_t now_ms) { now_ms_ = now_ms; }
   // Once a second: timeouts, paused listeners, deferred frees.

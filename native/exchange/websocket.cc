@@ -8,7 +8,8 @@
 // output queue with the same backpressure as a reply body.
 //
 // Closing, both ways (RFC 6455 7.1): the client's close frame is echoed
-// and the connection closes once the echo is written; the app's close (or
+// after the app answered the messages before it, and the connection
+// closes once the echo is written; the app's close (or
 // an error's: the code of TSGI_WS_ERRORS) is sent and the client's answer
 // awaited for ws_close_timeout_ms. The app hears of the end once, with the
 // code received (1005: a close frame without one), the code sent on an
@@ -44,6 +45,9 @@ struct WsState final : ExchangeState {
   size_t whole_len = 0;         // delivered at its end (its UTF-8 checked by then)
   bool single = false;          // the open message is one frame
   bool close_sent = false;
+  bool echo_pending = false;    // the client's close, answered once the app had its turn
+  uint16_t echo_code = 0;
+  std::string echo_reason;
   bool told = false;            // the app heard of the end
   bool ping_out = false;        // the idle ping awaits an answer
   bool want_drain = false;
@@ -128,10 +132,24 @@ class WebSocketExchange final : public Exchange {
     loop_.mark_dirty(c);
   }
   void deliver(Connection* c, WsState* s, uint8_t opcode);
+  void echo_close(Connection* c, WsState* s) {
+    s->echo_pending = false;
+    send_close(c, s->echo_code, s->echo_reason.data(), s->echo_reason.size());
+    c->close_after_flush = true;  // 7.1.1: the server closes the TCP connection first
+  }
 };
 
 void WebSocketExchange::on_input(Connection* c) {
   WsState* s = state(c);
+  if (s->echo_pending) {
+    // The client's close was read by an earlier call, whose events (the
+    // messages before it, then the close) the app has had by the time the
+    // loop is out of run_ready(): its answers to them go out before the
+    // echo, as RFC 6455 7.1.1 has data frames before a close. Bytes after
+    // the close are never read.
+    if (!loop_.reading()) echo_close(c, s);
+    return;
+  }
   bool heard = false;
   while (!c->closed && c->body_flowing && !c->close_after_flush) {
     ws::Event ev;
@@ -182,13 +200,17 @@ void WebSocketExchange::on_input(Connection* c) {
         break;  // any byte from the client answers the idle ping
       case ws::Ev::kClose: {
         uint16_t code = ev.code ? ev.code : 1005;
-        if (!s->close_sent) {
-          // 5.5.1: echo the code (and reason, as `ws` does); a close without
-          // a code is answered without one.
-          send_close(c, ev.code, ev.data, ev.len);
-        }
         tell(c, code, ev.data, ev.len);
-        c->close_after_flush = true;  // 7.1.1: the server closes the TCP connection first
+        if (s->close_sent) {
+          c->close_after_flush = true;  // 7.1.1: the server closes the TCP connection first
+        } else {
+          // 5.5.1: echo the code (and reason, as `ws` does; a close without
+          // a code is answered without one), after the app's turn: see the
+          // top of on_input.
+          s->echo_pending = true;
+          s->echo_code = ev.code;
+          s->echo_reason.assign(ev.data, ev.len);
+        }
         loop_.mark_dirty(c);
         goto done;
       }
@@ -216,7 +238,7 @@ done:
     s->ping_out = false;
     if (!s->close_sent) idle(c);
   }
-  if (!c->closed && c->peer_eof && !c->close_after_flush && c->in_len() == 0) {
+  if (!c->closed && c->peer_eof && !c->close_after_flush && !s->echo_pending && c->in_len() == 0) {
     // The client's FIN without a close frame (7.1.5: 1006).
     tell(c, 1006, nullptr, 0);
     loop_.close_conn(c);
@@ -249,8 +271,10 @@ bool WebSocketExchange::on_timeout(Connection* c) {
 }
 
 int WebSocketExchange::ws_send(Connection* c, double handle, const char* data, size_t len, uint32_t flags) {
-  WsState* s = live(c, handle);
-  if (!s || s->close_sent || c->close_after_flush) return kReplyGone;
+  WsState* s = state(c);
+  // The client's close awaiting its echo still takes the app's answers.
+  if (c->handle != handle || handle == 0 || (s->told && !s->echo_pending)) return kReplyGone;
+  if (s->close_sent || c->close_after_flush) return kReplyGone;
   uint8_t opcode = (flags & kWsBinary) ? ws::kBinary : ws::kText;
   char* head = c->out.reserve(ws::kMaxHeader);
   c->out.commit(ws::write_header(head, opcode, true, len));
