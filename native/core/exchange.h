@@ -48,6 +48,9 @@ class Exchange {
   // c's deadline passed. True when the exchange answered (an HTTP 408) and
   // keeps the connection a little longer; false: the loop closes it.
   virtual bool on_timeout(Connection* c) { (void)c; return false; }
+  // A deadline the exchange keeps against the client while a request is in
+  // progress and the loop has none (FastCGI's PARAMS and STDIN); 0: none.
+  virtual uint64_t client_deadline(const Connection* c) const { (void)c; return 0; }
 
   // The app's calls, for a handle whose slot is c (Loop finds it); each
   // refuses a handle that is not a live request of c with kReplyGone.

@@ -399,7 +399,7 @@ void Loop::settle(Connection* c) {
   } else if (c->in_state == Connection::In::kHead && !c->request_active) {
     c->deadline_ms = c->head_deadline_ms;
   } else {
-    c->deadline_ms = 0;
+    c->deadline_ms = c->exchange->client_deadline(c);
   }
   if (!waiting_body) c->recv_since_ms = 0;
 }

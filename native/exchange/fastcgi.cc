@@ -2,6 +2,7 @@
 // with its own PARAMS store, STDIN flow and reply; replies go out as STDOUT
 // records and END_REQUEST, interleaved on one connection's output queue.
 // FastCGI 1.0 specification sections are cited as "spec N".
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -27,6 +28,8 @@ class FastcgiExchange final : public Exchange {
   void on_input(Connection* c) override;
   void on_drain(Connection* c) override;
   void on_close(Connection* c) override;
+  uint64_t client_deadline(const Connection* c) const override;
+  bool on_timeout(Connection* c) override;
   int respond(Connection* c, double handle, int status, const char* headers, size_t headers_len,
               const char* body, size_t body_len, int64_t content_length, uint32_t flags) override;
   int write(Connection* c, double handle, const char* data, size_t len) override;
@@ -106,11 +109,13 @@ void FastcgiExchange::on_input(Connection* c) {
           // a Status: 503 body says what happened (docs/protocols.md).
           refuse(c, nr, 503, fastcgi::kOverloaded);
         } else {
-          nr->params.resize(opts.max_cgi_block);
+          // The store grows with what arrives (kParams below), up to the
+          // limit: a BEGIN_REQUEST alone reserves nothing.
           fastcgi::ParamsLimits lim;
           lim.max_bytes = opts.max_cgi_block;
           lim.max_vars = opts.max_cgi_vars;
-          nr->parser.reset(&nr->params[0], nr->params.size(), lim, &nr->vars);
+          nr->parser.reset(&nr->params[0], opts.max_cgi_block, lim, &nr->vars);
+          nr->since_ms = loop_.now();
         }
         break;
       }
@@ -121,6 +126,15 @@ void FastcgiExchange::on_input(Connection* c) {
         break;
       case fastcgi::Ev::kParams:
         if (!r || r->refused || r->dispatched) break;
+        {
+          size_t need = std::min<size_t>(r->parser.stored() + ev.len, opts.max_cgi_block);
+          if (r->params.size() < need) {
+            // Doubling, so a large PARAMS costs few copies; the parser's
+            // variables are offsets and survive the move.
+            r->params.resize(std::min<size_t>(std::max<size_t>({need, r->params.size() * 2, 1024}), opts.max_cgi_block));
+            r->parser.move_store(&r->params[0]);
+          }
+        }
         if (r->parser.feed(ev.data, ev.len) == fastcgi::Result::kError) {
           loop_.sink().log(std::string("FastCGI request refused: ") + fastcgi::error_text(r->parser.error()) +
                      (r->parser.error() == fastcgi::Error::kParamsTooLarge ? "; raise it with --buffer-size" : ""));
@@ -163,6 +177,7 @@ void FastcgiExchange::on_input(Connection* c) {
         // Spec 3.3: the stream ends at its empty record; what follows is dropped.
         if (!r || r->refused || r->stdin_ended) break;
         r->stdin_seen += ev.len;
+        r->since_ms = loop_.now();
         if (input_over(c, r, r->stdin_seen, r->vars.content_length, r->vars.has_content_length, false)) break;
         r->stdin_buf.append(ev.data, ev.len);
         if (r->dispatched && r->flowing) deliver(r);
@@ -445,9 +460,41 @@ int FastcgiExchange::end_reply(Connection* c, FcgiRequest* r) {
   return kReplyOk;
 }
 
+// The requests' own deadlines against the web server (the loop's cover only
+// a connection between requests): PARAMS complete within the header timeout
+// of BEGIN_REQUEST, and STDIN the app is reading not stalled longer than the
+// socket timeout. The earliest, or 0.
+uint64_t FastcgiExchange::client_deadline(const Connection* c) const {
+  const LoopOptions& opts = loop_.options();
+  uint64_t at = 0;
+  for (const FcgiRequest* r : static_cast<const FcgiSession*>(c->exchange_state)->requests) {
+    uint64_t d = 0;
+    if (r->refused) continue;
+    if (!r->dispatched) {
+      d = r->since_ms + opts.header_timeout_ms;
+    } else if (r->flowing && !r->stdin_ended) {
+      d = r->since_ms + opts.io_timeout_ms;
+    }
+    if (d != 0 && (at == 0 || d < at)) at = d;
+  }
+  return at;
+}
+
+bool FastcgiExchange::on_timeout(Connection* c) {
+  const FcgiSession* s = session(c);
+  bool params = false;
+  for (const FcgiRequest* r : s->requests) params = params || (!r->dispatched && !r->refused);
+  if (!s->requests.empty()) {
+    loop_.sink().log(params ? "FastCGI connection closed: a request's PARAMS did not arrive within --header-timeout"
+                            : "FastCGI connection closed: a request's STDIN stalled past --socket-timeout");
+  }
+  return false;  // the loop closes it; the requests in flight are aborted
+}
+
 int FastcgiExchange::read_body(Connection* c, double handle, bool flowing) {
   FcgiRequest* r = session(c)->by_handle(handle);
   if (!r) return kReplyGone;
+  if (flowing && !r->flowing) r->since_ms = loop_.now();  // the client's time starts now
   r->flowing = flowing;
   if (flowing) deliver(r);
   loop_.mark_dirty(c);  // input may have waited for this request to take its bytes

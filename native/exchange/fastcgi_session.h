@@ -25,6 +25,9 @@ struct FcgiRequest {
   int body_error = 0;         // STDIN did not match CONTENT_LENGTH: the status to report
   ReplyState reply;
   uint64_t stdin_seen = 0;
+  // The client's progress, for the timeouts: BEGIN_REQUEST (then the end of
+  // PARAMS is due within the header timeout), later STDIN's last bytes.
+  uint64_t since_ms = 0;
   // FILTER (spec 6.4): the DATA stream, a second input flowing like STDIN.
   bool data_flowing = false;
   bool data_ended = false;

@@ -209,9 +209,14 @@ struct Params {
 class ParamsParser {
  public:
   // Starts a PARAMS stream. Names and values are copied to store[0, cap),
-  // back to back, and *out describes them; the stream may not exceed
-  // min(limits.max_bytes, cap) bytes, so the store never overflows.
+  // back to back, and *out describes them (as offsets: the store may move);
+  // the stream may not exceed min(limits.max_bytes, cap) bytes, so a store
+  // of that size never overflows.
   void reset(char* store, size_t cap, const ParamsLimits& limits, Params* out);
+  // A store that grows with the stream instead: the caller gives room for
+  // stored() + len bytes before each feed of len bytes (never more than
+  // max_bytes in all) and names the store's new place here after moving it.
+  void move_store(char* store) { store_ = store; }
   // One kParams piece: kAgain to go on, or kError.
   Result feed(const char* in, size_t len);
   // At kParamsEnd: kOk with *out complete, or kError.
