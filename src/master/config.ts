@@ -17,6 +17,8 @@ export interface MasterOptions {
   vacuum?: boolean | undefined;
   /** Milliseconds (--shutdown-timeout, which the workers get too). */
   shutdownTimeout?: number | undefined;
+  /** Milliseconds (--harakiri): also how long a worker may go without a heartbeat. */
+  harakiri?: number | undefined;
 }
 
 export interface MasterConfig {
@@ -29,6 +31,8 @@ export interface MasterConfig {
   pidfile: string | undefined;
   vacuum: boolean;
   shutdownTimeoutMs: number;
+  /** A worker silent this long (stopped, or its event loop blocked) is killed and replaced; 0: never. */
+  heartbeatTimeoutMs: number;
 }
 
 /** Flags that only a master can honour, for the "needs --processes" message. */
@@ -67,5 +71,6 @@ export function masterConfig(o: MasterOptions): MasterConfig | undefined {
     pidfile: o.pidfile === undefined ? undefined : path.resolve(o.pidfile),
     vacuum: o.vacuum ?? false,
     shutdownTimeoutMs: o.shutdownTimeout ?? 10_000,
+    heartbeatTimeoutMs: o.harakiri ?? 0,
   };
 }

@@ -21,6 +21,8 @@ export interface WorkerSettings {
   maxRequests: number;
   /** Ask for a replacement when the resident set exceeds this many bytes. 0: never. */
   maxRss: number;
+  /** Send `alive` this often (ms) once serving, for the master's --harakiri; 0: never. */
+  heartbeatMs?: number;
 }
 
 /** Worker → master. */
@@ -30,7 +32,9 @@ export type WorkerMessage =
   /** Please start my replacement; I keep serving until told to stop. Repeated while unanswered. */
   | { t: 'recycle'; reason: 'max-requests' | 'rss'; requests: number; rss: number }
   /** --stats: my numbers; every second, and in answer to `stats?`. */
-  | { t: 'stats'; report: StatsReport };
+  | { t: 'stats'; report: StatsReport }
+  /** --harakiri: my event loop turns (sent every heartbeatMs). */
+  | { t: 'alive' };
 
 /** Master → worker. */
 export type MasterMessage =

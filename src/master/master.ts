@@ -49,6 +49,8 @@ interface Worker {
   /** --stats: its latest numbers, and which of its slot's workers it is (1 for the first). */
   report: StatsReport | undefined;
   spawnNo: number;
+  /** --harakiri: when its last heartbeat (or its ready) came. */
+  beatAt: number;
 }
 
 interface Slot {
@@ -124,6 +126,7 @@ export function runMaster(start: MasterStart): void {
   let gen = 1;
   let reload: Reload | undefined;
   let touchTimer: NodeJS.Timeout | undefined;
+  let heartbeatTimer: NodeJS.Timeout | undefined;
 
   const wlog = (w: Worker, text: string): void => log(`worker ${w.slot.id} (pid ${w.pid}) ${text}`);
 
@@ -166,6 +169,7 @@ export function runMaster(start: MasterStart): void {
       maxRequests: cfg.maxRequests === 0 ? 0
         : cfg.maxRequests + Math.floor(Math.random() * Math.ceil(cfg.maxRequests / 10)),
       maxRss: cfg.maxRss,
+      ...(cfg.heartbeatTimeoutMs > 0 ? { heartbeatMs: heartbeatEvery(cfg.heartbeatTimeoutMs) } : {}),
     };
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--inspect'));
     const child = spawn(process.execPath, [...execArgv, BIN, ...start.argv], {
@@ -174,7 +178,7 @@ export function runMaster(start: MasterStart): void {
     });
     const w: Worker = {
       slot, pid: child.pid ?? 0, child, role, gen, ready: false, stopping: false, spawnedAt: Date.now(),
-      timer: undefined, partial: '', report: undefined, spawnNo: ++slot.spawns,
+      timer: undefined, partial: '', report: undefined, spawnNo: ++slot.spawns, beatAt: 0,
     };
     if (role === 'current') slot.current = w;
     else slot.next = w;
@@ -280,6 +284,7 @@ export function runMaster(start: MasterStart): void {
     notifier.send('STOPPING=1');
     log(`${signal}: stopping ${live.size} worker${live.size === 1 ? '' : 's'}, in-flight requests get up to ${seconds(cfg.shutdownTimeoutMs)}`);
     clearInterval(touchTimer);
+    clearInterval(heartbeatTimer);
     for (const slot of slots) clearTimeout(slot.timer);
     // New clients are refused from now on rather than queued for nobody;
     // the workers keep their copies of the sockets until they have drained.
@@ -292,9 +297,13 @@ export function runMaster(start: MasterStart): void {
       case 'ready':
         if (w.stopping) return;
         w.ready = true;
+        w.beatAt = Date.now();
         clearTimeout(w.timer);
         w.timer = undefined;
         wlog(w, 'ready');
+        return;
+      case 'alive':
+        w.beatAt = Date.now();
         return;
       case 'stats':
         w.report = m.report;
@@ -447,7 +456,26 @@ export function runMaster(start: MasterStart): void {
   log(`master pid ${process.pid}: ${cfg.processes} worker${cfg.processes === 1 ? '' : 's'}` +
     `${cfg.maxRequests > 0 ? `, --max-requests ${cfg.maxRequests}` : ''}` +
     `${cfg.maxRss > 0 ? `, --reload-on-rss ${cfg.maxRss / 1048576}` : ''}, reload mode ${cfg.reloadMode}`);
+  if (cfg.heartbeatTimeoutMs > 0) {
+    // The workers' own watchdog cannot act when they are stopped (SIGSTOP, a
+    // debugger) and only kills a blocked loop from inside: the master sees
+    // both as a missing heartbeat.
+    heartbeatTimer = setInterval(() => {
+      const now = Date.now();
+      for (const w of live) {
+        if (!w.ready || w.stopping || now - w.beatAt <= cfg.heartbeatTimeoutMs) continue;
+        wlog(w, `no heartbeat for ${seconds(now - w.beatAt)} (stopped or blocked; --harakiri ${seconds(cfg.heartbeatTimeoutMs)}): killing it`);
+        w.beatAt = Number.POSITIVE_INFINITY;  // once: its exit restarts the slot, as a death does
+        w.child.kill('SIGKILL');
+      }
+    }, heartbeatEvery(cfg.heartbeatTimeoutMs));
+  }
   maintain();
+}
+
+/** How often a worker says it is alive: four times per --harakiri, at most once a second. */
+function heartbeatEvery(timeoutMs: number): number {
+  return Math.max(50, Math.min(1000, Math.floor(timeoutMs / 4)));
 }
 
 function writePidfile(file: string): void {

@@ -160,6 +160,8 @@ export function workerMode(): WorkerMode | undefined {
       if (first === undefined) send({ t: 'ready' });
       else void first.then(() => send({ t: 'ready' }));
       if (stats !== undefined) setInterval(() => void sendStats(), STATS_INTERVAL_MS).unref();
+      // --harakiri: the master's proof that this event loop turns.
+      if (settings.heartbeatMs) setInterval(() => send({ t: 'alive' }), settings.heartbeatMs).unref();
       if (settings.maxRequests > 0 || settings.maxRss > 0) {
         // Asked again every interval until the master answers with "stop":
         // during a reload it lets the reload replace the worker instead.
