@@ -29,7 +29,18 @@ namespace tsgi {
 
 void InitPlatform(Napi::Env env, Napi::Object exports);
 
-class Server : public Napi::ObjectWrap<Server>, public Sink {
+// A JS value kept alive while the output queue references its memory.
+class ValuePin final : public Pin {
+ public:
+  ValuePin(napi_env env, napi_ref ref) : env_(env), ref_(ref) {}
+  ~ValuePin() override { napi_delete_reference(env_, ref_); }
+
+ private:
+  napi_env env_;
+  napi_ref ref_;
+};
+
+class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit Server(const Napi::CallbackInfo& info);
@@ -58,6 +69,19 @@ class Server : public Napi::ObjectWrap<Server>, public Sink {
     event(kEvWsClose, handle, code, static_cast<double>(off) * 256 + static_cast<double>(reason_len & 0xff));
   }
   void log(const std::string& line) override { logs_.push_back(line); }
+
+  // PinSource: a whole reply body given as bytes stays in the app's Buffer
+  // until written (the reply is over for the app: it may share the Buffer
+  // between replies, not change it), so each slow client of one large
+  // Buffer costs a reference, not a copy.
+  Pin* pin(const char* data, size_t len) override {
+    (void)data, (void)len;
+    if (pin_value_ == nullptr) return nullptr;
+    napi_ref ref = nullptr;
+    if (napi_create_reference(env_, pin_value_, 1, &ref) != napi_ok) return nullptr;
+    return new ValuePin(env_, ref);
+  }
+  napi_value pin_value_ = nullptr;  // during respond(): its body, when whole and bytes
 
  private:
   Napi::Value Listen(const Napi::CallbackInfo& info);
@@ -163,6 +187,7 @@ Server::Server(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Server>(info),
   shared_cap_ = shared.ElementLength() / kEventSlots;
 
   loop_ = new Loop(this, opts);
+  loop_->set_pins(this);
   // A throwing constructor runs no destructor: the loop is freed here.
   auto fail = [&](const std::string& msg) {
     delete loop_;
@@ -473,7 +498,9 @@ Napi::Value Server::Respond(const Napi::CallbackInfo& info) {
   const char* body = nullptr;
   size_t body_len = 0;
   chunk_arg(env, info[3], &body, &body_len);  // anything else: no body
+  if ((flags & kReplyEnd) && info[3].IsTypedArray()) pin_value_ = info[3];
   int rc = loop_->respond(handle, status, headers, headers_len, body, body_len, content_length, flags);
+  pin_value_ = nullptr;
   after_call();
   return Napi::Number::New(env, rc);
 }

@@ -54,6 +54,7 @@ void OutQueue::pop_front() {
   Segment& s = segs_.front();
   if (s.owned) blocks::give(s.owned, s.cap);
   if (s.file >= 0) close(s.file);
+  delete s.pin;
   segs_.pop_front();
   front_off_ = 0;
 }
@@ -120,11 +121,15 @@ ssize_t OutQueue::flush(int fd, bool last) {
   return static_cast<ssize_t>(total);
 }
 
-void OutQueue::own_refs() {
+void OutQueue::own_refs(PinSource* pins) {
   for (size_t i = 0; i < segs_.size(); i++) {
     Segment& s = segs_[i];
-    if (s.owned || s.file >= 0) continue;
+    if (s.owned || s.file >= 0 || s.pin) continue;
     size_t skip = i == 0 ? front_off_ : 0;
+    if (pins && s.len > skip) {
+      s.pin = pins->pin(s.data + skip, s.len - skip);
+      if (s.pin) continue;
+    }
     size_t rest = s.len - skip;
     char* block = static_cast<char*>(std::malloc(rest > 0 ? rest : 1));
     if (!block) throw std::bad_alloc();

@@ -2,7 +2,9 @@
 // written with one writev. Small pieces (heads, short bodies, chunk framing)
 // are copied into owned blocks; a large body can be referenced where it lies,
 // written at once, and only its unwritten rest copied (own_refs), so a fast
-// client takes a 1 MiB Buffer from JS without a copy. A file segment is sent
+// client takes a 1 MiB Buffer from JS without a copy; or, where its owner
+// can pin it (a whole reply body), not copied at all, so slow clients of one
+// shared Buffer do not each hold a copy. A file segment is sent
 // from the page cache with sendfile (net/sendfile.h) and owns its fd.
 #pragma once
 
@@ -12,6 +14,20 @@
 #include <sys/types.h>
 
 namespace tsgi {
+
+// Keeps memory the queue references alive: deleted once the queue has
+// written (or dropped) what it references.
+struct Pin {
+  virtual ~Pin() = default;
+};
+
+// Gives a Pin for borrowed bytes that may stay where they are, or null:
+// then they are copied.
+class PinSource {
+ public:
+  virtual ~PinSource() = default;
+  virtual Pin* pin(const char* data, size_t len) = 0;
+};
 
 class OutQueue {
  public:
@@ -33,8 +49,9 @@ class OutQueue {
   void append_file(int file, uint64_t offset, size_t len);
 
   // Copies the unwritten part of every referenced segment into owned memory,
-  // so the caller's bytes are no longer needed once this returns.
-  void own_refs();
+  // so the caller's bytes are no longer needed once this returns; or, where
+  // `pins` gives a Pin for them, keeps them where they are until written.
+  void own_refs(PinSource* pins = nullptr);
 
   // Writes as much as the socket takes. Returns bytes written, or -errno
   // (-EAGAIN when the socket is full). last: the connection closes once the
@@ -58,6 +75,7 @@ class OutQueue {
     size_t cap;         // owned blocks: capacity
     int file = -1;      // a file segment: its fd (owned); data is unused
     uint64_t file_off = 0;
+    Pin* pin = nullptr; // a referenced segment kept alive by its owner (owned)
   };
   void advance(size_t n);
   void pop_front();

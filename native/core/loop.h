@@ -201,6 +201,12 @@ class Loop {
   }
   // Writes c's output now (a large borrowed body). May close c.
   void flush(Connection* c);
+  // After such a flush: what the socket did not take of the borrowed bytes
+  // is pinned where it lies if the caller's memory can be (set_pins), else
+  // copied.
+  void own_refs(Connection* c) { c->out.own_refs(pins_); }
+  // Who can keep a reply call's memory alive (the addon, for a whole body).
+  void set_pins(PinSource* pins) { pins_ = pins; }
   // After a reply call queued output: kReplyFull when the app should wait
   // for on_drain (the exchange records that on its reply), else kReplyOk.
   int backpressure(Connection* c) {
@@ -234,6 +240,7 @@ class Loop {
   void settle(Connection* c);
 
   Sink* sink_;
+  PinSource* pins_ = nullptr;
   LoopOptions opts_;
   Poller poller_;
   http1::DateCache date_;

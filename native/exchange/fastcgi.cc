@@ -329,7 +329,7 @@ void FastcgiExchange::write_stdout(Connection* c, FcgiRequest* r, const char* da
     len -= used;
   }
   loop_.flush(c);
-  if (!c->closed) c->out.own_refs();
+  if (!c->closed) loop_.own_refs(c);
 }
 
 // The server answers a request itself (limits, overload): a CGI-style reply

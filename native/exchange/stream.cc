@@ -223,15 +223,16 @@ int StreamExchange::respond(Connection* c, double handle, int status, const char
   write_head(c, status, headers, headers_len, flags);
   bool borrow = body_len > kBorrowAbove;
   if (body_len > 0 && append_body(c, body, body_len, borrow) == kReplyOverflow) {
-    if (borrow) c->out.own_refs();
+    if (borrow) loop_.own_refs(c);
     return kReplyOverflow;
   }
   if (borrow) {
-    // Head and body in one writev straight from the caller's memory; only
-    // what the socket did not take is copied.
+    // Head and body in one writev straight from the caller's memory; what
+    // the socket did not take stays there when the caller can pin it (a
+    // whole body), else it is copied.
     loop_.flush(c);
     if (c->closed) return kReplyGone;
-    c->out.own_refs();
+    loop_.own_refs(c);
   }
   if (ends) return end(c, handle);
   return after_append(c, false);
