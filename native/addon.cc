@@ -99,6 +99,7 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
   Napi::Value WsPublish(const Napi::CallbackInfo& info);
   Napi::Value WsClose(const Napi::CallbackInfo& info);
   Napi::Value Queued(const Napi::CallbackInfo& info);
+  Napi::Value Retract(const Napi::CallbackInfo& info);
   Napi::Value StopListening(const Napi::CallbackInfo& info);
   Napi::Value CloseIdle(const Napi::CallbackInfo& info);
   Napi::Value DestroyAll(const Napi::CallbackInfo& info);
@@ -622,6 +623,10 @@ Napi::Value Server::WsPublish(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
+Napi::Value Server::Retract(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), loop_ ? loop_->retract(handle_arg(info)) : kReplyGone);
+}
+
 Napi::Value Server::Queued(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), loop_ ? static_cast<double>(loop_->queued(handle_arg(info))) : 0);
 }
@@ -704,6 +709,7 @@ Napi::Function Server::Define(Napi::Env env) {
     InstanceMethod<&Server::WsPublish>("wsPublish"),
     InstanceMethod<&Server::WsClose>("wsClose"),
     InstanceMethod<&Server::Queued>("queued"),
+    InstanceMethod<&Server::Retract>("retract"),
     InstanceMethod<&Server::StopListening>("stopListening"),
     InstanceMethod<&Server::CloseIdle>("closeIdle"),
     InstanceMethod<&Server::DestroyAll>("destroyAll"),

@@ -27,6 +27,7 @@ char* OutQueue::reserve(size_t n) {
 void OutQueue::commit(size_t n) {
   segs_.back().len += n;
   bytes_ += n;
+  appended_ += n;
 }
 
 void OutQueue::append(const char* data, size_t len) {
@@ -39,6 +40,7 @@ void OutQueue::append_ref(const char* data, size_t len) {
   if (len == 0) return;
   segs_.push_back(Segment{nullptr, data, len, 0});
   bytes_ += len;
+  appended_ += len;
 }
 
 void OutQueue::append_file(int file, uint64_t offset, size_t len) {
@@ -48,20 +50,48 @@ void OutQueue::append_file(int file, uint64_t offset, size_t len) {
   }
   segs_.push_back(Segment{nullptr, nullptr, len, 0, file, offset});
   bytes_ += len;
+  appended_ += len;
 }
 
-void OutQueue::pop_front() {
-  Segment& s = segs_.front();
+void OutQueue::release(Segment& s) {
   if (s.owned) blocks::give(s.owned, s.cap);
   if (s.file >= 0) close(s.file);
   delete s.pin;
+}
+
+void OutQueue::pop_front() {
+  release(segs_.front());
   segs_.pop_front();
   front_off_ = 0;
+}
+
+void OutQueue::truncate(uint64_t mark) {
+  if (!unsent_since(mark) || mark >= appended_) return;
+  uint64_t drop = appended_ - mark;  // all unwritten: at the back, past front_off_
+  while (drop > 0 && !segs_.empty()) {
+    Segment& s = segs_.back();
+    size_t unsent = s.len - (segs_.size() == 1 ? front_off_ : 0);
+    if (unsent <= drop && !(segs_.size() == 1 && front_off_ > 0)) {
+      drop -= s.len;
+      bytes_ -= s.len;
+      release(s);
+      segs_.pop_back();
+      if (segs_.empty()) front_off_ = 0;
+    } else {
+      size_t cut = static_cast<size_t>(drop < unsent ? drop : unsent);
+      s.len -= cut;
+      bytes_ -= cut;
+      drop -= cut;
+      if (drop > 0) break;  // cannot happen: what was written precedes the mark
+    }
+  }
+  appended_ = mark;
 }
 
 // Drops `n` written bytes from the front.
 void OutQueue::advance(size_t n) {
   bytes_ -= n;
+  written_ += n;
   while (n > 0) {
     Segment& s = segs_.front();
     size_t avail = s.len - front_off_;

@@ -62,6 +62,13 @@ class OutQueue {
   bool empty() const { return bytes_ == 0; }
   void clear();
 
+  // A position in what was ever queued, and whether none of what was queued
+  // after it has been written yet; truncate() then drops it, as if never
+  // queued (a reply that failed before any of it left can be replaced).
+  uint64_t mark() const { return appended_; }
+  bool unsent_since(uint64_t mark) const { return written_ <= mark; }
+  void truncate(uint64_t mark);
+
  private:
   static constexpr size_t kBlock = 16 * 1024;
   static constexpr int kMaxIov = 64;
@@ -79,9 +86,12 @@ class OutQueue {
   };
   void advance(size_t n);
   void pop_front();
+  static void release(Segment& s);
   std::deque<Segment> segs_;
   size_t bytes_ = 0;
   size_t front_off_ = 0;  // bytes of segs_.front() already written
+  uint64_t appended_ = 0; // bytes ever queued
+  uint64_t written_ = 0;  // bytes ever written
 };
 
 }  // namespace tsgi

@@ -19,6 +19,7 @@ struct ReplyState {
   bool want_drain = false;      // the app was told to wait for on_drain
   http1::HeadFraming framing = http1::kFrameLength;
   uint64_t left = 0;            // kFrameLength: content bytes still owed
+  uint64_t out_mark = 0;        // the output queue's mark() where the reply's head begins
 
   void reset(bool head) {
     *this = ReplyState();

@@ -64,6 +64,9 @@ class Exchange {
   virtual int read_data(Connection* c, double handle, bool flowing);
   virtual int write_stderr(Connection* c, double handle, const char* data, size_t len);
   virtual int abort(Connection* c, double handle) = 0;
+  // The reply began but none of it was written: forget it, so another may
+  // be given (kReplyOk), else kReplyGone.
+  virtual int retract(Connection* c, double handle);
   // The request switches protocols (UpgradeKind, napi/abi.h): the HTTP
   // exchange answers and hands c to the upgraded kind's exchange. Elsewhere
   // kReplyGone.

@@ -169,6 +169,11 @@ class Loop {
   // the other protocols kReplyGone (the caller logs the text instead).
   int write_stderr(double handle, const char* data, size_t len);
   int abort(double handle);
+  // A reply that began and of which nothing was written yet is withdrawn.
+  int retract(double handle) {
+    Connection* c = find(handle);
+    return c ? c->exchange->retract(c, handle) : kReplyGone;
+  }
   // Switches the request's connection to another protocol (UpgradeKind).
   int upgrade(double handle, int kind, const char* headers, size_t headers_len);
   int ws_send(double handle, const char* data, size_t len, uint32_t flags);

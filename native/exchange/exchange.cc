@@ -18,6 +18,11 @@ int Exchange::write_stderr(Connection* c, double handle, const char* data, size_
   return kReplyGone;  // no error stream: the caller logs the text instead
 }
 
+int Exchange::retract(Connection* c, double handle) {
+  (void)c, (void)handle;
+  return kReplyGone;  // FastCGI's records go out as they are made
+}
+
 int Exchange::upgrade(Connection* c, double handle, int kind, const char* headers, size_t headers_len) {
   (void)c, (void)handle, (void)kind, (void)headers, (void)headers_len;
   return kReplyGone;  // only HTTP/1.1 switches protocols

@@ -217,7 +217,9 @@ int StreamExchange::respond(Connection* c, double handle, int status, const char
       c->keep_alive = false;
     }
   }
+  uint64_t mark = c->out.mark();
   c->reply.begin(status, ends, body_len, content_length, can_chunk(c));
+  c->reply.out_mark = mark;
   // Neither a length nor chunks: the close delimits the body.
   if (c->reply.framing == http1::kFrameClose) c->keep_alive = false;
   write_head(c, status, headers, headers_len, flags);
@@ -352,6 +354,17 @@ int StreamExchange::read_body(Connection* c, double handle, bool flowing) {
     c->recv_since_ms = loop_.now();
   }
   loop_.mark_dirty(c);
+  return kReplyOk;
+}
+
+// The app failed after its reply began, before any of it was written (a
+// streamed body that threw right after its first chunk): drop what was
+// queued of it, so the app's failure can still be a clean 500.
+int StreamExchange::retract(Connection* c, double handle) {
+  if (!current(c, handle) || !c->request_active || !c->reply.started || c->reply.ended) return kReplyGone;
+  if (!c->out.unsent_since(c->reply.out_mark)) return kReplyGone;
+  c->out.truncate(c->reply.out_mark);
+  c->reply.reset(c->reply.head_method);
   return kReplyOk;
 }
 

@@ -28,6 +28,7 @@ class StreamExchange : public Exchange {
   int end(Connection* c, double handle) override;
   int read_body(Connection* c, double handle, bool flowing) override;
   int abort(Connection* c, double handle) override;
+  int retract(Connection* c, double handle) override;
 
  protected:
   // Parses the head at c->in_data() and dispatches its request (through

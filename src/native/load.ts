@@ -43,6 +43,8 @@ export interface NativeServer {
   wsPublish(handles: Float64Array, data: string | Uint8Array, flags: number): number;
   /** Starts a WebSocket's close handshake (code 0: none). */
   wsClose(handle: number, code: number, reason: string): number;
+  /** A reply that began and of which nothing was written is withdrawn (OK), so a 500 may replace it; else GONE. */
+  retract(handle: number): number;
   /** Bytes queued toward the handle's client, not yet taken by it. */
   queued(handle: number): number;
   stopListening(): void;

@@ -60,6 +60,8 @@ export function replySender(ctx: SendContext): ReplySender {
 
   function fail(req: AnyRequest, err: unknown): void {
     const status = logAppError(log, req, err);
+    // A reply that began but of which nothing left yet can still become the 500.
+    if (req.replyStarted && !req.aborted && native.retract(req.handle) === REPLY.OK) req.replyStarted = false;
     if (!req.replyStarted && !req.aborted) {
       req.replyStarted = true;
       req.status = status;
