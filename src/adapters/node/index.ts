@@ -23,6 +23,8 @@
 // Its files: internals.ts finds Node's private symbols and makes Node's
 // errors; request.ts and response.ts are the functions set on `req` and
 // `res`; exchange.ts is the socket and the reply's state; reply-stream.ts the
-// streamed body serve() pulls; listener.ts and frameworks.ts the adapters.
+// streamed body serve() pulls; listener.ts and frameworks.ts the adapters;
+// upgrade.ts the request of an 'upgrade' event (tsgi/http's server).
 export { fromNodeListener } from './listener.js';
 export { fromNodeApp } from './frameworks.js';
+export { upgradeRequest } from './upgrade.js';
