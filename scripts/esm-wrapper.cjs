@@ -1,10 +1,18 @@
-// Writes dist/index.mjs: the ESM entry re-exports the CommonJS build, so ESM
-// and CommonJS consumers share one module instance (no dual-package hazard).
+// Writes the ESM entries: each re-exports its CommonJS build, so ESM and
+// CommonJS consumers share one module instance (no dual-package hazard).
 const fs = require('node:fs');
 const path = require('node:path');
 const dist = path.join(__dirname, '..', 'dist');
-const cjs = require(path.join(dist, 'index.js'));
-const names = Object.keys(cjs).filter((n) => n !== 'default' && n !== '__esModule');
-const body = `import cjs from './index.js';\nexport const { ${names.join(', ')} } = cjs;\nexport default cjs;\n`;
-fs.writeFileSync(path.join(dist, 'index.mjs'), body);
-fs.writeFileSync(path.join(dist, 'index.d.mts'), "export * from './index.js';\n");
+
+/** dist/<entry>.mjs and .d.mts over dist/<entry>.js. */
+function wrap(entry) {
+  const base = path.basename(entry);
+  const cjs = require(path.join(dist, `${entry}.js`));
+  const names = Object.keys(cjs).filter((n) => n !== 'default' && n !== '__esModule');
+  const body = `import cjs from './${base}.js';\nexport const { ${names.join(', ')} } = cjs;\nexport default cjs;\n`;
+  fs.writeFileSync(path.join(dist, `${entry}.mjs`), body);
+  fs.writeFileSync(path.join(dist, `${entry}.d.mts`), `export * from './${base}.js';\n`);
+}
+
+wrap('index');
+wrap('http/index');

@@ -17,7 +17,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['server'],
   ['adapters'],
   ['dispatch'],
-  ['cgi', 'stats'],
+  ['cgi', 'stats', 'http'],
   ['master'],
   ['cli'],
   ['index'],

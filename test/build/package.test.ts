@@ -78,6 +78,29 @@ test('exports "./native" resolves to the addon loader, with types', () => {
   for (const target of Object.values(native)) assert.ok(fs.existsSync(path.join(ROOT, target)), `${target} missing`);
 });
 
+test('exports "./http" has types, import and require, each file present', () => {
+  for (const name of ['./http']) {
+    const entry = pkg.exports[name] as Record<string, string>;
+    assert.equal(typeof entry, 'object', `exports["${name}"] must be a conditions object`);
+    assert.deepEqual(Object.keys(entry), ['types', 'import', 'require']);
+    for (const target of Object.values(entry)) assert.ok(fs.existsSync(path.join(ROOT, target)), `${target} missing (npm run build:ts)`);
+  }
+});
+
+test('tsgi/http is one module for ESM and CommonJS, and serves', () => {
+  const r = runNode(['--input-type=module', '-e', `
+    import { createServer, Server } from 'tsgi/http';
+    import { createRequire } from 'node:module';
+    const cjs = createRequire(process.cwd() + '/')('tsgi/http');
+    const server = createServer((req, res) => res.end('esm ' + req.url)).listen(0, '127.0.0.1', async () => {
+      const r = await fetch('http://127.0.0.1:' + server.address().port + '/h');
+      const body = await r.text();
+      server.close(() => console.log(JSON.stringify({ body, same: cjs.Server === Server && server instanceof cjs.Server })));
+    });`]);
+  assert.equal(r.status, 0, `child failed:\n${r.stderr}`);
+  assert.deepEqual(JSON.parse(r.stdout), { body: 'esm /h', same: true });
+});
+
 test('bin/tsgi is an executable node script and the files whitelist exists', () => {
   const bin = path.join(ROOT, pkg.bin.tsgi!);
   assert.match(fs.readFileSync(bin, 'utf8'), /^#!\/usr\/bin\/env node\n/);
