@@ -1,5 +1,6 @@
 // Writes the ESM entries: each re-exports its CommonJS build, so ESM and
 // CommonJS consumers share one module instance (no dual-package hazard).
+// dist/register.mjs only loads dist/register.js, for its side effect.
 const fs = require('node:fs');
 const path = require('node:path');
 const dist = path.join(__dirname, '..', 'dist');
@@ -16,3 +17,5 @@ function wrap(entry) {
 
 wrap('index');
 wrap('http/index');
+fs.writeFileSync(path.join(dist, 'register.mjs'), "import './register.js';\n");
+fs.writeFileSync(path.join(dist, 'register.d.mts'), 'export {};\n');

@@ -20,7 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['cgi', 'stats', 'http'],
   ['master'],
   ['cli'],
-  ['index'],
+  ['index', 'register'],
 ];
 
 const SRC = path.join(ROOT, 'src');

@@ -78,8 +78,8 @@ test('exports "./native" resolves to the addon loader, with types', () => {
   for (const target of Object.values(native)) assert.ok(fs.existsSync(path.join(ROOT, target)), `${target} missing`);
 });
 
-test('exports "./http" has types, import and require, each file present', () => {
-  for (const name of ['./http']) {
+test('exports "./http" and "./register" have types, import and require, each file present', () => {
+  for (const name of ['./http', './register']) {
     const entry = pkg.exports[name] as Record<string, string>;
     assert.equal(typeof entry, 'object', `exports["${name}"] must be a conditions object`);
     assert.deepEqual(Object.keys(entry), ['types', 'import', 'require']);
