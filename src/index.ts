@@ -3,7 +3,10 @@ export { dispatch } from './dispatch/mount.js';
 export type { DispatchTable, MountTable, MountList } from './dispatch/mount.js';
 export type { ServeOptions, ServerHandle, BoundAddress } from './server/serve.js';
 export type { ListenSpec, ListenProtocol } from './server/listen.js';
-export type { App, Body, Chunk, ErrorStream, FileBody, HeaderList, Middleware, Reply, ReplyBody, Request, ServerInfo } from './tsgi/types.js';
+export type {
+  App, Body, Chunk, ErrorStream, FileBody, HeaderList, Middleware, Reply, ReplyBody, Request, SendOptions, SendStatus,
+  ServerInfo, TunnelSocket, WebSocket, WebSocketHandlers,
+} from './tsgi/types.js';
 export { fromFetch, isFetchApp } from './adapters/fetch.js';
 export type { FetchApp, FetchEnv, FetchExecutionContext, FetchHandler } from './adapters/fetch.js';
 export { fromNodeListener, fromNodeApp } from './adapters/node/index.js';
