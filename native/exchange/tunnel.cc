@@ -4,7 +4,9 @@
 // as body events while it reads (read_body pauses and resumes, the buffer
 // limit is the backpressure), the client's FIN as the body's end, what the
 // app writes goes out as it is, end() half-closes our side after the queue
-// is written, abort() cuts. The connection's close is always reported
+// is written (the client's bytes still reach the app, as net.Socket's do
+// after its end()), abort() cuts; once both sides ended, the connection
+// closes. The connection's close is always reported
 // (on_abort), once, whoever caused it.
 #include <memory>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include "conn/connection.h"
 #include "core/exchange.h"
 #include "core/loop.h"
+#include "net/socket.h"
 
 namespace tsgi {
 
@@ -24,6 +27,7 @@ constexpr size_t kBorrowAbove = 16 * 1024;
 struct TunnelState final : ExchangeState {
   bool eof_told = false;    // the client's FIN was reported
   bool ended = false;       // the app ended its side
+  bool shut = false;        // ... and our FIN is sent (the queue was written)
   bool want_drain = false;  // write() said kReplyFull
 };
 
@@ -49,12 +53,17 @@ class TunnelExchange final : public Exchange {
       t->eof_told = true;
       loop_.sink().on_body_end(c->handle);
       // Both sides done: nothing more can pass.
-      if (t->ended) c->close_after_flush = true;
+      if (t->ended) {
+        c->close_after_flush = true;
+        loop_.mark_dirty(c);
+      }
     }
   }
 
   void on_drain(Connection* c) override {
     TunnelState* t = state(c);
+    if (t->ended && !t->shut && !c->close_after_flush && c->out.empty()) shut_write(c);
+    if (c->closed) return;
     if (t->want_drain) {
       t->want_drain = false;
       loop_.sink().on_drain(c->handle);
@@ -96,13 +105,19 @@ class TunnelExchange final : public Exchange {
     return loop_.backpressure(c);
   }
 
-  // The app's FIN: our side closes once the queue is written. Input from
-  // a client still sending is dropped from then on (a lingering close).
+  // The app's FIN: our side shuts once the queue is written (on_drain),
+  // and the client's bytes go on reaching the app until its own FIN. After
+  // that FIN nothing can pass: the connection closes once written.
   int end(Connection* c, double handle) override {
     TunnelState* t = live(c, handle);
     if (!t || t->ended) return kReplyGone;
     t->ended = true;
-    c->close_after_flush = true;
+    if (t->eof_told) {
+      c->close_after_flush = true;
+    } else if (c->out.empty()) {
+      shut_write(c);
+      if (c->closed) return kReplyOk;
+    }
     loop_.mark_dirty(c);
     return kReplyOk;
   }
@@ -125,6 +140,10 @@ class TunnelExchange final : public Exchange {
   static TunnelState* state(Connection* c) { return static_cast<TunnelState*>(c->exchange_state); }
   static TunnelState* live(Connection* c, double handle) {
     return c->handle == handle && handle != 0 ? state(c) : nullptr;
+  }
+  void shut_write(Connection* c) {
+    state(c)->shut = true;
+    if (net::shutdown_write(c->fd) != 0) loop_.close_conn(c);  // ENOTCONN: the client is gone
   }
 };
 
