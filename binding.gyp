@@ -52,7 +52,9 @@
   "targets": [
     {
       # The core every addon links what it needs of: loop, connections,
-      # sockets, framers, poller. No N-API.
+      # sockets, framers, poller. No N-API. proto/ws/deflate.cc includes
+      # zlib.h from Node's headers (on node-gyp's include path) and links
+      # no zlib: the addons take zlib's symbols from the node binary.
       "target_name": "tsgi_core",
       "type": "static_library",
       "sources": [
@@ -86,7 +88,9 @@
         "native/proto/http1/writer.cc",
         "native/proto/cgi/writer.cc",
         "native/proto/fastcgi/framer.cc",
-        "native/proto/fastcgi/writer.cc"
+        "native/proto/fastcgi/writer.cc",
+        "native/proto/ws/extension.cc",
+        "native/proto/ws/deflate.cc"
       ],
       "conditions": [
         ["OS=='linux'", {
@@ -145,7 +149,8 @@
             "native/napi/parser_binding.cc",
             "native/napi/cgi_binding.cc",
             "native/napi/fastcgi_binding.cc",
-            "native/napi/ws_binding.cc"
+            "native/napi/ws_binding.cc",
+            "native/napi/ws_deflate_binding.cc"
           ]
         }
       ]

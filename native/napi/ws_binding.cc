@@ -8,6 +8,7 @@
 //   wsErrors()                                -> {name: {text, code}}, in enum order
 //   wsSha1(buf, pieceSize?)                   -> Buffer (20 bytes)
 //   wsAccept(key) -> string, wsKeyValid(key) -> bool, wsVersionValid(v) -> bool
+// and permessage-deflate's, from ws_deflate_binding.cc.
 // wsDecode runs the Decoder over a copy of buf whole and again in pieces of
 // pieceSize bytes (0 or absent: byte by byte, and split in two at every
 // offset), each on a fresh copy since payload is unmasked in place, and
@@ -337,7 +338,11 @@ Napi::Value WsVersionValid(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// permessage-deflate's hooks (ws_deflate_binding.cc).
+void InitWsDeflateTesting(Napi::Env env, Napi::Object exports);
+
 void InitWsTesting(Napi::Env env, Napi::Object exports) {
+  InitWsDeflateTesting(env, exports);
   exports.Set("wsDecode", Napi::Function::New(env, WsDecode, "wsDecode"));
   exports.Set("wsHeader", Napi::Function::New(env, WsHeader, "wsHeader"));
   exports.Set("wsFrame", Napi::Function::New(env, WsFrame, "wsFrame"));
