@@ -133,15 +133,19 @@ DeflateResult Inflater::finish(Sink& sink) {
 }
 
 // The limit is checked before a chunk reaches the sink, so a bomb costs at
-// most max_message bytes of the caller's memory and one chunk of stack.
+// most max_message bytes of the caller's memory and one chunk of stack. The
+// first offending byte decides: UTF-8 is checked up to the limit, then the
+// limit, so the result does not depend on how the output was chunked.
 DeflateResult Inflater::emit(const unsigned char* p, size_t n, Sink& sink) {
-  if (out_ + n > cfg_.max_message) return DeflateResult::kTooBig;
+  const uint64_t room = cfg_.max_message - out_;
+  const size_t within = n > room ? size_t(room) : n;
   if (text_) {
     uint8_t s = utf8_;
-    for (size_t i = 0; i < n && s != utf8::kReject; ++i) s = utf8::step(s, p[i]);
+    for (size_t i = 0; i < within && s != utf8::kReject; ++i) s = utf8::step(s, p[i]);
     utf8_ = s;
     if (s == utf8::kReject) return DeflateResult::kBadUtf8;
   }
+  if (within < n) return DeflateResult::kTooBig;
   out_ += n;
   return sink.append(reinterpret_cast<const char*>(p), n) ? DeflateResult::kOk : DeflateResult::kSinkFailed;
 }
