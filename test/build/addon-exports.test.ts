@@ -15,7 +15,8 @@ import { TESTING_ADDON, hooks } from '../helpers/testing-addon.js';
 
 const HOOKS = ['parseHead', 'decodeChunked', 'parseUwsgi', 'parseScgi', 'fcgiDecode', 'fcgiEncodeStdout',
   'fcgiEndRequest', 'fcgiUnknownType', 'fcgiGetValuesResult', 'wsDecode', 'wsHeader', 'wsFrame', 'wsClose',
-  'wsUtf8Prefix', 'wsErrors', 'wsSha1', 'wsAccept', 'wsKeyValid', 'wsVersionValid'];
+  'wsUtf8Prefix', 'wsErrors', 'wsSha1', 'wsAccept', 'wsKeyValid', 'wsVersionValid', 'wsNegotiate', 'wsInflate',
+  'wsInflateSplits', 'wsDeflate', 'wsDeflateResults', 'wsDeflateBounds'];
 const LOADGEN = ['benchStart'];
 
 const work = tempDir('tsgi-exports-');

@@ -67,6 +67,50 @@ export interface WsLimits {
   requireMask?: boolean;
 }
 
+/** permessage-deflate's server config (native/proto/ws/extension.h). */
+export interface WsDeflateConfig {
+  enabled?: boolean;
+  serverNoContextTakeover?: boolean;
+  clientNoContextTakeover?: boolean;
+  serverMaxWindowBits?: number;
+  clientMaxWindowBits?: number;
+  memLevel?: number;
+}
+
+export interface WsNegotiation {
+  outcome: 'accepted' | 'noOffer' | 'declined' | 'malformed' | 'badConfig';
+  response?: string;
+  agreed?: Required<Omit<WsDeflateConfig, 'enabled'>>;
+}
+
+export interface WsInflateOpts {
+  windowBits?: number;
+  noContextTakeover?: boolean;
+  maxMessage?: number;
+  /** Check the inflated bytes as UTF-8. */
+  text?: boolean;
+  /** Free zlib's state after each message. */
+  release?: boolean;
+}
+
+export interface WsDeflateOpts {
+  windowBits?: number;
+  memLevel?: number;
+  level?: number;
+  noContextTakeover?: boolean;
+  release?: boolean;
+}
+
+/** One message's outcome: result is a TSGI_WS_DEFLATE_RESULTS name. */
+export interface WsInflated {
+  result: string;
+  /** The close code for the result (0 for kOk). */
+  code: number;
+  data: Buffer;
+  /** Bytes zlib held at the message's end. */
+  memory: number;
+}
+
 export interface TestingBinding {
   parseHead(buf: Uint8Array, maxHead?: number, maxHeaders?: number, maxTarget?: number): ParsedHead;
   decodeChunked(buf: Uint8Array, pieceSize: number): {
@@ -121,6 +165,18 @@ export interface TestingBinding {
   wsKeyValid(key: string): boolean;
   /** A Sec-WebSocket-Version is 13. */
   wsVersionValid(version: string): boolean;
+  /** permessage-deflate negotiation over one or several Sec-WebSocket-Extensions values. */
+  wsNegotiate(values: string | string[], config?: WsDeflateConfig): WsNegotiation;
+  /** Messages (each an array of payload pieces) through one Inflater; stops at the first failure. */
+  wsInflate(messages: (Uint8Array | Uint8Array[])[], opts?: WsInflateOpts): WsInflated[];
+  /** One message inflated whole, byte by byte and split in two everywhere; throws unless all agree. */
+  wsInflateSplits(payload: Uint8Array, opts?: WsInflateOpts): Omit<WsInflated, 'memory'>;
+  /** Messages through one Deflater: each payload as sent with RSV1. */
+  wsDeflate(messages: (Uint8Array | Uint8Array[])[], opts?: WsDeflateOpts): { result: string; data: Buffer; memory: number }[];
+  /** TSGI_WS_DEFLATE_RESULTS: name -> text and close code. */
+  wsDeflateResults(): Record<string, { text: string; code: number }>;
+  /** The memory bounds deflate.h promises for these settings. */
+  wsDeflateBounds(windowBits: number, memLevel: number): { deflate: number; inflate: number };
 }
 
 /** The file the hooks are loaded from. */
