@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { ROOT, have } from '../helpers/index.js';
 
 interface ElfVersions {
@@ -63,4 +64,23 @@ test('build/Release and the glibc prebuilds need nothing past GLIBC_2.28 and no 
     assert.ok(newest.GLIBC, `${rel}: no GLIBC_ versions read`);
     t.diagnostic(`${rel}: ${fs.statSync(file).size} bytes, ${Object.entries(newest).map(([l, v]) => `${l}_${v}`).join(' ')}`);
   }
+});
+
+// permessage-deflate (native/proto/ws/deflate.cc) uses the zlib inside the
+// node binary: the addons need no libz, and zlib's symbols stay undefined
+// and unversioned, so they add nothing to the versions checked above.
+test('the addons link no zlib: its symbols are undefined, unversioned, resolved by node', { skip }, () => {
+  const file = path.join(ROOT, 'build', 'Release', 'tsgi_testing.node');
+  if (!fs.existsSync(file)) return;
+  const dynamic = spawnSync('readelf', ['-d', '--wide', file], { encoding: 'utf8' });
+  assert.equal(dynamic.status, 0, dynamic.stderr);
+  assert.doesNotMatch(dynamic.stdout, /NEEDED.*libz\./, 'tsgi_testing.node needs a shared libz');
+  const syms = spawnSync('readelf', ['--dyn-syms', '--wide', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  assert.equal(syms.status, 0, syms.stderr);
+  const zlib = syms.stdout.split('\n').filter((l) => /\s(deflate|inflate)\w*(@\S+)?\s*$/.test(l));
+  assert.ok(zlib.some((l) => /\bUND\s+inflateInit2_\s*$/.test(l)), 'inflateInit2_ is not an undefined, unversioned symbol');
+  for (const l of zlib) assert.match(l, /\bUND\s+\w+\s*$/, l.trim());
+  const node = spawnSync('readelf', ['--dyn-syms', '--wide', process.execPath], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  // Defined in node, or imported by it from a shared libz that it loads: either way the process has it.
+  assert.match(node.stdout, /\sinflateInit2_(@\S+)?\s*$/m, `${process.execPath} has no inflateInit2_`);
 });
