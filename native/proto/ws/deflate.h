@@ -90,6 +90,11 @@ struct InflateConfig {
   uint64_t max_message = 16u << 20;   // inflated bytes per message (1009 past it)
 };
 
+// Results do not depend on how a message is split, with one exception
+// that is zlib's: it checks a distance against the window it holds plus
+// what the current call wrote, so a stream that refers back past an agreed
+// window under 15 bits may be read whole and refused in pieces. A
+// conforming peer never sends one; memory stays bounded either way.
 class Inflater {
  public:
   explicit Inflater(const InflateConfig& config) : cfg_(config) {}
