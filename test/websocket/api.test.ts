@@ -346,6 +346,71 @@ test('a handler that throws: close 1011, the error logged', async (t) => {
   }
 });
 
+test('a throw in open -> 1011; a throw in close is logged and nothing else happens', async (t) => {
+  const log = captureLog();
+  const codes: number[] = [];
+  const { port } = start(t, (req) => ({
+    websocket: req.PATH_INFO === '/open'
+      ? { open() { throw new Error('open failed'); }, close(_ws, code) { codes.push(code); } }
+      : { close() { throw new Error('close failed'); } },
+  }), { log: log.log });
+  const a = await RawWs.open(port, { path: '/open' });
+  try {
+    await a.waitFrames(1);
+    assert.ok(a.bytes.equals(serverClose(1011, 'internal error')), describeFrames(a.bytes));
+    await a.send(close(1011));
+    await a.expectEnd([serverClose(1011, 'internal error')]);
+    await log.wait(/WebSocket handler threw: Error: open failed/);
+    await until(() => codes.length === 1, 3000, 'close handler');
+    assert.deepEqual(codes, [1011]);
+  } finally {
+    a.destroy();
+  }
+  const b = await RawWs.open(port, { path: '/close' });
+  try {
+    await b.send(close(1000));
+    await b.expectEnd([serverClose(1000)]);
+    await log.wait(/WebSocket handler threw: Error: close failed/);
+  } finally {
+    b.destroy();
+  }
+});
+
+test('send() then close() in open: the messages (an empty one too), then the close frame', async (t) => {
+  const statuses: string[] = [];
+  const { port } = startWs(t, {
+    open(ws) {
+      statuses.push(ws.send('first'), ws.send(''), ws.send(new Uint8Array([1, 2])));
+      ws.close(4000, 'done');
+    },
+  });
+  const raw = await RawWs.open(port);
+  try {
+    await raw.waitFrames(4);
+    await raw.send(close(4000));
+    await raw.expectEnd([serverFrame(TEXT, 'first'), serverFrame(TEXT, ''), serverFrame(BINARY, Buffer.from([1, 2])),
+      serverClose(4000, 'done')]);
+    assert.deepEqual(statuses, ['ok', 'ok', 'ok']);
+  } finally {
+    raw.destroy();
+  }
+});
+
+test('a client offering permessage-deflate gets no extension and plain frames', async (t) => {
+  const { port } = startWs(t, { message(ws, d, isBinary) { ws.send(d, { binary: isBinary }); } });
+  const ws = await new Promise<WebSocket>((resolve, reject) => {
+    const w = new WebSocket(`ws://127.0.0.1:${port}/`);  // offers permessage-deflate by default
+    w.once('open', () => resolve(w));
+    w.once('error', reject);
+  });
+  assert.equal(ws.extensions, '');
+  const m = nextMessage(ws);
+  ws.send('x'.repeat(10_000));
+  assert.equal(String((await m).data), 'x'.repeat(10_000));
+  ws.close();
+  await closedWith(ws);
+});
+
 test('terminate(): the client sees the TCP close without a close frame; close(1006)', async (t) => {
   let code = 0;
   const { port } = startWs(t, {
@@ -654,6 +719,16 @@ test('tunnel: the app\'s end() half-closes: the client reads our FIN, still send
   await until(() => events.includes('close') && closed, 3000, 'both closed');
   assert.deepEqual(events, ['data after your end', 'end', 'close']);
   await until(() => server.upgraded!.tunnels === 0, 3000, 'forgotten');
+});
+
+test('tunnel: bytes sent with the request reach the tunnel first', async (t) => {
+  const got = deferred<string>();
+  const { port } = startTunnel(t, (s) => { s.once('data', (d: Buffer) => got.resolve(String(d))); });
+  const conn = await RawConnection.open(port);
+  t.after(() => conn.destroy());
+  await conn.write('GET /t HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: raw\r\n\r\nearly bytes');
+  assert.equal(await within(got.promise, 3000, 'the early bytes'), 'early bytes');
+  conn.destroy();
 });
 
 test('tunnel: client FIN -> \'end\' then \'close\' (allowHalfOpen false)', async (t) => {
