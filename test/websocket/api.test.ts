@@ -9,7 +9,10 @@ import * as net from 'node:net';
 import WebSocket from 'ws';
 import { serve, type App, type Reply, type Request, type ServeOptions, type ServerHandle, type TunnelSocket,
   type WebSocket as ServerWs, type WebSocketHandlers } from 'tsgi';
-import { captureLog, deferred, delay, RawConnection, until, within } from '../helpers/index.js';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { captureLog, deferred, delay, RawConnection, tempDir, until, within } from '../helpers/index.js';
+import { ask, uwsgiRequest } from '../helpers/cgi-client.js';
 import { BINARY, CLOSE, PING, PONG, TEXT, close, describeFrames, handshake, parseFrames, ping, pong, RawWs,
   serverClose, serverFrame, text, binary } from './frames.js';
 
@@ -657,6 +660,42 @@ test('handle.upgraded counts sockets, messages and bytes each way', async (t) =>
   b.close();
   await Promise.all([closedWith(a), closedWith(b)]);
   await until(() => server.upgraded!.websockets === 0, 3000, 'none open');
+});
+
+// ---- other listeners ---------------------------------------------------------------
+
+test('over a unix socket: the same echo and close; remoteAddress is empty', async (t) => {
+  const dir = tempDir();
+  const path = join(dir, 'ws.sock');
+  let addr: string | undefined;
+  const server = serve((req) => ({ websocket: {
+    open(ws) { addr = ws.remoteAddress; },
+    message(ws, d, isBinary) { ws.send(d, { binary: isBinary }); },
+  } }), { listen: path, log: () => {} });
+  t.after(async () => {
+    await server.close(1000);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const raw = await RawWs.open(path);
+  try {
+    await raw.send(Buffer.concat([text('over unix'), binary(Buffer.alloc(70_000, 7)), close(1000)]));
+    await raw.expectEnd([serverFrame(TEXT, 'over unix'), serverFrame(BINARY, Buffer.alloc(70_000, 7)), serverClose(1000)]);
+    assert.equal(addr, '');
+  } finally {
+    raw.destroy();
+  }
+});
+
+test('a uwsgi request cannot switch: a websocket or tunnel reply is a 500', async (t) => {
+  const server = serve((req) => (req.PATH_INFO === '/ws' ? { websocket: {} } : { tunnel() {} }),
+    { listen: 'uwsgi://127.0.0.1:0', log: () => {} });
+  t.after(() => server.close(1000));
+  for (const uri of ['/ws', '/tunnel']) {
+    const extra: Array<[string, string]> = [['HTTP_UPGRADE', 'websocket'], ['HTTP_CONNECTION', 'Upgrade'],
+      ['HTTP_SEC_WEBSOCKET_KEY', 'dGhlIHNhbXBsZSBub25jZQ=='], ['HTTP_SEC_WEBSOCKET_VERSION', '13']];
+    const reply = await ask(server.addresses[0]!.port!, 'uwsgi', uwsgiRequest(uri, { extra }));
+    assert.equal(reply.status, 500, uri);
+  }
 });
 
 // ---- tunnels ------------------------------------------------------------------------

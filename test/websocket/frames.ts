@@ -149,7 +149,7 @@ export class RawWs {
   private constructor(readonly conn: RawConnection, readonly head: string, private readonly start: number) {}
 
   /** Connects, sends the handshake and waits for the 101 (throws on anything else). */
-  static async open(port: number, opts: { path?: string; extra?: readonly string[]; key?: string } = {}): Promise<RawWs> {
+  static async open(port: number | string, opts: { path?: string; extra?: readonly string[]; key?: string } = {}): Promise<RawWs> {
     const conn = await RawConnection.open(port);
     try {
       await conn.write(handshake(opts));
