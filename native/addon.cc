@@ -180,6 +180,7 @@ Server::Server(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Server>(info),
   if (wm.IsNumber()) opts.ws_max_message = static_cast<uint64_t>(wm.As<Napi::Number>().DoubleValue());
   opts.ws_idle_timeout_ms = opt_u32(o, "wsIdleTimeout", opts.ws_idle_timeout_ms);
   opts.ws_close_timeout_ms = opt_u32(o, "wsCloseTimeout", opts.ws_close_timeout_ms);
+  opts.ws_deflate.enabled = o.Get("wsCompression").ToBoolean().Value();
   on_events_ = Napi::Persistent(info[1].As<Napi::Function>());
   on_log_ = Napi::Persistent(info[2].As<Napi::Function>());
   Napi::Float64Array shared = info[3].As<Napi::Float64Array>();

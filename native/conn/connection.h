@@ -6,16 +6,26 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "conn/out_queue.h"
 #include "conn/reply.h"
 #include "proto/http1/parser.h"
 #include "proto/http1/writer.h"
+#include "proto/ws/extension.h"
 
 namespace tsgi {
 
 class Exchange;
+
+// permessage-deflate as agreed in a WebSocket handshake (RFC 7692), kept
+// from the request's head to the app's accepting it.
+struct WsDeflateOffer {
+  ws::DeflateAgreement agreed;
+  uint8_t response_len = 0;
+  char response[ws::kMaxExtensionResponse];  // the 101's Sec-WebSocket-Extensions value
+};
 
 // What a connection's exchange keeps beyond the fields of Connection (the
 // FastCGI request table); owned by the connection, freed with it.
@@ -79,6 +89,7 @@ class Connection {
   bool upgradable = false;
   uint8_t ws_key_len = 0;
   char ws_key[24] = {};
+  std::unique_ptr<WsDeflateOffer> ws_deflate;  // null: no extension agreed
 
   // Output side.
   bool request_active = false;  // dispatched and the reply not finished

@@ -50,6 +50,7 @@ struct LoopOptions {
   uint64_t ws_max_message = 16u << 20;   // a WebSocket message, inflated; past it: close 1009
   uint32_t ws_idle_timeout_ms = 120000;  // nothing from the client this long: ping; again: close (0: never)
   uint32_t ws_close_timeout_ms = 5000;   // our close frame sent: the client's answer within this
+  ws::DeflateConfig ws_deflate = {false};  // permessage-deflate (--ws-compression): off unless asked
 };
 
 // What a listener speaks: Protocol, in napi/abi.h (listen()'s protocol),

@@ -44,6 +44,7 @@ bool Http1Exchange::begin_request(Connection* c) {
   // declined); one without may switch once the app agrees (upgrade()).
   c->upgradable = (h.flags & http1::kUpgrade) != 0 && c->in_state == Connection::In::kBodyDone;
   c->ws_key_len = 0;
+  c->ws_deflate.reset();
   if (c->upgradable) {
     rec |= kRecUpgradable;
     if (websocket_handshake(c, h, base)) rec |= kRecWebSocket;
@@ -79,6 +80,9 @@ bool Http1Exchange::websocket_handshake(Connection* c, const http1::RequestHead&
   if (h.method.len != 3 || std::memcmp(base + h.method.off, "GET", 3) != 0) return false;
   bool upgrade = false, connection = false, version = false;
   int keys = 0, versions = 0;
+  constexpr size_t kMaxExtensionLines = 8;  // more declines the extension, not the handshake
+  ws::HeaderValue extensions[kMaxExtensionLines];
+  size_t extension_lines = 0, extension_fields = 0;
   const char* key = nullptr;
   size_t key_len = 0;
   for (uint32_t i = 0; i < h.num_headers; i++) {
@@ -104,12 +108,25 @@ bool Http1Exchange::websocket_handshake(Connection* c, const http1::RequestHead&
     } else if (is("sec-websocket-version")) {
       versions++;
       version = ws::version_valid(value, f.value.len);
+    } else if (is("sec-websocket-extensions")) {
+      if (extension_lines < kMaxExtensionLines) extensions[extension_lines++] = ws::HeaderValue{value, f.value.len};
+      extension_fields++;
     }
   }
   if (!upgrade || !connection || keys != 1 || versions != 1 || !version) return false;
   if (!ws::key_valid(key, key_len) || key_len != sizeof c->ws_key) return false;
   std::memcpy(c->ws_key, key, key_len);
   c->ws_key_len = static_cast<uint8_t>(key_len);
+  const ws::DeflateConfig& deflate = loop_.options().ws_deflate;
+  if (deflate.enabled && extension_lines > 0 && extension_fields == extension_lines) {
+    auto offer = std::make_unique<WsDeflateOffer>();
+    ws::NegotiationResult r = ws::negotiate(extensions, extension_lines, deflate, offer->response);
+    if (r.outcome == ws::Negotiation::kAccepted) {
+      offer->agreed = r.agreed;
+      offer->response_len = static_cast<uint8_t>(r.response_len);
+      c->ws_deflate = std::move(offer);
+    }
+  }
   return true;
 }
 
@@ -127,6 +144,12 @@ int Http1Exchange::upgrade(Connection* c, double handle, int kind, const char* h
     c->out.append(kHead, sizeof kHead - 1);
     c->out.append(accept, sizeof accept);
     c->out.append("\r\n", 2);
+    if (c->ws_deflate) {
+      static const char kExt[] = "Sec-WebSocket-Extensions: ";
+      c->out.append(kExt, sizeof kExt - 1);
+      c->out.append(c->ws_deflate->response, c->ws_deflate->response_len);
+      c->out.append("\r\n", 2);
+    }
     c->out.append(headers, headers_len);
     c->out.append("\r\n", 2);
   }

@@ -14,6 +14,14 @@
 // awaited for ws_close_timeout_ms. The app hears of the end once, with the
 // code received (1005: a close frame without one), the code sent on an
 // error, or 1006 when the connection ended without a close frame.
+//
+// permessage-deflate (RFC 7692), when the handshake agreed it: a message
+// whose first frame has RSV1 is inflated into the gathered buffer (its
+// inflated size held to the message limit and its text checked as UTF-8 by
+// the inflater, proto/ws/deflate.h) and the app's messages of at least
+// kDefaultCompressMin bytes go out compressed. Without context takeover the
+// zlib state is released after each message, so such a connection holds no
+// zlib memory between messages.
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -22,6 +30,7 @@
 #include "conn/connection.h"
 #include "core/exchange.h"
 #include "core/loop.h"
+#include "proto/ws/deflate.h"
 #include "proto/ws/framer.h"
 #include "proto/ws/writer.h"
 
@@ -51,6 +60,13 @@ struct WsState final : ExchangeState {
   bool told = false;            // the app heard of the end
   bool ping_out = false;        // the idle ping awaits an answer
   bool want_drain = false;
+  // permessage-deflate, when agreed: the open message is compressed (RSV1
+  // on its first frame) and inflated into `message`.
+  bool compressed = false;
+  bool client_no_context_takeover = false;
+  bool server_no_context_takeover = false;
+  std::unique_ptr<ws::Inflater> inflater;
+  std::unique_ptr<ws::Deflater> deflater;
 };
 
 class WebSocketExchange final : public Exchange {
@@ -64,8 +80,18 @@ class WebSocketExchange final : public Exchange {
     ws::Limits limits;
     limits.max_frame = o.ws_max_message;
     limits.max_message = o.ws_max_message;
+    if (c->ws_deflate) limits.allow_rsv1 = true;
     delete c->exchange_state;
-    c->exchange_state = new WsState(limits);
+    WsState* s = new WsState(limits);
+    c->exchange_state = s;
+    if (c->ws_deflate) {
+      const ws::DeflateAgreement& a = c->ws_deflate->agreed;
+      s->inflater = std::make_unique<ws::Inflater>(a, o.ws_max_message);
+      s->deflater = std::make_unique<ws::Deflater>(a);
+      s->client_no_context_takeover = a.client_no_context_takeover;
+      s->server_no_context_takeover = a.server_no_context_takeover;
+      c->ws_deflate.reset();
+    }
     c->body_flowing = true;
     idle(c);
   }
@@ -132,6 +158,18 @@ class WebSocketExchange final : public Exchange {
     loop_.mark_dirty(c);
   }
   void deliver(Connection* c, WsState* s, uint8_t opcode);
+  // A compressed message that cannot be inflated, is over the limit
+  // inflated, or is not UTF-8: its close code (1007, 1009, 1011), then close.
+  void refuse_message(Connection* c, WsState* s, ws::DeflateResult r) {
+    const char* text = ws::result_text(r);
+    size_t len = std::char_traits<char>::length(text);
+    if (!s->close_sent) send_close(c, ws::close_code(r), text, len);
+    tell(c, ws::close_code(r), text, len);
+    c->close_after_flush = true;
+    c->consume(c->in_len());
+    loop_.mark_dirty(c);
+  }
+  std::string packed_;  // a message being compressed (one at a time per loop)
   void echo_close(Connection* c, WsState* s) {
     s->echo_pending = false;
     send_close(c, s->echo_code, s->echo_reason.data(), s->echo_reason.size());
@@ -164,7 +202,9 @@ void WebSocketExchange::on_input(Connection* c) {
         goto done;
       case ws::Ev::kFrame:
         if (ev.opcode != ws::kContinuation) {
-          s->single = ev.fin;
+          s->compressed = ev.rsv1;
+          if (s->compressed) s->inflater->begin(ev.message == ws::kText);
+          s->single = ev.fin && !s->compressed;
           s->whole = nullptr;
           s->whole_len = 0;
           s->message.clear();
@@ -174,6 +214,15 @@ void WebSocketExchange::on_input(Connection* c) {
         break;
       case ws::Ev::kData:
         if (s->close_sent) break;  // the app closed: later messages are dropped
+        if (s->compressed) {
+          ws::StringSink sink(&s->message);
+          ws::DeflateResult r = s->inflater->feed(ev.data, ev.len, sink);
+          if (r != ws::DeflateResult::kOk) {
+            refuse_message(c, s, r);
+            goto done;
+          }
+          break;
+        }
         if (s->single && s->whole == nullptr && s->message.empty()) {
           s->whole = ev.data;  // valid in this call only (see done:)
           s->whole_len = ev.len;
@@ -187,7 +236,19 @@ void WebSocketExchange::on_input(Connection* c) {
         }
         break;
       case ws::Ev::kMessageEnd:
-        if (!s->close_sent) deliver(c, s, ev.message);
+        if (s->close_sent) break;
+        if (s->compressed) {
+          ws::StringSink sink(&s->message);
+          ws::DeflateResult r = s->inflater->finish(sink);
+          if (r != ws::DeflateResult::kOk) {
+            refuse_message(c, s, r);
+            goto done;
+          }
+          // 7.2.2: without context takeover nothing of it is kept.
+          if (s->client_no_context_takeover) s->inflater->release();
+          s->compressed = false;
+        }
+        deliver(c, s, ev.message);
         break;
       case ws::Ev::kPing: {
         if (s->close_sent) break;
@@ -276,6 +337,21 @@ int WebSocketExchange::ws_send(Connection* c, double handle, const char* data, s
   if (c->handle != handle || handle == 0 || (s->told && !s->echo_pending)) return kReplyGone;
   if (s->close_sent || c->close_after_flush) return kReplyGone;
   uint8_t opcode = (flags & kWsBinary) ? ws::kBinary : ws::kText;
+  if ((flags & kWsCompress) && s->deflater && len >= ws::kDefaultCompressMin) {
+    packed_.clear();
+    ws::StringSink sink(&packed_);
+    if (s->deflater->compress(data, len, sink) == ws::DeflateResult::kOk) {
+      if (s->server_no_context_takeover) s->deflater->release();  // nothing of it is kept
+      char* head = c->out.reserve(ws::kMaxHeader);
+      c->out.commit(ws::write_header(head, opcode, true, packed_.size(), true));
+      c->out.append(packed_.data(), packed_.size());
+      if (packed_.capacity() > kKeepMessageBuffer) std::string().swap(packed_);
+      int rc = loop_.backpressure(c);
+      if (rc == kReplyFull) s->want_drain = true;
+      return rc;
+    }
+    // zlib could not (no memory): the message goes out as it is.
+  }
   char* head = c->out.reserve(ws::kMaxHeader);
   c->out.commit(ws::write_header(head, opcode, true, len));
   if (len > kBorrowAbove) {

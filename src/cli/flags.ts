@@ -40,6 +40,7 @@ export interface CliOptions {
   shutdownTimeout: number | undefined;
   wsMaxMessage?: number;
   wsIdleTimeout?: number;
+  wsCompression?: boolean;
   help: boolean;
   version: boolean;
   // The master process (src/master/): absent unless given.
@@ -92,6 +93,7 @@ export const FLAGS: Flag[] = [
   { names: ['--keepalive-timeout', '--http-keepalive'], key: 'keepAliveTimeout', kind: 'seconds', arg: 'SECONDS', help: 'idle keep-alive connections close after (default 15)' },
   { names: ['--socket-timeout'], key: 'socketTimeout', kind: 'seconds', arg: 'SECONDS', help: 'a stalled body upload or download is cut after (default 60)' },
   { names: ['--ws-max-message'], key: 'wsMaxMessage', kind: 'int', arg: 'BYTES', help: 'a WebSocket message at most (default 16777216); larger closes the connection with 1009' },
+  { names: ['--ws-compression'], key: 'wsCompression', kind: 'bool', arg: '', help: 'offer permessage-deflate to WebSocket clients (about 180 KiB of zlib state per connection)' },
   { names: ['--ws-idle-timeout'], key: 'wsIdleTimeout', kind: 'seconds', arg: 'SECONDS', help: 'a silent WebSocket client is pinged after (default 120), closed if it stays silent; 0: never' },
   { names: ['--shutdown-timeout'], key: 'shutdownTimeout', kind: 'seconds', arg: 'SECONDS', help: 'on SIGTERM/SIGINT, in-flight requests get this long (default 10)' },
   { names: ['--processes', '-p', '--workers'], key: 'processes', kind: 'string', arg: 'N|auto', help: 'run a master and N worker processes sharing the listeners (auto: one per CPU); see docs/master.md' },

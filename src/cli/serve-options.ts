@@ -22,6 +22,7 @@ export function serveOptions(opts: CliOptions, site: ServeOptions): ServeOptions
     shutdownTimeout: opts.shutdownTimeout,
     wsMaxMessage: opts.wsMaxMessage,
     wsIdleTimeout: opts.wsIdleTimeout,
+    wsCompression: opts.wsCompression,
     ...site,
   };
 }

@@ -70,6 +70,12 @@ export interface NativeServerOptions {
   wsIdleTimeout?: number;
   /** Milliseconds the client has to answer our close frame. Default 5000. */
   wsCloseTimeout?: number;
+  /**
+   * Offer permessage-deflate (RFC 7692) to WebSocket clients that ask: about
+   * 180 KiB of zlib state per connection with context takeover, none between
+   * messages without it; messages of 1 KiB and more are compressed. Default false.
+   */
+  wsCompression?: boolean;
 }
 
 /** batch: a Buffer with byteOffset 0 (request records are read as u32 words). */
