@@ -128,7 +128,11 @@
         "native/loadgen/request.cc",
         "native/loadgen/reply.cc",
         "native/loadgen/fastcgi.cc",
-        "native/loadgen/histogram.cc"
+        "native/loadgen/histogram.cc",
+        "native/loadgen/ws_worker.cc",
+        "native/proto/ws/framer.cc",
+        "native/proto/ws/handshake.cc",
+        "native/proto/ws/writer.cc"
       ],
       "conditions": [
         ["OS=='linux'", {

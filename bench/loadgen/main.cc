@@ -31,7 +31,7 @@ const char kUsage[] =
     "\n"
     "TARGET   host:port, [v6]:port, :port, /path, unix:/path or @abstract\n"
     "\n"
-    "  -p, --protocol P        http (default), uwsgi, scgi or fastcgi\n"
+    "  -p, --protocol P        http (default), uwsgi, scgi, fastcgi or ws (WebSocket)\n"
     "      --no-keep-conn      FastCGI: no FCGI_KEEP_CONN, one request per connection\n"
     "  -c, --connections N     concurrent connections (64)\n"
     "  -t, --threads N         event loops, each with its share of the connections (1)\n"
@@ -39,7 +39,13 @@ const char kUsage[] =
     "  -n, --requests N        stop after N requests instead\n"
     "  -w, --warmup S          seconds of load before measuring, not counted (0)\n"
     "  -R, --rate R            open loop: R requests/s over all connections\n"
-    "      --pipeline N        HTTP: requests in flight per connection (1)\n"
+    "      --pipeline N        HTTP: requests in flight per connection (1); ws echo: messages\n"
+    "      --ws-mode M         ws: echo (default: each connection sends, the reply is checked)\n"
+    "                          or subscribe (connections receive; one more publishes, closed\n"
+    "                          loop or at --rate messages/s; the count is of deliveries)\n"
+    "      --ws-message-size N ws: message bytes (32)\n"
+    "      --ws-binary         ws: binary messages (default text)\n"
+    "      --ws-prefix P       ws subscribe: what the published messages start with (pub:)\n"
     "      --multiplex N       FastCGI: requests in flight per connection (1)\n"
     "      --timeout S         a request slower than this is an error (10)\n"
     "  -m, --method M          request method (GET)\n"
@@ -97,6 +103,17 @@ int main(int argc, char** argv) {
       o.rate = number(a, value(), 0);
     } else if (a == "--pipeline") {
       o.pipeline = unsigned(number(a, value(), 1));
+    } else if (a == "--ws-mode") {
+      std::string m = value();
+      if (m == "echo") o.ws_mode = lg::WsMode::kEcho;
+      else if (m == "subscribe") o.ws_mode = lg::WsMode::kSubscribe;
+      else usage_error("--ws-mode is echo or subscribe");
+    } else if (a == "--ws-message-size") {
+      o.ws_message_size = uint64_t(number(a, value(), 0));
+    } else if (a == "--ws-binary") {
+      o.ws_binary = true;
+    } else if (a == "--ws-prefix") {
+      o.ws_prefix = value();
     } else if (a == "--multiplex") {
       o.multiplex = unsigned(number(a, value(), 1));
     } else if (a == "--timeout") {

@@ -7,13 +7,17 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <memory>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
 #include "loadgen/loadgen.h"
 #include "loadgen/request.h"
 #include "loadgen/worker.h"
+#include "loadgen/ws_worker.h"
+#include "proto/ws/writer.h"
 
 namespace tsgi::loadgen {
 
@@ -23,6 +27,7 @@ const char* protocol_name(Protocol p) {
     case Protocol::kUwsgi: return "uwsgi";
     case Protocol::kScgi: return "scgi";
     case Protocol::kFastcgi: return "fastcgi";
+    case Protocol::kWs: return "ws";
   }
   return "?";
 }
@@ -32,13 +37,15 @@ bool parse_protocol(const std::string& name, Protocol* out) {
   else if (name == "uwsgi") *out = Protocol::kUwsgi;
   else if (name == "scgi") *out = Protocol::kScgi;
   else if (name == "fastcgi" || name == "fcgi") *out = Protocol::kFastcgi;
+  else if (name == "ws" || name == "websocket") *out = Protocol::kWs;
   else return false;
   return true;
 }
 
 const char* error_name(int kind) {
   static const char* const names[kErrorKinds] = {"connect", "write",      "read",   "timeout", "status",
-                                                 "framing", "short_body", "length", "protocol"};
+                                                 "framing", "short_body", "length", "protocol",
+                                                 "handshake", "closed"};
   return kind >= 0 && kind < kErrorKinds ? names[kind] : "?";
 }
 
@@ -52,6 +59,7 @@ void Result::merge(const Result& o) {
   requests += o.requests;
   for (int i = 0; i < kErrorKinds; i++) errors[size_t(i)] += o.errors[size_t(i)];
   connects += o.connects;
+  published += o.published;
   bytes_out += o.bytes_out;
   bytes_in += o.bytes_in;
   latency.merge(o.latency);
@@ -73,12 +81,50 @@ void check(const Options& o) {
   if (o.duration_s <= 0 && o.requests == 0) bad("give a duration or a number of requests");
   if (o.pipeline == 0 || o.pipeline > 256) bad("pipeline must be 1..256");
   if (o.multiplex == 0 || o.multiplex > 256) bad("multiplex must be 1..256");
-  if (o.pipeline > 1 && o.protocol != Protocol::kHttp) bad("pipelining is HTTP's (FastCGI: multiplex)");
+  const bool ws = o.protocol == Protocol::kWs;
+  if (o.pipeline > 1 && o.protocol != Protocol::kHttp && !ws) bad("pipelining is HTTP's and WebSocket's (FastCGI: multiplex)");
+  if (ws && o.rate > 0 && o.ws_mode == WsMode::kEcho) bad("WebSocket echo is closed loop: --rate is for subscribe mode");
+  if (ws && o.ws_mode == WsMode::kSubscribe && o.threads > 1) bad("WebSocket subscribe mode runs on one thread");
+  if (ws && o.ws_message_size > (16u << 20)) bad("the WebSocket message size must be at most 16 MiB");
+  if (ws && o.ws_mode == WsMode::kSubscribe && o.ws_message_size < o.ws_prefix.size() + 16)
+    bad("in subscribe mode the message holds the prefix and a 16-digit sequence number: make it at least " +
+        std::to_string(o.ws_prefix.size() + 16) + " bytes");
   if (o.multiplex > 1 && o.protocol != Protocol::kFastcgi) bad("multiplexing is FastCGI's (HTTP: pipeline)");
   if (o.multiplex > 1 && !o.keep_conn) bad("multiplexing needs FCGI_KEEP_CONN");
   if (!(o.rate >= 0) || !std::isfinite(o.rate)) bad("rate must be a number of requests per second");
   if (o.timeout_s <= 0) bad("timeout must be positive");
   if (o.path.empty() || o.path[0] != '/') bad("the path must start with '/'");
+}
+
+// WebSocket: the handshake without its key (each connection makes its own)
+// and the message. The masking key is the run's: a server cannot tell, and
+// the frame is built once instead of masked for every send.
+void ws_plan(const Options& o, Plan* plan) {
+  const net::Peer& t = plan->peer;
+  std::string host = o.host.empty() ? (t.tcp ? (t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host) +
+                                                   ":" + t.port
+                                             : t.host)
+                                    : o.host;
+  std::string req = "GET " + o.path + " HTTP/1.1\r\nHost: " + host +
+                    "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n";
+  for (const auto& [name, value] : o.headers) req += name + ": " + value + "\r\n";
+  std::random_device rd;
+  uint32_t key = rd();
+  std::memcpy(plan->ws_mask, &key, 4);
+  std::string payload(o.ws_message_size, 'x');
+  if (o.ws_binary)
+    for (size_t i = 0; i < payload.size(); i++) payload[i] = char((i * 31 + 7) & 0xff);
+  if (o.ws_mode == WsMode::kSubscribe) {
+    payload.replace(0, o.ws_prefix.size(), o.ws_prefix);
+    plan->requests = {req, payload};  // the publisher writes each sequence number in, then masks
+    return;
+  }
+  std::string frame(ws::kMaxClientHeader, '\0');
+  size_t h = ws::write_client_header(frame.data(), o.ws_binary ? ws::kBinary : ws::kText, true, payload.size(),
+                                     plan->ws_mask);
+  frame.resize(h);
+  ws::mask_payload(payload.data(), payload.size(), plan->ws_mask);
+  plan->requests = {req, frame + payload};
 }
 
 }  // namespace
@@ -89,9 +135,11 @@ Result run(const Options& options, const ProgressFn& progress, const std::atomic
   plan.o = options;
   std::string why;
   if (!net::resolve_peer(options.target, &plan.peer, &why)) throw std::runtime_error(why);
-  plan.depth = options.protocol == Protocol::kHttp ? options.pipeline
+  plan.depth = options.protocol == Protocol::kHttp || options.protocol == Protocol::kWs ? options.pipeline
                : options.protocol == Protocol::kFastcgi ? options.multiplex : 1;
-  if (options.protocol == Protocol::kFastcgi) {
+  if (options.protocol == Protocol::kWs) {
+    ws_plan(options, &plan);
+  } else if (options.protocol == Protocol::kFastcgi) {
     for (unsigned id = 1; id <= plan.depth; id++) plan.requests.push_back(build_request(options, plan.peer, uint16_t(id)));
   } else {
     plan.requests.push_back(build_request(options, plan.peer, 1));
@@ -103,7 +151,7 @@ Result run(const Options& options, const ProgressFn& progress, const std::atomic
   plan.measure_from = plan.start + uint64_t(options.warmup_s * 1e9);
   if (options.duration_s > 0) plan.end = plan.measure_from + uint64_t(options.duration_s * 1e9);
 
-  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::unique_ptr<Loop>> workers;
   for (unsigned i = 0; i < threads; i++) {
     unsigned n = options.connections / threads + (i < options.connections % threads ? 1 : 0);
     uint64_t budget = 0;
@@ -114,7 +162,8 @@ Result run(const Options& options, const ProgressFn& progress, const std::atomic
     // Each thread's share of the rate, its schedule offset so that threads take turns.
     double rate = options.rate * n / options.connections;
     uint64_t phase = options.rate > 0 ? uint64_t(1e9 * i / options.rate) : 0;
-    workers.push_back(std::make_unique<Worker>(plan, n, budget, rate, phase));
+    if (options.protocol == Protocol::kWs) workers.push_back(std::make_unique<WsWorker>(plan, n, budget));
+    else workers.push_back(std::make_unique<Worker>(plan, n, budget, rate, phase));
   }
   std::vector<std::string> failures(workers.size());
   std::vector<std::thread> pool;
@@ -244,6 +293,19 @@ std::string num(double v, int decimals) {
   return b;
 }
 
+// WebSocket: "requests" are messages (echo replies, or deliveries).
+std::string ws_json(const Options& o, const Result& r) {
+  bool sub = o.ws_mode == WsMode::kSubscribe;
+  return ",\"pipeline\":" + std::to_string(o.pipeline) + ",\"ws\":{\"mode\":\"" + (sub ? "subscribe" : "echo") +
+         "\",\"message_size\":" + std::to_string(o.ws_message_size) +
+         ",\"binary\":" + (o.ws_binary ? "true" : "false") +
+         (sub ? ",\"prefix\":" + json_string(o.ws_prefix) + ",\"published\":" + std::to_string(r.published) +
+                    ",\"published_per_s\":" + num(r.elapsed_s > 0 ? double(r.published) / r.elapsed_s : 0, 1) +
+                    ",\"subscribers\":" + std::to_string(o.connections)
+              : "") +
+         "}";
+}
+
 }  // namespace
 
 std::string to_json(const Options& o, const Result& r) {
@@ -268,6 +330,7 @@ std::string to_json(const Options& o, const Result& r) {
                                                  ",\"multiplex\":" + std::to_string(o.multiplex)
                                            : "") +
          (o.protocol == Protocol::kHttp ? ",\"pipeline\":" + std::to_string(o.pipeline) : "") +
+         (o.protocol == Protocol::kWs ? ws_json(o, r) : "") +
          ",\"mode\":\"" + (o.rate > 0 ? "open" : "closed") + "\"" + ",\"rate\":" + num(o.rate, 1) +
          ",\"duration_s\":" + num(o.duration_s, 3) + ",\"requests_limit\":" + std::to_string(o.requests) +
          ",\"warmup_s\":" + num(o.warmup_s, 3) + ",\"elapsed_s\":" + num(r.elapsed_s, 3) +

@@ -13,6 +13,15 @@
 // omission). Every reply is checked (status, framing, body length) before it
 // counts; failures are counted by kind. Runs stop by themselves at the
 // duration or the request count, or when `stop` is raised.
+//
+// WebSocket (protocol ws, RFC 6455): every connection does the HTTP/1.1
+// Upgrade handshake (a random key, 101 and Sec-WebSocket-Accept checked),
+// then either echoes (`pipeline` messages in flight, each reply's opcode and
+// length checked, its latency recorded) or, in subscribe mode, only receives:
+// one more connection, the publisher, sends messages the server relays to
+// every subscriber, closed loop (`pipeline` messages not yet delivered to all)
+// or at `rate` messages/s. There a "request" is one delivered message, and
+// its latency runs from the publisher's send to that delivery.
 #pragma once
 
 #include <array>
@@ -27,7 +36,8 @@
 
 namespace tsgi::loadgen {
 
-enum class Protocol : uint8_t { kHttp, kUwsgi, kScgi, kFastcgi };
+enum class Protocol : uint8_t { kHttp, kUwsgi, kScgi, kFastcgi, kWs };
+enum class WsMode : uint8_t { kEcho, kSubscribe };
 
 const char* protocol_name(Protocol p);
 bool parse_protocol(const std::string& name, Protocol* out);
@@ -55,10 +65,17 @@ struct Options {
   double warmup_s = 0;     // load before measuring, not counted
   double timeout_s = 10;   // a request without its reply this long is an error
   double rate = 0;         // requests/s over all connections; 0: closed loop
-  unsigned pipeline = 1;   // HTTP: requests in flight per connection
+  unsigned pipeline = 1;   // HTTP, WebSocket: requests (messages) in flight per connection
   unsigned multiplex = 1;  // FastCGI: requests in flight per connection (request ids 1..N)
   int expect_status = 200;         // 0: any
   int64_t expect_body_length = -1;  // -1: any
+  // WebSocket: the message each connection sends (echo) or the publisher
+  // sends (subscribe: it starts with ws_prefix and its sequence number in 16
+  // hex digits, by which a server tells a publish from an echo).
+  WsMode ws_mode = WsMode::kEcho;
+  uint64_t ws_message_size = 32;
+  bool ws_binary = false;
+  std::string ws_prefix = "pub:";
 };
 
 // Why a request did not count. The connection is closed and replaced; every
@@ -72,7 +89,10 @@ enum Error : uint8_t {
   kErrFraming,    // not a parsable head, chunk, record; bytes nobody asked for
   kErrShortBody,  // closed inside the reply (body shorter than declared)
   kErrLength,     // body length not the declared or the expected one
-  kErrProtocol,   // FastCGI: END_REQUEST not REQUEST_COMPLETE, a record for a request id not in flight
+  kErrProtocol,   // FastCGI: END_REQUEST not REQUEST_COMPLETE, a record for a request id not in flight;
+                  // WebSocket: a reply of the other opcode (text for binary)
+  kErrHandshake,  // WebSocket: no 101, or a wrong Sec-WebSocket-Accept, Upgrade or Connection
+  kErrClosed,     // WebSocket: the server sent a close frame, or closed after the 101
   kErrorKinds,
 };
 const char* error_name(int kind);
@@ -81,6 +101,7 @@ struct Result {
   uint64_t requests = 0;  // valid replies to requests started inside the measured window
   std::array<uint64_t, kErrorKinds> errors{};
   uint64_t connects = 0;
+  uint64_t published = 0;  // WebSocket subscribe: messages the publisher sent inside the window
   uint64_t bytes_out = 0, bytes_in = 0;
   double elapsed_s = 0;                     // the measured window
   double cpu_user_s = 0, cpu_system_s = 0;  // this process's, over the window

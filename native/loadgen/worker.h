@@ -22,9 +22,12 @@ struct Plan {
   Options o;
   net::Peer peer;
   // The request bytes: one for HTTP, uwsgi and SCGI, one per request id
-  // (1..depth) for FastCGI.
+  // (1..depth) for FastCGI; WebSocket: the handshake without its key line,
+  // then the masked frame of the message (echo) or its unmasked payload
+  // (subscribe: the publisher writes each sequence number in).
   std::vector<std::string> requests;
   unsigned depth = 1;       // requests in flight per connection
+  uint8_t ws_mask[4] = {};  // WebSocket: the masking key of the run's frames
   uint64_t start = 0;       // ns, monotonic clock
   uint64_t measure_from = 0;
   uint64_t end = UINT64_MAX;  // UINT64_MAX: until the request count
@@ -39,16 +42,24 @@ struct Live {
 
 uint64_t now_ns();
 
-class Worker {
+// One event loop of a run: the engine starts run() on its own thread, reads
+// `live` while it runs and `result` after.
+class Loop {
+ public:
+  virtual ~Loop() = default;
+  virtual void run() = 0;  // throws std::runtime_error when the poller fails
+
+  Result result;
+  Live live;
+};
+
+class Worker : public Loop {
  public:
   // `budget`: requests to complete (0: no limit); `rate`: this worker's
   // requests/s (0: closed loop), the first due `phase_ns` after the start.
   Worker(const Plan& plan, unsigned connections, uint64_t budget, double rate, uint64_t phase_ns);
-  ~Worker();
-  void run();  // throws std::runtime_error when the poller fails
-
-  Result result;
-  Live live;
+  ~Worker() override;
+  void run() override;
 
  private:
   struct Slot;

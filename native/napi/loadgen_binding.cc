@@ -87,6 +87,13 @@ lg::Options parse(Napi::Env env, const Napi::Object& o) {
   opts.multiplex = unsigned(number(o, "multiplex", 1));
   opts.expect_status = int(number(o, "expectStatus", opts.expect_status));
   opts.expect_body_length = int64_t(number(o, "expectBodyLength", -1));
+  std::string mode = text(o, "wsMode", "echo");
+  if (mode == "subscribe") opts.ws_mode = lg::WsMode::kSubscribe;
+  else if (mode != "echo") throw Napi::TypeError::New(env, "wsMode is echo or subscribe, not " + mode);
+  opts.ws_message_size = uint64_t(number(o, "wsMessageSize", double(opts.ws_message_size)));
+  Napi::Value binary = o.Get("wsBinary");
+  if (binary.IsBoolean()) opts.ws_binary = binary.As<Napi::Boolean>().Value();
+  opts.ws_prefix = text(o, "wsPrefix", opts.ws_prefix);
   return opts;
 }
 

@@ -34,6 +34,18 @@ size_t write_header(char* out, uint8_t opcode, bool fin, uint64_t length, bool r
   return 10;
 }
 
+size_t write_client_header(char* out, uint8_t opcode, bool fin, uint64_t length, const uint8_t key[4]) {
+  const size_t h = write_header(out, opcode, fin, length);
+  if (h == 0) return 0;
+  out[1] = static_cast<char>(static_cast<unsigned char>(out[1]) | 0x80);  // 5.2: MASK
+  std::memcpy(out + h, key, 4);
+  return h + 4;
+}
+
+void mask_payload(char* data, size_t len, const uint8_t key[4], uint64_t offset) {
+  for (size_t i = 0; i < len; ++i) data[i] = static_cast<char>(data[i] ^ key[(offset + i) & 3]);
+}
+
 size_t write_control(char* out, uint8_t opcode, const char* payload, size_t len) {
   if (!(opcode & 0x8)) return 0;
   const size_t h = write_header(out, opcode, true, len);

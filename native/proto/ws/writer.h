@@ -14,6 +14,8 @@ namespace tsgi::ws {
 
 // The longest header: two bytes and a 64-bit length.
 constexpr size_t kMaxHeader = 10;
+// A client's longest header: the same and the 4-byte masking key.
+constexpr size_t kMaxClientHeader = kMaxHeader + 4;
 // The longest control frame: a two-byte header and 125 bytes of payload.
 constexpr size_t kMaxControlFrame = 2 + kMaxControlPayload;
 
@@ -25,6 +27,15 @@ size_t header_size(uint64_t length);
 // top bit set, a control frame without FIN or longer than 125 bytes, RSV1
 // on a control or continuation frame (RFC 7692 6.1).
 size_t write_header(char* out, uint8_t opcode, bool fin, uint64_t length, bool rsv1 = false);
+
+// A client's header (RFC 6455 5.1: a client masks every frame it sends):
+// as write_header(), with the MASK bit set and the key after the length.
+// The caller masks the payload with mask_payload(). Used by tsgi bench.
+size_t write_client_header(char* out, uint8_t opcode, bool fin, uint64_t length, const uint8_t key[4]);
+
+// 5.3: byte i of the payload is XORed with key[(offset + i) % 4]; offset is
+// the position of data[0] in the frame's payload. Masking twice unmasks.
+void mask_payload(char* data, size_t len, const uint8_t key[4], uint64_t offset = 0);
 
 // A whole ping or pong (or close, payload as given) into out[0,
 // kMaxControlFrame); 0 if the opcode is not a control one or len > 125.
