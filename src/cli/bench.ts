@@ -1,11 +1,11 @@
-// `tsgi bench`: load any server over HTTP/1.1, uwsgi, SCGI or FastCGI with
+// `tsgi bench`: load any server over HTTP/1.1, uwsgi, SCGI, FastCGI or WebSocket with
 // the native engine (native/loadgen/) and report requests/s, latency
 // percentiles, errors by kind, bytes and the client's own CPU. docs/bench.md.
 import * as fs from 'node:fs';
 import { loadgenBinding, type NativeBenchOptions, type NativeBenchProgress } from '../native/load.js';
 
 type Protocol = NativeBenchOptions['protocol'];
-const PROTOCOLS: readonly Protocol[] = ['http', 'uwsgi', 'scgi', 'fastcgi'];
+const PROTOCOLS: readonly Protocol[] = ['http', 'uwsgi', 'scgi', 'fastcgi', 'ws'];
 
 export interface BenchArgs {
   options: NativeBenchOptions;
@@ -34,6 +34,9 @@ export interface BenchResult {
   latency_us: { count: number; min: number; mean: number; p50: number; p90: number; p99: number; p99_9: number; max: number };
   per_second: Array<[number, number]>;
   client_cpu: { user_s: number; system_s: number; use: number; us_per_request: number };
+  /** WebSocket runs: "requests" counts messages (echo replies, or deliveries in subscribe mode). */
+  ws?: { mode: 'echo' | 'subscribe'; message_size: number; binary: boolean; prefix?: string; published?: number;
+    published_per_s?: number; subscribers?: number };
 }
 
 export const BENCH_HELP = `Usage: tsgi bench [options] TARGET [PATH]
@@ -45,11 +48,12 @@ counts. The load runs on native threads, one event loop each.
 
 TARGET   host:port, [v6]:port, :port, /path/app.sock, unix:/path, @abstract, or the
          same with a scheme, which sets the protocol: fastcgi:///run/php.sock,
-         http://127.0.0.1:8000/index.html (a path after a TCP address is PATH)
+         http://127.0.0.1:8000/index.html, ws://127.0.0.1:8000/chat (a path after a
+         TCP address is PATH)
 PATH     the request target, query included (default /)
 
 Options:
-  -p, --protocol P          http (default), uwsgi, scgi or fastcgi
+  -p, --protocol P          http (default), uwsgi, scgi, fastcgi or ws (WebSocket, below)
   -c, --connections N       concurrent connections (64)
   -d, --duration T          how long to measure: 10s (default), 500ms, 2m, or seconds
   -n, --requests N          stop after N requests instead (or as well, whichever first)
@@ -57,7 +61,9 @@ Options:
   -R, --rate R              open loop: R requests/s spread over the connections, latency
                             measured from when each request was due (no coordinated
                             omission); without it, closed loop: as fast as replies come
-      --pipeline N          HTTP: up to N requests in flight per connection (1)
+      --pipeline N          HTTP: up to N requests in flight per connection (1); ws echo:
+                            messages in flight per connection; ws subscribe: published
+                            messages not yet delivered to every subscriber
       --multiplex N         FastCGI: up to N requests in flight per connection, request
                             ids 1..N (1; the server must multiplex, as tsgi does)
       --no-keep-conn        FastCGI: no FCGI_KEEP_CONN, one request per connection
@@ -75,16 +81,35 @@ Options:
       --json                print the result as JSON (one object) instead of a table
   -h, --help
 
+WebSocket (-p ws or ws://): every connection does the HTTP/1.1 Upgrade handshake
+(a random Sec-WebSocket-Key; the 101, Upgrade, Connection and Sec-WebSocket-Accept
+checked), then sends masked frames. Requests are messages.
+      --ws-mode M           echo (default): each connection sends a message, waits for
+                            the echo (opcode and length checked) and sends again;
+                            subscribe: the connections only receive, and one more, the
+                            publisher, sends messages the server relays to all of them
+                            (closed loop, or --rate messages/s); counted: deliveries,
+                            latency from the publisher's send to each delivery
+      --ws-message-size N   message bytes (32)
+      --ws-binary           binary messages (default: text)
+      --ws-prefix P         subscribe: published messages start with P and a 16-digit
+                            hex sequence number (pub:); the server tells them by it
+
 Errors by kind: connect, write, read (reset, or closed before any byte), timeout,
-status, framing (bad status line, head, chunk or record), short_body (closed inside
-the reply), length (not the declared or expected length), protocol (FastCGI
-END_REQUEST not REQUEST_COMPLETE, a record for a request id not in flight).
+status, framing (bad status line, head, chunk, record or frame), short_body (closed
+inside the reply), length (not the declared or expected length), protocol (FastCGI
+END_REQUEST not REQUEST_COMPLETE, a record for a request id not in flight; a
+WebSocket reply of the other opcode), handshake (WebSocket: no 101, or a wrong
+Sec-WebSocket-Accept, Upgrade or Connection), closed (WebSocket: a close frame, or
+the connection closed after the 101).
 Exit status: 0, 1 when no reply was valid, 2 for bad usage.
 
 Examples:
   tsgi bench --protocol fastcgi --connections 64 --duration 10s unix:/run/php/php-fpm.sock /index.php
   tsgi bench http://127.0.0.1:8000/ --pipeline 16 --threads 2
   tsgi bench -p uwsgi --rate 5000 -d 30s 127.0.0.1:3031 /api/items
+  tsgi bench ws://127.0.0.1:8000/ -c 200 --ws-message-size 32 --ws-binary
+  tsgi bench ws://127.0.0.1:8000/ -c 1000 --ws-mode subscribe --pipeline 16
 `;
 
 function usage(message: string): never {
@@ -113,7 +138,7 @@ export function parseTarget(text: string): { target: string; protocol?: Protocol
   const m = /^([a-z]+):\/\/(.*)$/.exec(text);
   if (!m) return { target: text };
   const scheme = m[1] === 'fcgi' ? 'fastcgi' : m[1] as Protocol;
-  if (!PROTOCOLS.includes(scheme)) usage(`unknown scheme ${m[1]}:// (http, uwsgi, scgi, fastcgi)`);
+  if (!PROTOCOLS.includes(scheme)) usage(`unknown scheme ${m[1]}:// (http, uwsgi, scgi, fastcgi, ws)`);
   const rest = m[2]!;
   // fastcgi:///run/php.sock, uwsgi://@name, http://unix:/path: a socket, no path in it.
   if (rest.startsWith('/') || rest.startsWith('@') || rest.startsWith('unix:')) return { target: rest, protocol: scheme };
@@ -131,6 +156,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   let json = false;
   let help = false;
   let durationGiven = false;
+  let ws = false;
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     let inline: string | undefined;
@@ -150,7 +176,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       case '-p': case '--protocol': {
         const p = value();
         const name = p === 'fcgi' ? 'fastcgi' : p;
-        if (!PROTOCOLS.includes(name as Protocol)) usage(`--protocol must be http, uwsgi, scgi or fastcgi, not ${JSON.stringify(p)}`);
+        if (!PROTOCOLS.includes(name as Protocol)) usage(`--protocol must be http, uwsgi, scgi, fastcgi or ws, not ${JSON.stringify(p)}`);
         protocol = name as Protocol;
         break;
       }
@@ -197,6 +223,16 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         params.push([p.slice(0, at), p.slice(at + 1)]);
         break;
       }
+      case '--ws-mode': {
+        const m = value();
+        if (m !== 'echo' && m !== 'subscribe') usage(`--ws-mode must be echo or subscribe, not ${JSON.stringify(m)}`);
+        o.wsMode = m;
+        ws = true;
+        break;
+      }
+      case '--ws-message-size': o.wsMessageSize = count(a, value(), 0, 16 << 20); ws = true; break;
+      case '--ws-binary': o.wsBinary = true; ws = true; break;
+      case '--ws-prefix': o.wsPrefix = value(); ws = true; break;
       case '--expect-status': o.expectStatus = count(a, value(), 0, 999); break;
       case '--expect-body-length': o.expectBodyLength = count(a, value(), 0, Number.MAX_SAFE_INTEGER); break;
       default:
@@ -221,7 +257,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     if (o.protocol === 'http') usage('--param is for uwsgi, SCGI and FastCGI (HTTP has --header)');
     o.params = params;
   }
-  if ((o.pipeline ?? 1) > 1 && o.protocol !== 'http') usage('--pipeline is HTTP\'s (FastCGI: --multiplex)');
+  if ((o.pipeline ?? 1) > 1 && o.protocol !== 'http' && o.protocol !== 'ws') usage('--pipeline is HTTP\'s and WebSocket\'s (FastCGI: --multiplex)');
+  if (ws && o.protocol !== 'ws') usage('the --ws-* options need --protocol ws (or a ws:// target)');
+  if (o.protocol === 'ws' && o.rate !== undefined && o.wsMode !== 'subscribe') usage('--rate is for --ws-mode subscribe (echo is closed loop)');
+  if (o.protocol === 'ws' && o.wsMode === 'subscribe' && (o.threads ?? 1) > 1) usage('--ws-mode subscribe runs on one thread');
   if ((o.multiplex ?? 1) > 1 && o.protocol !== 'fastcgi') usage('--multiplex is FastCGI\'s (HTTP: --pipeline)');
   if ((o.multiplex ?? 1) > 1 && o.keepConn === false) usage('--multiplex needs kept connections (drop --no-keep-conn)');
   if (o.keepConn === false && o.protocol !== 'fastcgi') usage('--no-keep-conn is FastCGI\'s');
@@ -260,25 +299,31 @@ const ms = (us: number): string => `${num(us / 1000, us < 10_000 ? 3 : 1)} ms`;
 
 /** The result as a few aligned lines for a person. */
 export function summary(o: NativeBenchOptions, r: BenchResult): string {
-  const mode = o.rate ? `open loop at ${num(o.rate)} req/s` : 'closed loop';
+  const unit = o.protocol === 'ws' ? 'messages' : 'requests';
+  const mode = o.rate ? `open loop at ${num(o.rate)} ${o.protocol === 'ws' ? 'msg' : 'req'}/s` : 'closed loop';
+  const ws = o.protocol === 'ws'
+    ? `, ${o.wsMode ?? 'echo'} ${o.wsMessageSize ?? 32} B ${o.wsBinary ? 'binary' : 'text'}` : '';
   const depth = (o.pipeline ?? 1) > 1 ? `, pipeline ${o.pipeline}` : (o.multiplex ?? 1) > 1 ? `, multiplex ${o.multiplex}` : '';
   const conns = `${o.connections} connection${o.connections === 1 ? '' : 's'}`;
   const threads = `${o.threads ?? 1} thread${(o.threads ?? 1) === 1 ? '' : 's'}`;
   const l = r.latency_us;
   const kinds = Object.entries(r.errors).filter(([k, v]) => k !== 'total' && v > 0).map(([k, v]) => `${k} ${num(v)}`);
   const rows: Array<[string, string]> = [
-    ['requests', `${num(r.requests)} in ${num(r.elapsed_s, 2)} s${r.stopped ? ' (stopped early)' : ''}`],
-    ['requests/s', num(r.rps, 1)],
+    [unit, `${num(r.requests)} in ${num(r.elapsed_s, 2)} s${r.stopped ? ' (stopped early)' : ''}`],
+    [`${unit}/s`, num(r.rps, 1)],
+    ...(r.ws?.mode === 'subscribe'
+      ? [['published', `${num(r.ws.published ?? 0)} (${num(r.ws.published_per_s ?? 0, 1)}/s) to ${num(r.ws.subscribers ?? 0)} subscribers`] as [string, string]]
+      : []),
     ['latency', l.count === 0 ? 'n/a' : `p50 ${ms(l.p50)}   p90 ${ms(l.p90)}   p99 ${ms(l.p99)}   p99.9 ${ms(l.p99_9)}`],
     ['', l.count === 0 ? '' : `min ${ms(l.min)}   mean ${ms(l.mean)}   max ${ms(l.max)}`],
     ['errors', r.errors.total === 0 ? '0' : `${num(r.errors.total)}: ${kinds.join(', ')}`],
     ['connections opened', num(r.connects)],
     ['bytes', `in ${bytes(r.bytes_in)} (${bytes(r.elapsed_s > 0 ? r.bytes_in / r.elapsed_s : 0)}/s), out ${bytes(r.bytes_out)}`],
     ['client CPU', `${num(r.client_cpu.user_s + r.client_cpu.system_s, 2)} s (${num(r.client_cpu.use * 100)}% of a core), ` +
-      `${num(r.client_cpu.us_per_request, 2)} µs per request`],
+      `${num(r.client_cpu.us_per_request, 2)} µs per ${o.protocol === 'ws' ? 'message' : 'request'}`],
   ];
   return [
-    `tsgi bench: ${o.protocol} ${o.target} ${o.method ?? 'GET'} ${o.path}, ${conns}, ${threads}${depth}, ${mode}`,
+    `tsgi bench: ${o.protocol} ${o.target} ${o.method ?? 'GET'} ${o.path}, ${conns}, ${threads}${depth}${ws}, ${mode}`,
     '',
     ...rows.filter(([k, v]) => k !== '' || v !== '').map(([k, v]) => `  ${k.padEnd(20)}${v}`),
     '',

@@ -142,7 +142,7 @@ export interface LoadgenBinding {
 
 /** Options of benchStart; absent fields take the engine's defaults. Seconds for times. */
 export interface NativeBenchOptions {
-  protocol: 'http' | 'uwsgi' | 'scgi' | 'fastcgi';
+  protocol: 'http' | 'uwsgi' | 'scgi' | 'fastcgi' | 'ws';
   target: string;
   method?: string;
   path?: string;
@@ -162,6 +162,14 @@ export interface NativeBenchOptions {
   multiplex?: number;
   expectStatus?: number;
   expectBodyLength?: number;
+  /** WebSocket: echo (default) or subscribe (one more connection publishes). */
+  wsMode?: 'echo' | 'subscribe';
+  /** WebSocket: message bytes (32). */
+  wsMessageSize?: number;
+  /** WebSocket: binary messages instead of text. */
+  wsBinary?: boolean;
+  /** WebSocket subscribe: what published messages start with ("pub:"). */
+  wsPrefix?: string;
 }
 
 /** About once a second while a bench run goes; counts are since the warm-up ended. */
