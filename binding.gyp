@@ -129,10 +129,7 @@
         "native/loadgen/reply.cc",
         "native/loadgen/fastcgi.cc",
         "native/loadgen/histogram.cc",
-        "native/loadgen/ws_worker.cc",
-        "native/proto/ws/framer.cc",
-        "native/proto/ws/handshake.cc",
-        "native/proto/ws/writer.cc"
+        "native/loadgen/ws_worker.cc"
       ],
       "conditions": [
         ["OS=='linux'", {

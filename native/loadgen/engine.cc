@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -108,8 +107,7 @@ void ws_plan(const Options& o, Plan* plan) {
   std::string req = "GET " + o.path + " HTTP/1.1\r\nHost: " + host +
                     "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n";
   for (const auto& [name, value] : o.headers) req += name + ": " + value + "\r\n";
-  std::random_device rd;
-  uint32_t key = rd();
+  uint64_t key = random_seed();
   std::memcpy(plan->ws_mask, &key, 4);
   std::string payload(o.ws_message_size, 'x');
   if (o.ws_binary)

@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <random>
+#include <fcntl.h>
 #include <stdexcept>
 #include <string>
 #include <strings.h>
@@ -90,6 +90,19 @@ bool handshake_ok(const char* head, size_t len, const char* accept) {
 
 }  // namespace
 
+// /dev/urandom, not std::random_device: libstdc++ reads that through
+// arc4random on glibc 2.36+, which the prebuilds may not need (GLIBC_2.28).
+uint64_t random_seed() {
+  uint64_t seed = uint64_t(std::chrono::steady_clock::now().time_since_epoch().count()) ^ uint64_t(getpid()) << 32;
+  int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    uint64_t r = 0;
+    if (::read(fd, &r, sizeof r) == ssize_t(sizeof r)) seed ^= r;
+    ::close(fd);
+  }
+  return seed;
+}
+
 struct WsWorker::Published {
   uint64_t seq = UINT64_MAX;  // UINT64_MAX: free
   uint64_t t0 = 0;
@@ -125,8 +138,7 @@ struct WsWorker::Conn {
 WsWorker::WsWorker(const Plan& plan, unsigned connections, uint64_t budget)
     : plan_(plan), o_(plan.o), subscribe_(plan.o.ws_mode == WsMode::kSubscribe), budget_(budget),
       timeout_ns_(uint64_t(plan.o.timeout_s * 1e9)), scratch_(new char[kReadChunk]) {
-  std::random_device rd;
-  rng_ = uint64_t(rd()) << 32 ^ rd() ^ uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
+  rng_ = random_seed();
   conns_.resize(connections + (subscribe_ ? 1 : 0));
   for (unsigned i = 0; i < conns_.size(); i++) {
     conns_[i].index = i;

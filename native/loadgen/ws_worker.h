@@ -13,6 +13,10 @@
 
 namespace tsgi::loadgen {
 
+// 64 bits from /dev/urandom (mixed with the clock, should it fail): the
+// seed of the handshake keys and the run's masking key.
+uint64_t random_seed();
+
 class WsWorker : public Loop {
  public:
   // `connections` echo or subscribe; subscribe mode adds the publisher.

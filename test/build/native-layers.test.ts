@@ -30,6 +30,10 @@ const ANYWHERE = new Set(['napi/abi.h']);
 // part of the server's core, nor the server of the engine.
 const APART: Array<[string, string]> = [['loadgen', 'conn'], ['loadgen', 'proto'], ['conn', 'loadgen'],
   ['core', 'loadgen'], ['exchange', 'loadgen']];
+// But the engine's WebSocket mode frames and reads with proto/ws/ (its
+// client-side writer, the decoder with require_mask off, accept_key): an
+// RFC 6455 codec and a SHA-1 a second time would be two to keep right.
+const APART_EXCEPT = new Set(['loadgen proto/ws/']);
 
 function sources(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -62,7 +66,8 @@ function climbs(file: string, inc: string): string | undefined {
   const to = folderOf(path.join(NATIVE, inc));
   if (!(from in LAYERS)) return `${from}/ has no layer in this test: add it`;
   if (!(to in LAYERS)) return `${to}/ has no layer in this test: add it`;
-  if (APART.some(([a, b]) => a === from && b === to)) return `${from}/ may not include ${to}/`;
+  const except = APART_EXCEPT.has(`${from} ${inc.slice(0, inc.lastIndexOf('/') + 1)}`);
+  if (!except && APART.some(([a, b]) => a === from && b === to)) return `${from}/ may not include ${to}/`;
   if (from === to) return undefined;
   return LAYERS[to]! < LAYERS[from]! ? undefined : `${from}/ (layer ${LAYERS[from]}) includes ${to}/ (layer ${LAYERS[to]})`;
 }
@@ -86,6 +91,8 @@ test('the check catches a climbing include', () => {
   assert.match(climbs(path.join(NATIVE, 'proto', 'http1', 'parser.cc'), 'core/loop.h') ?? '', /proto\/ \(layer 1\) includes core\//);
   assert.match(climbs(path.join(NATIVE, 'core', 'loop.cc'), 'exchange/http1.h') ?? '', /core\/ \(layer 5\) includes exchange\//);
   assert.match(climbs(path.join(NATIVE, 'loadgen', 'worker.cc'), 'conn/connection.h') ?? '', /may not include/);
+  assert.match(climbs(path.join(NATIVE, 'loadgen', 'reply.cc'), 'proto/http1/parser.h') ?? '', /may not include/);
+  assert.equal(climbs(path.join(NATIVE, 'loadgen', 'ws_worker.cc'), 'proto/ws/framer.h'), undefined);
   assert.equal(climbs(path.join(NATIVE, 'exchange', 'cgi.cc'), 'core/loop.h'), undefined);
   assert.equal(climbs(path.join(NATIVE, 'proto', 'http1', 'parser.h'), 'napi/abi.h'), undefined);
 });
