@@ -24,8 +24,11 @@ const RELEASE_ARCHES = ['x64', 'arm64'];
 const PREBUILD_NAME = 'tsgi.glibc.node';
 /** `tsgi bench`'s engine, beside each prebuild with the same tags (src/native/load.ts). */
 const LOADGEN_NAME = 'tsgi_loadgen.glibc.node';
-/** The packed (gzip) tarball: 711 KB with both prebuilds when this was set; 779 KB with their load generators. */
-const TARBALL_BUDGET = 900 * 1024;
+/**
+ * The packed (gzip) tarball: 711 KB with both prebuilds when this was set; 779 KB with their load generators;
+ * 927 KB once those carry the WebSocket mode (ws_worker and proto/ws: 25 KB of code in each).
+ */
+const TARBALL_BUDGET = 960 * 1024;
 const INSTALL_BUDGET_MS = 20_000;
 const SYSROOT_ARM64 = '/usr/aarch64-linux-gnu';
 
