@@ -90,7 +90,9 @@
         "native/proto/fastcgi/framer.cc",
         "native/proto/fastcgi/writer.cc",
         "native/proto/ws/extension.cc",
-        "native/proto/ws/deflate.cc"
+        "native/proto/ws/deflate.cc",
+        "native/static/rules.cc",
+        "native/static/mime.cc"
       ],
       "conditions": [
         ["OS=='linux'", {
@@ -151,7 +153,8 @@
             "native/napi/cgi_binding.cc",
             "native/napi/fastcgi_binding.cc",
             "native/napi/ws_binding.cc",
-            "native/napi/ws_deflate_binding.cc"
+            "native/napi/ws_deflate_binding.cc",
+            "native/napi/static_binding.cc"
           ]
         }
       ]

@@ -13,7 +13,7 @@ const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
 const BUILD = path.join(ROOT, 'build-fuzz');
-const TARGETS = ['http1', 'uwsgi', 'scgi', 'fastcgi', 'ws', 'ws_deflate', 'reply'];
+const TARGETS = ['http1', 'uwsgi', 'scgi', 'fastcgi', 'ws', 'ws_deflate', 'reply', 'static'];
 const seconds = Number(process.env.FUZZ_SECONDS || 60);
 
 function run(cmd, args, opts = {}) {

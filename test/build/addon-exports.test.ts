@@ -16,7 +16,9 @@ import { TESTING_ADDON, hooks } from '../helpers/testing-addon.js';
 const HOOKS = ['parseHead', 'decodeChunked', 'parseUwsgi', 'parseScgi', 'fcgiDecode', 'fcgiEncodeStdout',
   'fcgiEndRequest', 'fcgiUnknownType', 'fcgiGetValuesResult', 'wsDecode', 'wsHeader', 'wsFrame', 'wsClose',
   'wsUtf8Prefix', 'wsErrors', 'wsSha1', 'wsAccept', 'wsKeyValid', 'wsVersionValid', 'wsNegotiate', 'wsInflate',
-  'wsInflateSplits', 'wsDeflate', 'wsDeflateResults', 'wsDeflateBounds'];
+  'wsInflateSplits', 'wsDeflate', 'wsDeflateResults', 'wsDeflateBounds',
+  'staticCleanPath', 'staticRange', 'staticPreconditions', 'staticIfRange', 'staticCoding', 'staticParseDate',
+  'staticFormatDate', 'staticEtag'];
 const LOADGEN = ['benchStart'];
 
 const work = tempDir('tsgi-exports-');

@@ -21,6 +21,7 @@ const LAYERS: Record<string, number> = {
   conn: 4,
   core: 5,
   exchange: 6,
+  static: 6,  // beside the exchanges: it answers their requests
   loadgen: 4,
   napi: 7,
   '.': 8,  // addon.cc
@@ -95,4 +96,12 @@ test('the check catches a climbing include', () => {
   assert.equal(climbs(path.join(NATIVE, 'loadgen', 'ws_worker.cc'), 'proto/ws/framer.h'), undefined);
   assert.equal(climbs(path.join(NATIVE, 'exchange', 'cgi.cc'), 'core/loop.h'), undefined);
   assert.equal(climbs(path.join(NATIVE, 'proto', 'http1', 'parser.h'), 'napi/abi.h'), undefined);
+});
+
+test("static/'s rules and MIME table are pure: they include nothing of ours but each other", () => {
+  const pure = ['rules.h', 'rules.cc', 'mime.h', 'mime.cc'].map((f) => path.join(NATIVE, 'static', f));
+  for (const f of pure) {
+    const incs = [...fs.readFileSync(f, 'utf8').matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)].map((m) => m[1]);
+    assert.deepEqual(incs.filter((i) => i !== 'static/rules.h' && i !== 'static/mime.h'), [], path.relative(ROOT, f));
+  }
 });

@@ -177,6 +177,18 @@ export interface TestingBinding {
   wsDeflateResults(): Record<string, { text: string; code: number }>;
   /** The memory bounds deflate.h promises for these settings. */
   wsDeflateBounds(windowBits: number, memLevel: number): { deflate: number; inflate: number };
+  /** Static files' rules (native/static/rules.h); strings are latin1. */
+  staticCleanPath(path: Buffer | string, decode: boolean):
+    { error: string } | { error?: undefined; path: string; trailingSlash: boolean; hidden: boolean };
+  staticRange(value: string, size: number | bigint): 'ignore' | 'unsatisfiable' | Array<[number | bigint, number | bigint]>;
+  staticPreconditions(fields: { ifMatch?: string; ifNoneMatch?: string; ifModifiedSince?: string;
+    ifUnmodifiedSince?: string }, etag: string, mtime: number): number;
+  staticIfRange(value: string, etag: string, mtime: number): boolean;
+  /** available: bits 1 << 1 (gzip), 1 << 2 (br). */
+  staticCoding(value: string | null, available: number): 'identity' | 'gzip' | 'br';
+  staticParseDate(value: string): number | null;
+  staticFormatDate(seconds: number): string;
+  staticEtag(ino: number | bigint, size: number | bigint, mtimeNs: number | bigint): string;
 }
 
 /** The file the hooks are loaded from. */
