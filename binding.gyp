@@ -92,7 +92,9 @@
         "native/proto/ws/extension.cc",
         "native/proto/ws/deflate.cc",
         "native/static/rules.cc",
-        "native/static/mime.cc"
+        "native/static/mime.cc",
+        "native/static/file_cache.cc",
+        "native/static/responder.cc"
       ],
       "conditions": [
         ["OS=='linux'", {
@@ -110,7 +112,8 @@
       "dependencies": ["tsgi_core"],
       "sources": [
         "native/addon.cc",
-        "native/napi/platform_binding.cc"
+        "native/napi/platform_binding.cc",
+        "native/napi/static_options.cc"
       ],
       "conditions": [
         ["OS=='linux'", {

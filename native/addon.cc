@@ -24,10 +24,13 @@
 #include "proto/fastcgi/framer.h"
 #include "proto/scgi/framer.h"
 #include "proto/uwsgi/framer.h"
+#include "static/responder.h"
 
 namespace tsgi {
 
 void InitPlatform(Napi::Env env, Napi::Object exports);
+std::unique_ptr<files::StaticConfig> static_config(Napi::Env env, Napi::Object o);
+int static_offload(files::StaticFiles* files, const Napi::CallbackInfo& info);
 
 // A JS value kept alive while the output queue references its memory.
 class ValuePin final : public Pin {
@@ -92,6 +95,7 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
   Napi::Value ReadData(const Napi::CallbackInfo& info);
   Napi::Value WriteFile(const Napi::CallbackInfo& info);
   Napi::Value WriteStderr(const Napi::CallbackInfo& info);
+  Napi::Value Offload(const Napi::CallbackInfo& info);
   bool chunk_arg(Napi::Env env, Napi::Value v, const char** data, size_t* len);
   Napi::Value Abort(const Napi::CallbackInfo& info);
   Napi::Value Upgrade(const Napi::CallbackInfo& info);
@@ -124,6 +128,7 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
 
   Napi::Env env_;
   Loop* loop_ = nullptr;
+  std::unique_ptr<files::StaticFiles> files_;  // --static-map and friends: the loop's sink, before this
   uv_loop_t* uv_ = nullptr;
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;
@@ -188,8 +193,15 @@ Server::Server(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Server>(info),
   shared_data_ = shared.Data();
   shared_cap_ = shared.ElementLength() / kEventSlots;
 
-  loop_ = new Loop(this, opts);
+  // Static files stand between the loop and this sink (static/responder.h).
+  Sink* sink = this;
+  if (o.Get("static").IsObject()) {
+    files_ = std::make_unique<files::StaticFiles>(this, static_config(env, o.Get("static").As<Napi::Object>()));
+    sink = files_.get();
+  }
+  loop_ = new Loop(sink, opts);
   loop_->set_pins(this);
+  if (files_) files_->attach(loop_);
   // A throwing constructor runs no destructor: the loop is freed here.
   auto fail = [&](const std::string& msg) {
     delete loop_;
@@ -554,6 +566,14 @@ Napi::Value Server::WriteFile(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, rc);
 }
 
+// An app's X-Sendfile / X-Accel-Redirect reply (static/responder.h).
+Napi::Value Server::Offload(const Napi::CallbackInfo& info) {
+  if (!loop_ || !files_) return Napi::Number::New(info.Env(), kReplyGone);
+  int rc = static_offload(files_.get(), info);
+  after_call();
+  return Napi::Number::New(info.Env(), rc);
+}
+
 Napi::Value Server::ReadData(const Napi::CallbackInfo& info) {
   if (!loop_) return Napi::Number::New(info.Env(), kReplyGone);
   int rc = loop_->read_data(handle_arg(info), info[1].ToBoolean().Value());
@@ -687,6 +707,7 @@ void Server::teardown() {
   // libuv stopped watching the poller fd above, so the loop (and fd) can go.
   delete loop_;
   loop_ = nullptr;
+  files_.reset();
 }
 
 Napi::Value Server::Close(const Napi::CallbackInfo& info) {
@@ -704,6 +725,7 @@ Napi::Function Server::Define(Napi::Env env) {
     InstanceMethod<&Server::ReadData>("readData"),
     InstanceMethod<&Server::WriteFile>("writeFile"),
     InstanceMethod<&Server::WriteStderr>("writeStderr"),
+    InstanceMethod<&Server::Offload>("offload"),
     InstanceMethod<&Server::Abort>("abort"),
     InstanceMethod<&Server::Upgrade>("upgrade"),
     InstanceMethod<&Server::WsSend>("wsSend"),

@@ -32,6 +32,9 @@ class Exchange {
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
 
+  // write_file() sends the file's bytes as they are (sendfile); false where
+  // the protocol frames them (FastCGI): the bytes must be read and written.
+  virtual bool sends_files() const { return true; }
   // The client sends its request with the connect (web servers do): a TCP
   // listener may wake for a connection once its bytes are there.
   virtual bool client_speaks_first() const = 0;

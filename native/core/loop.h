@@ -184,6 +184,12 @@ class Loop {
     Connection* c = find(handle);
     return c && c->handle == handle ? c->out.size() : 0;
   }
+  // Whether the handle's protocol sends a file's bytes unframed, so that
+  // write_file works (1), or not (0: FastCGI); -1: the handle is gone.
+  int sends_files(double handle) {
+    Connection* c = find(handle);
+    return c ? (c->exchange->sends_files() ? 1 : 0) : -1;
+  }
   // One message to many WebSockets, framed once; returns how many took it.
   size_t ws_publish(const double* handles, size_t count, const char* data, size_t len, uint32_t flags);
 

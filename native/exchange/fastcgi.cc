@@ -24,6 +24,7 @@ class FastcgiExchange final : public Exchange {
   using Exchange::Exchange;
 
   bool client_speaks_first() const override { return true; }
+  bool sends_files() const override { return false; }  // STDOUT records carry the bytes
   void on_accept(Connection* c) override { c->exchange_state = new FcgiSession(); }
   void on_input(Connection* c) override;
   void on_drain(Connection* c) override;

@@ -68,6 +68,16 @@ export interface CliOptions {
   gid?: string;
   // Observability (src/stats/).
   stats?: string;
+  // Static files served by the core (src/server/static.ts, docs/static.md).
+  staticMap: string[];
+  checkStatic: string[];
+  staticIndex: string[];
+  staticExpires?: number;
+  staticExpiresType: string[];
+  offloadRoot: string[];
+  staticFollowSymlinks?: boolean;
+  staticDotfiles?: boolean;
+  staticCacheEntries?: number;
 }
 
 type Kind = 'list' | 'int' | 'mode' | 'seconds' | 'bool' | 'choice' | 'string';
@@ -109,6 +119,15 @@ export const FLAGS: Flag[] = [
   { names: ['--cgi-env'], key: 'cgiEnv', kind: 'list', arg: 'NAME[=VALUE]', help: 'give CGI scripts NAME (from tsgi\'s environment, or VALUE); only PATH is passed otherwise (repeatable)' },
   { names: ['--cgi-timeout'], key: 'cgiTimeout', kind: 'seconds', arg: 'SECONDS', help: 'kill a CGI script\'s process group after (default 60; 0: never) -> 504' },
   { names: ['--cgi-max-procs'], key: 'cgiMaxProcs', kind: 'int', arg: 'N', help: 'CGI scripts running at once at most (default 64); more -> 503' },
+  { names: ['--static-map'], key: 'staticMap', kind: 'list', arg: 'PATH=DIR|FILE', help: 'serve the files of DIR (or the one FILE) under the URL PATH from the core, no app call: /static=./public, /favicon.ico=./public/favicon.ico (repeatable; longest match wins; docs/static.md)' },
+  { names: ['--check-static'], key: 'checkStatic', kind: 'list', arg: 'DIR', help: 'serve a GET or HEAD from DIR when the file exists there, else pass it to the app (repeatable)' },
+  { names: ['--static-index'], key: 'staticIndex', kind: 'list', arg: 'NAME', help: 'file served for a directory, e.g. index.html (repeatable, tried in order); without one a directory is 403, never listed' },
+  { names: ['--static-expires'], key: 'staticExpires', kind: 'int', arg: 'SECONDS', help: 'static replies say Cache-Control: max-age=SECONDS (and Expires)' },
+  { names: ['--static-expires-type'], key: 'staticExpiresType', kind: 'list', arg: 'TYPE=SECONDS', help: 'max-age for one MIME type, or a family ending in "/" (image/=86400); wins over --static-expires (repeatable)' },
+  { names: ['--offload-root'], key: 'offloadRoot', kind: 'list', arg: '[PATH=]DIR', help: 'an app reply with X-Sendfile: /file under DIR (or X-Accel-Redirect: PATH/file) is sent by the core from DIR, the field never reaching the client (repeatable)' },
+  { names: ['--static-follow-symlinks'], key: 'staticFollowSymlinks', kind: 'bool', arg: '', help: 'serve files through symlinks that leave their root (refused by default)' },
+  { names: ['--static-dotfiles'], key: 'staticDotfiles', kind: 'bool', arg: '', help: 'serve names starting with "." (hidden, 404, by default)' },
+  { names: ['--static-cache-entries'], key: 'staticCacheEntries', kind: 'int', arg: 'N', help: 'open files the static cache keeps at most (default 1024)' },
   { names: ['--access-log'], key: 'accessLog', kind: 'string', arg: 'FILE|-', help: 'one line per request to FILE (- : stdout), written without blocking; reopened on SIGUSR1 (logrotate)' },
   { names: ['--access-log-format'], key: 'accessLogFormat', kind: 'choice', choices: ['combined', 'json'], arg: 'FORMAT', help: 'combined (Apache/nginx, default) or json (one object per line)' },
   { names: ['--harakiri'], key: 'harakiri', kind: 'seconds', arg: 'SECONDS', help: 'a request running longer is aborted (504 if nothing was sent); a worker whose event loop is blocked that long is killed and replaced' },
@@ -189,6 +208,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     routes: [], chmodSocket: undefined, maxConnections: undefined, maxHeaderSize: undefined,
     maxBodySize: undefined, headerTimeout: undefined, keepAliveTimeout: undefined, socketTimeout: undefined,
     shutdownTimeout: undefined, help: false, version: false, cgiMap: [], cgiEnv: [],
+    staticMap: [], checkStatic: [], staticIndex: [], staticExpiresType: [], offloadRoot: [],
   };
   for (const a of splitArgs(argv)) {
     if (a.flag === undefined) {

@@ -30,6 +30,13 @@ export interface NativeServer {
   readBody(handle: number, flowing: boolean): number;
   /** `length` bytes of the open file `fd` from `offset`, with sendfile; the core owns fd from here on. */
   writeFile(handle: number, fd: number, offset: number, length: number): number;
+  /**
+   * The app's reply named a file (X-Sendfile: a path; X-Accel-Redirect, `accel`:
+   * a URL): the core answers with it under the static rules. `fields` from
+   * offloadFields(); `headers` the app's other fields; `appType`: it set Content-Type.
+   */
+  offload(handle: number, accel: boolean, target: string, fields: Array<string | undefined>, headers: string,
+    appType: boolean): number;
   /** FastCGI FILTER: deliver (true) or hold the DATA stream. */
   readData(handle: number, flowing: boolean): number;
   /** The app's error stream: FastCGI STDERR records; elsewhere returns GONE (the caller logs). */
@@ -55,6 +62,8 @@ export interface NativeServer {
 }
 
 export interface NativeServerOptions {
+  /** Static files in the core; absent: none (src/server/static.ts builds it). */
+  static?: NativeStaticOptions;
   maxHeaderSize?: number;
   /** Request header fields at most, on every protocol (default 200, at most 256): more is 431. */
   maxHeaders?: number;
@@ -76,6 +85,22 @@ export interface NativeServerOptions {
    * messages without it; messages of 1 KiB and more are compressed. Default false.
    */
   wsCompression?: boolean;
+}
+
+/** Static files as the core reads them (native/napi/static_options.cc): pairs flattened. */
+export interface NativeStaticOptions {
+  map: string[];
+  check: string[];
+  index: string[];
+  offload: string[];
+  expires?: number;
+  expiresType: string[];
+  followSymlinks: boolean;
+  dotfiles: boolean;
+  cacheEntries?: number;
+  cacheValid?: number;
+  /** [extension, Content-Type, ...] */
+  mime: string[];
 }
 
 /** batch: a Buffer with byteOffset 0 (request records are read as u32 words). */

@@ -15,6 +15,14 @@ export interface EncodedHeaders {
   close: boolean;
   hasDate: boolean;
   hasLocation: boolean;
+  /** The app set Content-Type. */
+  hasType: boolean;
+  /** X-Sendfile's path or X-Accel-Redirect's URL, when the core serves offloads (the field is not in `block`). */
+  offload?: string;
+  /** offload came from X-Accel-Redirect. */
+  accel?: boolean;
+  /** The core serves X-Sendfile and X-Accel-Redirect (--offload-root): take them out of the block. */
+  offloading: boolean;
 }
 
 // What a reply field means to the server (fieldRole).
@@ -83,7 +91,17 @@ export function eachHeader<T>(headers: HeaderList | undefined, ctx: T, fn: (ctx:
 }
 
 function add(out: EncodedHeaders, name: string, value: string): void {
-  switch (fieldRole(name, value)) {
+  const role = fieldRole(name, value);
+  if (out.offloading && role === KEEP && (name.length === 10 || name.length === 16 || name.length === 12)) {
+    const lower = name.toLowerCase();
+    if (lower === 'x-sendfile' || lower === 'x-accel-redirect') {
+      out.offload = value.trim();
+      out.accel = lower === 'x-accel-redirect';
+      return;
+    }
+    if (lower === 'content-type') out.hasType = true;
+  }
+  switch (role) {
     case DROP: return;
     case CLOSE: out.close = true; return;
     // The core writes it, from the length it actually sends.
@@ -94,8 +112,9 @@ function add(out: EncodedHeaders, name: string, value: string): void {
   out.block += name + ': ' + value + '\r\n';
 }
 
-export function encodeHeaders(headers: HeaderList | undefined): EncodedHeaders {
-  const out: EncodedHeaders = { block: '', contentLength: -1, close: false, hasDate: false, hasLocation: false };
+export function encodeHeaders(headers: HeaderList | undefined, offloading = false): EncodedHeaders {
+  const out: EncodedHeaders = { block: '', contentLength: -1, close: false, hasDate: false, hasLocation: false,
+    hasType: false, offloading };
   eachHeader(headers, out, add);
   return out;
 }

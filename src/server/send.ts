@@ -9,6 +9,7 @@ import type { NativeServer } from '../native/load.js';
 import { TsgiError } from '../errors.js';
 import type { Chunk, FileBody, Reply, Request } from '../tsgi/types.js';
 import { encodeHeaders } from './reply.js';
+import { offloadFields } from './static.js';
 import { appErrorBody, logAppError } from './app-call.js';
 import type { HttpRequest } from './request.js';
 import type { CgiRequest } from './cgi-request.js';
@@ -37,6 +38,8 @@ export interface SendContext {
   readonly harakiriMs: number;
   /** The server's WebSockets and tunnels: a `websocket` or `tunnel` reply goes there. */
   readonly upgrades: Upgrades;
+  /** The core serves X-Sendfile and X-Accel-Redirect replies (static offloadRoot). */
+  readonly offloading?: boolean;
 }
 
 export interface ReplySender {
@@ -57,6 +60,7 @@ function checkChunk(chunk: unknown): Chunk {
 
 export function replySender(ctx: SendContext): ReplySender {
   const { native, log, active, onDone, track, harakiriMs, upgrades } = ctx;
+  const offloading = ctx.offloading === true;
 
   function fail(req: AnyRequest, err: unknown): void {
     const status = logAppError(log, req, err);
@@ -128,7 +132,7 @@ export function replySender(ctx: SendContext): ReplySender {
       done(req);
       return;
     }
-    const enc = encodeHeaders(reply.headers);
+    const enc = encodeHeaders(reply.headers, offloading);
     // RFC 3875 6.2.3: a Location without a status is a redirect (302).
     const status = reply.status ?? (enc.hasLocation ? 302 : 200);
     if (!Number.isInteger(status) || status < 200 || status > 599) {
@@ -138,6 +142,14 @@ export function replySender(ctx: SendContext): ReplySender {
     const body = reply.body;
     const h = req.handle;
     req.status = status;
+    if (enc.offload !== undefined) {
+      // The file is the reply, sent by the core under the static rules; the
+      // app's body, if any, is not read.
+      req.replyStarted = true;
+      native.offload(h, enc.accel === true, enc.offload, offloadFields(req), enc.block, enc.hasType);
+      done(req);
+      return;
+    }
     if (body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array) {
       req.replyStarted = true;
       if (track && body && !(req.flags & F_HEAD)) req.bytes = typeof body === 'string' ? Buffer.byteLength(body) : body.length;

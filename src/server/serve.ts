@@ -13,12 +13,19 @@ import { Watchdog, type BlockedAction } from './watchdog.js';
 import { checkNetwork, isLoopback, LOOPBACK, parseListen, type ListenProtocol, type ListenSpec } from './listen.js';
 import { replySender, type AnyRequest } from './send.js';
 import { Upgrades, type UpgradeStats } from './upgrade.js';
+import { nativeStatic, type StaticOptions } from './static.js';
 
 const EV = EVENTS;
 const { SIZE: E_SIZE, TYPE: E_TYPE, HANDLE: E_HANDLE, A: E_A, B: E_B } = EVENT_SLOTS;
 const { CGI: F_CGI } = RECORD_FLAGS;
 
-export interface ServeOptions extends NativeServerOptions {
+export interface ServeOptions extends Omit<NativeServerOptions, 'static'> {
+  /**
+   * Static files answered by the core without calling the app: maps, a
+   * fall-through root, index files, caching, and the roots an app's
+   * X-Sendfile / X-Accel-Redirect may name (docs/static.md).
+   */
+  static?: StaticOptions;
   /**
    * Where to listen, one address or several: "127.0.0.1:8000", "[::1]:8000",
    * ":8000", "8000", "/path/app.sock" or "unix:/path/app.sock", "@abstract",
@@ -197,9 +204,11 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
   for (const entry of (Array.isArray(options.listen) ? options.listen : [options.listen]) as (ListenSpec | undefined)[]) {
     if (entry !== undefined && typeof entry !== 'string') for (const n of entry.allowFrom ?? []) checkNetwork(n);
   }
-  const native: NativeServer = new binding.Server(options, onEvents, log, shared);
+  const staticFiles = options.static !== undefined ? nativeStatic(options.static) : undefined;
+  const native: NativeServer = new binding.Server({ ...options, static: staticFiles }, onEvents, log, shared);
   const upgrades = new Upgrades(native, log);
-  const { send, fail, harakiri } = replySender({ native, log, active, onDone, track, harakiriMs, upgrades });
+  const offloading = (staticFiles?.offload.length ?? 0) > 0;
+  const { send, fail, harakiri } = replySender({ native, log, active, onDone, track, harakiriMs, upgrades, offloading });
   // Made once: per request it costs what a run() of its own here would.
   const run = appRunner<AnyRequest>(app, send, fail);
   let watchdog: Watchdog | undefined;
