@@ -58,6 +58,13 @@ function checkChunk(chunk: unknown): Chunk {
   return chunk;
 }
 
+// The file's own validators and range fields replace the app's (Express's
+// res.send() adds an ETag for the body it is not going to send).
+const FILE_FIELDS = /^(etag|last-modified|accept-ranges|content-range|content-encoding):[^\r]*\r\n/gim;
+function offloadHeaders(block: string): string {
+  return block.replace(FILE_FIELDS, '');
+}
+
 export function replySender(ctx: SendContext): ReplySender {
   const { native, log, active, onDone, track, harakiriMs, upgrades } = ctx;
   const offloading = ctx.offloading === true;
@@ -146,7 +153,7 @@ export function replySender(ctx: SendContext): ReplySender {
       // The file is the reply, sent by the core under the static rules; the
       // app's body, if any, is not read.
       req.replyStarted = true;
-      native.offload(h, enc.accel === true, enc.offload, offloadFields(req), enc.block, enc.hasType);
+      native.offload(h, enc.accel === true, enc.offload, offloadFields(req), offloadHeaders(enc.block), enc.hasType);
       done(req);
       return;
     }
