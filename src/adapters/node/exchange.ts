@@ -193,14 +193,23 @@ export class Exchange extends EventEmitter {
     process.nextTick(emitClose, this);
   }
 
-  /** After 'finish': the response's 'close', and the request's when someone waits for it. */
+  /**
+   * After 'finish': the response's 'close', and the request's end. An unread
+   * request with nothing left to read is read to its end, as node:http dumps
+   * one, so it emits 'end' (on-finished waits for it); one whose body is
+   * still to come is closed instead, when someone waits for that.
+   */
   closeAfterFinish(): void {
     if (!this.closed) {
       this.closed = true;
       this.res.emit('close');
     }
     const req = this.req;
-    if (!req.destroyed && req.listenerCount('close') > 0) {
+    if (req.destroyed || req.readableEnded) return;
+    if (!req._consuming && !req.readableFlowing && this.treq.body.done) {
+      req.removeAllListeners('data');
+      req.resume();
+    } else if (req.listenerCount('close') > 0) {
       this.quiet = true;
       req.destroy();
     }

@@ -1,0 +1,34 @@
+// node:http behaviours of the Node adapter that on-finished, Koa and Express
+// rely on: an unread request still ends once the reply is done (node:http
+// dumps it), destroying the socket with an error emits it on the socket, and
+// the socket's plain properties can be assigned.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fromNodeListener, serve, type ServerHandle } from 'tsgi';
+
+function served(listener: (req: IncomingMessage, res: ServerResponse) => void): { server: ServerHandle; url: string } {
+  const server = serve(fromNodeListener(listener), { listen: '127.0.0.1:0', log: () => {} });
+  return { server, url: `http://127.0.0.1:${server.addresses[0]!.port!}` };
+}
+
+test("an unread request without a body emits 'end' once the reply is finished", async () => {
+  const events: string[] = [];
+  let ended!: () => void;
+  const done = new Promise<void>((resolve) => (ended = resolve));
+  const { server, url } = served((req, res) => {
+    req.on('end', () => {
+      events.push(`end after finish: ${String(res.writableFinished)}`);
+      ended();
+    });
+    res.on('finish', () => events.push('finish'));
+    res.end('ok');
+  });
+  try {
+    assert.equal(await (await fetch(url)).text(), 'ok');
+    await done;
+    assert.deepEqual(events, ['finish', 'end after finish: true']);
+  } finally {
+    await server.close();
+  }
+});
