@@ -32,3 +32,25 @@ test("an unread request without a body emits 'end' once the reply is finished", 
     await server.close();
   }
 });
+
+test("socket.destroy(err) emits 'error' on the socket for its listeners, then 'close' with hadError", async () => {
+  let seen!: (v: string[]) => void;
+  const result = new Promise<string[]>((resolve) => (seen = resolve));
+  const { server, url } = served((req) => {
+    const events: string[] = [];
+    req.socket.on('error', (err) => events.push(`error ${err.message}`));
+    req.socket.on('close', (hadError: boolean) => {
+      events.push(`close ${String(hadError)}`);
+      seen(events);
+    });
+    req.socket.destroy(new Error('boom'));
+  });
+  try {
+    const r = await fetch(url);
+    await r.text();
+    assert.equal(r.status, 500);
+    assert.deepEqual(await result, ['error boom', 'close true']);
+  } finally {
+    await server.close();
+  }
+});

@@ -37,6 +37,8 @@ export class Exchange extends EventEmitter {
   /** 0 writing, 1 ended but not all taken by the server, 2 'finish' emitted. */
   private finishState = 0;
   private closed = false;
+  /** What destroy() was given: the socket's 'error', as a net.Socket emits it. */
+  private error: Error | undefined = undefined;
   private bodyIt: AsyncIterator<Uint8Array> | undefined = undefined;
 
   constructor(readonly treq: Request) {
@@ -102,6 +104,7 @@ export class Exchange extends EventEmitter {
     if (this.destroyed) return this;
     this.destroyed = true;
     this.res.destroyed = true;
+    this.error = err;
     const cause = err ?? nodeError(Error, 'ERR_STREAM_DESTROYED', 'the app destroyed the response');
     if (this.reply === undefined) {
       // Not answered yet: the server answers 500 (Node would reset the connection).
@@ -217,7 +220,11 @@ export class Exchange extends EventEmitter {
 
   /** After the client left or the app destroyed the exchange: the socket's and the response's 'close'. */
   gone(): void {
-    this.emit('close', false);
+    // net.Socket's destroy(err): 'error' (here only to those listening, such
+    // as on-finished, through which Koa reports it), then 'close'.
+    const err = this.error;
+    if (err !== undefined && this.listenerCount('error') > 0) this.emit('error', err);
+    this.emit('close', err !== undefined);
     if (!this.closed) {
       this.closed = true;
       this.res.emit('close');
