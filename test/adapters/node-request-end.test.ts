@@ -54,3 +54,17 @@ test("socket.destroy(err) emits 'error' on the socket for its listeners, then 'c
     await server.close();
   }
 });
+
+test('the socket\'s plain properties can be assigned, as on a net.Socket', async () => {
+  const { server, url } = served((req, res) => {
+    const socket = req.socket as typeof req.socket & { encrypted?: boolean };
+    const before = socket.encrypted;
+    socket.encrypted = true;
+    res.end(JSON.stringify({ before: before ?? null, after: socket.encrypted, remote: socket.remoteAddress }));
+  });
+  try {
+    assert.deepEqual(await (await fetch(url)).json(), { before: null, after: true, remote: '127.0.0.1' });
+  } finally {
+    await server.close();
+  }
+});

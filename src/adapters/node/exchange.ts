@@ -334,6 +334,19 @@ for (const name of ['end', 'setTimeout', 'setNoDelay', 'setKeepAlive', 'ref', 'u
   });
 }
 
+// What a net.Socket has as plain properties, apps and tests may assign
+// (`req.socket.encrypted = true` behind a TLS-terminating proxy): the value
+// becomes the instance's own, as it would on a socket.
+for (const name of ['remoteAddress', 'remotePort', 'remoteFamily', 'localAddress', 'localPort', 'encrypted']) {
+  const getter = Object.getOwnPropertyDescriptor(Exchange.prototype, name)!;
+  Object.defineProperty(Exchange.prototype, name, {
+    ...getter,
+    set(this: Exchange, value: unknown): void {
+      Object.defineProperty(this, name, { value, writable: true, enumerable: true, configurable: true });
+    },
+  });
+}
+
 function emitClose(x: Exchange): void {
   x.closeAfterFinish();
 }
