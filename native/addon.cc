@@ -104,6 +104,7 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
   Napi::Value WsClose(const Napi::CallbackInfo& info);
   Napi::Value Queued(const Napi::CallbackInfo& info);
   Napi::Value Retract(const Napi::CallbackInfo& info);
+  Napi::Value WsCounters(const Napi::CallbackInfo& info);
   Napi::Value StopListening(const Napi::CallbackInfo& info);
   Napi::Value CloseIdle(const Napi::CallbackInfo& info);
   Napi::Value DestroyAll(const Napi::CallbackInfo& info);
@@ -644,6 +645,20 @@ Napi::Value Server::WsPublish(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
+// wsCounters(): [messages in, messages out, bytes in, bytes out] of the
+// WebSockets so far, counted by the core (no JS work per message).
+Napi::Value Server::WsCounters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array a = Napi::Array::New(env, 4);
+  Loop::WsCounters none;
+  const Loop::WsCounters& n = loop_ ? loop_->ws_counters() : none;
+  a.Set(0u, static_cast<double>(n.messages_in));
+  a.Set(1u, static_cast<double>(n.messages_out));
+  a.Set(2u, static_cast<double>(n.bytes_in));
+  a.Set(3u, static_cast<double>(n.bytes_out));
+  return a;
+}
+
 Napi::Value Server::Retract(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), loop_ ? loop_->retract(handle_arg(info)) : kReplyGone);
 }
@@ -733,6 +748,7 @@ Napi::Function Server::Define(Napi::Env env) {
     InstanceMethod<&Server::WsClose>("wsClose"),
     InstanceMethod<&Server::Queued>("queued"),
     InstanceMethod<&Server::Retract>("retract"),
+    InstanceMethod<&Server::WsCounters>("wsCounters"),
     InstanceMethod<&Server::StopListening>("stopListening"),
     InstanceMethod<&Server::CloseIdle>("closeIdle"),
     InstanceMethod<&Server::DestroyAll>("destroyAll"),

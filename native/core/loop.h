@@ -190,6 +190,11 @@ class Loop {
     Connection* c = find(handle);
     return c ? (c->exchange->sends_files() ? 1 : 0) : -1;
   }
+  // WebSocket messages and their payload bytes, each way (--stats).
+  struct WsCounters {
+    uint64_t messages_in = 0, messages_out = 0, bytes_in = 0, bytes_out = 0;
+  };
+  WsCounters& ws_counters() { return ws_counters_; }
   // One message to many WebSockets, framed once; returns how many took it.
   size_t ws_publish(const double* handles, size_t count, const char* data, size_t len, uint32_t flags);
 
@@ -253,6 +258,7 @@ class Loop {
 
   Sink* sink_;
   PinSource* pins_ = nullptr;
+  WsCounters ws_counters_;
   LoopOptions opts_;
   Poller poller_;
   http1::DateCache date_;

@@ -309,6 +309,9 @@ done:
 void WebSocketExchange::deliver(Connection* c, WsState* s, uint8_t opcode) {
   const char* data = s->whole ? s->whole : s->message.data();
   size_t len = s->whole ? s->whole_len : s->message.size();
+  Loop::WsCounters& n = loop_.ws_counters();
+  n.messages_in++;
+  n.bytes_in += len;
   loop_.sink().on_ws_message(c->handle, data, len, opcode == ws::kBinary);
   s->whole = nullptr;
   s->whole_len = 0;
@@ -337,6 +340,9 @@ int WebSocketExchange::ws_send(Connection* c, double handle, const char* data, s
   if (c->handle != handle || handle == 0 || (s->told && !s->echo_pending)) return kReplyGone;
   if (s->close_sent || c->close_after_flush) return kReplyGone;
   uint8_t opcode = (flags & kWsBinary) ? ws::kBinary : ws::kText;
+  Loop::WsCounters& n = loop_.ws_counters();
+  n.messages_out++;
+  n.bytes_out += len;
   if ((flags & kWsCompress) && s->deflater && len >= ws::kDefaultCompressMin) {
     packed_.clear();
     ws::StringSink sink(&packed_);

@@ -31,7 +31,7 @@ export interface MasterConfig {
   pidfile: string | undefined;
   vacuum: boolean;
   shutdownTimeoutMs: number;
-  /** A worker silent this long (stopped, or its event loop blocked) is killed and replaced; 0: never. */
+  /** A worker silent this long (stopped, or its event loop blocked) is killed and replaced; 0: never. --harakiri plus a margin. */
   heartbeatTimeoutMs: number;
 }
 
@@ -71,6 +71,8 @@ export function masterConfig(o: MasterOptions): MasterConfig | undefined {
     pidfile: o.pidfile === undefined ? undefined : path.resolve(o.pidfile),
     vacuum: o.vacuum ?? false,
     shutdownTimeoutMs: o.shutdownTimeout ?? 10_000,
-    heartbeatTimeoutMs: o.harakiri ?? 0,
+    // Past --harakiri, so a worker's own watchdog (which names the blocked
+    // request) acts first; the master catches what it cannot (a stopped process).
+    heartbeatTimeoutMs: o.harakiri === undefined || o.harakiri === 0 ? 0 : o.harakiri + Math.max(1000, o.harakiri / 2),
   };
 }

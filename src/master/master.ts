@@ -464,7 +464,7 @@ export function runMaster(start: MasterStart): void {
       const now = Date.now();
       for (const w of live) {
         if (!w.ready || w.stopping || now - w.beatAt <= cfg.heartbeatTimeoutMs) continue;
-        wlog(w, `no heartbeat for ${seconds(now - w.beatAt)} (stopped or blocked; --harakiri ${seconds(cfg.heartbeatTimeoutMs)}): killing it`);
+        wlog(w, `no heartbeat for ${seconds(now - w.beatAt)} (stopped or blocked; --harakiri and a margin: ${seconds(cfg.heartbeatTimeoutMs)}): killing it`);
         w.beatAt = Number.POSITIVE_INFINITY;  // once: its exit restarts the slot, as a death does
         w.child.kill('SIGKILL');
       }

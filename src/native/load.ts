@@ -52,6 +52,8 @@ export interface NativeServer {
   wsClose(handle: number, code: number, reason: string): number;
   /** A reply that began and of which nothing was written is withdrawn (OK), so a 500 may replace it; else GONE. */
   retract(handle: number): number;
+  /** WebSocket messages in, out, and their payload bytes in, out, counted by the core. */
+  wsCounters(): [number, number, number, number];
   /** Bytes queued toward the handle's client, not yet taken by it. */
   queued(handle: number): number;
   stopListening(): void;

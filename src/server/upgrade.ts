@@ -48,9 +48,12 @@ function flagsOf(data: string | Uint8Array, options: SendOptions | undefined): n
   return (binary ? WS_BINARY : 0) | (options?.compress === false ? 0 : WS_COMPRESS);
 }
 
-function byteLength(data: string | Uint8Array): number {
-  return typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
-}
+// Buffer#utf8Slice skips toString()'s encoding lookup (as latin1Slice in
+// request.ts); toString() if a Node release drops it.
+const bufferProto = Buffer.prototype as Buffer & { utf8Slice?: (start: number, end: number) => string };
+const utf8: (buf: Buffer, start: number, end: number) => string = typeof bufferProto.utf8Slice === 'function'
+  ? (buf, start, end) => (buf as typeof bufferProto).utf8Slice!(start, end)
+  : (buf, start, end) => buf.toString('utf8', start, end);
 
 class ServerWebSocket<T = unknown> implements WebSocket<T>, Upgraded {
   readyState: 'open' | 'closing' | 'closed' = 'open';
@@ -73,11 +76,7 @@ class ServerWebSocket<T = unknown> implements WebSocket<T>, Upgraded {
   send(data: string | Uint8Array, options?: SendOptions): SendStatus {
     if (this.readyState !== 'open') return 'closed';
     const rc = this.hub.native.wsSend(this.handle, data, flagsOf(data, options));
-    if (rc === GONE) return 'closed';
-    const stats = this.hub.stats;
-    stats.messagesOut++;
-    stats.bytesOut += byteLength(data);
-    return rc === FULL ? 'backpressure' : 'ok';
+    return rc === FULL ? 'backpressure' : rc === GONE ? 'closed' : 'ok';
   }
 
   close(code?: number, reason?: string): void {
@@ -143,34 +142,32 @@ class ServerWebSocket<T = unknown> implements WebSocket<T>, Upgraded {
     try {
       fn();
     } catch (err) {
-      this.hub.log(`WebSocket handler threw: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-      if (this.readyState === 'open') {
-        this.readyState = 'closing';
-        this.unsubscribeAll();
-        this.hub.native.wsClose(this.handle, 1011, 'internal error');
-      }
+      this.threw(err);
+    }
+  }
+
+  private threw(err: unknown): void {
+    this.hub.log(`WebSocket handler threw: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    if (this.readyState === 'open') {
+      this.readyState = 'closing';
+      this.unsubscribeAll();
+      this.hub.native.wsClose(this.handle, 1011, 'internal error');
     }
   }
 
   event(type: number, a: number, b: number, buf: Buffer): void {
     switch (type) {
-      case EV.WS_TEXT: {
-        const stats = this.hub.stats;
-        stats.messagesIn++;
-        stats.bytesIn += b;
-        if (this.handlers.message !== undefined) {
-          const text = buf.toString('utf8', a, a + b);
-          this.call(() => this.handlers.message!(this, text, false));
-        }
-        break;
-      }
+      case EV.WS_TEXT:
       case EV.WS_BINARY: {
-        const stats = this.hub.stats;
-        stats.messagesIn++;
-        stats.bytesIn += b;
-        if (this.handlers.message !== undefined) {
-          const bytes = buf.subarray(a, a + b);
-          this.call(() => this.handlers.message!(this, bytes, true));
+        // The hot path: no closure per message.
+        const message = this.handlers.message;
+        if (message === undefined) break;
+        const binary = type === EV.WS_BINARY;
+        const data = binary ? buf.subarray(a, a + b) : utf8(buf, a, a + b);
+        try {
+          message.call(this.handlers, this, data, binary);
+        } catch (err) {
+          this.threw(err);
         }
         break;
       }
@@ -361,7 +358,14 @@ class Tunnel extends Duplex implements TunnelSocket, Upgraded {
 }
 
 export class Upgrades {
-  readonly stats: UpgradeStats = { websockets: 0, tunnels: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 };
+  private websockets = 0;
+  private tunnels = 0;
+
+  /** Open WebSockets and tunnels (counted here), messages and bytes (counted by the core). */
+  get stats(): UpgradeStats {
+    const [messagesIn, messagesOut, bytesIn, bytesOut] = this.native.wsCounters();
+    return { websockets: this.websockets, tunnels: this.tunnels, messagesIn, messagesOut, bytesIn, bytesOut };
+  }
   private readonly open = new Map<number, Upgraded>();
   private readonly topics = new Map<string, Set<ServerWebSocket>>();
   private handles = new Float64Array(64);
@@ -399,7 +403,7 @@ export class Upgrades {
       const ws = new ServerWebSocket(this, req.handle, reply.websocket, reply.data, protocol, req.REMOTE_ADDR,
         Number.isFinite(port) ? port : 0);
       this.open.set(req.handle, ws);
-      this.stats.websockets++;
+      this.websockets++;
       if (reply.websocket.open !== undefined) ws.call(() => reply.websocket!.open!(ws));
       return;
     }
@@ -413,7 +417,7 @@ export class Upgrades {
     if (this.native.upgrade(req.handle, UPGRADES.TUNNEL, '') === GONE) return;
     const socket = new Tunnel(this, req.handle, req);
     this.open.set(req.handle, socket);
-    this.stats.tunnels++;
+    this.tunnels++;
     try {
       tunnel(socket);
     } catch (err) {
@@ -432,8 +436,8 @@ export class Upgrades {
 
   forget(handle: number, websocket: boolean): void {
     if (this.open.delete(handle)) {
-      if (websocket) this.stats.websockets--;
-      else this.stats.tunnels--;
+      if (websocket) this.websockets--;
+      else this.tunnels--;
     }
   }
 
@@ -456,10 +460,7 @@ export class Upgrades {
     let n = 0;
     for (const ws of set) if (ws !== except) this.handles[n++] = ws.handle;
     if (n === 0) return 0;
-    const sent = this.native.wsPublish(this.handles.subarray(0, n), data, flagsOf(data, options));
-    this.stats.messagesOut += sent;
-    this.stats.bytesOut += sent * byteLength(data);
-    return sent;
+    return this.native.wsPublish(this.handles.subarray(0, n), data, flagsOf(data, options));
   }
 
   /** The server's wait is over: what is still open is cut, and its owner told. */
