@@ -161,18 +161,48 @@ size_t Decoder::payload(char* in, size_t len, Event* ev) {
     return n;
   }
   const bool check = message_ == kText && !compressed_;
+  // The mask as a 64-bit word for each of its four phases: payload is
+  // unmasked eight bytes at a time (a byte at a time costs ~1 ns a byte,
+  // most of a 4 KiB message's time here).
+  uint64_t words[4];
+  for (unsigned r = 0; r < 4; ++r) {
+    unsigned char m8[8];
+    for (unsigned k = 0; k < 8; ++k) m8[k] = mask_[(r + k) & 3];
+    std::memcpy(&words[r], m8, 8);
+  }
   size_t i = 0;
-  for (; i < n; ++i) {
-    const unsigned char c = p[i] ^ mask_[(mask_at_ + i) & 3];
-    if (check) {
+  if (!check) {
+    const uint64_t w8 = words[mask_at_ & 3];
+    for (; i + 8 <= n; i += 8) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      w ^= w8;
+      std::memcpy(p + i, &w, 8);
+    }
+    for (; i < n; ++i) p[i] = static_cast<unsigned char>(p[i] ^ mask_[(mask_at_ + i) & 3]);
+  } else {
+    while (i < n) {
+      if (utf8_ == utf8::kAccept && i + 8 <= n) {
+        // Eight ASCII bytes after a whole character are valid as they are.
+        uint64_t w;
+        std::memcpy(&w, p + i, 8);
+        w ^= words[(mask_at_ + i) & 3];
+        if ((w & 0x8080808080808080ull) == 0) {
+          std::memcpy(p + i, &w, 8);
+          i += 8;
+          continue;
+        }
+      }
+      const unsigned char c = p[i] ^ mask_[(mask_at_ + i) & 3];
       // 8.1: invalid UTF-8 in a text message fails the connection (1007). The
       // byte stays masked and unconsumed: the valid bytes before it are
       // reported first, as they would be had the input been cut right there.
       const uint8_t s = utf8::step(utf8_, c);
       if (s == utf8::kReject) break;
       utf8_ = s;
+      p[i] = c;
+      ++i;
     }
-    p[i] = c;
   }
   mask_at_ = static_cast<uint8_t>((mask_at_ + i) & 3);
   left_ -= i;
