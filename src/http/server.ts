@@ -5,7 +5,7 @@
 // tunnel reply and becomes the 'upgrade' event.
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo, ListenOptions } from 'node:net';
+import type { AddressInfo, ListenOptions, Socket } from 'node:net';
 import { serve, type ServeOptions, type ServerHandle } from '../server/serve.js';
 import { fromNodeListener, upgradeRequest } from '../adapters/node/index.js';
 import type { App, Reply, Request, TunnelSocket } from '../tsgi/types.js';
@@ -217,8 +217,11 @@ export class Server extends EventEmitter {
   /** Closes and waits for 'close' (defined below where the runtime has the symbol). */
   declare [Symbol.asyncDispose]: () => Promise<void>;
 
-  setTimeout(ms?: number, callback?: () => void): this {
-    if (typeof ms === 'number') this.timeout = ms;
+  setTimeout(msecs?: number, callback?: (socket: Socket) => void): this;
+  setTimeout(callback: (socket: Socket) => void): this;
+  setTimeout(msecs?: number | ((socket: Socket) => void), callback?: (socket: Socket) => void): this {
+    if (typeof msecs === 'function') callback = msecs;
+    else if (typeof msecs === 'number') this.timeout = msecs;
     if (typeof callback === 'function') this.on('timeout', callback);
     return this;
   }

@@ -1,7 +1,8 @@
 // tsgi/http's Server serving: the 'request' event with node:http's req and
 // res, a listener that throws, keep-alive and its timeouts, header limits,
-// closeAllConnections(), getConnections(), and supertest's way of using a
-// server (createServer(app).listen(0), then address().port).
+// closeAllConnections(), getConnections(), supertest's way of using a
+// server (createServer(app).listen(0), then address().port), and Fastify's
+// serverFactory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -157,7 +158,9 @@ test('setTimeout() sets `timeout` and returns the server; the properties have no
   const cb = (): void => {};
   assert.equal(server.setTimeout(1234, cb), server);
   assert.equal(server.timeout, 1234);
-  assert.equal(server.listenerCount('timeout'), 1);
+  assert.equal(server.setTimeout(cb), server, 'the callback-only form');
+  assert.equal(server.timeout, 1234);
+  assert.equal(server.listenerCount('timeout'), 2);
   const withOptions = createServer({ keepAliveTimeout: 1000, headersTimeout: 2000, requestTimeout: 3000 });
   assert.deepEqual([withOptions.keepAliveTimeout, withOptions.headersTimeout, withOptions.requestTimeout], [1000, 2000, 3000]);
 });
@@ -206,5 +209,18 @@ test('supertest: createServer(app) and an Express app it listens itself', async 
     assert.deepEqual((again.body as { got: unknown }).got, { b: 2 });
   } finally {
     await closed(listening);
+  }
+});
+
+test('Fastify with serverFactory: createServer(handler), then fastify.listen() and close()', async () => {
+  const { default: Fastify } = await import('fastify');
+  const app = Fastify({ serverFactory: (handler) => createServer(handler) as unknown as http.Server });
+  app.get('/f/:x', async (req) => ({ x: (req.params as { x: string }).x, socket: req.raw.socket.constructor.name }));
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    const r = await fetch(`${address}/f/1`);
+    assert.deepEqual(await r.json(), { x: '1', socket: 'Exchange' });
+  } finally {
+    await app.close();
   }
 });
