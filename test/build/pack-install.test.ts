@@ -280,6 +280,15 @@ test('with no compiler, make or python, the tarball installs in under 20 s witho
       console.log(JSON.stringify(Object.keys(require.cache).filter((k) => k.endsWith('.node'))))`], project, 30_000, env);
     assert.deepEqual(JSON.parse(loaded.stdout), [expected, path.join(path.dirname(expected),
       process.platform === 'linux' ? LOADGEN_NAME : 'tsgi_loadgen.node')]);
+    // The subpath entries resolve from the install too: tsgi/http serves, tsgi/register replaces createServer.
+    const entries = sh(process.execPath, ['--import', 'tsgi/register', '--input-type=module', '-e', `
+      import { createServer as nodeCreate } from 'node:http';
+      import { createServer, Server } from 'tsgi/http';
+      const s = nodeCreate((req, res) => res.end('packed ' + req.url)).listen(0, '127.0.0.1', async () => {
+        const body = await (await fetch('http://127.0.0.1:' + s.address().port + '/e')).text();
+        s.close(() => console.log(JSON.stringify({ body, ours: s instanceof Server, direct: typeof createServer })));
+      });`], project, 30_000, env);
+    assert.deepEqual(JSON.parse(entries.stdout), { body: 'packed /e', ours: true, direct: 'function' });
     process.kill(body.pid, 'SIGTERM');
     const timer = setTimeout(server.kill, 10_000);
     const code = await server.exited;
