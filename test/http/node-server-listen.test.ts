@@ -6,10 +6,14 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { createServer, Server } from 'tsgi/http';
 import { binding } from 'tsgi/native';
 import { tempDir } from '../helpers/index.js';
+
+/** Some containers have no IPv6 loopback: there "every interface" is 0.0.0.0, as with node:http. */
+const IPV6 = Object.values(os.networkInterfaces()).some((list) => list?.some((i) => i.family === 'IPv6' && i.internal));
 
 const hello = (_req: unknown, res: { end(s: string): void }): void => res.end('hello');
 
@@ -34,13 +38,12 @@ test('listen(0) binds an ephemeral port on all interfaces; address() reports it 
     assert.equal(server.listening, true);
     const addr = server.address();
     assert.ok(addr !== null && typeof addr === 'object');
-    assert.equal(addr.address, '::');
-    assert.equal(addr.family, 'IPv6');
+    assert.deepEqual([addr.address, addr.family], IPV6 ? ['::', 'IPv6'] : ['0.0.0.0', 'IPv4']);
     assert.ok(addr.port > 0);
     assert.deepEqual(events, [], "'listening' comes on a later tick, as node:http's");
     await once(server, 'listening');
     assert.deepEqual(await get(`http://127.0.0.1:${addr.port}/`), { status: 200, body: 'hello' });
-    assert.deepEqual(await get(`http://[::1]:${addr.port}/`), { status: 200, body: 'hello' });
+    if (IPV6) assert.deepEqual(await get(`http://[::1]:${addr.port}/`), { status: 200, body: 'hello' });
   } finally {
     await closed(server);
   }
@@ -52,7 +55,7 @@ test('listen(port, host, backlog, cb), listen(port, cb) and listen({ port, host 
     await new Promise<void>((resolve) => (server.listen as (...a: unknown[]) => Server)(...args, resolve));
     try {
       const addr = server.address() as net.AddressInfo;
-      const host = args.length > 1 || typeof args[0] === 'object' ? '127.0.0.1' : '::';
+      const host = args.length > 1 || typeof args[0] === 'object' ? '127.0.0.1' : IPV6 ? '::' : '0.0.0.0';
       assert.equal(addr.address, host, JSON.stringify(args));
       assert.equal(addr.family, host === '::' ? 'IPv6' : 'IPv4');
       assert.deepEqual(await get(`http://127.0.0.1:${addr.port}/`), { status: 200, body: 'hello' });
@@ -72,7 +75,7 @@ test('listen() and listen(cb) take any free port, as node does', async () => {
   }
 });
 
-test('listen({ host: "::1" }) is IPv6 only; "::" is every interface', async () => {
+test('listen({ host: "::1" }) is IPv6 only; "::" is every interface', { skip: IPV6 ? false : 'no IPv6 loopback here' }, async () => {
   const v6 = createServer(hello).listen({ port: 0, host: '::1' });
   const any = createServer(hello).listen({ port: 0, host: '::' });
   try {
