@@ -190,6 +190,11 @@ void WebSocketExchange::on_input(Connection* c) {
   }
   bool heard = false;
   while (!c->closed && c->body_flowing && !c->close_after_flush) {
+    // A client that does not take what we send gets nothing more queued:
+    // its input waits until the queue is written below the mark (every
+    // flush is followed by on_input), else pings it never reads the pongs
+    // of (5.5.2) would grow the queue as fast as it sends them.
+    if (c->out.size() > loop_.options().out_high_water) break;
     ws::Event ev;
     // The decoder consumes what it reads (headers into its state, payload
     // unmasked in place): the buffer gives up the bytes at once.
