@@ -225,6 +225,40 @@ test('send() says ok, then backpressure to a client that stops reading; the queu
   assert.equal(sock!.readyState, 'closed');
 });
 
+test('a client that pings and reads nothing: the queue stays bounded, every pong arrives once it reads', { timeout: 30_000 }, async (t) => {
+  const HIGH = 256 * 1024;
+  let sock: ServerWs | undefined;
+  const { port } = startWs(t, { open(ws) { sock = ws; } }, { highWaterMark: HIGH });
+  const raw = await RawWs.open(port);
+  t.after(() => raw.destroy());
+  await until(() => sock !== undefined, 3000, 'open');
+  raw.conn.socket.pause();
+  const batch = Buffer.concat(Array<Buffer>(1000).fill(ping(Buffer.alloc(125, 0x41))));
+  let pings = 0;
+  // Until the server stops reading (the kernel's buffers full both ways), bounded.
+  for (let i = 0; i < 200; i++) {
+    pings += 1000;
+    if (raw.conn.socket.write(batch)) continue;
+    const drained = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 300);
+      raw.conn.socket.once('drain', () => { clearTimeout(timer); resolve(true); });
+    });
+    if (!drained) break;
+  }
+  await delay(100);
+  const queued = sock!.bufferedAmount;
+  assert.ok(queued <= HIGH + 128 * 1024, `${queued} bytes of pongs queued for a client that reads nothing (${pings} pings sent)`);
+  raw.conn.socket.resume();
+  const pongLen = 2 + 125;
+  await raw.conn.waitUntil(() => raw.bytes.length >= pings * pongLen, 25_000, `${pings} pongs`);
+  const { frames, rest } = parseFrames(raw.bytes);
+  assert.equal(rest.length, 0);
+  assert.equal(frames.length, pings);
+  assert.ok(frames.every((f) => f.opcode === PONG && f.payload.length === 125 && f.payload[0] === 0x41));
+  await raw.send(close(1000));
+  assert.equal(await raw.waitClosed(5000), true);
+});
+
 test('send() after close() and after the client left says closed', async (t) => {
   const statuses: string[] = [];
   const gone = deferred<void>();
