@@ -51,8 +51,8 @@ export class Server extends EventEmitter {
   requestTimeout = 300_000;
   /** Header fields a request may have (431 beyond, at most 256); null: tsgi's default, 200. */
   maxHeadersCount: number | null = null;
-  /** Connections served at once; beyond, new ones wait in the kernel's queue. */
-  maxConnections: number | undefined = undefined;
+  /** Connections served at once; beyond, new ones wait in the kernel's queue. Unset (undefined) as on node:http. */
+  declare maxConnections: number;
   maxRequestsPerSocket = 0;
 
   private handle: ServerHandle | undefined = undefined;

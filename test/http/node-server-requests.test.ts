@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import * as http from 'node:http';
-import type { AddressInfo, Server as NetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
 import { createServer, type Server } from 'tsgi/http';
@@ -200,12 +200,12 @@ test('supertest: createServer(app) and an Express app it listens itself', async 
     res.json({ got: req.body as unknown, ip: req.ip });
   });
   const server = createServer(app);
-  const r = await request(server as unknown as NetServer).post('/echo').send({ a: 1 }).expect(200);
+  const r = await request(server).post('/echo').send({ a: 1 }).expect(200);
   assert.deepEqual((r.body as { got: unknown }).got, { a: 1 });
   assert.equal(server.listening, false, 'supertest closed the server it listened');
   const listening = createServer(app).listen(0);
   try {
-    const again = await request(listening as unknown as NetServer).post('/echo').send({ b: 2 }).expect('content-type', /json/);
+    const again = await request(listening).post('/echo').send({ b: 2 }).expect('content-type', /json/);
     assert.deepEqual((again.body as { got: unknown }).got, { b: 2 });
   } finally {
     await closed(listening);
@@ -214,7 +214,7 @@ test('supertest: createServer(app) and an Express app it listens itself', async 
 
 test('Fastify with serverFactory: createServer(handler), then fastify.listen() and close()', async () => {
   const { default: Fastify } = await import('fastify');
-  const app = Fastify({ serverFactory: (handler) => createServer(handler) as unknown as http.Server });
+  const app = Fastify({ serverFactory: (handler) => createServer(handler) });
   app.get('/f/:x', async (req) => ({ x: (req.params as { x: string }).x, socket: req.raw.socket.constructor.name }));
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   try {

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import type { AddressInfo, Server as NetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { Server as IoServer } from 'socket.io';
@@ -89,7 +89,7 @@ test("an 'upgrade' listener that throws: the connection is closed and the error 
 
 test("ws: WebSocketServer({ server }) echoes text, binary and a 4 MiB message to ws's client", async () => {
   const server = createServer();
-  const wss = new WebSocketServer({ server: server as unknown as NetServer as never });
+  const wss = new WebSocketServer({ server });
   wss.on('connection', (ws, req) => {
     ws.send(`hello ${req.url}`);
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
@@ -130,7 +130,7 @@ test("ws: WebSocketServer({ server }) echoes text, binary and a 4 MiB message to
 
 test('socket.io: Server(httpServer) and socket.io-client, over WebSocket and over long-polling', async () => {
   const server = createServer();
-  const ioServer = new IoServer(server as unknown as NetServer as never);
+  const ioServer = new IoServer(server);
   ioServer.on('connection', (socket) => {
     socket.on('echo', (msg: unknown, ack: (reply: unknown) => void) => ack({ echoed: msg, transport: socket.conn.transport.name }));
   });
@@ -157,7 +157,7 @@ test('socket.io: Server(httpServer) and socket.io-client, over WebSocket and ove
 
 test('closeAllConnections() closes upgraded connections too', async () => {
   const server = createServer();
-  const wss = new WebSocketServer({ server: server as unknown as NetServer as never });
+  const wss = new WebSocketServer({ server });
   server.listen(0, '127.0.0.1');
   const client = new WebSocket(`ws://127.0.0.1:${port(server)}/`);
   try {
