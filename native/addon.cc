@@ -105,6 +105,7 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
   Napi::Value Queued(const Napi::CallbackInfo& info);
   Napi::Value Retract(const Napi::CallbackInfo& info);
   Napi::Value WsCounters(const Napi::CallbackInfo& info);
+  Napi::Value Ref(const Napi::CallbackInfo& info);
   Napi::Value StopListening(const Napi::CallbackInfo& info);
   Napi::Value CloseIdle(const Napi::CallbackInfo& info);
   Napi::Value DestroyAll(const Napi::CallbackInfo& info);
@@ -645,6 +646,16 @@ Napi::Value Server::WsPublish(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
+// ref(bool): whether the server keeps Node's event loop alive (node:http's
+// server.ref()/unref()): the poller's watch counts, or not.
+Napi::Value Server::Ref(const Napi::CallbackInfo& info) {
+  if (poll_ != nullptr) {
+    if (info[0].ToBoolean().Value()) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    else uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  }
+  return info.Env().Undefined();
+}
+
 // wsCounters(): [messages in, messages out, bytes in, bytes out] of the
 // WebSockets so far, counted by the core (no JS work per message).
 Napi::Value Server::WsCounters(const Napi::CallbackInfo& info) {
@@ -687,7 +698,8 @@ Napi::Value Server::StopListening(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Server::CloseIdle(const Napi::CallbackInfo& info) {
-  size_t n = loop_ ? loop_->close_idle() : 0;
+  // closeIdle(true): only the idle connections, the server goes on.
+  size_t n = loop_ ? loop_->close_idle(!info[0].ToBoolean().Value()) : 0;
   after_call();
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
@@ -749,6 +761,7 @@ Napi::Function Server::Define(Napi::Env env) {
     InstanceMethod<&Server::Queued>("queued"),
     InstanceMethod<&Server::Retract>("retract"),
     InstanceMethod<&Server::WsCounters>("wsCounters"),
+    InstanceMethod<&Server::Ref>("ref"),
     InstanceMethod<&Server::StopListening>("stopListening"),
     InstanceMethod<&Server::CloseIdle>("closeIdle"),
     InstanceMethod<&Server::DestroyAll>("destroyAll"),

@@ -117,13 +117,14 @@ void Loop::stop_listening() {
   accepting_ = false;
 }
 
-size_t Loop::close_idle() {
-  closing_ = true;
+size_t Loop::close_idle(bool closing) {
+  if (closing) closing_ = true;
   for (Connection* c : slots_) {
     if (!c || c->closed) continue;
-    if (c->lingering || (!c->request_active && c->in_state == Connection::In::kHead && c->out.empty())) {
+    if (c->lingering || (!c->request_active && c->in_state == Connection::In::kHead && c->out.empty() &&
+                         c->in_len() == 0)) {
       close_conn(c);
-    } else {
+    } else if (closing) {
       c->keep_alive = c->reply.started ? c->keep_alive : false;
     }
   }

@@ -130,7 +130,8 @@ class Loop {
   void stop_listening();
   // Graceful close: idle keep-alive connections close now, busy ones after
   // their current reply. Returns the number of connections still open.
-  size_t close_idle();
+  // closing false: only the idle ones close (node's closeIdleConnections()).
+  size_t close_idle(bool closing = true);
   void destroy_all();
   size_t connection_count() const { return live_; }
   const Listener* listener(uint32_t i) const { return i < listeners_.size() ? &listeners_[i] : nullptr; }

@@ -56,6 +56,7 @@ export class Server extends EventEmitter {
   maxRequestsPerSocket = 0;
 
   private handle: ServerHandle | undefined = undefined;
+  private refed = true;
   private target: ListenTarget | undefined = undefined;
   private closing: Promise<void> | undefined = undefined;
   private readonly options: ServerOptions;
@@ -119,6 +120,7 @@ export class Server extends EventEmitter {
     }
     try {
       this.handle = serve(this.app, { ...this.serveOptions(), listen: target.address });
+      if (!this.refed) this.handle.ref?.(false);
     } catch (err) {
       process.nextTick(() => this.emit('error', listenError(err, target.address, target.host, target.port)));
       return this;
@@ -197,13 +199,12 @@ export class Server extends EventEmitter {
     this.tunnels.clear();
   }
 
-  /** Idle keep-alive connections are closed by close(); before it the core offers no way to pick them out. */
-  closeIdleConnections(): void {}
+  /** Closes the keep-alive connections waiting for their next request; the server goes on. */
+  closeIdleConnections(): void {
+    this.handle?.closeIdle?.();
+  }
 
-  /**
-   * Requests in progress plus upgraded connections. Idle keep-alive
-   * connections are not counted: the core does not report them here.
-   */
+  /** Open connections, idle keep-alive ones and upgraded ones included. */
   getConnections(callback: (err: Error | null, count: number) => void): this {
     process.nextTick(callback, null, this.connections);
     return this;
@@ -211,7 +212,7 @@ export class Server extends EventEmitter {
 
   /** node's old synchronous getConnections(), counted the same way. */
   get connections(): number {
-    return this.replies.size + this.tunnels.size;
+    return this.handle?.connectionCount?.() ?? 0;
   }
 
   /** Closes and waits for 'close' (defined below where the runtime has the symbol). */
@@ -226,12 +227,16 @@ export class Server extends EventEmitter {
     return this;
   }
 
-  /** The core's poller is always referenced: a listening server keeps the process alive until close(). */
+  /** A listening server keeps the process alive (the default); unref() lets it exit while listening. */
   ref(): this {
+    this.refed = true;
+    this.handle?.ref?.(true);
     return this;
   }
 
   unref(): this {
+    this.refed = false;
+    this.handle?.ref?.(false);
     return this;
   }
 

@@ -52,12 +52,15 @@ export interface NativeServer {
   wsClose(handle: number, code: number, reason: string): number;
   /** A reply that began and of which nothing was written is withdrawn (OK), so a 500 may replace it; else GONE. */
   retract(handle: number): number;
+  /** Whether the server keeps Node's event loop alive (default true). */
+  ref(on: boolean): void;
   /** WebSocket messages in, out, and their payload bytes in, out, counted by the core. */
   wsCounters(): [number, number, number, number];
   /** Bytes queued toward the handle's client, not yet taken by it. */
   queued(handle: number): number;
   stopListening(): void;
-  closeIdle(): number;
+  /** Closes idle connections; without `onlyIdle`, also ends keep-alive for the rest (a graceful close). */
+  closeIdle(onlyIdle?: boolean): number;
   destroyAll(): void;
   connectionCount(): number;
   close(): void;

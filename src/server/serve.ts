@@ -104,6 +104,12 @@ export interface ServerHandle {
   readonly upgraded?: Readonly<UpgradeStats>;
   /** Sends a message to every WebSocket subscribed to `topic`; returns how many. */
   publish?(topic: string, data: string | Uint8Array, options?: SendOptions): number;
+  /** Whether the server keeps the process alive (node's server.ref()/unref()); true at start. */
+  ref?(on: boolean): void;
+  /** Closes the keep-alive connections waiting for a request, now; returns the connections left open. */
+  closeIdle?(): number;
+  /** Open connections, idle ones included. */
+  connectionCount?(): number;
 }
 
 const defaultLog = (line: string): void => {
@@ -280,6 +286,15 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
     },
     publish(topic: string, data: string | Uint8Array, opts?: SendOptions): number {
       return upgrades.publish(topic, data, opts);
+    },
+    ref(on: boolean): void {
+      if (closing === undefined) native.ref(on);
+    },
+    closeIdle(): number {
+      return closing === undefined ? native.closeIdle(true) : 0;
+    },
+    connectionCount(): number {
+      return closing === undefined ? native.connectionCount() : 0;
     },
     close(timeoutMs = options.shutdownTimeout ?? 10_000): Promise<void> {
       if (closing) return closing;
