@@ -46,8 +46,8 @@ bool CgiExchange::parse_head(Connection* c) {
   uint32_t rec = kRecCgi | b.rec_flags;
   if (c->in_state == Connection::In::kBodyDone) rec |= kRecNoBody;
   if (head_method) rec |= kRecHead;
+  c->consume(b.head_len);  // first, as in http1.cc: a sink may answer within the call
   loop_.sink().on_cgi_request(*c, c->handle, *b.vars, base, b.head_len, b.content_length, rec);
-  c->consume(b.head_len);
   return true;
 }
 

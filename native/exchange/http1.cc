@@ -49,8 +49,11 @@ bool Http1Exchange::begin_request(Connection* c) {
     rec |= kRecUpgradable;
     if (websocket_handshake(c, h, base)) rec |= kRecWebSocket;
   }
-  loop_.sink().on_request(*c, c->handle, h, base, rec);
+  // Consumed first: a sink may answer within the call (a static file), and
+  // the request it ends must see what follows the head as the next input.
+  // The head's bytes stay where they are until the next read.
   c->consume(h.head_len);
+  loop_.sink().on_request(*c, c->handle, h, base, rec);
   return true;
 }
 

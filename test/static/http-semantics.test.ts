@@ -282,3 +282,20 @@ test('keep-alive and pipelining: static and app replies in order on one connecti
   assert.equal(responses[1]!.body.toString(), 'from the app');
   assert.ok(responses[2]!.body.equals(big));
 });
+
+test('after a static reply a kept-alive connection idles under the keep-alive timeout', async () => {
+  const s = await serve(() => ({ body: 'app' }), {
+    listen: '127.0.0.1:0', log: () => {}, keepAliveTimeout: 300, headerTimeout: 20_000,
+    static: { map: { '/static': pub } },
+  });
+  try {
+    const started = Date.now();
+    const { data, closed } = await rawRequest(s.addresses[0]!.port!, 'GET /static/hello.txt HTTP/1.1\r\nHost: x\r\n\r\n',
+      { timeoutMs: 5000 });
+    assert.ok(closed, 'the server closed the idle connection');
+    assert.ok(Date.now() - started < 4000, `closed after ${Date.now() - started} ms`);
+    assert.equal(parseResponses(data, { closed: true }).responses[0]!.status, 200);
+  } finally {
+    await s.close();
+  }
+});
