@@ -26,10 +26,10 @@ const PREBUILD_NAME = 'tsgi.glibc.node';
 const LOADGEN_NAME = 'tsgi_loadgen.glibc.node';
 /**
  * The packed (gzip) tarball: 711 KB with both prebuilds when this was set; 779 KB with their load generators;
- * 927 KB once those carry the WebSocket mode (ws_worker and proto/ws: 25 KB of code in each); about
- * 1020 KB with static files in the core (native/static/: about 40 KB of code in each prebuild).
+ * 927 KB once those carry the WebSocket mode (ws_worker and proto/ws: 25 KB of code in each);
+ * 1042 KB with static files in the core (native/static/: about 40 KB of code in each prebuild).
  */
-const TARBALL_BUDGET = 1060 * 1024;
+const TARBALL_BUDGET = 1080 * 1024;
 const INSTALL_BUDGET_MS = 20_000;
 const SYSROOT_ARM64 = '/usr/aarch64-linux-gnu';
 
