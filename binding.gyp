@@ -75,6 +75,7 @@
         "native/net/address.cc",
         "native/net/socket.cc",
         "native/net/sendfile.cc",
+        "native/net/file.cc",
         "native/net/notify.cc",
         "native/net/allow.cc",
         "native/net/connect.cc",

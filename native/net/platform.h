@@ -60,3 +60,15 @@
 #else
 #define TSGI_HAVE_DARWIN_SENDFILE 0
 #endif
+// statx(2) for a file's metadata (net/file.cc), where the C library declares
+// it: the call a glibc 2.28 provides, where stat and fstat are versioned 2.33
+// by a newer glibc's headers. Elsewhere stat and fstat, whose mtime is
+// st_mtimespec on macOS; F_GETPATH names an open descriptor there.
+#define TSGI_HAVE_STATX TSGI_LINUX_PATHS
+#if defined(__APPLE__)
+#define TSGI_HAVE_STAT_MTIMESPEC 1
+#define TSGI_HAVE_F_GETPATH 1
+#else
+#define TSGI_HAVE_STAT_MTIMESPEC 0
+#define TSGI_HAVE_F_GETPATH 0
+#endif

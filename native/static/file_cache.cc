@@ -4,79 +4,12 @@
 #include <climits>
 #include <cstdlib>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
+
+#include "net/file.h"
 
 namespace tsgi::files {
 
-namespace {
-
-struct Stat {
-  uint64_t dev = 0, ino = 0, size = 0;
-  int64_t mtime_ns = 0;
-  bool regular = false, directory = false;
-};
-
-// statx(2) on Linux: glibc 2.28 has it, where stat and fstat are versioned
-// 2.33 in a newer glibc's headers and the prebuilt addon must load on 2.28.
-#if defined(__linux__) && defined(STATX_BASIC_STATS)
-bool stat_at(int dirfd, const char* path, int flags, Stat* out) {
-  struct statx sx;
-  if (statx(dirfd, path, flags, STATX_TYPE | STATX_INO | STATX_SIZE | STATX_MTIME, &sx) != 0) return false;
-  out->dev = (static_cast<uint64_t>(sx.stx_dev_major) << 32) | sx.stx_dev_minor;
-  out->ino = sx.stx_ino;
-  out->size = sx.stx_size;
-  out->mtime_ns = static_cast<int64_t>(sx.stx_mtime.tv_sec) * 1000000000 + sx.stx_mtime.tv_nsec;
-  out->regular = S_ISREG(sx.stx_mode);
-  out->directory = S_ISDIR(sx.stx_mode);
-  return true;
-}
-bool stat_fd(int fd, Stat* out) { return stat_at(fd, "", AT_EMPTY_PATH, out); }
-bool stat_path(const char* path, Stat* out) { return stat_at(AT_FDCWD, path, 0, out); }
-#else
-void convert(const struct stat& st, Stat* out) {
-  out->dev = static_cast<uint64_t>(st.st_dev);
-  out->ino = static_cast<uint64_t>(st.st_ino);
-  out->size = static_cast<uint64_t>(st.st_size);
-#if defined(__APPLE__)
-  out->mtime_ns = static_cast<int64_t>(st.st_mtimespec.tv_sec) * 1000000000 + st.st_mtimespec.tv_nsec;
-#else
-  out->mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-#endif
-  out->regular = S_ISREG(st.st_mode);
-  out->directory = S_ISDIR(st.st_mode);
-}
-bool stat_fd(int fd, Stat* out) {
-  struct stat st;
-  if (fstat(fd, &st) != 0) return false;
-  convert(st, out);
-  return true;
-}
-bool stat_path(const char* path, Stat* out) {
-  struct stat st;
-  if (stat(path, &st) != 0) return false;
-  convert(st, out);
-  return true;
-}
-#endif
-
-}  // namespace
-
-bool fd_path(int fd, std::string* out) {
-  char buf[PATH_MAX + 1];
-#if defined(__APPLE__)
-  if (fcntl(fd, F_GETPATH, buf) != 0) return false;
-  out->assign(buf);
-  return true;
-#else
-  char link[64];
-  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-  ssize_t n = readlink(link, buf, PATH_MAX);
-  if (n <= 0) return false;
-  out->assign(buf, static_cast<size_t>(n));
-  return true;
-#endif
-}
 
 bool under_root(const std::string& path, const std::string& root) {
   if (root.empty() || root == "/") return true;
@@ -110,15 +43,15 @@ void FileCache::fill(Entry& e, const std::string& path, const std::string& root,
     f.err = errno;
     return;
   }
-  Stat st;
-  if (!stat_fd(fd, &st)) {
+  net::FileStat st;
+  if (!net::stat_fd(fd, &st)) {
     f.err = errno;
     close(fd);
     return;
   }
   if (!follow && !root.empty()) {
     std::string real;
-    bool known = fd_path(fd, &real);
+    bool known = net::fd_path(fd, &real);
     if (!known) {
       // No kernel name for the descriptor: fall back to resolving the path.
       char buf[PATH_MAX];
@@ -161,8 +94,8 @@ void FileCache::fill(Entry& e, const std::string& path, const std::string& root,
 
 // The path still names the file we hold: same inode, size and mtime.
 bool FileCache::still_valid(const Entry& e, const std::string& path) {
-  Stat st;
-  if (!stat_path(path.c_str(), &st)) return e.info.err != 0 && errno == e.info.err;
+  net::FileStat st;
+  if (!net::stat_path(path.c_str(), &st)) return e.info.err != 0 && errno == e.info.err;
   const FileInfo& f = e.info;
   if (f.err != 0) return false;
   return st.dev == f.dev && st.ino == f.ino && st.size == f.size && st.mtime_ns == f.mtime_ns;

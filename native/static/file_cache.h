@@ -71,10 +71,6 @@ class FileCache {
   std::string key_;  // scratch
 };
 
-// The real path of an open descriptor (/proc/self/fd on Linux, F_GETPATH on
-// macOS), or false where the system cannot say.
-bool fd_path(int fd, std::string* out);
-
 // Whether `path` is `root` or lies under it (both real paths).
 bool under_root(const std::string& path, const std::string& root);
 
