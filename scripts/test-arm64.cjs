@@ -18,7 +18,7 @@
 // start costs seconds. Tests that start Node as a child (process.execPath,
 // an arm64 binary) need the kernel to hand arm64 programs to qemu (binfmt_misc,
 // as qemu-user-binfmt registers it); without that registration those files
-// (uwsgi/cli.test.js) are left out and the run says so. A run in which no
+// (NEED_BINFMT below) are left out and the run says so. A run in which no
 // test ran fails (scripts/test.cjs).
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -33,7 +33,8 @@ const SYSROOT = '/usr/aarch64-linux-gnu';
 const ADDON = path.join(root, 'prebuilds', 'linux-arm64', 'tsgi.glibc.node');
 const SUITES = ['http', 'uwsgi', 'scgi', 'fastcgi'].map((d) => path.join('build-test', d));
 // Files whose tests run `process.execPath` as a child: arm64 programs need binfmt_misc.
-const NEED_BINFMT = [path.join('build-test', 'uwsgi', 'cli.test.js')];
+const NEED_BINFMT = ['uwsgi/cli.test.js', 'http/node-server-register.test.js', 'http/node-server-ref.test.js']
+  .map((f) => path.join('build-test', f));
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 // Tests that measure timing, not the binary: under emulation a 1 ms pause
 // between two writes does not reliably reach the server as two reads, which
