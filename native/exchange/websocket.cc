@@ -158,16 +158,19 @@ class WebSocketExchange final : public Exchange {
     loop_.mark_dirty(c);
   }
   void deliver(Connection* c, WsState* s, uint8_t opcode);
-  // A compressed message that cannot be inflated, is over the limit
-  // inflated, or is not UTF-8: its close code (1007, 1009, 1011), then close.
-  void refuse_message(Connection* c, WsState* s, ws::DeflateResult r) {
-    const char* text = ws::result_text(r);
+  // The client broke the protocol (a frame's rule, or a compressed message
+  // that cannot be inflated, is over the limit inflated, or is not UTF-8):
+  // the close code says which (1002, 1007, 1009, 1011); nothing more is read.
+  void fail(Connection* c, WsState* s, uint16_t code, const char* text) {
     size_t len = std::char_traits<char>::length(text);
-    if (!s->close_sent) send_close(c, ws::close_code(r), text, len);
-    tell(c, ws::close_code(r), text, len);
+    if (!s->close_sent) send_close(c, code, text, len);
+    tell(c, code, text, len);
     c->close_after_flush = true;
     c->consume(c->in_len());
     loop_.mark_dirty(c);
+  }
+  void refuse_message(Connection* c, WsState* s, ws::DeflateResult r) {
+    fail(c, s, ws::close_code(r), ws::result_text(r));
   }
   std::string packed_;  // a message being compressed (one at a time per loop)
   void echo_close(Connection* c, WsState* s) {
@@ -280,15 +283,9 @@ void WebSocketExchange::on_input(Connection* c) {
         loop_.mark_dirty(c);
         goto done;
       }
-      case ws::Ev::kError: {
-        const char* text = ws::error_text(ev.error);
-        if (!s->close_sent) send_close(c, ev.code, text, std::char_traits<char>::length(text));
-        tell(c, ev.code, text, std::char_traits<char>::length(text));
-        c->close_after_flush = true;
-        c->consume(c->in_len());
-        loop_.mark_dirty(c);
+      case ws::Ev::kError:
+        fail(c, s, ev.code, ws::error_text(ev.error));
         goto done;
-      }
     }
   }
 done:
