@@ -13,7 +13,7 @@ import { binding } from '../native/load.js';
 import { masterConfig, type MasterConfig, type MasterOptions } from '../master/config.js';
 import { runMaster } from '../master/master.js';
 import { bindForCli } from './listeners.js';
-import { workerMode } from '../master/worker.js';
+import { closingWhile, workerMode } from '../master/worker.js';
 import { cgiMain } from './cgi-main.js';
 import { withCgiHost } from './cgi-host.js';
 import { printConfig, resolveArgs } from './config.js';
@@ -199,7 +199,9 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
   }
 
+  let stopping = false;
   if (worker !== undefined) app = worker.wrap(app);
+  else app = closingWhile(() => stopping, app);  // --drain-grace: replies say Connection: close
   let server: ServerHandle;
   try {
     server = serve(app, serveOptions(opts, {
@@ -250,19 +252,27 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.stderr.write(`tsgi: serving ${label} on ${where}\n`);
   }
 
-  let stopping = false;
+  // /ready says 503 from the signal on; the listeners accept for
+  // --drain-grace more (a load balancer's time to notice), then close.
+  const graceMs = opts.drainGrace ?? 0;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
       process.stderr.write(`tsgi: ${signal} again, exiting now\n`);
       process.exit(1);
     }
     stopping = true;
-    process.stderr.write(`tsgi: ${signal}, finishing in-flight requests\n`);
-    void server.close().then(() => accessLog?.close()).then(() => process.exit(0));
+    process.stderr.write(graceMs > 0
+      ? `tsgi: ${signal}: draining: /ready says 503, still accepting for ${graceMs / 1000} s (--drain-grace)\n`
+      : `tsgi: ${signal}, finishing in-flight requests\n`);
+    setTimeout(() => {
+      if (graceMs > 0) process.stderr.write('tsgi: --drain-grace over: finishing in-flight requests\n');
+      void server.close().then(() => accessLog?.close()).then(() => process.exit(0));
+    }, graceMs);
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 
+  statsServer?.provideHealth(() => ({ answering: 1, state: stopping ? 'draining' : 'serving' }));
   if (statsServer !== undefined && stats !== undefined) {
     const serving = server;
     const sources = serving.addresses.map((a) => ({

@@ -69,6 +69,8 @@ async function threadMain(d: ThreadData): Promise<void> {
       accessLog?.reopen();
     } else if (m.t === 'stats?') {
       report();
+    } else if (m.t === 'draining') {
+      draining = true;  // --drain-grace: still accepting, replies say Connection: close
     } else if (m.t === 'stopAccepting') {
       draining = true;
       server.stopAccepting();

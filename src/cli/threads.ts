@@ -54,6 +54,8 @@ export interface ThreadData {
 }
 
 export type ToThread = { t: 'stopAccepting' } | { t: 'close'; timeoutMs: number }
+  /** --drain-grace: go on accepting, but replies say Connection: close. */
+  | { t: 'draining' }
   /** SIGUSR1: reopen the access log. */
   | { t: 'reopen' }
   /** --stats: send a `stats` message now. */
@@ -105,6 +107,7 @@ interface Thread {
 export async function runThreads(s: ThreadsStart): Promise<void> {
   const { threads: n, worker } = s;
   const shutdownMs = s.opts.shutdownTimeout ?? 10_000;
+  const graceMs = s.opts.drainGrace ?? 0;
   let bound: BoundListeners | undefined;
   let listen = s.listen;
   if (worker === undefined) {
@@ -196,8 +199,18 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
         log(`${signal} again, exiting now`);
         process.exit(1);
       }
-      log(`${signal}, finishing in-flight requests`);
-      void closeAll(shutdownMs).then(() => process.exit(0));
+      // /ready says 503 from now; the listeners accept for --drain-grace first.
+      stopping = true;
+      if (graceMs > 0) {
+        log(`${signal}: draining: /ready says 503, still accepting for ${graceMs / 1000} s (--drain-grace)`);
+        post({ t: 'draining' });
+      } else {
+        log(`${signal}, finishing in-flight requests`);
+      }
+      setTimeout(() => {
+        if (graceMs > 0) log('--drain-grace over: finishing in-flight requests');
+        void closeAll(shutdownMs).then(() => process.exit(0));
+      }, graceMs);
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
@@ -207,6 +220,10 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
   // Alone: "serving" once every thread serves (a worker's master says it for the workers).
   for (const l of bound?.listeners ?? []) log(`serving ${s.label} on ${l.where} (${n} threads)`);
   if (s.stats !== undefined && bound !== undefined) provideStats(s.stats, bound, s.listen, () => stopping, collectStats);
+  s.stats?.provideHealth(() => ({
+    answering: pool.filter((t) => t.ready && !t.gone).length,
+    state: stopping ? 'draining' : 'serving',
+  }));
 
   const handle: ServerHandle = {
     addresses,
@@ -220,7 +237,8 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
       for (let i = 1; i <= n; i++) sum += Atomics.load(counts, i);
       return sum;
     });
-    worker.serving(handle, s.opts.shutdownTimeout, s.opts.stats !== undefined ? collectStats : undefined);
+    worker.serving(handle, s.opts.shutdownTimeout, s.opts.stats !== undefined ? collectStats : undefined,
+      () => post({ t: 'draining' }));
   }
 }
 

@@ -17,6 +17,8 @@ export interface MasterOptions {
   vacuum?: boolean | undefined;
   /** Milliseconds (--shutdown-timeout, which the workers get too). */
   shutdownTimeout?: number | undefined;
+  /** Milliseconds (--drain-grace). */
+  drainGrace?: number | undefined;
   /** Milliseconds (--harakiri): also how long a worker may go without a heartbeat. */
   harakiri?: number | undefined;
 }
@@ -31,6 +33,8 @@ export interface MasterConfig {
   pidfile: string | undefined;
   vacuum: boolean;
   shutdownTimeoutMs: number;
+  /** On SIGTERM/SIGINT: /ready says 503 and the listeners keep accepting this long before the workers are stopped. */
+  drainGraceMs: number;
   /** A worker silent this long (stopped, or its event loop blocked) is killed and replaced; 0: never. --harakiri plus a margin. */
   heartbeatTimeoutMs: number;
 }
@@ -71,6 +75,7 @@ export function masterConfig(o: MasterOptions): MasterConfig | undefined {
     pidfile: o.pidfile === undefined ? undefined : path.resolve(o.pidfile),
     vacuum: o.vacuum ?? false,
     shutdownTimeoutMs: o.shutdownTimeout ?? 10_000,
+    drainGraceMs: o.drainGrace ?? 0,
     // Past --harakiri, so a worker's own watchdog (which names the blocked
     // request) acts first; the master catches what it cannot (a stopped process).
     heartbeatTimeoutMs: o.harakiri === undefined || o.harakiri === 0 ? 0 : o.harakiri + Math.max(1000, o.harakiri / 2),

@@ -40,6 +40,8 @@ export type WorkerMessage =
 export type MasterMessage =
   /** Stop accepting, finish in-flight requests within timeoutMs, exit 0. */
   | { t: 'stop'; timeoutMs: number }
+  /** SIGTERM with --drain-grace: keep accepting, but every reply says Connection: close; `stop` follows. */
+  | { t: 'draining' }
   /** --stats: send a `stats` message now (a stats client is waiting). */
   | { t: 'stats?' };
 

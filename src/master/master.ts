@@ -15,6 +15,7 @@ import type { BoundListeners } from './listeners.js';
 import { Notifier } from './notify.js';
 import { parseListen } from '../server/listen.js';
 import type { StatsReport } from '../stats/counters.js';
+import { WORKER_SILENCE_MS, type Health } from '../stats/health.js';
 import type { StatsInput } from '../stats/render.js';
 import type { StatsServer } from '../stats/server.js';
 import { socketStats } from '../stats/sockets.js';
@@ -51,6 +52,8 @@ interface Worker {
   spawnNo: number;
   /** --harakiri: when its last heartbeat (or its ready) came. */
   beatAt: number;
+  /** When it last said anything (ready, a report, a heartbeat): /health counts it while recent. */
+  heardAt: number;
 }
 
 interface Slot {
@@ -81,7 +84,8 @@ type Event =
   | { kind: 'touched'; file: string }
   | { kind: 'message'; worker: Worker; message: WorkerMessage }
   | { kind: 'exit'; worker: Worker; code: number | null; signal: NodeJS.Signals | null }
-  | { kind: 'due'; slot: Slot };
+  | { kind: 'due'; slot: Slot }
+  | { kind: 'graceOver' };
 
 export interface MasterStart {
   /** The listeners, bound by the caller (bindListeners); the master closes them when it stops. */
@@ -127,6 +131,7 @@ export function runMaster(start: MasterStart): void {
   let reload: Reload | undefined;
   let touchTimer: NodeJS.Timeout | undefined;
   let heartbeatTimer: NodeJS.Timeout | undefined;
+  let graceTimer: NodeJS.Timeout | undefined;
 
   const wlog = (w: Worker, text: string): void => log(`worker ${w.slot.id} (pid ${w.pid}) ${text}`);
 
@@ -155,6 +160,7 @@ export function runMaster(start: MasterStart): void {
       case 'due':
         e.slot.timer = undefined;
         return;
+      case 'graceOver': return stopAll();
     }
   }
 
@@ -178,7 +184,7 @@ export function runMaster(start: MasterStart): void {
     });
     const w: Worker = {
       slot, pid: child.pid ?? 0, child, role, gen, ready: false, stopping: false, spawnedAt: Date.now(),
-      timer: undefined, partial: '', report: undefined, spawnNo: ++slot.spawns, beatAt: 0,
+      timer: undefined, partial: '', report: undefined, spawnNo: ++slot.spawns, beatAt: 0, heardAt: 0,
     };
     if (role === 'current') slot.current = w;
     else slot.next = w;
@@ -186,6 +192,7 @@ export function runMaster(start: MasterStart): void {
     live.add(w);
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => relay(w, chunk));
     child.on('message', (m: unknown) => {
+      w.heardAt = Date.now();
       if (isMessage(m)) enqueue({ kind: 'message', worker: w, message: m as WorkerMessage });
     });
     let exited = false;
@@ -279,13 +286,28 @@ export function runMaster(start: MasterStart): void {
       }
       return;
     }
+    // From here /ready says 503. The order is a load balancer's: it notices
+    // that first, while the listeners still accept for --drain-grace (every
+    // reply saying Connection: close); then they close, then in-flight
+    // requests get --shutdown-timeout.
     phase = 'stopping';
     reload = undefined;
     notifier.send('STOPPING=1');
-    log(`${signal}: stopping ${live.size} worker${live.size === 1 ? '' : 's'}, in-flight requests get up to ${seconds(cfg.shutdownTimeoutMs)}`);
     clearInterval(touchTimer);
     clearInterval(heartbeatTimer);
     for (const slot of slots) clearTimeout(slot.timer);
+    if (cfg.drainGraceMs === 0) {
+      log(`${signal}: stopping ${live.size} worker${live.size === 1 ? '' : 's'}, in-flight requests get up to ${seconds(cfg.shutdownTimeoutMs)}`);
+      return stopAll();
+    }
+    log(`${signal}: draining: /ready says 503, still accepting for ${seconds(cfg.drainGraceMs)} (--drain-grace), then stopping ${live.size} worker${live.size === 1 ? '' : 's'} with up to ${seconds(cfg.shutdownTimeoutMs)} for in-flight requests`);
+    const msg: MasterMessage = { t: 'draining' };
+    for (const w of live) if (w.ready && w.child.connected) w.child.send(msg);
+    graceTimer = setTimeout(() => enqueue({ kind: 'graceOver' }), cfg.drainGraceMs);
+  }
+
+  function stopAll(): void {
+    clearTimeout(graceTimer);
     // New clients are refused from now on rather than queued for nobody;
     // the workers keep their copies of the sockets until they have drained.
     bound.close();
@@ -424,10 +446,19 @@ export function runMaster(start: MasterStart): void {
     return {
       mode: 'master', pid: process.pid, sockets: socketStats(sources),
       workers: [...live].map((w) => ({
-        id: w.slot.id, pid: w.pid, state: !w.ready ? 'starting' : w.stopping ? 'draining' : 'serving',
+        id: w.slot.id, pid: w.pid, state: !w.ready ? 'starting' : w.stopping || phase === 'stopping' ? 'draining' : 'serving',
         current: w.slot.current === w, respawnCount: w.spawnNo, spawnedAt: w.spawnedAt, report: w.report,
       })),
     };
+  }
+
+  /** /health and /ready: from what the master knows now, asking no worker. */
+  function health(): Health {
+    const now = Date.now();
+    let answering = 0;
+    // A draining worker still answers (it reports while it finishes its requests).
+    for (const w of live) if (w.ready && now - w.heardAt <= WORKER_SILENCE_MS) answering++;
+    return { answering, state: phase === 'starting' ? 'starting' : phase === 'stopping' ? 'draining' : 'serving' };
   }
 
   // ---- start -----------------------------------------------------------------
@@ -443,6 +474,7 @@ export function runMaster(start: MasterStart): void {
   }
   start.afterBind?.();
   start.stats?.provide(collectStats);
+  start.stats?.provideHealth(health);
   for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1'] as const) process.on(s, () => enqueue({ kind: 'signal', signal: s }));
   if (cfg.touchReload !== undefined) {
     const file = cfg.touchReload;

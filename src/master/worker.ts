@@ -2,7 +2,9 @@
 // The CLI loads the app and serves the inherited listeners as usual; this
 // module adds what a worker does differently: it says when it is serving,
 // counts requests and watches its memory to ask for a replacement, and on
-// "stop" (or SIGTERM/SIGINT, or losing the master) drains:
+// "stop" (or SIGTERM/SIGINT, or losing the master) drains (before "stop",
+// "draining" may come: the master's --drain-grace, during which it goes on
+// accepting but its replies say `Connection: close`):
 //   1. stop accepting; the master, the other workers and the kernel's accept
 //      queue keep the listening socket alive, so no connection is refused;
 //   2. for DRAIN_GRACE_MS, every reply says `Connection: close`, so a
@@ -35,7 +37,7 @@ export interface WorkerMode {
    * (a promise with --threads, whose threads are asked in turn).
    */
   serving(server: ServerHandle, shutdownTimeoutMs: number | undefined,
-    stats?: (draining: boolean) => StatsReport | Promise<StatsReport>): void;
+    stats?: (draining: boolean) => StatsReport | Promise<StatsReport>, whenDraining?: () => void): void;
 }
 
 function closeHeaders(headers: HeaderList | undefined): HeaderList {
@@ -71,6 +73,9 @@ export function workerMode(): WorkerMode | undefined {
   let server: ServerHandle | undefined;
   let shutdownMs = 10_000;
   let draining = false;
+  /** --drain-grace: told that the stop is coming; replies say Connection: close. */
+  let closing = false;
+  let onDraining: (() => void) | undefined;
   let requests = 0;
   /** --threads: the threads count their requests; this reads the sum. */
   let countRequests: (() => number) | undefined;
@@ -103,7 +108,7 @@ export function workerMode(): WorkerMode | undefined {
 
   function sendStats(): Promise<void> | undefined {
     if (stats === undefined) return undefined;
-    const report = stats(draining);
+    const report = stats(draining || closing);
     if (!(report instanceof Promise)) return void send({ t: 'stats', report });
     return report.then((r) => send({ t: 'stats', report: r }));
   }
@@ -112,6 +117,10 @@ export function workerMode(): WorkerMode | undefined {
     if (!isMessage(m)) return;
     const msg = m as MasterMessage;
     if (msg.t === 'stop') stop(msg.timeoutMs);
+    else if (msg.t === 'draining') {
+      closing = true;
+      onDraining?.();
+    }
     else if (msg.t === 'stats?') void sendStats();
   });
   // The master is gone (killed, crashed): finish what is in flight and go.
@@ -140,7 +149,7 @@ export function workerMode(): WorkerMode | undefined {
     listen: settings.listen,
     allowFrom: settings.allowFrom,
     wrap(app: App): App {
-      const inner = closingWhile(() => draining, app);
+      const inner = closingWhile(() => draining || closing, app);
       return (req) => {
         requests++;
         if (requests === settings.maxRequests && !recycleAsked) checkRecycle();
@@ -151,8 +160,9 @@ export function workerMode(): WorkerMode | undefined {
       countRequests = read;
     },
     serving(s: ServerHandle, shutdownTimeoutMs: number | undefined,
-      report?: (draining: boolean) => StatsReport | Promise<StatsReport>): void {
+      report?: (draining: boolean) => StatsReport | Promise<StatsReport>, whenDraining?: () => void): void {
       server = s;
+      onDraining = whenDraining;
       shutdownMs = shutdownTimeoutMs ?? 10_000;
       stats = report;
       // The first report goes before "ready": the master never shows a serving worker without numbers.

@@ -1,11 +1,13 @@
 // --stats ADDR: the stats server, in the master (or the single process), on
 // node:net / node:http: it is off the request path. Plain: every connection
 // gets one JSON document and is closed (uWSGI's --stats). http://ADDR: GET /
-// or /stats is the JSON, /metrics the Prometheus text.
+// or /stats is the JSON, /metrics the Prometheus text, /health and /ready
+// the probes of a load balancer or Kubernetes (./health.ts).
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { TsgiError } from '../errors.js';
+import { STARTING, probeReply, type Health } from './health.js';
 import { prometheusText, statsDocument, type StatsInput } from './render.js';
 
 export interface StatsAddress {
@@ -51,6 +53,8 @@ export interface StatsServer {
   readonly where: string;
   /** Where the numbers come from; until it is set, clients get 503. */
   provide(collect: () => StatsInput | Promise<StatsInput>): void;
+  /** What /health and /ready answer: read on each probe, never waiting for a worker; until it is set, 503. */
+  provideHealth(health: () => Health): void;
   close(): void;
 }
 
@@ -67,10 +71,12 @@ async function clearStale(file: string): Promise<void> {
   fs.unlinkSync(file);
 }
 
-const HELP_BODY = 'tsgi stats: GET / or /stats (JSON, uWSGI\'s shape), GET /metrics (Prometheus text format)\n';
+const HELP_BODY = 'tsgi stats: GET / or /stats (JSON, uWSGI\'s shape), GET /metrics (Prometheus text format), '
+  + 'GET /health (alive), GET /ready (accepting)\n';
 
 export async function startStatsServer(addr: StatsAddress, log: (line: string) => void): Promise<StatsServer> {
   let collect: (() => StatsInput | Promise<StatsInput>) | undefined;
+  let health: () => Health = () => STARTING;
   const gather = async (): Promise<StatsInput> => {
     if (collect === undefined) throw new Error('starting');
     return collect();
@@ -85,6 +91,11 @@ export async function startStatsServer(addr: StatsAddress, log: (line: string) =
       };
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         send(405, 'text/plain; charset=utf-8', HELP_BODY, { allow: 'GET, HEAD' });
+        return;
+      }
+      if (url === '/health' || url === '/ready') {
+        const { status, body } = probeReply(url, health());
+        send(status, 'text/plain; charset=utf-8', body);
         return;
       }
       if (url !== '/' && url !== '/stats' && url !== '/metrics') {
@@ -147,6 +158,9 @@ export async function startStatsServer(addr: StatsAddress, log: (line: string) =
     where,
     provide(c) {
       collect = c;
+    },
+    provideHealth(h) {
+      health = h;
     },
     close() {
       server.close();
