@@ -281,7 +281,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     }));
     const spawnedAt = Date.now() - Math.round(process.uptime() * 1000);
     statsServer.provide(() => ({
-      mode: 'single', pid: process.pid, sockets: socketStats(sources),
+      mode: 'single', pid: process.pid, sockets: socketStats(sources), startedAt: spawnedAt, reloads: 0, lastReloadAt: undefined,
       workers: [{ id: 0, pid: process.pid, state: stopping ? 'draining' : 'serving', current: true, respawnCount: 1, spawnedAt,
         report: stats.report(serving.running?.(MAX_CURRENT), stopping, serving.upgraded) }],
     }));

@@ -255,7 +255,7 @@ function provideStats(server: StatsServer, bound: BoundListeners, listen: readon
       inherited: /^fd:/.test(parseListen(listen[i]!).address),
     }));
     return {
-      mode: 'single', pid: process.pid, sockets: socketStats(sources),
+      mode: 'single', pid: process.pid, sockets: socketStats(sources), startedAt: spawnedAt, reloads: 0, lastReloadAt: undefined,
       workers: [{ id: 0, pid: process.pid, state: stopping() ? 'draining' : 'serving', current: true, respawnCount: 1, spawnedAt,
         report }],
     };

@@ -129,6 +129,9 @@ export function runMaster(start: MasterStart): void {
   let exitCode = 0;
   let gen = 1;
   let reload: Reload | undefined;
+  const startedAt = Date.now();
+  let reloads = 0;
+  let lastReloadAt: number | undefined;
   let touchTimer: NodeJS.Timeout | undefined;
   let heartbeatTimer: NodeJS.Timeout | undefined;
   let graceTimer: NodeJS.Timeout | undefined;
@@ -263,6 +266,8 @@ export function runMaster(start: MasterStart): void {
   function finishReload(): void {
     const r = reload!;
     reload = undefined;
+    reloads++;
+    lastReloadAt = Date.now();
     log(`reload done in ${seconds(Date.now() - r.startedAt)} (${slots.map((s) => s.current!.pid).join(', ')})`);
     notifier.send('READY=1');
     if (r.again !== undefined) startReload(r.again, 'queued reload');
@@ -444,7 +449,7 @@ export function runMaster(start: MasterStart): void {
       inherited: /^fd:/.test(parseListen(start.listen[i]!).address),
     }));
     return {
-      mode: 'master', pid: process.pid, sockets: socketStats(sources),
+      mode: 'master', pid: process.pid, sockets: socketStats(sources), startedAt, reloads, lastReloadAt,
       workers: [...live].map((w) => ({
         id: w.slot.id, pid: w.pid, state: !w.ready ? 'starting' : w.stopping || phase === 'stopping' ? 'draining' : 'serving',
         current: w.slot.current === w, respawnCount: w.spawnNo, spawnedAt: w.spawnedAt, report: w.report,

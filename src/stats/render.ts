@@ -28,6 +28,12 @@ export interface StatsInput {
   pid: number;
   sockets: SocketStat[];
   workers: WorkerView[];
+  /** When the master (or the single process) started, milliseconds since the epoch. */
+  startedAt: number;
+  /** Reloads finished so far (SIGHUP, --touch-reload); always 0 for a single process. */
+  reloads: number;
+  /** When the last reload finished, milliseconds since the epoch; undefined before the first. */
+  lastReloadAt: number | undefined;
 }
 
 /** Resident and virtual size of a process from /proc (fresh), else undefined. */
@@ -95,6 +101,11 @@ export interface StatsDoc {
   gid: number;
   cwd: string;
   mode: 'master' | 'single';
+  /** tsgi: when the master (or the single process) started, seconds since the epoch. */
+  started_at: number;
+  /** tsgi: reloads finished so far, and when the last one finished (seconds since the epoch, null before the first). */
+  reloads: number;
+  last_reload: number | null;
   sockets: SocketStat[];
   workers: WorkerDoc[];
 }
@@ -163,6 +174,9 @@ export function statsDocument(input: StatsInput): StatsDoc {
     gid: process.getgid?.() ?? -1,
     cwd: process.cwd(),
     mode: input.mode,
+    started_at: Math.floor(input.startedAt / 1000),
+    reloads: input.reloads,
+    last_reload: input.lastReloadAt === undefined ? null : Math.floor(input.lastReloadAt / 1000),
     sockets: input.sockets,
     workers,
   };

@@ -33,7 +33,10 @@ test('GET / is the uWSGI-shaped JSON document, every field checked against the t
   assert.equal(res.type, 'application/json');
   const doc = JSON.parse(res.body);
   assert.deepEqual(Object.keys(doc).sort(),
-    ['cwd', 'gid', 'listen_queue', 'load', 'mode', 'pid', 'sockets', 'uid', 'version', 'workers']);
+    ['cwd', 'gid', 'last_reload', 'listen_queue', 'load', 'mode', 'pid', 'reloads', 'sockets', 'started_at', 'uid', 'version', 'workers']);
+  assert.equal(doc.reloads, 0);
+  assert.equal(doc.last_reload, null);
+  assert.ok(Math.abs(doc.started_at - Date.now() / 1000) < 60, `started_at ${doc.started_at}`);
   assert.equal(doc.version, JSON.parse(readFileSync('package.json', 'utf8')).version);
   assert.equal(doc.mode, 'single');
   assert.equal(doc.pid, p.pid);
