@@ -72,6 +72,9 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
     event(kEvWsClose, handle, code, static_cast<double>(off) * 256 + static_cast<double>(reason_len & 0xff));
   }
   void log(const std::string& line) override { logs_.push_back(line); }
+  void on_served(double handle, int status, uint64_t body_bytes) override {
+    event(kEvServed, handle, status, static_cast<double>(body_bytes));
+  }
 
   // PinSource: a whole reply body given as bytes stays in the app's Buffer
   // until written (the reply is over for the app: it may share the Buffer

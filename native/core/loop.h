@@ -102,6 +102,12 @@ class Sink {
   virtual void on_ws_message(double handle, const char* data, size_t len, bool binary) = 0;
   virtual void on_ws_close(double handle, uint16_t code, const char* reason, size_t reason_len) = 0;
   virtual void log(const std::string& line) = 0;
+  // The request just passed on with kRecServed was answered by the core (a
+  // static file) with this status and body bytes: for the access log and
+  // the counters only. Sinks that do not count ignore it.
+  virtual void on_served(double handle, int status, uint64_t body_bytes) {
+    (void)handle, (void)status, (void)body_bytes;
+  }
 };
 
 // The flags added to RequestHead::flags in the record sent to JS

@@ -24,7 +24,8 @@
   X(kEvDataError, DATA_ERROR, 9)                                               \
   X(kEvWsText, WS_TEXT, 10)       /* a whole text message: a offset, b length */ \
   X(kEvWsBinary, WS_BINARY, 11)   /* a whole binary message, as WS_TEXT */     \
-  X(kEvWsClose, WS_CLOSE, 12)     /* a: the code, b: reason offset * 256 + length */
+  X(kEvWsClose, WS_CLOSE, 12)     /* a: the code, b: reason offset * 256 + length */ \
+  X(kEvServed, SERVED, 13)        /* the core answered the request of the REQUEST event just before (record flag SERVED): a: the status, b: body bytes */
 
 // Where each of an event's numbers sits, and how many there are.
 #define TSGI_ABI_EVENT_SLOTS(X) \
@@ -83,7 +84,8 @@
   X(kRecAuthorizer, AUTHORIZER, 1u << 20) /* FastCGI role AUTHORIZER (else RESPONDER) */      \
   X(kRecFilter, FILTER, 1u << 21)    /* FastCGI role FILTER: a DATA stream follows STDIN */    \
   X(kRecUpgradable, UPGRADABLE, 1u << 22) /* upgrade() may take the connection (tunnel) */    \
-  X(kRecWebSocket, WEBSOCKET, 1u << 23)   /* a valid RFC 6455 opening handshake */
+  X(kRecWebSocket, WEBSOCKET, 1u << 23)   /* a valid RFC 6455 opening handshake */     \
+  X(kRecServed, SERVED, 1u << 24)  /* answered by the core (a static file): to count and log, not to run */
 
 // What respond, write, end, readBody, readData, writeFile, writeStderr and
 // abort return.

@@ -79,6 +79,7 @@ std::unique_ptr<files::StaticConfig> static_config(Napi::Env env, Napi::Object o
   }
   cfg->follow_symlinks = o.Get("followSymlinks").ToBoolean();
   cfg->dotfiles = o.Get("dotfiles").ToBoolean();
+  cfg->report = o.Get("report").ToBoolean();
   Napi::Value entries = o.Get("cacheEntries");
   if (entries.IsNumber()) cfg->cache_entries = entries.As<Napi::Number>().Uint32Value();
   Napi::Value valid = o.Get("cacheValid");

@@ -155,7 +155,13 @@ void StaticFiles::on_request(Connection& c, double handle, const http1::RequestH
                              uint32_t rec_flags) {
   StaticRequest req;
   request_from_head(head, head_bytes, &req, joined_);
-  if ((rec_flags & kRecUpgradable) == 0 && this->handle(c, handle, req) == Outcome::kServed) return;
+  if ((rec_flags & kRecUpgradable) == 0 && this->handle(c, handle, req) == Outcome::kServed) {
+    if (config_->report) {
+      app_->on_request(c, handle, head, head_bytes, rec_flags | kRecServed);
+      app_->on_served(handle, last_status_, is(req.method, "HEAD") ? 0 : last_bytes_);
+    }
+    return;
+  }
   app_->on_request(c, handle, head, head_bytes, rec_flags);
 }
 
@@ -165,7 +171,13 @@ void StaticFiles::on_cgi_request(Connection& c, double handle, const cgi::VarTab
   if ((rec_flags & (kRecAuthorizer | kRecFilter)) == 0) {
     StaticRequest req;
     request_from_vars(vars, head_bytes, &req);
-    if (req.path.present() && this->handle(c, handle, req) == Outcome::kServed) return;
+    if (req.path.present() && this->handle(c, handle, req) == Outcome::kServed) {
+      if (config_->report) {
+        app_->on_cgi_request(c, handle, vars, head_bytes, head_len, content_length, rec_flags | kRecServed);
+        app_->on_served(handle, last_status_, is(req.method, "HEAD") ? 0 : last_bytes_);
+      }
+      return;
+    }
   }
   app_->on_cgi_request(c, handle, vars, head_bytes, head_len, content_length, rec_flags);
 }
@@ -360,6 +372,8 @@ void StaticFiles::serve_file(double handle, bool sendfile, const StaticRequest& 
     head_ += extra;
     loop_->respond(handle, 304, head_.data(), head_.size(), nullptr, 0, -1, Loop::kEnd);
     served_++;
+    last_status_ = 304;
+    last_bytes_ = 0;
     return;
   }
   if (status == 412) {
@@ -420,6 +434,8 @@ void StaticFiles::serve_file(double handle, bool sendfile, const StaticRequest& 
     total = f.size;
   }
   served_++;
+  last_status_ = status;
+  last_bytes_ = total;
   if (f.in_memory && pieces.size() == 1) {
     // Head and body in one writev (the exchange drops the body after HEAD).
     const char* body = f.body.data() + pieces[0].off;
@@ -522,6 +538,8 @@ void StaticFiles::reply_status(double handle, int status, const char* extra_head
   h += extra_headers;
   loop_->respond(handle, status, h.data(), h.size(), body.data(), body.size(), -1, Loop::kEnd);
   served_++;
+  last_status_ = status;
+  last_bytes_ = body.size();
 }
 
 int StaticFiles::offload(double handle, bool accel, Text target, const StaticRequest& req, const char* headers,

@@ -51,6 +51,7 @@ struct StaticConfig {
   bool dotfiles = false;                 // --static-dotfiles
   uint32_t cache_entries = 1024;         // --static-cache-entries
   uint32_t cache_valid_ms = 1000;        // --static-cache-valid (ms)
+  bool report = false;                   // pass each answered request on (kRecServed) for the log and counters
   size_t memory_max = 16 * 1024;         // files up to this are sent from memory
   MimeTypes mime;
 };
@@ -134,6 +135,9 @@ class StaticFiles final : public Sink {
   std::unordered_map<double, Transfer> transfers_;
   std::string boundary_;
   size_t served_ = 0;
+  // The reply just given: its status and body bytes (0 for HEAD and 304).
+  int last_status_ = 0;
+  uint64_t last_bytes_ = 0;
   // Scratch, reused so a request allocates nothing once they have grown.
   CleanPath clean_;
   std::string file_, sibling_, head_, joined_[2];

@@ -9,14 +9,14 @@ import { binding } from './load.js';
 /** Each list the addon exports under binding.abi, with the keys TypeScript uses. */
 export const ABI_KEYS = {
   events: ['REQUEST', 'BODY', 'BODY_END', 'BODY_ERROR', 'ABORT', 'DRAIN', 'DATA', 'DATA_END', 'DATA_ERROR',
-    'WS_TEXT', 'WS_BINARY', 'WS_CLOSE'],
+    'WS_TEXT', 'WS_BINARY', 'WS_CLOSE', 'SERVED'],
   eventSlots: ['TYPE', 'HANDLE', 'A', 'B', 'SIZE'],
   record: ['HEAD', 'FLAGS', 'LENGTH_LO', 'LENGTH_HI', 'METHOD', 'TARGET', 'PATH', 'QUERY', 'HOST', 'PEER',
     'PEER_PORT', 'LOCAL', 'LOCAL_PORT', 'LISTENER', 'COUNT', 'PAIRS'],
   pair: ['NAME', 'VALUE', 'SIZE'],
   recordFlags: ['HTTP11', 'KEEP_ALIVE', 'CHUNKED', 'CONTENT_LENGTH', 'EXPECT_CONTINUE', 'UPGRADE', 'ABSOLUTE_FORM',
     'ASTERISK_FORM', 'NO_BODY', 'HEAD', 'CGI', 'STRIP_SCRIPT_NAME', 'AUTHORIZER', 'FILTER',
-    'UPGRADABLE', 'WEBSOCKET'],
+    'UPGRADABLE', 'WEBSOCKET', 'SERVED'],
   reply: ['GONE', 'OK', 'FULL', 'OVERFLOW'],
   replyFlags: ['END', 'CLOSE', 'NO_DATE'],
   upgrades: ['TUNNEL', 'WEBSOCKET'],

@@ -106,6 +106,8 @@ export interface NativeStaticOptions {
   cacheValid?: number;
   /** [extension, Content-Type, ...] */
   mime: string[];
+  /** Pass each request the core answers on to JS (record flag SERVED, then a SERVED event) for onRequestDone. */
+  report?: boolean;
 }
 
 /** batch: a Buffer with byteOffset 0 (request records are read as u32 words). */

@@ -17,7 +17,7 @@ import { nativeStatic, type StaticOptions } from './static.js';
 
 const EV = EVENTS;
 const { SIZE: E_SIZE, TYPE: E_TYPE, HANDLE: E_HANDLE, A: E_A, B: E_B } = EVENT_SLOTS;
-const { CGI: F_CGI } = RECORD_FLAGS;
+const { CGI: F_CGI, SERVED: F_SERVED } = RECORD_FLAGS;
 
 export interface ServeOptions extends Omit<NativeServerOptions, 'static'> {
   /**
@@ -138,6 +138,9 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
     }
   }
 
+  // The request of a REQUEST event flagged SERVED, until its SERVED event.
+  let served: AnyRequest | undefined;
+
   function onEvents(buf: Buffer, count: number, big?: Float64Array): void {
     const ev = big ?? shared;
     let u32: Uint32Array | undefined;
@@ -150,10 +153,17 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
         u32 ??= new Uint32Array(buf.buffer, buf.byteOffset, buf.byteLength >>> 2);
         const rec = a >>> 2;
         const listener = listeners[u32[rec + RECORD.LISTENER]!]!;
-        const req = u32[rec + RECORD.FLAGS]! & F_CGI
+        const flags = u32[rec + RECORD.FLAGS]!;
+        const req = flags & F_CGI
           ? new CgiRequest(buf, u32, rec, handle, listener, native)
           : new HttpRequest(buf, u32, rec, handle, listener, native);
         if (timed) req.startedAt = performance.now();
+        if (flags & F_SERVED) {
+          // A static file the core answered: its SERVED event comes next,
+          // for the access log and the counters; the app never sees it.
+          served = req;
+          continue;
+        }
         if (watchdog !== undefined) {
           watchdog.running(req.REQUEST_METHOD, req.REQUEST_URI, performance.timeOrigin + req.startedAt);
           run(req);
@@ -164,6 +174,19 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
         // Only requests still running need routing of later events: a reply
         // sent synchronously costs no Map insert and delete.
         if (!req.finished) active.set(handle, req);
+        continue;
+      }
+      if (type === EV.SERVED) {
+        if (served !== undefined && onDone !== undefined) {
+          const req = served;
+          served = undefined;
+          try {
+            onDone(req, { status: a, bytes: ev[at + E_B]!, durationMs: performance.now() - req.startedAt,
+              startedAt: performance.timeOrigin + req.startedAt });
+          } catch (err) {
+            log(`onRequestDone threw: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        }
         continue;
       }
       const req = active.get(handle);
@@ -210,7 +233,8 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
   for (const entry of (Array.isArray(options.listen) ? options.listen : [options.listen]) as (ListenSpec | undefined)[]) {
     if (entry !== undefined && typeof entry !== 'string') for (const n of entry.allowFrom ?? []) checkNetwork(n);
   }
-  const staticFiles = options.static !== undefined ? nativeStatic(options.static) : undefined;
+  // The core tells of each file it answers only when something counts or logs them.
+  const staticFiles = options.static !== undefined ? { ...nativeStatic(options.static), report: onDone !== undefined } : undefined;
   const native: NativeServer = new binding.Server({ ...options, static: staticFiles }, onEvents, log, shared);
   const upgrades = new Upgrades(native, log);
   const offloading = (staticFiles?.offload.length ?? 0) > 0;
