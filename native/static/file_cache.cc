@@ -21,7 +21,7 @@ FileCache::FileCache(size_t max_entries, uint32_t valid_ms, size_t memory_max)
     : max_entries_(max_entries ? max_entries : 1), valid_ms_(valid_ms), memory_max_(memory_max) {}
 
 FileCache::~FileCache() {
-  for (Entry& e : lru_) release(e);
+  for (Entry& e : found_) release(e);
 }
 
 void FileCache::release(Entry& e) {
@@ -101,6 +101,26 @@ bool FileCache::still_valid(const Entry& e, const std::string& path) {
   return st.dev == f.dev && st.ino == f.ino && st.size == f.size && st.mtime_ns == f.mtime_ns;
 }
 
+void FileCache::file_under(std::list<Entry>::iterator e) {
+  bool miss = e->info.err != 0;
+  if (miss == e->miss) return;
+  std::list<Entry>& from = e->miss ? misses_ : found_;
+  std::list<Entry>& to = miss ? misses_ : found_;
+  to.splice(to.begin(), from, e);  // iterators stay valid across lists
+  e->miss = miss;
+  trim(to);
+}
+
+void FileCache::trim(std::list<Entry>& list) {
+  // The bound is at least 1 and the entry in use is at the front: never evicted here.
+  while (list.size() > max_entries_) {
+    Entry& old = list.back();
+    release(old);
+    index_.erase(old.key);
+    list.pop_back();
+  }
+}
+
 const FileInfo* FileCache::get(const std::string& path, const std::string& root, bool follow, uint64_t now_ms) {
   key_.assign(root);
   key_.push_back('\0');
@@ -108,29 +128,29 @@ const FileInfo* FileCache::get(const std::string& path, const std::string& root,
   key_.append(path);
   auto it = index_.find(key_);
   if (it != index_.end()) {
-    Entry& e = *it->second;
-    lru_.splice(lru_.begin(), lru_, it->second);
-    if (now_ms - e.checked_ms >= valid_ms_) {
+    auto e = it->second;
+    std::list<Entry>& list = e->miss ? misses_ : found_;
+    list.splice(list.begin(), list, e);
+    if (now_ms - e->checked_ms >= valid_ms_) {
       // A symlink swapped in keeps the same stat only if it leads to the same
       // inode, which was checked when opened.
-      if (!still_valid(e, path)) fill(e, path, root, follow);
-      e.checked_ms = now_ms;
+      if (!still_valid(*e, path)) {
+        fill(*e, path, root, follow);
+        file_under(e);
+      }
+      e->checked_ms = now_ms;
     }
-    return &e.info;
+    return &e->info;
   }
-  if (index_.size() >= max_entries_) {
-    Entry& old = lru_.back();
-    release(old);
-    index_.erase(old.key);
-    lru_.pop_back();
-  }
-  lru_.emplace_front();
-  Entry& e = lru_.front();
-  e.key = key_;
-  e.checked_ms = now_ms;
-  index_.emplace(e.key, lru_.begin());
-  fill(e, path, root, follow);
-  return &e.info;
+  found_.emplace_front();
+  auto e = found_.begin();
+  e->key = key_;
+  e->checked_ms = now_ms;
+  index_.emplace(e->key, e);
+  fill(*e, path, root, follow);
+  file_under(e);
+  trim(found_);
+  return &e->info;
 }
 
 }  // namespace tsgi::files

@@ -5,7 +5,9 @@
 // interval is checked against the path with one stat(2) before use and
 // reopened if the file there changed, as nginx's open_file_cache does. A
 // failed open (no such file) is cached too: --check-static asks about every
-// path the app serves.
+// path the app serves. Failures have a list and a bound of their own, so a
+// flood of requests for missing paths (or an app's many routes under
+// --check-static) never pushes a hot file out of the cache.
 //
 // Containment: a file is served only when the descriptor opened lies under
 // its root, checked on the descriptor itself (its path from the kernel, not
@@ -57,16 +59,22 @@ class FileCache {
     std::string key;
     FileInfo info;
     uint64_t checked_ms = 0;
+    bool miss = false;  // in misses_ (info.err != 0), else in found_
   };
   void fill(Entry& e, const std::string& path, const std::string& root, bool follow);
   bool still_valid(const Entry& e, const std::string& path);
   void release(Entry& e);
+  // Moves e (at the front of its list) to the list its info now belongs to.
+  void file_under(std::list<Entry>::iterator e);
+  void trim(std::list<Entry>& list);
 
   size_t max_entries_;
   uint32_t valid_ms_;
   size_t memory_max_;
   size_t open_fds_ = 0;
-  std::list<Entry> lru_;  // most recent first
+  // Most recent first; each at most max_entries_ long.
+  std::list<Entry> found_;   // files and directories
+  std::list<Entry> misses_;  // failed opens
   std::unordered_map<std::string, std::list<Entry>::iterator> index_;
   std::string key_;  // scratch
 };
