@@ -115,6 +115,7 @@ void Loop::stop_listening() {
     if (!l.unix_path.empty()) ::unlink(l.unix_path.c_str());
   }
   accepting_ = false;
+  stopped_ = true;
 }
 
 size_t Loop::close_idle(bool closing) {

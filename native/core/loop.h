@@ -208,6 +208,10 @@ class Loop {
   // The services the exchanges build their part of the cycle from.
   Sink& sink() { return *sink_; }
   bool closing() const { return closing_; }  // close() was called: no keep-alive from now on
+  // stop_listening() was called (a draining worker): a kept FastCGI
+  // connection ends after its requests, as an HTTP one does on its
+  // Connection: close reply, so the web server never reuses it.
+  bool stopped() const { return stopped_; }
   uint64_t now() const { return now_ms_; }
   const char* date_line() { return date_.line(); }
   // The handle of a new request on c. (Inline, as the calls below: each
@@ -279,6 +283,7 @@ class Loop {
   uint64_t now_ms_ = 0;
   bool accepting_ = true;   // false while stopped or at max_connections
   bool closing_ = false;    // close() was called: no keep-alive from now on
+  bool stopped_ = false;    // stop_listening() was called
   bool accept_backoff_ = false;
   uint64_t reclaimed_ = 0;          // idle connections closed at max_connections
   uint64_t reclaim_logged_ms_ = 0;

@@ -346,7 +346,9 @@ void FastcgiExchange::refuse(Connection* c, FcgiRequest* r, int status, uint8_t 
 }
 
 // Ends a request: the empty STDOUT (spec 6.1), END_REQUEST (spec 5.5), and
-// the connection closes if the server did not ask to keep it (spec 5.1).
+// the connection closes if the server did not ask to keep it (spec 5.1), or
+// once this server drains: the web server sees END_REQUEST and the close
+// together, and never sends another request on it.
 void FastcgiExchange::finish(Connection* c, FcgiRequest* r, uint32_t app_status, uint8_t protocol_status) {
   FcgiSession* s = session(c);
   char* out = c->out.reserve(2 * fastcgi::kStreamEndLen + fastcgi::kEndRequestLen);
@@ -364,7 +366,7 @@ void FastcgiExchange::finish(Connection* c, FcgiRequest* r, uint32_t app_status,
   s->remove(r);
   c->request_active = !s->requests.empty();
   if (!c->request_active) {
-    if (!s->keep_conn || loop_.closing()) {
+    if (!s->keep_conn || loop_.closing() || loop_.stopped()) {
       c->close_after_flush = true;
       c->clean_close = input_done && c->in_len() == 0;  // as StreamExchange::finish_request does
     } else {

@@ -313,6 +313,40 @@ test('server.close(): idle kept connections close at once, a request in flight i
   }
 });
 
+test('stopAccepting() (a draining worker): a KEEP_CONN connection closes right after its request in flight', { timeout: 10_000 }, async () => {
+  const started = deferred<void>();
+  const server = serve(async (req) => {
+    if (req.PATH_INFO === '/busy') {
+      started.resolve();
+      await delay(200);
+    }
+    return { body: `done ${req.PATH_INFO}` };
+  }, { listen: 'fastcgi://127.0.0.1:0', log: () => {}, keepAliveTimeout: 10_000 });
+  const port = server.addresses[0]!.port!;
+  const kept = await FcgiConnection.open(port);
+  const busy = await FcgiConnection.open(port);
+  try {
+    await kept.write(request(1, fcgiVars('/first'), { keepConn: true }));
+    await kept.answer(1);
+    await busy.write(request(1, fcgiVars('/busy'), { keepConn: true }));
+    await within(started.promise, 2000, 'the busy request reaches the app');
+    server.stopAccepting();
+    const a = await busy.answer(1);
+    assert.equal(parseStdout(a.stdout).body.toString(), 'done /busy');
+    // END_REQUEST and the close together: the web server never sends on it again.
+    assert.ok(await busy.waitClosed(500), 'closed after its request while draining');
+    // A kept connection that is idle stays until close() (or its keep-alive timeout): it may still bring a request.
+    assert.equal(kept.closed, false);
+    await kept.write(request(2, fcgiVars('/second'), { keepConn: true }));
+    assert.equal(parseStdout((await kept.answer(2)).stdout).body.toString(), 'done /second');
+    assert.ok(await kept.waitClosed(500), 'and closes after that one');
+  } finally {
+    kept.destroy();
+    busy.destroy();
+    await server.close(1000);
+  }
+});
+
 test('STDIN over maxBodySize on one multiplexed request: its 413, the other request is served', { timeout: 10_000 }, async () => {
   const app = async (req: Request) => ({ body: `read ${(await req.body.bytes()).length}` });
   await withFcgiServer(app, async ({ tcp }) => {
