@@ -108,7 +108,7 @@ export const FLAGS: Flag[] = [
   { names: ['--ws-compression'], key: 'wsCompression', kind: 'bool', arg: '', help: 'offer permessage-deflate to WebSocket clients (about 180 KiB of zlib state per connection)' },
   { names: ['--ws-idle-timeout'], key: 'wsIdleTimeout', kind: 'seconds', arg: 'SECONDS', help: 'a silent WebSocket client is pinged after (default 120), closed if it stays silent; 0: never' },
   { names: ['--shutdown-timeout'], key: 'shutdownTimeout', kind: 'seconds', arg: 'SECONDS', help: 'on SIGTERM/SIGINT, in-flight requests get this long (default 10)' },
-  { names: ['--drain-grace'], key: 'drainGrace', kind: 'seconds', arg: 'SECONDS', help: 'on SIGTERM/SIGINT, /ready says 503 and the listeners keep accepting this long (replies say Connection: close) before they close, for a load balancer to notice (default 0; docs/stats.md)' },
+  { names: ['--drain-grace'], key: 'drainGrace', kind: 'seconds', arg: 'SECONDS', help: 'on SIGTERM/SIGINT, /ready says 503 and the listeners keep accepting this long (replies say Connection: close) before they close, for a load balancer to notice (default 0; docs/cluster.md)' },
   { names: ['--processes', '-p', '--workers'], key: 'processes', kind: 'string', arg: 'N|auto', help: 'run a master and N worker processes sharing the listeners (auto: one per CPU); see docs/master.md' },
   { names: ['--threads'], key: 'threads', kind: 'int', arg: 'N', help: 'N threads in each process (the one, or each worker), each with its own event loop on the same listeners (docs/master.md)' },
   { names: ['--reload-mode'], key: 'reloadMode', kind: 'choice', choices: ['full', 'chain'], arg: 'MODE', help: 'on SIGHUP: full (a whole new set of workers, then the old drain; default) or chain (one at a time)' },

@@ -27,13 +27,15 @@ export function deploySnippetNames(doc = fs.readFileSync(DEPLOY_DOC, 'utf8')): s
   return [...doc.matchAll(/<!-- tested: ([a-z0-9-]+) -->/g)].map((m) => m[1]!);
 }
 
-/** The fenced code block right after `<!-- tested: NAME -->` in docs/deploy.md. */
-export function deploySnippet(name: string): string {
-  const doc = fs.readFileSync(DEPLOY_DOC, 'utf8');
-  const at = doc.indexOf(`<!-- tested: ${name} -->`);
-  if (at === -1) throw new Error(`docs/deploy.md has no snippet marked <!-- tested: ${name} -->`);
-  const m = /^\s*```[a-z]*\n([\s\S]*?)^```/m.exec(doc.slice(at + `<!-- tested: ${name} -->`.length));
-  if (!m) throw new Error(`docs/deploy.md: no fenced code block after <!-- tested: ${name} -->`);
+/** The fenced code block right after `<!-- tested: NAME -->` in docs/deploy.md (or `file`; `mark`: another word than "tested"). */
+export function deploySnippet(name: string, file = DEPLOY_DOC, mark = 'tested'): string {
+  const doc = fs.readFileSync(file, 'utf8');
+  const tag = `<!-- ${mark}: ${name} -->`;
+  const rel = path.relative(ROOT, file);
+  const at = doc.indexOf(tag);
+  if (at === -1) throw new Error(`${rel} has no snippet marked ${tag}`);
+  const m = /^\s*```[a-z]*\n([\s\S]*?)^```/m.exec(doc.slice(at + tag.length));
+  if (!m) throw new Error(`${rel}: no fenced code block after ${tag}`);
   return m[1]!;
 }
 
@@ -42,10 +44,10 @@ export function deploySnippet(name: string): string {
  * 4000) replaced by the test's own. Every key must occur, so a snippet that
  * changes shape fails loudly instead of being tested with the doc's values.
  */
-export function fillSnippet(name: string, replace: Record<string, string>): string {
-  let text = deploySnippet(name);
+export function fillSnippet(name: string, replace: Record<string, string>, file = DEPLOY_DOC): string {
+  let text = deploySnippet(name, file);
   for (const [from, to] of Object.entries(replace)) {
-    if (!text.includes(from)) throw new Error(`docs/deploy.md snippet ${name} no longer contains ${JSON.stringify(from)}`);
+    if (!text.includes(from)) throw new Error(`${path.relative(ROOT, file)} snippet ${name} no longer contains ${JSON.stringify(from)}`);
     text = text.split(from).join(to);
   }
   return text;
@@ -146,7 +148,7 @@ export interface Peer {
   stop(): Promise<void>;
 }
 
-interface SpawnSpec {
+export interface SpawnSpec {
   name: string;
   dir: string;
   command: string;
@@ -223,7 +225,7 @@ async function startProcess(spec: SpawnSpec, timeoutMs = 15_000): Promise<Peer> 
 }
 
 /** Starts a peer, retrying with fresh ports if one was taken in the meantime. */
-async function startWithRetry(make: () => Promise<SpawnSpec>, attempts = 3): Promise<Peer> {
+export async function startWithRetry(make: () => Promise<SpawnSpec>, attempts = 3): Promise<Peer> {
   for (let i = 1; ; i++) {
     const spec = await make();
     try {
