@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { delay, have, tempDir } from '../helpers/index.js';
 import { copyFastcgiParams, fillSnippet, freePort, startNginx, type Peer } from '../helpers/peers.js';
-import { CLUSTER_DOC, Host, haproxyUntil, hostAddresses, report, startHaproxy, startLoad, writeClusterApp,
+import { CLUSTER_DOC, Host, getText, haproxyUntil, hostAddresses, report, startHaproxy, startLoad, writeClusterApp,
   type RouteResult } from './hosts.js';
 import { Lab, canMakeLab } from './lab.js';
 
@@ -117,9 +117,10 @@ describe('cluster drills', { skip: missing, timeout: 240_000 }, () => {
     noneFailed(results, logs());
   });
 
-  test('rolling stop and start: SIGTERM (drain), start, next host; 0 failed', async (t) => {
+  test('rolling deploy: SIGTERM (drain), start the next version, next host; 0 failed', async (t) => {
     const results = await underLoad(t, async () => {
       for (const h of hosts) {
+        h.version = 2;
         h.signal('SIGTERM');
         await haproxyUntil(haproxy!.admin, 'tsgi_http', `host${h.h.index}`, 'DOWN', 5_000);
         await h.waitExit(20_000);
@@ -129,6 +130,17 @@ describe('cluster drills', { skip: missing, timeout: 240_000 }, () => {
       }
     });
     noneFailed(results, logs());
+    // Every route now reaches version 2 only, on every host.
+    const seen = new Set<string>();
+    for (const r of routes) {
+      for (let i = 0; i < 6; i++) {
+        const reply = await getText(r.url, 5_000);
+        assert.equal(reply.status, 200, r.name);
+        assert.match(reply.body, /^host [123] v2\n$/, r.name);
+        seen.add(reply.body);
+      }
+    }
+    assert.equal(seen.size, 3, `all three hosts answered: ${[...seen].join(', ')}`);
   });
 
   test('one host killed (SIGKILL): 0 failed GETs; the balancers take it out and back by themselves', async (t) => {

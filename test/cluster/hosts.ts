@@ -21,7 +21,7 @@ export function hostAddresses(lab: Lab): Record<string, string> {
   return Object.fromEntries(DOC_HOSTS.map((a, i) => [a, lab.hosts[i]!.address]));
 }
 
-/** Replies "host N"; waits 150 ms a request while the file SLOW_FLAG exists (the slow-host drill). */
+/** Replies "host N vV" (V: the version it was started as); waits 150 ms a request while the file SLOW_FLAG exists (the slow-host drill). */
 export function writeClusterApp(dir: string): string {
   const file = path.join(dir, 'cluster-app.js');
   fs.writeFileSync(file, `
@@ -29,7 +29,7 @@ const fs = require('node:fs');
 const flag = process.env.SLOW_FLAG;
 module.exports = async () => {
   if (fs.existsSync(flag)) await new Promise((r) => setTimeout(r, 150));
-  return { headers: { 'content-type': 'text/plain' }, body: 'host ' + process.env.HOST_NAME + '\\n' };
+  return { headers: { 'content-type': 'text/plain' }, body: 'host ' + process.env.HOST_NAME + ' v' + process.env.APP_VERSION + '\\n' };
 };
 `);
   return file;
@@ -53,6 +53,8 @@ export class Host {
   private err = '';
   private pids = new Set<number>();
   private exited: Promise<void> = Promise.resolve();
+  /** The app version the next start() runs (a rolling deploy starts the next one). */
+  version = 1;
   readonly slowFlag: string;
 
   constructor(readonly lab: Lab, readonly h: LabHost, readonly dir: string, readonly app: string) {
@@ -74,7 +76,7 @@ export class Host {
     const argv = this.lab.exec(this.h, [process.execPath, TSGI_BIN, ...this.args()]);
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: this.dir, stdio: ['ignore', 'ignore', 'pipe'],
-      env: cleanEnv({ HOST_NAME: String(this.h.index), SLOW_FLAG: this.slowFlag }),
+      env: cleanEnv({ HOST_NAME: String(this.h.index), SLOW_FLAG: this.slowFlag, APP_VERSION: String(this.version) }),
     });
     this.child = child;
     this.pids.add(child.pid!);
