@@ -1,7 +1,7 @@
 // `tsgi top --stats ADDR`: a live view of the stats (uwsgitop, pm2 monit):
 // one line per worker with its requests per second, mean latency over the
-// last interval, memory and running requests, then the oldest running
-// requests. Rates come from two documents in a row (the same worker pid in
+// last interval, memory, heap, event-loop utilization and lag (--stats'
+// runtime figures) and running requests, then the oldest running requests. Rates come from two documents in a row (the same worker pid in
 // both). q or Ctrl-C quits; an unreachable server is shown and asked again.
 import { fetchStats } from '../stats/client.js';
 import type { StatsDoc, WorkerDoc } from '../stats/render.js';
@@ -70,12 +70,14 @@ function rates(w: WorkerDoc, prev: Sample | undefined, at: number): { rps: strin
 export function screen(cur: Sample, prev: Sample | undefined, cols: number, rows: number): string {
   const { doc, at } = cur;
   let total = 0;
-  const body = [['WID', 'PID', 'STATUS', 'REQ/S', 'REQUESTS', 'LAT(ms)', 'RUNNING', 'EXC', 'RSS', 'UPTIME']];
+  const body = [['WID', 'PID', 'STATUS', 'REQ/S', 'REQUESTS', 'LAT(ms)', 'RUNNING', 'EXC', 'RSS', 'HEAP', 'LOOP', 'LAG99(ms)', 'UPTIME']];
   for (const w of doc.workers) {
     const r = rates(w, prev, at);
     if (r.rps !== '-') total += Number(r.rps);
     body.push([String(w.id), String(w.pid), w.status, r.rps, String(w.requests), r.latency, String(w.in_flight),
-      String(w.exceptions), megabytes(w.rss), duration(at - w.last_spawn * 1000)]);
+      String(w.exceptions), megabytes(w.rss), megabytes(w.node?.heap_used),
+      w.node === null || w.node === undefined ? '-' : `${Math.round(w.node.eventloop_utilization * 100)}%`,
+      w.node === null || w.node === undefined ? '-' : ms(w.node.eventloop_lag_p99), duration(at - w.last_spawn * 1000)]);
   }
   const head = [
     `tsgi top - ${doc.mode} pid ${doc.pid}, up ${duration(at - doc.started_at * 1000)}, ${doc.workers.length} worker${doc.workers.length === 1 ? '' : 's'}, ` +

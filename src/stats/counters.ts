@@ -6,6 +6,7 @@
 import type { Request } from '../tsgi/types.js';
 import type { RequestDone } from '../server/access-log.js';
 import type { UpgradeStats } from '../server/upgrade.js';
+import { RuntimeMonitor, sumRuntime, type RuntimeReport } from './runtime.js';
 
 /** Upper bounds (seconds) of tsgi_request_duration_seconds' buckets; +Inf follows. */
 export const DURATION_BUCKETS: readonly number[] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -49,6 +50,8 @@ export interface StatsReport {
   threads?: ThreadReport[];
   /** Open WebSockets and tunnels now; WebSocket messages and their payload bytes so far, each way. */
   upgraded: UpgradeStats;
+  /** The Node runtime: event-loop delay and utilization, heap, GC, active resources (src/stats/runtime.ts). */
+  runtime?: RuntimeReport;
 }
 
 const noUpgrades = (): UpgradeStats => ({ websockets: 0, tunnels: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 });
@@ -74,6 +77,8 @@ export class RequestStats {
   durationSum = 0;
   readonly codes = [0, 0, 0, 0, 0];
   readonly buckets: number[] = new Array<number>(DURATION_BUCKETS.length + 1).fill(0);
+  /** Started at the first report: its histogram timer and GC observer exist only where stats are read. */
+  private monitor: RuntimeMonitor | undefined;
 
   /** serve()'s onRequestDone: no allocation, no call out. */
   readonly hook = (_req: Request, done: RequestDone): void => {
@@ -101,6 +106,7 @@ export class RequestStats {
       codes: [...this.codes], buckets: [...this.buckets], durationSum: this.durationSum,
       inFlight: running?.count ?? 0, current: running?.requests ?? [], draining,
       rss: process.memoryUsage.rss(), at: Date.now(), upgraded: upgraded === undefined ? noUpgrades() : { ...upgraded },
+      runtime: (this.monitor ??= new RuntimeMonitor()).report(),
     };
   }
 }
@@ -142,6 +148,8 @@ export function sumReports(reports: ReadonlyArray<StatsReport | undefined>, drai
     sum.threads!.push({ id: i + 1, requests: r.requests, exceptions: r.exceptions, tx: r.tx, inFlight: r.inFlight, at: r.at });
   });
   sum.avgRt = averaged === 0 ? 0 : Math.round(sum.avgRt / averaged);
+  const runtime = sumRuntime(reports.map((r) => r?.runtime));
+  if (runtime !== undefined) sum.runtime = runtime;
   sum.current = sum.current.sort((a, b) => a.startedAt - b.startedAt).slice(0, MAX_CURRENT);
   return sum;
 }

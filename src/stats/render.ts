@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import { VERSION } from '../version.js';
 import { DURATION_BUCKETS, type StatsReport } from './counters.js';
 import type { SocketStat } from './sockets.js';
+import { GC_KINDS, type RuntimeReport } from './runtime.js';
 
 /** One serving process as the master (or the single process) sees it. */
 export interface WorkerView {
@@ -80,6 +81,39 @@ export interface WorkerDoc {
   ws_bytes_out: number;
   /** --threads N > 1: one entry per thread (uWSGI's cores[]); the fields above are their sums. */
   cores?: CoreDoc[];
+  /** tsgi: the Node runtime of the worker (null before its first report). */
+  node: NodeDoc | null;
+}
+
+/** A worker's Node runtime: seconds, bytes, a 0..1 ratio. */
+export interface NodeDoc {
+  /** Event-loop delay over the last window (at least 5 s), seconds. */
+  eventloop_lag_p50: number;
+  eventloop_lag_p99: number;
+  eventloop_lag_max: number;
+  eventloop_lag_mean: number;
+  /** Share of the window the event loop was busy. */
+  eventloop_utilization: number;
+  /** The window those figures cover, seconds. */
+  window: number;
+  heap_used: number;
+  heap_total: number;
+  external: number;
+  array_buffers: number;
+  /** Since the worker started: collections and their total pause, by kind. */
+  gc: Record<string, { count: number; seconds: number }>;
+  active_resources: number;
+}
+
+function nodeDoc(r: RuntimeReport | undefined): NodeDoc | null {
+  if (r === undefined) return null;
+  return {
+    eventloop_lag_p50: r.lagP50, eventloop_lag_p99: r.lagP99, eventloop_lag_max: r.lagMax, eventloop_lag_mean: r.lagMean,
+    eventloop_utilization: r.utilization, window: r.window,
+    heap_used: r.heapUsed, heap_total: r.heapTotal, external: r.external, array_buffers: r.arrayBuffers,
+    gc: Object.fromEntries(GC_KINDS.map((k) => [k, { count: r.gc[k].count, seconds: r.gc[k].seconds }])),
+    active_resources: r.activeResources,
+  };
 }
 
 export interface CoreDoc {
@@ -155,6 +189,7 @@ function workerDoc(w: WorkerView, now: number): WorkerDoc {
     ws_messages_out: r?.upgraded?.messagesOut ?? 0,
     ws_bytes_in: r?.upgraded?.bytesIn ?? 0,
     ws_bytes_out: r?.upgraded?.bytesOut ?? 0,
+    node: nodeDoc(r?.runtime),
     ...(r?.threads !== undefined ? {
       cores: r.threads.map((t) => ({ id: t.id, requests: t.requests, in_request: t.inFlight > 0 ? 1 : 0,
         exceptions: t.exceptions, tx: t.tx, in_flight: t.inFlight })),
@@ -264,6 +299,25 @@ export function prometheusText(doc: StatsDoc, input: StatsInput): string {
   perWorker('tsgi_worker_virtual_memory_bytes', 'gauge', 'Virtual memory size of the worker process.', (w) => w.vsz);
   perWorker('tsgi_worker_respawns_total', 'counter', 'Worker processes the slot has started (1 for the first).', (w) => w.respawn_count);
   perWorker('tsgi_worker_start_time_seconds', 'gauge', 'When the worker process started, seconds since the epoch.', (w) => w.last_spawn);
+  const rt = ws.filter((w): w is WorkerDoc & { node: NodeDoc } => w.node !== null);
+  const perNode = (name: string, help: string, value: (n: NodeDoc) => number): void => {
+    e.family(name, 'gauge', help);
+    for (const w of rt) e.sample(name, { worker: String(w.id) }, value(w.node));
+  };
+  perNode('tsgi_nodejs_eventloop_lag_p50_seconds', 'Median event-loop delay over the last window (at least 5 s).', (n) => n.eventloop_lag_p50);
+  perNode('tsgi_nodejs_eventloop_lag_p99_seconds', '99th percentile of the event-loop delay over the last window.', (n) => n.eventloop_lag_p99);
+  perNode('tsgi_nodejs_eventloop_lag_max_seconds', 'Largest event-loop delay over the last window.', (n) => n.eventloop_lag_max);
+  perNode('tsgi_nodejs_eventloop_lag_mean_seconds', 'Mean event-loop delay over the last window.', (n) => n.eventloop_lag_mean);
+  perNode('tsgi_nodejs_eventloop_utilization_ratio', 'Share of the last window the event loop was busy (0 to 1).', (n) => n.eventloop_utilization);
+  perNode('tsgi_nodejs_heap_used_bytes', 'V8 heap in use.', (n) => n.heap_used);
+  perNode('tsgi_nodejs_heap_total_bytes', 'V8 heap reserved.', (n) => n.heap_total);
+  perNode('tsgi_nodejs_external_memory_bytes', 'Memory of C++ objects bound to JavaScript objects (Buffers included).', (n) => n.external);
+  perNode('tsgi_nodejs_array_buffers_bytes', 'Memory of ArrayBuffers and Buffers.', (n) => n.array_buffers);
+  perNode('tsgi_nodejs_active_resources', 'Handles and requests keeping the event loop alive (sockets, timers, ...).', (n) => n.active_resources);
+  e.family('tsgi_nodejs_gc_runs_total', 'counter', 'Garbage collections since the worker started, by kind.');
+  for (const w of rt) for (const k of GC_KINDS) e.sample('tsgi_nodejs_gc_runs_total', { worker: String(w.id), kind: k }, w.node.gc[k]!.count);
+  e.family('tsgi_nodejs_gc_duration_seconds_total', 'counter', 'Time spent in garbage collection pauses since the worker started, by kind.');
+  for (const w of rt) for (const k of GC_KINDS) e.sample('tsgi_nodejs_gc_duration_seconds_total', { worker: String(w.id), kind: k }, w.node.gc[k]!.seconds);
   const known = doc.sockets.filter((s) => s.queue !== null);
   e.family('tsgi_listen_queue', 'gauge', 'Connections waiting in the listener\'s accept queue (TCP on Linux only).');
   for (const s of known) e.sample('tsgi_listen_queue', { socket: s.name, proto: s.proto }, s.queue!);

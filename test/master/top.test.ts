@@ -1,6 +1,7 @@
 // `tsgi top` in a real terminal: tmux runs it detached in a 120x30 window
 // against a master with two workers under load; the captured screen shows
-// both workers with their pids, a request rate, and the running request;
+// both workers with their pids, a request rate, latency, memory, heap,
+// event-loop figures and the running request;
 // q quits and gives the terminal back.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -61,14 +62,18 @@ test('tsgi top shows each worker\'s pid, requests/s, latency, memory and running
   await slow;
 
   assert.match(seen, new RegExp(`^tsgi top - master pid ${m.pid}, up \\d+s, 2 workers, [\\d.]+ req/s, load \\d+, queue \\d+`, 'm'));
-  assert.match(seen, /^WID\s+PID\s+STATUS\s+REQ\/S\s+REQUESTS\s+LAT\(ms\)\s+RUNNING\s+EXC\s+RSS\s+UPTIME$/m);
+  assert.match(seen, /^WID\s+PID\s+STATUS\s+REQ\/S\s+REQUESTS\s+LAT\(ms\)\s+RUNNING\s+EXC\s+RSS\s+HEAP\s+LOOP\s+LAG99\(ms\)\s+UPTIME$/m);
   const rows = seen.split('\n').filter((l) => /^[12]\s+\d+\s/.test(l)).map((l) => l.trim().split(/\s+/));
   assert.deepEqual(rows.map((r) => Number(r[1])).sort(), pids.sort());
   for (const r of rows) {
     assert.match(r[2]!, /^(idle|busy)$/);
     assert.ok(Number(r[4]) > 0, `worker ${r[0]} served nothing:\n${seen}`);
     if (Number(r[3]) > 0) assert.match(r[5]!, /^\d+\.\d+$/, `no latency for a worker serving requests:\n${seen}`);
-    assert.match(r[8]!, /^\d+\.\d$/);  // "52.4" then "MB"
+    assert.match(r[8]!, /^\d+\.\d$/);  // RSS: "52.4" then "MB"
+    assert.match(r[10]!, /^\d+\.\d$/);  // HEAP
+    assert.match(r[12]!, /^\d+%$/);  // event-loop utilization
+    assert.match(r[13]!, /^\d+\.\d+$/);  // its delay, p99
+    assert.match(r[14]!, /^\d+s$/);
   }
   for (const line of seen.split('\n')) assert.ok(line.length <= 120, `wider than the window: ${line}`);
 
