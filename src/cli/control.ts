@@ -158,11 +158,13 @@ async function reload(a: ControlArgs, pid: number, doc: StatsDoc | undefined): P
     return `tsgi: reloaded master pid ${pid} in ${((Date.now() - start) / 1000).toFixed(1)} s; workers now ${pids.join(', ')}\n`;
   }
   if (before === undefined) return `tsgi: sent SIGHUP to master pid ${pid} (give --stats ADDR to wait for the reload)\n`;
-  // /proc: done when none of the old workers is left and as many new ones serve.
+  // /proc: done when none of the workers there before is left (a worker is
+  // stopped only once its replacement serves; `before` may also hold workers
+  // still draining from an earlier reload, which leave by themselves).
   const now = await waitFor('the old workers are still running', a.timeoutMs, () => {
     const kids = children(pid);
     if (kids === undefined) return undefined;
-    return kids.length >= before.length && kids.every((k) => !before.includes(k)) ? kids : undefined;
+    return kids.length > 0 && kids.every((k) => !before.includes(k)) ? kids : undefined;
   });
   return `tsgi: reloaded master pid ${pid} in ${((Date.now() - start) / 1000).toFixed(1)} s; workers now ${now.join(', ')}\n`;
 }
