@@ -92,6 +92,7 @@ const URL_KEY = Symbol('tsgi.url');
 const HEADERS = Symbol('tsgi.headers');
 const REAL = Symbol('tsgi.realRequest');
 const READ = Symbol('tsgi.bodyRead');
+const METHOD = Symbol('tsgi.method');
 
 interface LazyRequest {
   [TSGI]: TsgiRequest;
@@ -100,6 +101,8 @@ interface LazyRequest {
   [REAL]: Request | undefined;
   /** The body was read straight from req.body (no real Request saw it). */
   [READ]: boolean;
+  /** The method the handler sees when not the request's own (HEAD asked of Hono as GET). */
+  [METHOD]: string | undefined;
 }
 
 const STANDARD_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
@@ -197,7 +200,7 @@ let requestProto: object | undefined;
 
 function makeRequestProto(): object {
   const proto: object = Object.create(Request.prototype, {
-    method: { get(this: LazyRequest) { return methodOf(this[TSGI]); } },
+    method: { get(this: LazyRequest) { return this[METHOD] ?? methodOf(this[TSGI]); } },
     url: { get(this: LazyRequest) { return this[URL_KEY]; } },
     headers: {
       get(this: LazyRequest) {
@@ -262,13 +265,14 @@ function makeRequestProto(): object {
   return proto;
 }
 
-function lazyRequest(req: TsgiRequest, url: string): Request {
+function lazyRequest(req: TsgiRequest, url: string, method?: string): Request {
   const lazy = Object.create(requestProto ??= makeRequestProto()) as LazyRequest;
   lazy[TSGI] = req;
   lazy[URL_KEY] = url;
   lazy[HEADERS] = undefined;
   lazy[REAL] = undefined;
   lazy[READ] = false;
+  lazy[METHOD] = method;
   return lazy as unknown as Request;
 }
 
@@ -398,6 +402,20 @@ const BAD_REQUEST: Reply = Object.freeze({
 });
 
 /**
+ * Whether `x` answers HEAD by running its GET route and dropping the body
+ * (Hono: `new Response(null, getResponse)`), which loses the GET reply's
+ * length: such an app is asked GET for a HEAD request, and the server drops
+ * the body but keeps its Content-Length (docs/tsgi.md section 4, rule 4), as
+ * RFC 9110 section 9.3.2 asks of a HEAD reply.
+ */
+function headIsGet(x: unknown): boolean {
+  if (x === null || typeof x !== 'object') return false;
+  const o = x as Record<string, unknown>;
+  return Array.isArray(o.routes) && typeof o.route === 'function' && typeof o.request === 'function' &&
+    typeof o.fetch === 'function';
+}
+
+/**
  * A fetch handler, or an object with a `fetch` method, as a TSGI app. The
  * handler gets a global Request (lazy: see above), `{ tsgi: req }` as its
  * env, and an execution context; its Response becomes the reply.
@@ -410,11 +428,13 @@ export function fromFetch(handler: FetchApp): App {
   if (typeof call !== 'function' || (typeof handler !== 'function' && !isFetchApp(handler))) {
     throw new TsgiError('TSGI_ERR_APP_KIND', 'fromFetch() needs a function or an object with a fetch method');
   }
+  const headAsGet = headIsGet(handler);
   return (req) => {
     const url = urlOf(req);
     if (url === undefined) return BAD_REQUEST;
     const env: FetchEnv = { tsgi: req };
-    const res = call(lazyRequest(req, url), env, EXECUTION_CONTEXT);
+    const method = headAsGet && req.REQUEST_METHOD === 'HEAD' ? 'GET' : undefined;
+    const res = call(lazyRequest(req, url, method), env, EXECUTION_CONTEXT);
     if (res instanceof Response) return toReply(res);
     return Promise.resolve(res).then(toReply);
   };

@@ -307,7 +307,8 @@ export function helpText(): string {
     '',
     'Every option may also be set in a config file (--config FILE: ini [tsgi] key = value, or JSON) or as',
     'TSGI_<NAME> (TSGI_MAX_BODY_SIZE=1000; lists split on commas or spaces). Command line > environment >',
-    'file > defaults. See docs/config.md.',
+    'file > defaults; tsgi --print-config shows the merged options and where each came from. The reference,',
+    'docs/config.md, is in tsgi\'s source repository (the npm package ships README.md, not docs/).',
     '',
     'Options:',
   ];

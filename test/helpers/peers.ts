@@ -66,7 +66,10 @@ export async function startDocCommand(dir: string, opts: { block: string; prefix
   const app = path.join(dir, 'cli-app.js');
   fs.writeFileSync(app, opts.appSource);
   const sock = path.join(dir, opts.sock);
-  const args = command.split(/\s+/).slice(1).map((a) => (a === '/run/app.sock' ? sock : a === 'app.js' ? app : a));
+  // :www-data needs root (or membership) to chown to; otherwise the test's own group stands in.
+  const group = process.getuid?.() === 0 ? ':www-data' : `:${process.getgid?.()}`;
+  const args = command.split(/\s+/).slice(1)
+    .map((a) => (a === '/run/app.sock' ? sock : a === 'app.js' ? app : a === ':www-data' ? group : a));
   return { command, sock, proc: await TsgiProcess.start(args, { cwd: dir }) };
 }
 

@@ -65,7 +65,7 @@ test('the lighttpd snippets and the command lines', () => {
   }
   const commands = deploySnippet('fastcgi-commands').split('\n').map((l) => l.replace(/#.*$/, '').trim()).filter(Boolean);
   assert.deepEqual(commands, [
-    'tsgi --fastcgi-socket /run/app.sock --chmod-socket 660 app.js',
+    'tsgi --fastcgi-socket /run/app.sock --chown-socket :www-data --chmod-socket 660 app.js',
     'tsgi --fastcgi-socket 127.0.0.1:9000 app.js',
     'spawn-fcgi -s /run/app.sock -n -- tsgi app.js',
   ]);

@@ -146,9 +146,9 @@ describe('nginx over FastCGI', () => {
     });
   }
 
-  test('the doc\'s command line (tsgi --fastcgi-socket /run/app.sock --chmod-socket 660 app.js) serves behind nginx', async (t) => {
+  test('the doc\'s command line (tsgi --fastcgi-socket /run/app.sock --chown-socket :www-data --chmod-socket 660 app.js) serves behind nginx', async (t) => {
     if (!suite.require(t)) return;
-    assert.equal(cli.command, 'tsgi --fastcgi-socket /run/app.sock --chmod-socket 660 app.js');
+    assert.equal(cli.command, 'tsgi --fastcgi-socket /run/app.sock --chown-socket :www-data --chmod-socket 660 app.js');
     assert.equal(fs.statSync(cli.sock).mode & 0o777, 0o660);
     const r = await fetchRaw(`http://127.0.0.1:${cli.port}/some/where?x=1`);
     assert.equal(r.status, 200, `${r.body}\n${peer()?.log()}\n${cli.proc?.stderr()}`);

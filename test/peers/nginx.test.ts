@@ -51,6 +51,13 @@ async function startCli(dir: string): Promise<void> {
   }));
 }
 
+/** The gid of the group www-data (Debian's web server group). */
+function wwwData(): number {
+  const line = fs.readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.startsWith('www-data:'));
+  assert.ok(line, 'no group www-data in /etc/group');
+  return Number(line.split(':')[2]);
+}
+
 describe('nginx', () => {
   const { suite, peer } = peerSuite({
     program: 'nginx',
@@ -111,10 +118,12 @@ describe('nginx', () => {
   for (const route of routes) routeTests(route, suite);
   tlsTest(tls, suite);
 
-  test('the doc\'s command line (tsgi --socket /run/app.sock --chmod-socket 660 app.js) serves behind nginx', async (t) => {
+  test('the doc\'s command line (tsgi --socket /run/app.sock --chown-socket :www-data --chmod-socket 660 app.js) serves behind nginx', async (t) => {
     if (!suite.require(t)) return;
-    assert.equal(cli.command, 'tsgi --socket /run/app.sock --chmod-socket 660 app.js');
+    assert.equal(cli.command, 'tsgi --socket /run/app.sock --chown-socket :www-data --chmod-socket 660 app.js');
     assert.equal(fs.statSync(cli.sock).mode & 0o777, 0o660);
+    // The web server's group (www-data as root, else the test's own: test/helpers/peers.ts).
+    assert.equal(fs.statSync(cli.sock).gid, process.getuid!() === 0 ? wwwData() : process.getgid!());
     const r = await fetchRaw(`http://127.0.0.1:${cli.port}/some/where?x=1`);
     assert.equal(r.status, 200, `${r.body}\n${peer()?.log()}\n${cli.proc?.stderr()}`);
     assert.equal(r.body.toString(), 'cli uwsgi /some/where');
