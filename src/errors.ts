@@ -8,6 +8,8 @@ export const ERRORS = {
   TSGI_ERR_APP_LOAD: { status: 500, message: 'the app module could not be loaded' },
   TSGI_ERR_APP_THROW: { status: 500, message: 'the app threw or rejected' },
   TSGI_ERR_APP_KIND: { status: 500, message: 'the module does not export an app' },
+  TSGI_ERR_APP_LISTEN: { status: 500, message: 'the app module starts a server of its own' },
+  TSGI_ERR_APP_STARTUP: { status: 500, message: "the app's startup hook threw or rejected" },
   TSGI_ERR_DISPATCH_TABLE: { status: 500, message: 'the dispatch table is invalid' },
   TSGI_ERR_REPLY_STATUS: { status: 500, message: 'the reply status is not an integer in 200..599' },
   TSGI_ERR_REPLY_HEADER: { status: 500, message: 'a reply header name or value is invalid (CR, LF, NUL or not a token)' },

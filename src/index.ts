@@ -4,7 +4,7 @@ export type { DispatchTable, MountTable, MountList } from './dispatch/mount.js';
 export type { ServeOptions, ServerHandle, BoundAddress } from './server/serve.js';
 export type { ListenSpec, ListenProtocol } from './server/listen.js';
 export type {
-  App, Body, Chunk, ErrorStream, FileBody, HeaderList, Middleware, Reply, ReplyBody, Request, SendOptions, SendStatus,
+  App, Body, Chunk, ErrorStream, FileBody, HeaderList, Lifecycle, Middleware, Reply, ReplyBody, Request, SendOptions, SendStatus,
   ServerInfo, TunnelSocket, WebSocket, WebSocketHandlers,
 } from './tsgi/types.js';
 export { fromFetch, isFetchApp } from './adapters/fetch.js';

@@ -10,7 +10,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ERRORS, TsgiError } from '../errors.js';
-import { FLAGS, parseArgs, splitArgs, type Flag } from './flags.js';
+import { FLAGS, parseArgs, splitArgs, uwsgiHint, type Flag } from './flags.js';
+import { closestName } from './suggest.js';
 
 /** Where a value came from, for messages and --print-config. */
 export type SourceKind = 'command line' | 'environment' | 'config file';
@@ -61,35 +62,12 @@ function flagOf(key: string): Flag | null | undefined {
 /** The closest option name to a typo (edit distance at most 2), e.g. "processes". */
 function closest(key: string): string | undefined {
   const name = key.toLowerCase().replace(/_/g, '-');
-  let best: string | undefined;
-  let bestD = 3;
-  for (const f of FLAGS) {
-    for (const n of f.names) {
-      if (!n.startsWith('--')) continue;
-      const d = distance(name, n.slice(2));
-      if (d < bestD) [best, bestD] = [n.slice(2), d];
-    }
-  }
-  return best;
+  return closestName(name, FLAGS.flatMap((f) => f.names.filter((n) => n.startsWith('--')).map((n) => n.slice(2))));
 }
 
 function suggestion(key: string): string {
   const best = closest(key);
   return best === undefined ? '' : ` (did you mean ${best}?)`;
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
 }
 
 const TRUE = new Set(['true', 'yes', 'on', '1']);
@@ -98,7 +76,10 @@ const FALSE = new Set(['false', 'no', 'off', '0']);
 /** Makes one entry from a key and its value; checks the key and the value by the flag parser. */
 function entry(key: string, value: string, where: string, kind: SourceKind): Entry {
   const flag = flagOf(key);
-  if (flag === undefined) throw configError(where, `unknown option "${key}"${suggestion(key)}`);
+  if (flag === undefined) {
+    const hint = uwsgiHint(`--${key.trim().toLowerCase().replace(/_/g, '-')}`);
+    throw configError(where, `unknown option "${key}"${hint !== undefined ? ` (uWSGI's): ${hint}` : suggestion(key)}`);
+  }
   const name = flag === null ? 'app' : longName(flag).slice(2);
   if (COMMAND_LINE_ONLY.has(name)) throw configError(where, `"${key}" is only accepted on the command line`);
   if (value === '') throw configError(where, `"${key}" has an empty value`);
@@ -264,7 +245,8 @@ export function resolveArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Re
 
   const out: string[] = [];
   const entries: ResolvedArgs['entries'] = [];
-  const order = [...FLAGS.map((f) => f.key as string), 'app'];
+  // The app last (--module is the app too), its entries named "app".
+  const order = [...FLAGS.map((f) => f.key as string).filter((k) => k !== 'app'), 'app'];
   for (const key of order) {
     const es = byKey.get(key);
     if (es === undefined) continue;
@@ -276,7 +258,7 @@ export function resolveArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Re
       else out.push(`${longName(flag)}=${e.raw}`);
     }
     if (flag !== undefined && (flag.key === 'config' || flag.key === 'printConfig')) continue;
-    entries.push({ name: flag === undefined ? 'app' : longName(flag).slice(2), values: es.map((e) => e.raw), where: es.map((e) => e.where) });
+    entries.push({ name: flag === undefined || flag.key === 'app' ? 'app' : longName(flag).slice(2), values: es.map((e) => e.raw), where: es.map((e) => e.where) });
   }
   return { argv: out, entries, file, warnings };
 }

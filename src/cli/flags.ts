@@ -2,6 +2,7 @@
 import { TsgiError } from '../errors.js';
 import type { AppType } from '../dispatch/load-app.js';
 import { hostError, hostName, mountPointError } from '../dispatch/mount.js';
+import { closestName } from './suggest.js';
 
 /** One app of a --mount or --vhost flag (or the app argument, mounted at "/"). */
 export interface Route {
@@ -62,6 +63,10 @@ export interface CliOptions {
   cgiMaxProcs?: number;
   // Config sources (src/cli/config.ts), logging, request limits, privileges.
   config?: string;
+  chdir?: string;
+  needApp?: boolean;
+  noNeedApp?: boolean;
+  env?: string[];
   printConfig?: boolean;
   accessLog?: string;
   accessLogFormat?: string;
@@ -86,7 +91,8 @@ type Kind = 'list' | 'int' | 'mode' | 'seconds' | 'bool' | 'choice' | 'string';
 export interface Flag { names: string[]; key: keyof CliOptions; kind: Kind; arg: string; help: string; choices?: readonly string[] }
 
 export const FLAGS: Flag[] = [
-  { names: ['--http'], key: 'http', kind: 'list', arg: 'ADDR', help: 'serve HTTP/1.1 on ADDR (repeatable): host:port, [v6]:port, :port, /path.sock, @abstract, fd:N' },
+  { names: ['--http', '--http-socket'], key: 'http', kind: 'list', arg: 'ADDR', help: 'serve HTTP/1.1 on ADDR (repeatable): host:port, [v6]:port, :port, /path.sock, @abstract, fd:N; without any listener, $PORT (0.0.0.0:$PORT)' },
+  { names: ['--module'], key: 'app', kind: 'string', arg: 'MODULE', help: 'the app module (app.js or app.js:name), as the argument after the options' },
   { names: ['--socket', '-s', '--uwsgi-socket'], key: 'uwsgi', kind: 'list', arg: 'ADDR', help: 'serve the uwsgi protocol (nginx uwsgi_pass) on ADDR (repeatable)' },
   { names: ['--scgi-socket'], key: 'scgi', kind: 'list', arg: 'ADDR', help: 'serve SCGI (nginx scgi_pass) on ADDR (repeatable)' },
   { names: ['--fastcgi-socket'], key: 'fastcgi', kind: 'list', arg: 'ADDR', help: 'serve FastCGI (nginx fastcgi_pass, Apache mod_proxy_fcgi) on ADDR (repeatable)' },
@@ -111,6 +117,8 @@ export const FLAGS: Flag[] = [
   { names: ['--drain-grace'], key: 'drainGrace', kind: 'seconds', arg: 'SECONDS', help: 'on SIGTERM/SIGINT, /ready says 503 and the listeners keep accepting this long (replies say Connection: close) before they close, for a load balancer to notice (default 0; docs/cluster.md)' },
   { names: ['--processes', '-p', '--workers'], key: 'processes', kind: 'string', arg: 'N|auto', help: 'run a master and N worker processes sharing the listeners (auto: one per CPU); see docs/master.md' },
   { names: ['--threads'], key: 'threads', kind: 'int', arg: 'N', help: 'N threads in each process (the one, or each worker), each with its own event loop on the same listeners (docs/master.md)' },
+  { names: ['--need-app'], key: 'needApp', kind: 'bool', arg: '', help: 'with --processes, the default: a worker that cannot load the app at the first start ends the master (exit 1) with its error, instead of being restarted' },
+  { names: ['--no-need-app'], key: 'noNeedApp', kind: 'bool', arg: '', help: 'with --processes: restart workers that cannot load the app at the first start, with backoff, until they can' },
   { names: ['--reload-mode'], key: 'reloadMode', kind: 'choice', choices: ['full', 'chain'], arg: 'MODE', help: 'on SIGHUP: full (a whole new set of workers, then the old drain; default) or chain (one at a time)' },
   { names: ['--max-requests'], key: 'maxRequests', kind: 'int', arg: 'N', help: 'replace a worker after about N requests (+0-10 % jitter); it drains once its replacement is ready' },
   { names: ['--reload-on-rss'], key: 'reloadOnRss', kind: 'int', arg: 'MB', help: 'replace a worker whose resident memory exceeds MB (checked every second)' },
@@ -137,7 +145,9 @@ export const FLAGS: Flag[] = [
   { names: ['--stats'], key: 'stats', kind: 'string', arg: 'ADDR', help: 'stats per worker and listener: one JSON document (uWSGI\'s shape) per connection to ADDR (PORT, :PORT: loopback; HOST:PORT, /path.sock, @name); http://ADDR serves it at / and Prometheus text at /metrics (docs/stats.md)' },
   { names: ['--uid'], key: 'uid', kind: 'string', arg: 'USER|UID', help: 'run as this user once the listeners are bound (refuses to stay root if that fails)' },
   { names: ['--gid'], key: 'gid', kind: 'string', arg: 'GROUP|GID', help: 'run as this group once the listeners are bound (default with --uid: the user\'s group)' },
-  { names: ['--config'], key: 'config', kind: 'string', arg: 'FILE', help: 'read options from FILE: tsgi.ini ([tsgi] section, key = value) or tsgi.json; see docs/config.md' },
+  { names: ['--chdir'], key: 'chdir', kind: 'string', arg: 'DIR', help: 'change to DIR before anything else: relative paths of the app, sockets and files are below it' },
+  { names: ['--env'], key: 'env', kind: 'list', arg: 'NAME=VALUE', help: 'set the environment variable NAME for the app (repeatable)' },
+  { names: ['--config'], key: 'config', kind: 'string', arg: 'FILE', help: 'read options from FILE: tsgi.ini ([tsgi] section, key = value) or tsgi.json (tsgi --print-config shows the result)' },
   { names: ['--print-config'], key: 'printConfig', kind: 'bool', arg: '', help: 'print the merged options (command line > TSGI_* environment > config file) with their sources, and exit' },
   { names: ['-h', '--help'], key: 'help', kind: 'bool', arg: '', help: 'show this help' },
   { names: ['-V', '--version'], key: 'version', kind: 'bool', arg: '', help: 'print the version (with --verbose: tsgi doctor\'s report)' },
@@ -170,6 +180,38 @@ function parseValue(flag: Flag, name: string, raw: string): number | string {
   }
 }
 
+/**
+ * uWSGI options people bring along that tsgi has no alias for, because the
+ * meaning differs or the job is done another way: what to write instead.
+ * (Same meaning, same spelling: --http-socket, --module, --chdir, --env,
+ * --socket, --processes, --harakiri... are accepted as they are.)
+ */
+const UWSGI_ONLY: Record<string, string> = {
+  '--master': 'tsgi runs a master whenever --processes N is given: drop --master',
+  '--logto': 'tsgi logs to stderr: redirect it (2>>FILE) or let systemd\'s journal keep it; --access-log FILE writes one line per request',
+  '--daemonize': 'tsgi stays in the foreground: run it under systemd (docs/deploy.md) or another supervisor',
+  '--wsgi-file': 'give the app module as the argument (tsgi app.js) or with --module app.js',
+  '--callable': 'name the export after the module: tsgi app.js:name',
+  '--lazy-apps': 'tsgi workers always load the app themselves: drop --lazy-apps',
+  '--enable-threads': 'a Node app needs no threads to serve many requests; --threads N runs N event loops',
+  '--die-on-term': 'tsgi stops gracefully on SIGTERM already (SIGHUP reloads): drop --die-on-term',
+  '--plugin': 'tsgi has no plugins: HTTP, uwsgi, SCGI and FastCGI are built in',
+  '--plugins': 'tsgi has no plugins: HTTP, uwsgi, SCGI and FastCGI are built in',
+};
+
+/** What to write instead of a uWSGI option tsgi does not take ("--master"), if it is one. */
+export function uwsgiHint(name: string): string | undefined {
+  return Object.hasOwn(UWSGI_ONLY, name) ? UWSGI_ONLY[name] : undefined;
+}
+
+/** The message for an option tsgi does not know: what to use instead, or the closest name. */
+export function unknownOption(name: string): string {
+  const hint = uwsgiHint(name);
+  if (hint !== undefined) return `unknown option ${name} (uWSGI's): ${hint}`;
+  const best = closestName(name, FLAGS.flatMap((f) => f.names.filter((n) => n.startsWith('--'))));
+  return `unknown option ${name}${best !== undefined ? ` (did you mean ${best}?)` : ''} (see tsgi --help)`;
+}
+
 /** One command-line item: a flag with its raw value (none for a bool), or the app argument (no flag). */
 export interface Arg { flag: Flag | undefined; name: string; raw: string | undefined }
 
@@ -185,7 +227,7 @@ export function splitArgs(argv: readonly string[]): Arg[] {
     const eq = arg.indexOf('=');
     const name = eq === -1 ? arg : arg.slice(0, eq);
     const flag = FLAGS.find((f) => f.names.includes(name));
-    if (!flag) throw usage(`unknown option ${name} (see tsgi --help)`);
+    if (!flag) throw usage(unknownOption(name));
     if (flag.kind === 'bool') {
       if (eq !== -1) throw usage(`${name} takes no value`);
       out.push({ flag, name, raw: undefined });
@@ -211,10 +253,10 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     routes: [], chmodSocket: undefined, maxConnections: undefined, maxHeaderSize: undefined,
     maxBodySize: undefined, headerTimeout: undefined, keepAliveTimeout: undefined, socketTimeout: undefined,
     shutdownTimeout: undefined, help: false, version: false, cgiMap: [], cgiEnv: [],
-    staticMap: [], checkStatic: [], staticIndex: [], staticExpiresType: [], offloadRoot: [],
+    staticMap: [], checkStatic: [], staticIndex: [], staticExpiresType: [], offloadRoot: [], env: [],
   };
   for (const a of splitArgs(argv)) {
-    if (a.flag === undefined) {
+    if (a.flag === undefined || a.flag.key === 'app') {
       if (o.app !== undefined) throw usage(`one app module only ("${o.app}" and "${a.raw}")`);
       o.app = a.raw;
       continue;

@@ -26,6 +26,8 @@ import { parseListen } from '../server/listen.js';
 import { runThreads } from './threads.js';
 import { serveOptions } from './serve-options.js';
 import type { CliOptions } from './flags.js';
+import { Lifecycles } from '../dispatch/lifecycle.js';
+import { appHandlers, exitWhenDone, remaining } from '../master/exit.js';
 
 function die(message: string, code: number): never {
   process.stderr.write(`tsgi: ${message}\n`);
@@ -61,6 +63,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     die(`--threads ${threads} does not work with --harakiri (its watchdog is per process: ` +
       'one event loop watched, the whole process killed); use --processes N instead of threads, or drop --harakiri', 2);
   }
+  if (opts.needApp === true && opts.noNeedApp === true) die('--need-app and --no-need-app: give one of them', 2);
   if (opts.printConfig) {
     process.stdout.write(printConfig(resolved));
     return;
@@ -74,6 +77,20 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   if (opts.cgi) return cgiMain(argv);  // bin/tsgi normally goes there directly
+  // --chdir and --env (uWSGI's): before any path is used or app code runs.
+  // A worker starts in the master's directory already, with its environment.
+  if (opts.chdir !== undefined && process.env.TSGI_WORKER === undefined) {
+    try {
+      process.chdir(opts.chdir);
+    } catch (err) {
+      die(`--chdir ${opts.chdir}: ${err instanceof Error ? err.message : String(err)}`, 1);
+    }
+  }
+  for (const e of opts.env ?? []) {
+    const eq = e.indexOf('=');
+    if (eq <= 0) die(`--env needs NAME=VALUE, not "${e}"`, 2);
+    process.env[e.slice(0, eq)] = e.slice(eq + 1);
+  }
   if (opts.app === undefined && opts.routes.length === 0 && opts.cgiMap.length === 0) die('no app module given (see tsgi --help)', 2);
   const listen = [
     ...opts.http.map((a) => `http://${a}`),
@@ -97,15 +114,23 @@ export async function main(argv: readonly string[]): Promise<void> {
     // FastCGI 1.0 section 3.2 hands the listening socket over as fd 0, and
     // FCGI_WEB_SERVER_ADDRS lists the peers allowed on it.
     const fd0 = binding.listeningSocket(0);
-    if (fd0 === null) die('no listener given: add --http ADDR (or --socket, --scgi-socket, --fastcgi-socket), e.g. --http 127.0.0.1:8000', 2);
-    listen.push('fastcgi://fd:0');
-    const addrs = process.env.FCGI_WEB_SERVER_ADDRS;
-    if (addrs !== undefined && addrs.trim() !== '' && allowFrom === undefined) {
-      allowFrom = addrs.split(',').map((a) => a.trim()).filter((a) => a !== '');
-      const bad = allowFrom.find((a) => isIP(a.split('/')[0] ?? '') === 0);
-      if (bad !== undefined) {
-        die(`FCGI_WEB_SERVER_ADDRS has ${JSON.stringify(bad)}, not an IP address: ` +
-          'it must be a comma-separated list of addresses, e.g. 127.0.0.1,10.0.0.1', 1);
+    if (fd0 === null) {
+      // Heroku, Render, Cloud Run, Fly: the platform names the port in $PORT
+      // and routes to it from outside, so every interface.
+      const port = portFromEnv(process.env.PORT);
+      if (port === undefined) die('no listener given: add --http ADDR (or --socket, --scgi-socket, --fastcgi-socket), e.g. --http 127.0.0.1:8000', 2);
+      process.stderr.write(`tsgi: no listener given: HTTP on 0.0.0.0:${port} (from $PORT)\n`);
+      listen.push(`http://0.0.0.0:${port}`);
+    } else {
+      listen.push('fastcgi://fd:0');
+      const addrs = process.env.FCGI_WEB_SERVER_ADDRS;
+      if (addrs !== undefined && addrs.trim() !== '' && allowFrom === undefined) {
+        allowFrom = addrs.split(',').map((a) => a.trim()).filter((a) => a !== '');
+        const bad = allowFrom.find((a) => isIP(a.split('/')[0] ?? '') === 0);
+        if (bad !== undefined) {
+          die(`FCGI_WEB_SERVER_ADDRS has ${JSON.stringify(bad)}, not an IP address: ` +
+            'it must be a comma-separated list of addresses, e.g. 127.0.0.1,10.0.0.1', 1);
+        }
       }
     }
   }
@@ -182,20 +207,34 @@ export async function main(argv: readonly string[]): Promise<void> {
     return runThreads({ opts, argv: resolved.argv, listen, allowFrom, threads, worker, label,
       drop: worker === undefined && identity !== undefined ? drop : undefined, stats: statsServer });
   }
-  const loadApp = (): Promise<App> => loadCliApp(opts);
+  // Loaded, then its startup hooks awaited: no request is accepted before they finished.
+  let lifecycle: Lifecycles | undefined;
+  const loadApp = async (): Promise<App> => {
+    const loaded = await loadCliApp(opts);
+    lifecycle = loaded.lifecycle;
+    await lifecycle.startup();
+    return loaded.app;
+  };
   // One process with --uid: bind as root, drop, then load the app, so no app
   // code runs as root. A request arriving meanwhile waits for the load.
   const late = worker === undefined && identity !== undefined;
   let app: App;
   let loadedLate: App | undefined;
   let loading: Promise<App> | undefined;
+  // A worker's failure goes to its master, which logs it once for all
+  // workers and, at the first start, exits (--need-app).
+  const failStart = (err: unknown): Promise<never> => {
+    const message = err instanceof Error ? err.message : String(err);
+    if (worker !== undefined) return worker.failed(message);
+    die(message, 1);
+  };
   if (late) {
     app = (req) => loadedLate !== undefined ? loadedLate(req) : loading!.then((a) => a(req));
   } else {
     try {
       app = await loadApp();
     } catch (err) {
-      die(err instanceof Error ? err.message : String(err), 1);
+      return failStart(err);
     }
   }
 
@@ -227,14 +266,16 @@ export async function main(argv: readonly string[]): Promise<void> {
       loading = loadApp();
       loadedLate = await loading;
     } catch (err) {
-      die(err instanceof Error ? err.message : String(err), 1);
+      return failStart(err);
     }
   }
   if (worker !== undefined) {
     // The worker exits once closed: the access log's queued lines go first.
     const inner = server;
     const closeAll = async (timeoutMs?: number): Promise<void> => {
+      const deadline = Date.now() + (timeoutMs ?? opts.shutdownTimeout ?? 10_000);
       await inner.close(timeoutMs);
+      await lifecycle?.shutdown(remaining(deadline), (line) => process.stderr.write(`tsgi: ${line}\n`));
       await accessLog?.close();
     };
     return worker.serving({
@@ -242,6 +283,37 @@ export async function main(argv: readonly string[]): Promise<void> {
       stopAccepting: () => inner.stopAccepting(), close: closeAll,
     }, opts.shutdownTimeout, stats === undefined ? undefined : (draining) => stats.report(inner.running?.(MAX_CURRENT), draining, inner.upgraded));
   }
+  // The handlers go first: a supervisor may signal as soon as it reads "serving".
+  const log = (line: string): void => void process.stderr.write(`tsgi: ${line}\n`);
+  // /ready says 503 from the signal on; the listeners accept for
+  // --drain-grace more (a load balancer's time to notice), then close.
+  const graceMs = opts.drainGrace ?? 0;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log(`${signal} again, exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    log(graceMs > 0 ? `${signal}: draining: /ready says 503, still accepting for ${graceMs / 1000} s (--drain-grace)`
+      : `${signal}, finishing in-flight requests`);
+    // The app's own handler for this signal runs beside this one (Node calls
+    // every listener); the process then ends when it is done, not before.
+    const theirs = appHandlers(signal, [stop]).length > 0;
+    setTimeout(() => {
+      if (graceMs > 0) log('--drain-grace over: finishing in-flight requests');
+      const deadline = Date.now() + (opts.shutdownTimeout ?? 10_000);
+      void server.close()
+        .then(() => lifecycle?.shutdown(remaining(deadline), log))
+        .then(() => accessLog?.close())
+        .then(() => {
+          statsServer?.close();
+          exitWhenDone(0, theirs, remaining(deadline), log);
+        });
+    }, graceMs);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
   for (const a of server.addresses) {
     // A form that can be given back: http://127.0.0.1:8000, /run/app.sock
     // (HTTP), uwsgi:///run/app.sock.
@@ -252,25 +324,6 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.stderr.write(`tsgi: serving ${label} on ${where}\n`);
   }
 
-  // /ready says 503 from the signal on; the listeners accept for
-  // --drain-grace more (a load balancer's time to notice), then close.
-  const graceMs = opts.drainGrace ?? 0;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      process.stderr.write(`tsgi: ${signal} again, exiting now\n`);
-      process.exit(1);
-    }
-    stopping = true;
-    process.stderr.write(graceMs > 0
-      ? `tsgi: ${signal}: draining: /ready says 503, still accepting for ${graceMs / 1000} s (--drain-grace)\n`
-      : `tsgi: ${signal}, finishing in-flight requests\n`);
-    setTimeout(() => {
-      if (graceMs > 0) process.stderr.write('tsgi: --drain-grace over: finishing in-flight requests\n');
-      void server.close().then(() => accessLog?.close()).then(() => process.exit(0));
-    }, graceMs);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
 
   statsServer?.provideHealth(() => ({ answering: 1, state: stopping ? 'draining' : 'serving' }));
   if (statsServer !== undefined && stats !== undefined) {
@@ -288,29 +341,47 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
 }
 
+/** $PORT as a TCP port; undefined when unset or empty; a usage error (exit 2) when not a port. */
+function portFromEnv(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const port = /^\d{1,5}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+  if (!(port >= 1 && port <= 65535)) die(`PORT=${JSON.stringify(raw)} is not a TCP port (1-65535); unset it or give --http ADDR`, 2);
+  return port;
+}
+
 const KIND_NAMES: Record<AppType, string> = { tsgi: 'TSGI app', node: 'Node listener', fetch: 'fetch handler' };
 
+/** The app of the command line, and the lifecycle hooks of the modules it is made of. */
+export interface CliApp {
+  app: App;
+  /** Not started yet: the caller awaits lifecycle.startup() before serving. */
+  lifecycle: Lifecycles;
+}
+
 /** The app of the command line: the app argument, --mount/--vhost, --cgi-map. `quiet`: no lines about it (threads after the first). */
-export async function loadCliApp(opts: CliOptions, quiet = false): Promise<App> {
-  const loaded = opts.routes.length > 0 ? await loadRoutes(opts.routes, opts.appType, quiet, opts.manageScriptName === true)
-    : opts.app !== undefined ? await loadOne(opts.app, opts.appType, quiet) : undefined;
-  return opts.cgiMap.length > 0 ? withCgiHost(opts, loaded) : loaded!;
+export async function loadCliApp(opts: CliOptions, quiet = false): Promise<CliApp> {
+  const lifecycle = new Lifecycles();
+  const loaded = opts.routes.length > 0 ? await loadRoutes(opts.routes, opts.appType, quiet, opts.manageScriptName === true, lifecycle)
+    : opts.app !== undefined ? await loadOne(opts.app, opts.appType, quiet, lifecycle) : undefined;
+  return { app: opts.cgiMap.length > 0 ? withCgiHost(opts, loaded) : loaded!, lifecycle };
 }
 
 /** The one app of the app argument; a line says how it was recognised unless it is plain TSGI. */
-async function loadOne(spec: string, type: AppType | undefined, quiet: boolean): Promise<App> {
+async function loadOne(spec: string, type: AppType | undefined, quiet: boolean, lifecycle: Lifecycles): Promise<App> {
   const r = await resolveApp(spec, process.cwd(), type);
   if (r.kind !== 'tsgi' && !quiet) process.stderr.write(`tsgi: ${spec} (export ${r.exportName}) is a ${KIND_NAMES[r.kind]}\n`);
+  for (const h of r.hooks) lifecycle.add(spec, h);
   return r.app;
 }
 
 /** --mount, --vhost (and the app argument at "/") as one dispatching app. */
 async function loadRoutes(routes: readonly Route[], type: AppType | undefined, quiet: boolean,
-  manageScriptName: boolean): Promise<App> {
+  manageScriptName: boolean, lifecycle: Lifecycles): Promise<App> {
   const table: DispatchTable = { mounts: [], ...(manageScriptName ? { manageScriptName } : {}) };
   const hosts = new Map<string, MountTable>();
   for (const r of routes) {
     const loaded = await resolveApp(r.spec, process.cwd(), type);
+    for (const h of loaded.hooks) lifecycle.add(r.spec, h);
     const where = r.host === undefined ? r.point : `${r.host}${r.point === '/' ? '' : r.point}`;
     if (!quiet) process.stderr.write(`tsgi: mounted ${r.spec} (export ${loaded.exportName}, ${KIND_NAMES[loaded.kind]}) at ${where}\n`);
     let mounts = table.mounts as Array<[string, App]>;

@@ -14,6 +14,8 @@ import { serve, type ServerHandle } from '../server/serve.js';
 import { AccessLog, type AccessLogFormat } from '../server/access-log.js';
 import { MAX_CURRENT, RequestStats, bothHooks } from '../stats/counters.js';
 import type { App } from '../tsgi/types.js';
+import type { Lifecycles } from '../dispatch/lifecycle.js';
+import { remaining } from '../master/exit.js';
 import { THREAD_STATS_INTERVAL_MS, type FromThread, type ThreadData, type ToThread } from './threads.js';
 
 async function threadMain(d: ThreadData): Promise<void> {
@@ -21,10 +23,12 @@ async function threadMain(d: ThreadData): Promise<void> {
   const say = (m: FromThread): void => port.postMessage(m);
   const opts = parseArgs(d.argv);
   let app: App;
+  let lifecycle: Lifecycles;
   let server: ServerHandle;
   let draining = false;
   try {
-    app = await loadCliApp(opts, d.index !== 1);
+    ({ app, lifecycle } = await loadCliApp(opts, d.index !== 1));
+    await lifecycle.startup();
   } catch (err) {
     say({ t: 'failed', message: err instanceof Error ? err.message : String(err) });
     return;
@@ -78,7 +82,11 @@ async function threadMain(d: ThreadData): Promise<void> {
       draining = true;
       // In a worker_thread, process.exit ends this thread only (an app's timers would keep it alive).
       // The log's queued lines are written before the thread ends.
-      void server.close(m.timeoutMs).then(() => accessLog?.close()).then(() => process.exit(0));
+      // Each thread runs the shutdown hooks of its own copy of the app.
+      const deadline = Date.now() + m.timeoutMs;
+      void server.close(m.timeoutMs)
+        .then(() => lifecycle.shutdown(remaining(deadline), (line) => say({ t: 'log', line })))
+        .then(() => accessLog?.close()).then(() => process.exit(0));
     }
   });
   // The first report goes before "ready": the process never shows a serving thread without numbers.

@@ -62,7 +62,9 @@ export type ToThread = { t: 'stopAccepting' } | { t: 'close'; timeoutMs: number 
   | { t: 'stats?' };
 export type FromThread = { t: 'ready'; addresses: BoundAddress[] } | { t: 'failed'; message: string }
   /** --stats: every THREAD_STATS_INTERVAL_MS, before "ready", and in answer to `stats?`. */
-  | { t: 'stats'; report: StatsReport };
+  | { t: 'stats'; report: StatsReport }
+  /** A line for the log (a failed shutdown hook). */
+  | { t: 'log'; line: string };
 
 export interface ThreadsStart {
   opts: CliOptions;
@@ -177,9 +179,13 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
       });
       w.on('message', (m: FromThread) => {
         if (m.t === 'failed') {
-          log(m.message);
-          process.exit(1);
+          if (worker !== undefined) void worker.failed(m.message);
+          else {
+            log(m.message);
+            process.exit(1);
+          }
         }
+        if (m.t === 'log') log(`thread ${t.index}: ${m.line}`);
         if (m.t === 'stats') {
           reports[t.index - 1] = m.report;
           statsPoll.answered(t);

@@ -7,9 +7,11 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { TsgiError } from '../errors.js';
-import type { App } from '../tsgi/types.js';
+import type { App, Lifecycle } from '../tsgi/types.js';
 import { fromFetch, isFetchApp, type FetchApp } from '../adapters/fetch.js';
-import { fromNodeApp, fromNodeListener } from '../adapters/node/index.js';
+import { fromNodeApp, fromNodeListener, nodeAppHooks } from '../adapters/node/index.js';
+import { appStack, syntaxErrorText, typescriptHint } from './load-error.js';
+import { listenError, withoutListen } from './listen-guard.js';
 
 export type AppType = 'tsgi' | 'node' | 'fetch';
 export const APP_TYPES: readonly AppType[] = ['tsgi', 'node', 'fetch'];
@@ -23,6 +25,12 @@ export interface LoadedApp {
   kind: AppType;
   /** The export it came from: "default", "app", a name given after ":". */
   exportName: string;
+  /**
+   * Its lifecycle hooks, to run in this order at startup (in reverse at
+   * shutdown): the module's `startup`/`shutdown` exports, the app value's
+   * own, the adapter's (Fastify's ready() and close()).
+   */
+  hooks: Lifecycle[];
 }
 
 export function splitSpec(spec: string): { file: string; name: string | undefined } {
@@ -132,6 +140,77 @@ function pick(mod: Record<string, unknown>, file: string, name: string | undefin
     `${file} has no default export and none named app, fetch or handler (it exports ${names.length > 0 ? names.join(', ') : 'nothing'})`);
 }
 
+/** Why `file` did not load, pointing at the line (src/dispatch/load-error.ts). */
+function loadErrorText(file: string, abs: string, err: unknown): string {
+  if (!(err instanceof Error)) return `${file} threw ${describe(err)} while loading`;
+  const code = (err as { code?: unknown }).code;
+  if (code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+    const hint = typescriptHint(abs);
+    if (hint !== undefined) return `${file}: ${hint}`;
+  }
+  if (err.name === 'SyntaxError') return `${file} has a syntax error:\n${syntaxErrorText(err as SyntaxError, abs)}`;
+  return `${file} threw while loading:\n${appStack(err)}`;
+}
+
+/**
+ * A Fastify instance's startup, its server's listen() recording instead of
+ * binding meanwhile: `fastify.listen()` at the top of the module binds only
+ * once the instance is ready, after the import (see listen-guard.ts).
+ */
+function guardFastify(hooks: Lifecycle, value: unknown, file: string): Lifecycle {
+  const server = (value as { server?: { listen?: unknown } } | null)?.server;
+  const start = hooks.startup;
+  if (start === undefined || server === undefined || server === null || typeof server.listen !== 'function') return hooks;
+  return {
+    ...hooks,
+    startup: async () => {
+      let listened = false;
+      server.listen = function listen(this: unknown) {
+        listened = true;
+        return this;
+      };
+      try {
+        await start();
+        // Fastify's listen() continues from the same ready() promise.
+        await new Promise((resolve) => setImmediate(resolve));
+      } finally {
+        delete server.listen;
+      }
+      if (listened) throw listenError(file, 'fastify.listen()');
+    },
+  };
+}
+
+/** The hooks of a loaded module (see LoadedApp.hooks), each function once. */
+function lifecycleOf(mod: Record<string, unknown>, value: unknown, kind: AppType, file: string): Lifecycle[] {
+  // A CommonJS module's exports may only be on its default object, as in pick().
+  const bag = mod.default !== null && (typeof mod.default === 'object' || typeof mod.default === 'function')
+    ? mod.default as Record<string, unknown> : undefined;
+  const seen = new Set<unknown>();
+  const take = (holder: Record<string, unknown> | undefined, n: 'startup' | 'shutdown'): (() => unknown) | undefined => {
+    const f = holder?.[n];
+    if (typeof f !== 'function' || seen.has(f)) return undefined;
+    seen.add(f);
+    return holder === mod ? f as () => unknown : (f as () => unknown).bind(holder);
+  };
+  const hooks: Lifecycle[] = [];
+  const add = (holder: Record<string, unknown> | undefined): void => {
+    const startup = take(holder, 'startup');
+    const shutdown = take(holder, 'shutdown');
+    if (startup !== undefined || shutdown !== undefined) {
+      hooks.push({ ...(startup !== undefined ? { startup } : {}), ...(shutdown !== undefined ? { shutdown } : {}) });
+    }
+  };
+  add(mod);
+  add(bag);
+  if (value !== null && (typeof value === 'object' || typeof value === 'function')) add(value as Record<string, unknown>);
+  if (kind === 'node') {
+    const adapter = nodeAppHooks(value);
+    if (adapter !== undefined) hooks.push(guardFastify(adapter, value, file));
+  }
+  return hooks;
+}
+
 /** Loads `spec` ("app.js" or "app.js:name") and makes it a TSGI app, saying how it was recognised. */
 export async function resolveApp(spec: string, cwd = process.cwd(), type?: AppType): Promise<LoadedApp> {
   const { file, name } = splitSpec(spec);
@@ -139,14 +218,16 @@ export async function resolveApp(spec: string, cwd = process.cwd(), type?: AppTy
   if (!fs.existsSync(abs)) throw new TsgiError('TSGI_ERR_APP_LOAD', `${file}: no such file`);
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+    const loaded = await withoutListen(() => import(pathToFileURL(abs).href) as Promise<Record<string, unknown>>);
+    if (loaded.listened) throw listenError(file, loaded.site);
+    mod = loaded.value;
   } catch (err) {
-    const first = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new TsgiError('TSGI_ERR_APP_LOAD', `${file}: ${first}`, { cause: err });
+    if (err instanceof TsgiError) throw err;
+    throw new TsgiError('TSGI_ERR_APP_LOAD', loadErrorText(file, abs, err), { cause: err });
   }
   const { value, exportName } = pick(mod, file, name);
   const { app, kind } = toApp(value, exportName, `${file}:${exportName}`, type);
-  return { app, kind, exportName };
+  return { app, kind, exportName, hooks: lifecycleOf(mod, value, kind, file) };
 }
 
 /** Loads `spec` and returns the TSGI app (see resolveApp). */

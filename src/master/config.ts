@@ -21,6 +21,8 @@ export interface MasterOptions {
   drainGrace?: number | undefined;
   /** Milliseconds (--harakiri): also how long a worker may go without a heartbeat. */
   harakiri?: number | undefined;
+  /** --no-need-app: keep restarting workers that cannot load the app at first start. */
+  noNeedApp?: boolean | undefined;
 }
 
 export interface MasterConfig {
@@ -37,12 +39,14 @@ export interface MasterConfig {
   drainGraceMs: number;
   /** A worker silent this long (stopped, or its event loop blocked) is killed and replaced; 0: never. --harakiri plus a margin. */
   heartbeatTimeoutMs: number;
+  /** A worker that cannot load the app at first start ends the master (exit 1) instead of being restarted. */
+  needApp: boolean;
 }
 
 /** Flags that only a master can honour, for the "needs --processes" message. */
 const MASTER_ONLY: Array<[keyof MasterOptions, string]> = [
   ['reloadMode', '--reload-mode'], ['maxRequests', '--max-requests'], ['reloadOnRss', '--reload-on-rss'],
-  ['touchReload', '--touch-reload'], ['pidfile', '--pidfile'], ['vacuum', '--vacuum'],
+  ['touchReload', '--touch-reload'], ['pidfile', '--pidfile'], ['vacuum', '--vacuum'], ['noNeedApp', '--no-need-app'],
 ];
 
 function usage(msg: string): TsgiError {
@@ -79,5 +83,6 @@ export function masterConfig(o: MasterOptions): MasterConfig | undefined {
     // Past --harakiri, so a worker's own watchdog (which names the blocked
     // request) acts first; the master catches what it cannot (a stopped process).
     heartbeatTimeoutMs: o.harakiri === undefined || o.harakiri === 0 ? 0 : o.harakiri + Math.max(1000, o.harakiri / 2),
+    needApp: o.noNeedApp !== true,
   };
 }

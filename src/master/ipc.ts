@@ -34,7 +34,9 @@ export type WorkerMessage =
   /** --stats: my numbers; every second, and in answer to `stats?`. */
   | { t: 'stats'; report: StatsReport }
   /** --harakiri: my event loop turns (sent every heartbeatMs). */
-  | { t: 'alive' };
+  | { t: 'alive' }
+  /** I cannot load the app (or its startup hook failed); I exit 1 next. `message` is the whole error, for the master to log once. */
+  | { t: 'failed'; message: string };
 
 /** Master → worker. */
 export type MasterMessage =

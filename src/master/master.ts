@@ -54,6 +54,8 @@ interface Worker {
   beatAt: number;
   /** When it last said anything (ready, a report, a heartbeat): /health counts it while recent. */
   heardAt: number;
+  /** Why it could not load the app, as it said before exiting. */
+  failure: string | undefined;
 }
 
 interface Slot {
@@ -127,6 +129,10 @@ export function runMaster(start: MasterStart): void {
   let scheduled = false;
   let phase: 'starting' | 'running' | 'stopping' = 'starting';
   let exitCode = 0;
+  /** Why the master ends, when not by a signal. */
+  let exitWhy: string | undefined;
+  /** The last load failure a worker reported, so that the next one with the same text is not printed again. */
+  let lastFailure: string | undefined;
   let gen = 1;
   let reload: Reload | undefined;
   const startedAt = Date.now();
@@ -187,7 +193,7 @@ export function runMaster(start: MasterStart): void {
     });
     const w: Worker = {
       slot, pid: child.pid ?? 0, child, role, gen, ready: false, stopping: false, spawnedAt: Date.now(),
-      timer: undefined, partial: '', report: undefined, spawnNo: ++slot.spawns, beatAt: 0, heardAt: 0,
+      timer: undefined, partial: '', report: undefined, spawnNo: ++slot.spawns, beatAt: 0, heardAt: 0, failure: undefined,
     };
     if (role === 'current') slot.current = w;
     else slot.next = w;
@@ -332,6 +338,9 @@ export function runMaster(start: MasterStart): void {
       case 'alive':
         w.beatAt = Date.now();
         return;
+      case 'failed':
+        w.failure = m.message;
+        return;
       case 'stats':
         w.report = m.report;
         return statsPoll.answered(w);
@@ -363,6 +372,13 @@ export function runMaster(start: MasterStart): void {
     }
     const lived = Date.now() - w.spawnedAt;
     if (phase === 'stopping') return;
+    if (w.failure !== undefined) {
+      // One error for every worker that hit it: its text once, then a line each.
+      const same = w.failure === lastFailure;
+      lastFailure = w.failure;
+      if (phase === 'starting' && cfg.needApp) return needApp(w);
+      wlog(w, same ? 'cannot load the app (the same error as above)' : `cannot load the app: ${w.failure}`);
+    }
     const delay = slot.backoff.delayAfter(lived);
     wlog(w, `died (${how}) after ${seconds(lived)}${w.ready ? '' : ', before it was ready'}; restarting in ${seconds(delay)}`);
     clearTimeout(slot.timer);
@@ -424,10 +440,30 @@ export function runMaster(start: MasterStart): void {
     }
   }
 
+  /**
+   * --need-app: a worker could not load the app at the first start. The
+   * others would fail the same way, and restarting them forever hides a
+   * broken deploy behind backoff: the master stops them and exits 1, as
+   * uWSGI's need-app does. (Reloads keep the old workers serving instead.)
+   */
+  function needApp(w: Worker): void {
+    wlog(w, `cannot load the app: ${w.failure}`);
+    log('--need-app: stopping (the app fails at the first start; --no-need-app restarts such workers instead)');
+    exitCode = 1;
+    exitWhy = 'the app cannot be loaded';
+    phase = 'stopping';
+    notifier.send('STOPPING=1');
+    clearInterval(touchTimer);
+    clearInterval(heartbeatTimer);
+    for (const slot of slots) clearTimeout(slot.timer);
+    bound.close();
+    for (const other of live) stopWorker(other, cfg.shutdownTimeoutMs);
+  }
+
   function finish(): void {
     bound.close();
     if (cfg.pidfile !== undefined && cfg.vacuum) removePidfile(cfg.pidfile);
-    log(`master exiting (${exitCode === 0 ? 'all workers stopped' : 'workers killed'})`);
+    log(`master exiting (${exitWhy ?? (exitCode === 0 ? 'all workers stopped' : 'workers killed')})`);
     process.exit(exitCode);
   }
 

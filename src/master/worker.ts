@@ -16,6 +16,7 @@ import type { App, HeaderList, Reply } from '../tsgi/types.js';
 import type { ServerHandle } from '../server/serve.js';
 import { WORKER_ENV, isMessage, type MasterMessage, type WorkerMessage, type WorkerSettings } from './ipc.js';
 import type { StatsReport } from '../stats/counters.js';
+import { appHandlers, exitWhenDone, remaining } from './exit.js';
 
 export const DRAIN_GRACE_MS = 500;
 const CHECK_INTERVAL_MS = 1000;
@@ -38,6 +39,8 @@ export interface WorkerMode {
    */
   serving(server: ServerHandle, shutdownTimeoutMs: number | undefined,
     stats?: (draining: boolean) => StatsReport | Promise<StatsReport>, whenDraining?: () => void): void;
+  /** The app could not be loaded or started: tells the master why (it logs it once) and exits 1. */
+  failed(message: string): Promise<never>;
 }
 
 function closeHeaders(headers: HeaderList | undefined): HeaderList {
@@ -90,20 +93,28 @@ export function workerMode(): WorkerMode | undefined {
     process.exit(code);
   }
 
-  async function drain(timeoutMs: number): Promise<void> {
+  async function drain(timeoutMs: number, signal: NodeJS.Signals | undefined): Promise<void> {
     if (draining) return;
     draining = true;
     if (server === undefined) exitNow(0);
+    const deadline = Date.now() + timeoutMs;
     const grace = Math.min(DRAIN_GRACE_MS, Math.floor(timeoutMs / 2));
     server.stopAccepting();
     await new Promise((r) => setTimeout(r, grace));
+    // close() drains, then runs the apps' shutdown hooks (src/cli/main.ts).
     await server.close(Math.max(timeoutMs - grace, 0));
-    exitNow(0);
+    // An app's own SIGTERM handler: a signal ran it already; a stop over IPC
+    // (reload, recycle, the master's SIGTERM) runs it now, as the SIGTERM a
+    // plain `node app.js` would have got. The process then ends when it is done.
+    const theirs = appHandlers(signal ?? 'SIGTERM', [onSignal]);
+    if (signal === undefined) for (const h of theirs) (h as (s: NodeJS.Signals) => void)('SIGTERM');
+    process.channel?.unref();
+    exitWhenDone(0, theirs.length > 0, remaining(deadline), (line) => process.stderr.write(`tsgi: ${line}\n`));
   }
 
-  function stop(timeoutMs: number): void {
+  function stop(timeoutMs: number, signal?: NodeJS.Signals): void {
     if (server === undefined) exitNow(0);  // still loading the app: nothing to finish
-    void drain(timeoutMs);
+    void drain(timeoutMs, signal);
   }
 
   function sendStats(): Promise<void> | undefined {
@@ -126,9 +137,9 @@ export function workerMode(): WorkerMode | undefined {
   // The master is gone (killed, crashed): finish what is in flight and go.
   process.on('disconnect', () => stop(shutdownMs));
   let signals = 0;
-  const onSignal = () => {
+  const onSignal = (signal: NodeJS.Signals) => {
     if (++signals > 1) exitNow(1);
-    stop(shutdownMs);
+    stop(shutdownMs, signal);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -158,6 +169,15 @@ export function workerMode(): WorkerMode | undefined {
     },
     countWith(read: () => number): void {
       countRequests = read;
+    },
+    failed(message: string): Promise<never> {
+      return new Promise<never>(() => {
+        if (!process.connected) {
+          process.stderr.write(`tsgi: ${message}\n`);
+          process.exit(1);
+        }
+        process.send!({ t: 'failed', message } satisfies WorkerMessage, () => process.exit(1));
+      });
     },
     serving(s: ServerHandle, shutdownTimeoutMs: number | undefined,
       report?: (draining: boolean) => StatsReport | Promise<StatsReport>, whenDraining?: () => void): void {

@@ -234,5 +234,16 @@ export interface TunnelSocket extends Duplex {
 
 export type App = (req: Request) => Reply | Promise<Reply>;
 
+/**
+ * TSGI 1.1 lifecycle hooks (docs/tsgi.md section 1.1): exported by the app
+ * module beside the app, or carried by the exported app value. The server
+ * awaits `startup` before it accepts the first request and `shutdown` once it
+ * has drained, before the process ends, within its shutdown timeout.
+ */
+export interface Lifecycle {
+  startup?(): unknown;
+  shutdown?(): unknown;
+}
+
 /** An app that wraps an app (docs/tsgi.md section 1). */
 export type Middleware = (next: App) => App;

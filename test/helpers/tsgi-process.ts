@@ -11,7 +11,8 @@ export const TSGI_BIN = path.join(ROOT, 'bin', 'tsgi');
 /** A copy of the environment without TSGI_* options (the test runner's own may leak in). */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('TSGI_') || k === 'TSGI_ADDON') env[k] = v;
+  // PORT too: with no listener given, tsgi serves $PORT.
+  for (const [k, v] of Object.entries(process.env)) if ((!k.startsWith('TSGI_') && k !== 'PORT') || k === 'TSGI_ADDON') env[k] = v;
   return { ...env, ...extra };
 }
 

@@ -26,5 +26,5 @@
 // streamed body serve() pulls; listener.ts and frameworks.ts the adapters;
 // upgrade.ts the request of an 'upgrade' event (tsgi/http's server).
 export { fromNodeListener } from './listener.js';
-export { fromNodeApp } from './frameworks.js';
+export { fromNodeApp, nodeAppHooks } from './frameworks.js';
 export { upgradeRequest } from './upgrade.js';
