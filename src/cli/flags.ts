@@ -22,6 +22,7 @@ export interface CliOptions {
   scgi: string[];
   fastcgi: string[];
   allowFrom: string[];
+  trustedProxy: string[];
   app: string | undefined;
   appType: AppType | undefined;
   mount: string[];
@@ -101,6 +102,7 @@ export const FLAGS: Flag[] = [
   { names: ['--vhost'], key: 'vhost', kind: 'list', arg: 'HOST[PATH]=MODULE', help: 'serve MODULE for requests to HOST (Host header, port ignored; *.example.com matches subdomains), at PATH or "/" (repeatable)' },
   { names: ['--app-type'], key: 'appType', kind: 'choice', choices: ['tsgi', 'node', 'fetch'], arg: 'TYPE', help: 'tsgi, node or fetch: the kind of every app module, instead of telling it from the export' },
   { names: ['--allow-from'], key: 'allowFrom', kind: 'list', arg: 'NET', help: 'TCP peers the uwsgi/SCGI/FastCGI listeners accept, e.g. 10.0.0.0/8 (repeatable; default loopback)' },
+  { names: ['--trusted-proxy'], key: 'trustedProxy', kind: 'list', arg: 'NET', help: 'a reverse proxy in front of the HTTP listeners (repeatable): from its connections the client is the rightmost untrusted X-Forwarded-For address (REMOTE_ADDR, the access log)' },
   { names: ['--chmod-socket'], key: 'chmodSocket', kind: 'mode', arg: 'MODE', help: 'permissions of unix socket files, octal (e.g. 660)' },
   { names: ['--chown-socket'], key: 'chownSocket', kind: 'string', arg: 'USER[:GROUP]', help: 'owner (and group) of unix socket files, set before they accept (e.g. www-data:www-data)' },
   { names: ['--max-connections'], key: 'maxConnections', kind: 'int', arg: 'N', help: 'open connections at most (default 10000); more wait in the backlog' },
@@ -249,7 +251,7 @@ export function splitArgs(argv: readonly string[]): Arg[] {
 
 export function parseArgs(argv: readonly string[]): CliOptions {
   const o: CliOptions = {
-    http: [], uwsgi: [], scgi: [], fastcgi: [], allowFrom: [], app: undefined, appType: undefined, mount: [], vhost: [],
+    http: [], uwsgi: [], scgi: [], fastcgi: [], allowFrom: [], trustedProxy: [], app: undefined, appType: undefined, mount: [], vhost: [],
     routes: [], chmodSocket: undefined, maxConnections: undefined, maxHeaderSize: undefined,
     maxBodySize: undefined, headerTimeout: undefined, keepAliveTimeout: undefined, socketTimeout: undefined,
     shutdownTimeout: undefined, help: false, version: false, cgiMap: [], cgiEnv: [],

@@ -25,6 +25,7 @@ import { socketStats } from '../stats/sockets.js';
 import { parseListen } from '../server/listen.js';
 import { runThreads } from './threads.js';
 import { serveOptions } from './serve-options.js';
+import { trustOf } from '../server/trusted-proxy.js';
 import type { CliOptions } from './flags.js';
 import { Lifecycles } from '../dispatch/lifecycle.js';
 import { appHandlers, exitWhenDone, remaining } from '../master/exit.js';
@@ -55,6 +56,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     die(err instanceof Error ? err.message : String(err), 2);
   }
   if (process.env.TSGI_WORKER === undefined) for (const w of resolved.warnings) process.stderr.write(`tsgi: ${w}\n`);
+  try {
+    trustOf(opts.trustedProxy);  // a usage error now, not a worker dying at each start
+  } catch (err) {
+    die(err instanceof Error ? err.message : String(err), 2);
+  }
   const threads = opts.threads ?? 1;
   if (threads < 1 || threads > 256) die(`--threads needs a number of threads from 1 to 256, not ${threads}`, 2);
   if (threads > 1 && opts.harakiri !== undefined) {

@@ -53,6 +53,7 @@ export function serveOptions(opts: CliOptions, site: ServeOptions): ServeOptions
     wsIdleTimeout: opts.wsIdleTimeout,
     wsCompression: opts.wsCompression,
     static: staticOptions(opts),
+    ...(opts.trustedProxy.length > 0 ? { trustedProxies: opts.trustedProxy } : {}),
     ...site,
   };
 }

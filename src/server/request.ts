@@ -5,6 +5,7 @@ import type { Request, ServerInfo } from '../tsgi/types.js';
 import { BaseRequest, type BodyFlow } from './base-request.js';
 import { PAIR, RECORD, RECORD_FLAGS } from '../native/abi.js';
 import { derivedVar, derivedVars, SERVER_SOFTWARE, serverName, unescapePath } from './derived-vars.js';
+import { clientAddress, type Trust } from './trusted-proxy.js';
 
 const { HEAD: W_HEAD, FLAGS: W_FLAGS, LENGTH_LO: W_CL_LO, LENGTH_HI: W_CL_HI, METHOD: W_METHOD, TARGET: W_TARGET,
   PATH: W_PATH, QUERY: W_QUERY, HOST: W_HOST, PEER: W_PEER, PEER_PORT: W_PEER_PORT, LOCAL: W_LOCAL,
@@ -18,6 +19,8 @@ export interface ListenerInfo {
   readonly tcp: boolean;
   readonly info: ServerInfo;
   readonly log: (line: string) => void;
+  /** --trusted-proxy: peers whose X-Forwarded-For is believed (HTTP listeners only). */
+  readonly trust?: Trust | undefined;
 }
 
 // Buffer#latin1Slice skips toString()'s encoding lookup; it is internal, so
@@ -32,6 +35,8 @@ export class HttpRequest extends BaseRequest implements Request {
   private readonly head: number;
   private _path: string | undefined;
   private _headers: Array<readonly [string, string]> | undefined;
+  /** With a trusted proxy: the client's address, once worked out. */
+  private _remote: string | undefined;
 
   constructor(
     private readonly buf: Buffer,
@@ -105,13 +110,28 @@ export class HttpRequest extends BaseRequest implements Request {
     return this.flags & F_HTTP11 ? 'HTTP/1.1' : 'HTTP/1.0';
   }
 
-  get REMOTE_ADDR(): string {
+  private get peer(): string {
     const off = this.u32[this.w + W_PEER]!;
     return latin1(this.buf, off, off + this.u32[this.w + W_PEER + 1]!);
   }
 
+  get REMOTE_ADDR(): string {
+    const trust = this.listener.trust;
+    if (trust === undefined) return this.peer;
+    if (this._remote === undefined) {
+      const peer = this.peer;
+      // header() joins every X-Forwarded-For line, in order, with ", ".
+      const xff = trust(peer) ? this.header('x-forwarded-for') : undefined;
+      this._remote = clientAddress(peer, xff === undefined ? [] : [xff], trust);
+    }
+    return this._remote;
+  }
+
   get REMOTE_PORT(): string {
-    return this.listener.tcp ? String(this.u32[this.w + W_PEER_PORT]) : '';
+    if (!this.listener.tcp) return '';
+    // A client named by a proxy has no port we know.
+    if (this.listener.trust !== undefined && this.REMOTE_ADDR !== this.peer) return '';
+    return String(this.u32[this.w + W_PEER_PORT]);
   }
 
   private localHost(): string {

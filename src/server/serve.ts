@@ -6,6 +6,7 @@ import { TSGI_VERSION } from '../version.js';
 import type { App, Request, SendOptions, ServerInfo } from '../tsgi/types.js';
 import { appRunner } from './app-call.js';
 import { HttpRequest, type ListenerInfo } from './request.js';
+import { trustOf } from './trusted-proxy.js';
 import { EVENT_SLOTS, EVENTS, PROTOCOLS, RECORD, RECORD_FLAGS } from '../native/abi.js';
 import { CgiRequest } from './cgi-request.js';
 import type { RequestDone } from './access-log.js';
@@ -36,6 +37,13 @@ export interface ServeOptions extends Omit<NativeServerOptions, 'static'> {
   listen?: ListenSpec | readonly ListenSpec[];
   /** TCP peers the uwsgi, SCGI and FastCGI listeners accept (default loopback only). */
   allowFrom?: readonly string[];
+  /**
+   * Reverse proxies in front of the HTTP listeners ("10.0.0.0/8", "127.0.0.1"):
+   * when the peer is one, REMOTE_ADDR (and the access log's address) is the
+   * rightmost address of X-Forwarded-For that is not a trusted proxy.
+   * Default none: X-Forwarded-For is the app's business.
+   */
+  trustedProxies?: readonly string[];
   /** Permissions of unix socket files, e.g. 0o660. */
   socketMode?: number;
   /** Owner and group of unix socket files (numeric ids), set before they accept. */
@@ -230,6 +238,7 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
   }
 
   for (const entry of options.allowFrom ?? []) checkNetwork(entry);
+  const trust = trustOf(options.trustedProxies);
   for (const entry of (Array.isArray(options.listen) ? options.listen : [options.listen]) as (ListenSpec | undefined)[]) {
     if (entry !== undefined && typeof entry !== 'string') for (const n of entry.allowFrom ?? []) checkNetwork(n);
   }
@@ -266,7 +275,7 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
         multiprocess: options.multiprocess ?? false, multithread: options.multithread ?? false, run_once: false,
         upgrade: false, websocket: false,
       });
-      listeners[r.index] = { tcp: r.tcp, info, log };
+      listeners[r.index] = { tcp: r.tcp, info, log, ...(spec.protocol === 'http' && trust !== undefined ? { trust } : {}) };
       addresses.push(r.tcp
         ? { address: typeof entry === 'string' ? entry : spec.address, host: r.host, port: r.port, protocol: spec.protocol, fd: r.fd }
         : { address: typeof entry === 'string' ? entry : spec.address, protocol: spec.protocol, fd: r.fd });

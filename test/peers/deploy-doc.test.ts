@@ -15,10 +15,10 @@ const USED = [
   'tsgi-commands',
   'fastcgi-commands', 'nginx-fastcgi-unix', 'nginx-fastcgi-tcp', 'nginx-fastcgi-keepalive', 'nginx-fastcgi-mount',
   'apache-fastcgi-unix', 'apache-fastcgi-tcp', 'lighttpd-fastcgi-spawn', 'lighttpd-fastcgi-socket',
-  'lighttpd-fastcgi-authorizer', 'nginx-websocket', 'apache-websocket',
+  'lighttpd-fastcgi-authorizer', 'nginx-websocket', 'apache-websocket', 'nginx-proxy-pass',
 ];
 const TESTS = ['nginx.test.ts', 'apache.test.ts', 'fastcgi-nginx.test.ts', 'fastcgi-apache.test.ts',
-  'fastcgi-lighttpd.test.ts', 'fastcgi-spawn.test.ts', 'websocket.test.ts'];
+  'fastcgi-lighttpd.test.ts', 'fastcgi-spawn.test.ts', 'websocket.test.ts', 'trusted-proxy.test.ts'];
 
 test('every snippet marked tested in docs/deploy.md is one the peer tests use, and each is there once', () => {
   const names = deploySnippetNames();
@@ -30,7 +30,7 @@ test('every snippet marked tested in docs/deploy.md is one the peer tests use, a
 });
 
 test('the nginx snippets use the stock parameter files, and stream with buffering off', () => {
-  for (const name of USED.filter((n) => n.startsWith('nginx-') && !n.endsWith('-tls') && !n.endsWith('-websocket'))) {
+  for (const name of USED.filter((n) => n.startsWith('nginx-') && !n.endsWith('-tls') && !n.endsWith('-websocket') && n !== 'nginx-proxy-pass')) {
     const text = deploySnippet(name);
     const proto = name.includes('fastcgi') ? 'fastcgi' : name.includes('scgi') ? 'scgi' : 'uwsgi';
     assert.match(text, new RegExp(`include ${proto}_params;`), name);
