@@ -9,8 +9,10 @@
 // URL is checked first (200, the file's exact bytes), each server warmed up
 // (WARMUP s), then measured RUNS times, interleaved. Server CPU per request:
 // utime + stime of its processes (nginx: master and worker) from /proc over
-// the run, divided by wrk's requests. Prints a markdown table of medians;
-// nothing is written.
+// the run, divided by wrk's requests. Client CPU per request: wrk's own
+// (this process's waited-for children, /proc/self/stat cutime + cstime),
+// which shows which side bounds the requests/s. Prints a markdown table of
+// medians; nothing is written.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
@@ -18,7 +20,7 @@ import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds, processTree } from './lib/proc.mjs';
+import { childrenCpuSeconds, cpuSeconds, processTree } from './lib/proc.mjs';
 import { interleavedRuns, nginxConfig, sleep } from './lib/procs.mjs';
 import { fmt, median } from './lib/stats.mjs';
 
@@ -118,22 +120,24 @@ await interleavedRuns({
   measure: (t) => {
     const pids = processTree(t.child.pid);
     const c0 = cpuSeconds(pids);
+    const w0 = childrenCpuSeconds();
     const t0 = performance.now();
     const n = wrk(t.port, t.file, DURATION);
     const secs = (performance.now() - t0) / 1000;
-    return { rps: n / secs, us: ((cpuSeconds(pids) - c0) * 1e6) / n };
+    return { rps: n / secs, us: ((cpuSeconds(pids) - c0) * 1e6) / n, client: ((childrenCpuSeconds() - w0) * 1e6) / n };
   },
-  report: (t, r) => `${t.name}: ${fmt(r.rps)} req/s, ${fmt(r.us, 1)} µs CPU/req`,
+  report: (t, r) => `${t.name}: ${fmt(r.rps)} req/s, ${fmt(r.us, 1)} µs CPU/req, wrk ${fmt(r.client, 1)} µs/req`,
 });
 
 const med = (t, k) => median(t.runs.map((r) => r[k]));
 const find = (name, file) => targets.find((t) => t.name === `${name} ${file}`);
-console.log(`| file | server | req/s | server CPU µs/req | CPU/req vs nginx | req/s vs express.static |`);
-console.log('|---|---|---:|---:|---:|---:|');
+console.log(`| file | server | req/s | server CPU µs/req | wrk CPU µs/req | CPU/req vs nginx | req/s vs express.static |`);
+console.log('|---|---|---:|---:|---:|---:|---:|');
 for (const file of Object.keys(FILES)) {
   const ngx = find('nginx', file), ex = find('express.static (node:http)', file);
   for (const t of targets.filter((x) => x.file === file)) {
     console.log(`| ${file} | ${t.name.slice(0, -file.length - 1)} | ${fmt(med(t, 'rps'))} | ${fmt(med(t, 'us'), 1)} | ` +
+      `${fmt(med(t, 'client'), 1)} | ` +
       `${fmt(med(t, 'us') / med(ngx, 'us'), 2)}× | ${fmt(med(t, 'rps') / med(ex, 'rps'), 1)}× |`);
   }
 }
