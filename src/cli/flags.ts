@@ -122,7 +122,7 @@ export const FLAGS: Flag[] = [
   { names: ['--need-app'], key: 'needApp', kind: 'bool', arg: '', help: 'with --processes, the default: a worker that cannot load the app at the first start ends the master (exit 1) with its error, instead of being restarted' },
   { names: ['--no-need-app'], key: 'noNeedApp', kind: 'bool', arg: '', help: 'with --processes: restart workers that cannot load the app at the first start, with backoff, until they can' },
   { names: ['--reload-mode'], key: 'reloadMode', kind: 'choice', choices: ['full', 'chain'], arg: 'MODE', help: 'on SIGHUP: full (a whole new set of workers, then the old drain; default) or chain (one at a time)' },
-  { names: ['--max-requests'], key: 'maxRequests', kind: 'int', arg: 'N', help: 'replace a worker after about N requests (+0-10 % jitter); it drains once its replacement is ready' },
+  { names: ['--max-requests'], key: 'maxRequests', kind: 'int', arg: 'N', help: 'replace a worker after N requests (+0-10 % jitter): its replacement starts at 90 %; at N the worker stops accepting, closes keep-alive connections after their reply and drains' },
   { names: ['--reload-on-rss'], key: 'reloadOnRss', kind: 'int', arg: 'MB', help: 'replace a worker whose resident memory exceeds MB (checked every second)' },
   { names: ['--touch-reload'], key: 'touchReload', kind: 'string', arg: 'FILE', help: 'reload (as SIGHUP) when FILE\'s modification time changes' },
   { names: ['--pidfile'], key: 'pidfile', kind: 'string', arg: 'FILE', help: 'write the master\'s pid to FILE' },

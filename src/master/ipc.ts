@@ -29,8 +29,13 @@ export interface WorkerSettings {
 export type WorkerMessage =
   /** Serving: the app is loaded and the listeners are in the worker's poller. */
   | { t: 'ready' }
-  /** Please start my replacement; I keep serving until told to stop. Repeated while unanswered. */
-  | { t: 'recycle'; reason: 'max-requests' | 'rss'; requests: number; rss: number }
+  /**
+   * Please start my replacement. `due` false: --max-requests is near (90 %
+   * of it served), I keep serving; hold the replacement until I say due.
+   * `due` true: I reached it (and stopped accepting), or --reload-on-rss:
+   * swap as soon as the replacement is ready. Repeated while unanswered.
+   */
+  | { t: 'recycle'; reason: 'max-requests' | 'rss'; requests: number; rss: number; due: boolean; quota: number }
   /** --stats: my numbers; every second, and in answer to `stats?`. */
   | { t: 'stats'; report: StatsReport }
   /** --harakiri: my event loop turns (sent every heartbeatMs). */

@@ -23,6 +23,8 @@ import { StatsPoll } from '../stats/poll.js';
 
 /** A worker that has not said "ready" by then is killed (and restarted with backoff). */
 export const START_TIMEOUT_MS = 60_000;
+/** A replacement started early for --max-requests waits at most this long, ready, for its worker to reach the quota. */
+export const HOLD_MAX_MS = 5_000;
 /** A stopped worker gets the shutdown timeout plus this before SIGKILL. */
 export const KILL_GRACE_MS = 5_000;
 const TOUCH_INTERVAL_MS = 1_000;
@@ -64,6 +66,8 @@ interface Slot {
   next: Worker | undefined;
   /** The current worker asked for a replacement (--max-requests, --reload-on-rss). */
   recycle: boolean;
+  /** Its replacement was started early (--max-requests near): it waits, ready, until the current worker reaches the quota. */
+  hold: boolean;
   /** A restart delayed by backoff. */
   timer: NodeJS.Timeout | undefined;
   backoff: Backoff;
@@ -87,6 +91,7 @@ type Event =
   | { kind: 'message'; worker: Worker; message: WorkerMessage }
   | { kind: 'exit'; worker: Worker; code: number | null; signal: NodeJS.Signals | null }
   | { kind: 'due'; slot: Slot }
+  | { kind: 'held'; worker: Worker }
   | { kind: 'graceOver' };
 
 export interface MasterStart {
@@ -122,7 +127,7 @@ export function runMaster(start: MasterStart): void {
   const notifier = new Notifier(log);
   const slots: Slot[] = [];
   for (let id = 1; id <= cfg.processes; id++) {
-    slots.push({ id, current: undefined, next: undefined, recycle: false, timer: undefined, backoff: new Backoff(), spawns: 0 });
+    slots.push({ id, current: undefined, next: undefined, recycle: false, hold: false, timer: undefined, backoff: new Backoff(), spawns: 0 });
   }
   const live = new Set<Worker>();
   const queue: Event[] = [];
@@ -168,6 +173,10 @@ export function runMaster(start: MasterStart): void {
       case 'exit': return onExit(e.worker, e.code, e.signal);
       case 'due':
         e.slot.timer = undefined;
+        return;
+      case 'held':
+        // The early replacement waited long enough: traffic slowed before the quota.
+        if (e.worker.slot.next === e.worker) e.worker.slot.hold = false;
         return;
       case 'graceOver': return stopAll();
     }
@@ -252,6 +261,7 @@ export function runMaster(start: MasterStart): void {
     slot.current = slot.next!;
     slot.current.role = 'current';
     slot.next = undefined;
+    slot.hold = false;
     if (old !== undefined) stopWorker(old, cfg.shutdownTimeoutMs);
     return old;
   }
@@ -334,6 +344,7 @@ export function runMaster(start: MasterStart): void {
         clearTimeout(w.timer);
         w.timer = undefined;
         wlog(w, 'ready');
+        if (w.slot.hold && w.slot.next === w) setTimeout(() => enqueue({ kind: 'held', worker: w }), HOLD_MAX_MS).unref();
         return;
       case 'alive':
         w.beatAt = Date.now();
@@ -346,11 +357,21 @@ export function runMaster(start: MasterStart): void {
         return statsPoll.answered(w);
       case 'recycle': {
         const slot = w.slot;
-        if (phase !== 'running' || w !== slot.current || slot.next !== undefined || slot.recycle) return;
+        if (phase !== 'running' || w !== slot.current) return;
+        if (m.due && slot.hold) {
+          // Started early: it takes over now, or as soon as it is ready.
+          slot.hold = false;
+          if (slot.next === undefined) slot.recycle = true;  // the early one died meanwhile
+          wlog(w, `reached its --max-requests (${m.requests} of ${m.quota} requests); its replacement takes over`);
+          return;
+        }
+        if (slot.next !== undefined || slot.recycle) return;
         slot.recycle = true;
+        slot.hold = !m.due;
         wlog(w, m.reason === 'rss'
           ? `uses ${Math.round(m.rss / 1048576)} MB (--reload-on-rss); starting its replacement`
-          : `served ${m.requests} requests (--max-requests); starting its replacement`);
+          : m.due ? `served ${m.requests} requests (--max-requests); starting its replacement`
+            : `served ${m.requests} of its --max-requests ${m.quota}; starting its replacement now, to take over at ${m.quota}`);
         return;
       }
     }
@@ -424,7 +445,9 @@ export function runMaster(start: MasterStart): void {
     for (const s of slots) {
       // A ready replacement outside a reload's plan (a recycle, or the slot
       // lost its worker meanwhile) takes over at once.
-      if (s.next?.ready && (reload === undefined || s.current === undefined || s.next.gen < gen)) swap(s);
+      // One started early for --max-requests waits until its worker reaches the quota.
+      const held = s.hold && s.current !== undefined && reload === undefined;
+      if (s.next?.ready && !held && (reload === undefined || s.current === undefined || s.next.gen < gen)) swap(s);
     }
     if (reload !== undefined) progressReload();
     for (let i = 0; i < slots.length; i++) {

@@ -62,7 +62,7 @@ test('a Fastify onClose hook runs to its end in a worker recycled by --max-reque
     await m.ready();
     const [first] = m.workerPids();
     for (let i = 0; i < 4; i++) assert.equal((await httpGet(m.port, '/')).status, 200);
-    await m.waitFor(/served \d+ requests \(--max-requests\); starting its replacement/, 1, 10_000);
+    await m.waitFor(/reached its --max-requests|served \d+ requests \(--max-requests\)/, 1, 10_000);
     await m.waitFor(new RegExp(`\\(pid ${first}\\) exited \\(code 0\\)`), 1, 10_000);
     assert.match(m.stdout(), new RegExp(`^pool closed in ${first}$`, 'm'));
   } finally {
