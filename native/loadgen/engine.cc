@@ -57,6 +57,7 @@ uint64_t Result::errors_total() const {
 void Result::merge(const Result& o) {
   requests += o.requests;
   for (int i = 0; i < kErrorKinds; i++) errors[size_t(i)] += o.errors[size_t(i)];
+  for (const auto& [status, n] : o.statuses) statuses[status] += n;
   connects += o.connects;
   published += o.published;
   bytes_out += o.bytes_out;
@@ -319,6 +320,12 @@ std::string to_json(const Options& o, const Result& r) {
                std::to_string(r.per_second[i].second) + "]";
   }
   seconds += "]";
+  std::string seen = "{";
+  for (const auto& [status, n] : r.statuses) {
+    if (seen.size() > 1) seen += ",";
+    seen += "\"" + std::to_string(status) + "\":" + std::to_string(n);
+  }
+  seen += "}";
   double cpu = r.cpu_user_s + r.cpu_system_s;
   return std::string("{\"tool\":\"tsgi-bench\",\"protocol\":\"") + protocol_name(o.protocol) + "\"" +
          ",\"target\":" + json_string(o.target) + ",\"method\":" + json_string(o.method) +
@@ -335,7 +342,7 @@ std::string to_json(const Options& o, const Result& r) {
          ",\"stopped\":" + (r.stopped ? "true" : "false") + ",\"requests\":" + std::to_string(r.requests) +
          ",\"rps\":" + num(r.elapsed_s > 0 ? double(r.requests) / r.elapsed_s : 0, 1) +
          ",\"connects\":" + std::to_string(r.connects) + ",\"bytes_out\":" + std::to_string(r.bytes_out) +
-         ",\"bytes_in\":" + std::to_string(r.bytes_in) + ",\"errors\":" + errors +
+         ",\"bytes_in\":" + std::to_string(r.bytes_in) + ",\"errors\":" + errors + ",\"status_seen\":" + seen +
          ",\"latency_us\":{\"count\":" + std::to_string(h.count()) + ",\"min\":" + us(h.min()) +
          ",\"mean\":" + num(h.mean() / 1000.0, 1) + ",\"p50\":" + us(h.percentile(50)) +
          ",\"p90\":" + us(h.percentile(90)) + ",\"p99\":" + us(h.percentile(99)) +

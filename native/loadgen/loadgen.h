@@ -28,6 +28,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -100,6 +101,7 @@ const char* error_name(int kind);
 struct Result {
   uint64_t requests = 0;  // valid replies to requests started inside the measured window
   std::array<uint64_t, kErrorKinds> errors{};
+  std::map<int, uint64_t> statuses;  // the kErrStatus replies by the status they had
   uint64_t connects = 0;
   uint64_t published = 0;  // WebSocket subscribe: messages the publisher sent inside the window
   uint64_t bytes_out = 0, bytes_in = 0;

@@ -104,13 +104,14 @@ int parse_head(const char* data, size_t n, bool cgi, Head* h) {
   }
 }
 
-int check_cgi_reply(const Options& o, const char* data, size_t stored, uint64_t total, std::string* why) {
+int check_cgi_reply(const Options& o, const char* data, size_t stored, uint64_t total, std::string* why, int* status) {
   Head h;
   int rc = parse_head(data, stored, true, &h);
   if (rc != 1) {
     if (why) *why = total == 0 ? "empty reply" : rc == 0 ? "reply ends inside its head" : "malformed reply head";
     return total == 0 ? kErrRead : rc == 0 ? kErrShortBody : kErrFraming;
   }
+  if (status) *status = h.status;
   uint64_t body = total - h.len;
   if (o.expect_status != 0 && h.status != o.expect_status) {
     if (why) *why = "status " + std::to_string(h.status);

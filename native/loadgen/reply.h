@@ -29,8 +29,10 @@ struct Head {
 int parse_head(const char* data, size_t n, bool cgi, Head* h);
 
 // A whole CGI reply: its first `stored` bytes are in data, `total` is its
-// length. Returns -1 if it is valid, else the Error kind (reason in *why).
-int check_cgi_reply(const Options& o, const char* data, size_t stored, uint64_t total, std::string* why);
+// length. Returns -1 if it is valid, else the Error kind (reason in *why;
+// the reply's status in *status once its head parsed).
+int check_cgi_reply(const Options& o, const char* data, size_t stored, uint64_t total, std::string* why,
+                    int* status = nullptr);
 
 // One HTTP/1.1 reply as bytes arrive.
 class HttpReply {

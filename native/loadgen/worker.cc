@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "net/connect.h"
 #include "net/socket.h"
 
 namespace tsgi::loadgen {
@@ -161,6 +162,12 @@ void Worker::fill(Conn* c, uint64_t now) {
   if (count > 0) transmit(c, iov, count, now);
 }
 
+void stop_if_refused(const Options& o, int err) {
+  if (err != ECONNREFUSED && err != ENOENT) return;
+  throw std::runtime_error(o.target + ": connection refused (" + std::strerror(err) +
+                           "): is the server running and listening there? the run stops at the first refused connect");
+}
+
 void Worker::open(Conn* c, uint64_t now) {
   c->connected = c->hup = false;
   c->served = 0;
@@ -175,6 +182,7 @@ void Worker::open(Conn* c, uint64_t now) {
   if (counting(now)) result.connects++;
   if (fd < 0) {
     if (fd == -EMFILE || fd == -ENFILE) throw std::runtime_error("out of file descriptors: lower --connections");
+    stop_if_refused(o_, -fd);
     error(c, kErrConnect, now);
     return;
   }
@@ -253,8 +261,9 @@ void Worker::flush(Conn* c, uint64_t now) {
   set_interest(c, kPollRead);  // level-triggered: stop asking for writability
 }
 
-void Worker::send_failed(Conn* c, int /*err*/, uint64_t now) {
+void Worker::send_failed(Conn* c, int err, uint64_t now) {
   if (!c->connected) {
+    stop_if_refused(o_, err);
     error(c, kErrConnect, now);  // ECONNREFUSED from an asynchronous connect
   } else if (!retry_kept(c, now)) {
     error(c, kErrWrite, now);
@@ -271,6 +280,7 @@ void Worker::set_interest(Conn* c, uint32_t interest) {
 void Worker::on_event(Conn* c, uint32_t flags, uint64_t now) {
   if (flags & kPollHup) c->hup = true;
   if (!c->connected && (flags & kPollErr)) {
+    stop_if_refused(o_, net::connect_error(c->fd));
     error(c, kErrConnect, now);
     return;
   }
@@ -354,8 +364,9 @@ bool Worker::take_http(Conn* c, size_t, uint64_t now) {
       return false;
     }
     bool close = h.close;
+    int status = h.status;  // h is the parser's: gone at its reset
     c->http.reset();
-    finish_slot(c, c->first, bad, now);
+    finish_slot(c, c->first, bad, now, status);
     if (close) {  // the server closes after this reply: what is still in flight goes on a new connection
       close_fd(c);
       fill(c, now);
@@ -382,10 +393,11 @@ bool Worker::take_fcgi(Conn* c, const char* data, size_t n, uint64_t now) {
     }
     fcgi::Stream& s = c->fcgi.stream(id);
     s.active = false;
+    int status = 0;
     int bad = s.protocol_status != fcgi::kRequestComplete
                   ? kErrProtocol
-                  : check_cgi_reply(o_, s.head.data(), s.head.size(), s.stdout_bytes, nullptr);
-    finish_slot(c, id - 1u, bad, now);
+                  : check_cgi_reply(o_, s.head.data(), s.head.size(), s.stdout_bytes, nullptr, &status);
+    finish_slot(c, id - 1u, bad, now, status);
     if (per_conn_) {
       if (off < n) error(c, kErrFraming, now);  // bytes after the last END_REQUEST
       else close_fd(c), fill(c, now);
@@ -397,7 +409,9 @@ bool Worker::take_fcgi(Conn* c, const char* data, size_t n, uint64_t now) {
 
 void Worker::at_eof(Conn* c, uint64_t now) {
   if (!http_ && !fcgi_) {  // uwsgi/SCGI: the reply ends with the connection
-    finish_slot(c, 0, check_cgi_reply(o_, c->in.data.get(), c->in.len, c->total_in, nullptr), now);
+    int status = 0;
+    int bad = check_cgi_reply(o_, c->in.data.get(), c->in.len, c->total_in, nullptr, &status);
+    finish_slot(c, 0, bad, now, status);
     close_fd(c);
     fill(c, now);
     return;
@@ -407,7 +421,7 @@ void Worker::at_eof(Conn* c, uint64_t now) {
     int bad = -1;
     if (o_.expect_status != 0 && h.status != o_.expect_status) bad = kErrStatus;
     else if (o_.expect_body_length >= 0 && c->http.body_bytes() != uint64_t(o_.expect_body_length)) bad = kErrLength;
-    finish_slot(c, c->first, bad, now);
+    finish_slot(c, c->first, bad, now, h.status);
     close_fd(c);
     fill(c, now);
     return;
@@ -426,7 +440,7 @@ void Worker::at_eof(Conn* c, uint64_t now) {
   else if (!retry_kept(c, now)) error(c, kErrRead, now);
 }
 
-void Worker::finish_slot(Conn* c, unsigned s, int bad, uint64_t now) {
+void Worker::finish_slot(Conn* c, unsigned s, int bad, uint64_t now, int status) {
   Slot& slot = c->slots[s];
   if (slot.measured) {
     if (now < plan_.end) {
@@ -435,6 +449,7 @@ void Worker::finish_slot(Conn* c, unsigned s, int bad, uint64_t now) {
         result.latency.record(now - slot.t0);
       } else {
         result.errors[size_t(bad)]++;
+        if (bad == kErrStatus && status > 0) result.statuses[status]++;
       }
       live.last_done.store(now, std::memory_order_relaxed);
     }

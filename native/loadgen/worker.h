@@ -42,6 +42,12 @@ struct Live {
 
 uint64_t now_ns();
 
+// A connect the server refused (ECONNREFUSED; a unix socket path that does
+// not exist): nobody listens, and the run stops with this error at once
+// rather than reconnecting every millisecond until its end. `err` is the
+// errno; anything else (a full backlog: EAGAIN) is an ordinary connect error.
+void stop_if_refused(const Options& o, int err);
+
 // One event loop of a run: the engine starts run() on its own thread, reads
 // `live` while it runs and `result` after.
 class Loop {
@@ -78,7 +84,8 @@ class Worker : public Loop {
   bool take_http(Conn* c, size_t n, uint64_t now);
   bool take_fcgi(Conn* c, const char* data, size_t n, uint64_t now);
   void at_eof(Conn* c, uint64_t now);
-  void finish_slot(Conn* c, unsigned slot, int error, uint64_t now);
+  // `status`: the reply's, for an error of kErrStatus (0: none).
+  void finish_slot(Conn* c, unsigned slot, int error, uint64_t now, int status = 0);
   void error(Conn* c, Error kind, uint64_t now);
   bool retry_kept(Conn* c, uint64_t now);
   void close_fd(Conn* c);

@@ -4,6 +4,7 @@
 // sequence number into each), so the client's cost per message is the
 // syscalls and the decoding of the reply.
 #include "loadgen/ws_worker.h"
+#include "net/connect.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -171,6 +172,7 @@ void WsWorker::open(Conn* c, uint64_t now) {
   if (counting(now)) result.connects++;
   if (fd < 0) {
     if (fd == -EMFILE || fd == -ENFILE) throw std::runtime_error("out of file descriptors: lower --connections");
+    stop_if_refused(o_, -fd);
     error(c, kErrConnect, now);
     return;
   }
@@ -199,6 +201,7 @@ void WsWorker::send(Conn* c, const struct iovec* iov, int count, uint64_t now) {
   ssize_t n = net::send_iov(c->fd, iov, count);
   if (n == -EAGAIN) n = 0;
   if (n < 0) {
+    if (!c->connected) stop_if_refused(o_, int(-n));
     error(c, c->connected ? kErrWrite : kErrConnect, now);
     return;
   }
@@ -225,7 +228,8 @@ void WsWorker::flush(Conn* c, uint64_t now) {
     ssize_t n = net::send_iov(c->fd, &iov, 1);
     if (n == -EAGAIN) return;
     if (n < 0) {
-      error(c, c->connected ? kErrWrite : kErrConnect, now);
+      if (!c->connected) stop_if_refused(o_, int(-n));
+    error(c, c->connected ? kErrWrite : kErrConnect, now);
       return;
     }
     c->connected = true;
@@ -246,6 +250,7 @@ void WsWorker::set_interest(Conn* c, uint32_t interest) {
 
 void WsWorker::on_event(Conn* c, uint32_t flags, uint64_t now) {
   if (!c->connected && (flags & kPollErr)) {
+    stop_if_refused(o_, net::connect_error(c->fd));
     error(c, kErrConnect, now);
     return;
   }

@@ -3,6 +3,7 @@
 // percentiles, errors by kind, bytes and the client's own CPU. docs/bench.md.
 import * as fs from 'node:fs';
 import { loadgenBinding, type NativeBenchOptions, type NativeBenchProgress } from '../native/load.js';
+import { compareRuns } from './bench-compare.js';
 
 type Protocol = NativeBenchOptions['protocol'];
 const PROTOCOLS: readonly Protocol[] = ['http', 'uwsgi', 'scgi', 'fastcgi', 'ws'];
@@ -31,6 +32,8 @@ export interface BenchResult {
   bytes_out: number;
   bytes_in: number;
   errors: Record<string, number> & { total: number };
+  /** The replies counted as `status` errors, by the status they had ("404": 12). */
+  status_seen: Record<string, number>;
   latency_us: { count: number; min: number; mean: number; p50: number; p90: number; p99: number; p99_9: number; max: number };
   per_second: Array<[number, number]>;
   client_cpu: { user_s: number; system_s: number; use: number; us_per_request: number };
@@ -79,6 +82,8 @@ Options:
       --expect-status N     the status every reply must have (200; 0: any)
       --expect-body-length N  the body length every reply must have (any)
       --json                print the result as JSON (one object) instead of a table
+      --compare A.json B.json  print two saved runs (--json) side by side, B's figures
+                            as ratios of A's; no load
   -h, --help
 
 WebSocket (-p ws or ws://): every connection does the HTTP/1.1 Upgrade handshake
@@ -102,7 +107,9 @@ END_REQUEST not REQUEST_COMPLETE, a record for a request id not in flight; a
 WebSocket reply of the other opcode), handshake (WebSocket: no 101, or a wrong
 Sec-WebSocket-Accept, Upgrade or Connection), closed (WebSocket: a close frame, or
 the connection closed after the 101).
-Exit status: 0, 1 when no reply was valid, 2 for bad usage.
+A status error names the statuses seen (status 12: 404 x12). A refused connect
+(nobody listens at TARGET) stops the run at once with that error.
+Exit status: 0, 1 when no reply was valid or a connect was refused, 2 for bad usage.
 
 Examples:
   tsgi bench --protocol fastcgi --connections 64 --duration 10s unix:/run/php/php-fpm.sock /index.php
@@ -307,7 +314,10 @@ export function summary(o: NativeBenchOptions, r: BenchResult): string {
   const conns = `${o.connections} connection${o.connections === 1 ? '' : 's'}`;
   const threads = `${o.threads ?? 1} thread${(o.threads ?? 1) === 1 ? '' : 's'}`;
   const l = r.latency_us;
-  const kinds = Object.entries(r.errors).filter(([k, v]) => k !== 'total' && v > 0).map(([k, v]) => `${k} ${num(v)}`);
+  const seen = Object.entries(r.status_seen ?? {}).sort((x, y) => y[1] - x[1]).map(([st, n]) => `${st} x${num(n)}`);
+  const kinds = Object.entries(r.errors).filter(([k, v]) => k !== 'total' && v > 0)
+    .map(([k, v]) => k === 'status' && seen.length > 0
+      ? `status ${num(v)} (${seen.join(', ')}; expected ${o.expectStatus ?? 200})` : `${k} ${num(v)}`);
   const rows: Array<[string, string]> = [
     [unit, `${num(r.requests)} in ${num(r.elapsed_s, 2)} s${r.stopped ? ' (stopped early)' : ''}`],
     [`${unit}/s`, num(r.rps, 1)],
@@ -317,13 +327,14 @@ export function summary(o: NativeBenchOptions, r: BenchResult): string {
     ['latency', l.count === 0 ? 'n/a' : `p50 ${ms(l.p50)}   p90 ${ms(l.p90)}   p99 ${ms(l.p99)}   p99.9 ${ms(l.p99_9)}`],
     ['', l.count === 0 ? '' : `min ${ms(l.min)}   mean ${ms(l.mean)}   max ${ms(l.max)}`],
     ['errors', r.errors.total === 0 ? '0' : `${num(r.errors.total)}: ${kinds.join(', ')}`],
-    ['connections opened', num(r.connects)],
+    ['connections opened', `${num(r.connects)}${(o.warmup ?? 0) > 0 ? ' (after the warm-up; those it opened are kept)' : ''}`],
     ['bytes', `in ${bytes(r.bytes_in)} (${bytes(r.elapsed_s > 0 ? r.bytes_in / r.elapsed_s : 0)}/s), out ${bytes(r.bytes_out)}`],
     ['client CPU', `${num(r.client_cpu.user_s + r.client_cpu.system_s, 2)} s (${num(r.client_cpu.use * 100)}% of a core), ` +
       `${num(r.client_cpu.us_per_request, 2)} µs per ${o.protocol === 'ws' ? 'message' : 'request'}`],
   ];
   return [
-    `tsgi bench: ${o.protocol} ${o.target} ${o.method ?? 'GET'} ${o.path}, ${conns}, ${threads}${depth}${ws}, ${mode}`,
+    `tsgi bench: ${o.protocol} ${o.target} ${o.method ?? 'GET'} ${o.path}, ${conns}, ${threads}${depth}${ws}, ${mode}` +
+      ((o.warmup ?? 0) > 0 ? `, after ${num(o.warmup!, 1)} s of warm-up (not counted)` : ''),
     '',
     ...rows.filter(([k, v]) => k !== '' || v !== '').map(([k, v]) => `  ${k.padEnd(20)}${v}`),
     '',
@@ -332,6 +343,21 @@ export function summary(o: NativeBenchOptions, r: BenchResult): string {
 
 /** `tsgi bench ARGS`: resolves to the exit status. */
 export async function benchMain(argv: readonly string[]): Promise<number> {
+  const at = argv.indexOf('--compare');
+  if (at !== -1) {
+    const files = argv.filter((_, i) => i !== at);
+    if (files.length !== 2 || files.some((f) => f.startsWith('-'))) {
+      process.stderr.write('tsgi bench: --compare needs two saved runs and nothing else: tsgi bench --compare A.json B.json\n');
+      return 2;
+    }
+    try {
+      process.stdout.write(compareRuns(files[0]!, files[1]!));
+    } catch (err) {
+      process.stderr.write(`tsgi bench: ${(err as Error).message}\n`);
+      return 2;
+    }
+    return 0;
+  }
   let args: BenchArgs;
   try {
     args = parseBenchArgs(argv);
@@ -364,7 +390,8 @@ export async function benchMain(argv: readonly string[]): Promise<number> {
   } catch (err) {
     if (live) process.stderr.write('\r\x1b[K');
     process.stderr.write(`tsgi bench: ${(err as Error).message}\n`);
-    return 2;
+    // A refused connect is the server's state, not a usage error.
+    return /: connection refused \(/.test((err as Error).message) ? 1 : 2;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -3,7 +3,7 @@
 // past it, a bad status line, a bad chunk, a FastCGI record of another
 // version, an END_REQUEST that is not REQUEST_COMPLETE, a record for a
 // request id not in flight, a uwsgi reply cut short; and a server that never
-// answers times out, a closed port is a connect error.
+// answers times out, a closed port stops the run (refused).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePort } from '../helpers/peers.js';
@@ -53,10 +53,13 @@ test('HTTP: a status other than the expected one: status; a wrong length: length
   onlyErrors(await against(ok, ['--expect-body-length', '15']), 'length');
 });
 
-test('HTTP: a server that never answers: timeout; a closed port: connect', async () => {
+test('HTTP: a server that never answers: timeout; a closed port: the run stops, refused', async () => {
   onlyErrors(await against(null, ['--timeout', '300ms']), 'timeout');
   const port = await freePort();
-  onlyErrors(result(await bench(['-c', '2', '-d', '300ms', `127.0.0.1:${port}`])), 'connect');
+  const r = await bench(['-c', '2', '-d', '300ms', `127.0.0.1:${port}`]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /connection refused \(Connection refused\)/);
 });
 
 test('FastCGI: a record of version 2: framing; protocolStatus 1: protocol; another request id: protocol', async () => {
