@@ -3,6 +3,9 @@ export { dispatch } from './dispatch/mount.js';
 export type { DispatchTable, MountTable, MountList } from './dispatch/mount.js';
 export type { ServeOptions, ServerHandle, BoundAddress } from './server/serve.js';
 export type { ListenSpec, ListenProtocol } from './server/listen.js';
+export type { StaticOptions } from './server/static.js';
+export type { UpgradeStats } from './server/upgrade.js';
+export type { BlockedAction } from './server/watchdog.js';
 export type {
   App, Body, Chunk, ErrorStream, FileBody, HeaderList, Lifecycle, Middleware, Reply, ReplyBody, Request, SendOptions, SendStatus,
   ServerInfo, TunnelSocket, WebSocket, WebSocketHandlers,
