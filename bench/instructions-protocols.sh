@@ -10,6 +10,10 @@
 # Environment: SECONDS_MEASURED (10), WARMUP (10 s, uninstrumented), CONNECTIONS (64),
 # PORT (18610), OUT (/tmp/tsgi-callgrind-protocols), TSGI_ROOT (a checkout or a
 # copy of dist/ + build/Release to measure; default this one), SERVER_CPU (0), CLIENT_CPU (1).
+# Other workloads: SERVER (a file in servers/, default tsgi-cgi.mjs; suite-tsgi.mjs
+# answers the suite's routes), TARGET_PATH (/) and BENCH_ARGS (more `tsgi bench`
+# options), e.g. the suite's post64k:
+#   SERVER=suite-tsgi.mjs TARGET_PATH=/echo BENCH_ARGS="-m POST --body-file F" sh bench/instructions-protocols.sh uwsgi
 #
 # One line per protocol: "protocol instructions requests instructions/request
 # addon-instructions/request", the last counting only code in tsgi.node (the
@@ -27,9 +31,13 @@ OUT=${OUT:-/tmp/tsgi-callgrind-protocols}
 S=${SERVER_CPU:-0}
 L=${CLIENT_CPU:-1}
 protocols=${*:-http uwsgi scgi fastcgi}
+SERVER=${SERVER:-tsgi-cgi.mjs}
+TARGET_PATH=${TARGET_PATH:-/}
+BENCH_ARGS=${BENCH_ARGS:-}
 command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -y valgrind" >&2; exit 1; }
 mkdir -p "$OUT"
-bench() { taskset -c "$L" node "$root/bin/tsgi" bench "$@"; }
+# shellcheck disable=SC2086 # BENCH_ARGS is a list of options
+bench() { taskset -c "$L" node "$root/bin/tsgi" bench $BENCH_ARGS "$@"; }
 
 pid=
 stop() {
@@ -45,19 +53,19 @@ for p in $protocols; do
   rm -f "$OUT/$p.cg.out"*
   LISTEN="$target" TSGI_ROOT="${TSGI_ROOT:-$root}" taskset -c "$S" valgrind --tool=callgrind \
     --instr-atstart=no --smc-check=all-non-file --callgrind-out-file="$OUT/$p.cg.out" \
-    node "$here/servers/tsgi-cgi.mjs" >"$OUT/$p.server.log" 2>&1 &
+    node "$here/servers/$SERVER" >"$OUT/$p.server.log" 2>&1 &
   pid=$!
   i=0
-  until bench -c 1 -n 1 --expect-status 200 --json "$target/" >/dev/null 2>&1; do
+  until bench -c 1 -n 1 --expect-status 200 --json "$target$TARGET_PATH" >/dev/null 2>&1; do
     i=$((i + 1)); [ $i -lt 300 ] || { echo "server did not start:" >&2; cat "$OUT/$p.server.log" >&2; exit 1; }
     sleep 0.2
   done
   echo "instructions: $p under callgrind (pid $pid); warming up the JIT" >&2
-  bench -c "$C" -d "${WARMUP:-10}" --json "$target/" >/dev/null
+  bench -c "$C" -d "${WARMUP:-10}" --json "$target$TARGET_PATH" >/dev/null
   callgrind_control -i on "$pid" >/dev/null
-  bench -c "$C" -d 3 --json "$target/" >/dev/null   # instrumented code gets translated
+  bench -c "$C" -d 3 --json "$target$TARGET_PATH" >/dev/null   # instrumented code gets translated
   callgrind_control -z "$pid" >/dev/null
-  bench -c "$C" -d "$W" --expect-status 200 --json "$target/" >"$OUT/$p.bench.json"
+  bench -c "$C" -d "$W" --expect-status 200 --json "$target$TARGET_PATH" >"$OUT/$p.bench.json"
   callgrind_control -d "$pid" >/dev/null
   callgrind_control -i off "$pid" >/dev/null
   reqs=$(node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));

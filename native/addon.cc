@@ -55,9 +55,15 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
   void on_cgi_request(Connection& c, double handle, const cgi::VarTable& vars, const char* head_bytes,
                       uint32_t head_len, uint64_t content_length, uint32_t rec_flags) override;
   void on_body(double handle, const char* data, size_t len) override;
-  void on_body_end(double handle) override { event(kEvBodyEnd, handle, 0, 0); }
-  void on_body_error(double handle, int status) override { event(kEvBodyError, handle, status, 0); }
-  void on_abort(double handle) override { event(kEvAbort, handle, 0, 0); }
+  void on_body_end(double handle) override;
+  void on_body_error(double handle, int status) override {
+    drop_sink(handle);
+    event(kEvBodyError, handle, status, 0);
+  }
+  void on_abort(double handle) override {
+    drop_sink(handle);
+    event(kEvAbort, handle, 0, 0);
+  }
   void on_drain(double handle) override { event(kEvDrain, handle, 0, 0); }
   void on_data(double handle, const char* data, size_t len) override;
   void on_data_end(double handle) override { event(kEvDataEnd, handle, 0, 0); }
@@ -117,6 +123,17 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
 
   void event(int type, double handle, double a, double b);
   uint32_t stage(const char* data, size_t len);
+  // A body read whole (readBody with a destination): its bytes go from the
+  // connection's input straight into the app's Buffer, not through the batch.
+  struct BodySink {
+    double handle;
+    napi_ref ref;  // the Buffer, alive while the core writes into it
+    char* data;
+    size_t cap;
+    size_t filled;
+  };
+  BodySink* find_sink(double handle);
+  void drop_sink(double handle);
   uint32_t* record_common(Connection& c, uint32_t rec, uint32_t head_off, uint32_t flags,
                           uint64_t content_length, uint32_t count);
   static void slice(uint32_t* w, uint32_t word, http1::Slice s) {
@@ -146,6 +163,7 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
   double* shared_data_ = nullptr;
   size_t shared_cap_ = 0;  // events
   std::vector<char> stage_;
+  std::vector<BodySink> sinks_;  // few at a time: a linear scan
   std::vector<double> events_;
   std::vector<std::string> logs_;
   std::string scratch_;
@@ -322,8 +340,48 @@ void Server::on_cgi_request(Connection& c, double handle, const cgi::VarTable& v
 }
 
 void Server::on_body(double handle, const char* data, size_t len) {
+  if (BodySink* d = sinks_.empty() ? nullptr : find_sink(handle)) {
+    if (len <= d->cap - d->filled) {
+      std::memcpy(d->data + d->filled, data, len);
+      d->filled += len;
+      return;
+    }
+    // Never with a length the core framed the body by (kRecLengthKnown);
+    // should it happen, the read fails rather than overrun the Buffer.
+    log("request body longer than its stated length; the read fails");
+    drop_sink(handle);
+    event(kEvBodyError, handle, 400, 0);
+    return;
+  }
   uint32_t off = stage(data, len);
   event(kEvBody, handle, off, static_cast<double>(len));
+}
+
+// BODY_END's a: the bytes written into the destination, if one was given.
+void Server::on_body_end(double handle) {
+  double filled = 0;
+  if (BodySink* d = sinks_.empty() ? nullptr : find_sink(handle)) {
+    filled = static_cast<double>(d->filled);
+    drop_sink(handle);
+  }
+  event(kEvBodyEnd, handle, filled, 0);
+}
+
+Server::BodySink* Server::find_sink(double handle) {
+  for (BodySink& d : sinks_) {
+    if (d.handle == handle) return &d;
+  }
+  return nullptr;
+}
+
+void Server::drop_sink(double handle) {
+  for (size_t i = 0; i < sinks_.size(); i++) {
+    if (sinks_[i].handle != handle) continue;
+    napi_delete_reference(env_, sinks_[i].ref);
+    sinks_[i] = sinks_.back();
+    sinks_.pop_back();
+    return;
+  }
 }
 
 void Server::on_data(double handle, const char* data, size_t len) {
@@ -520,6 +578,8 @@ Napi::Value Server::Respond(const Napi::CallbackInfo& info) {
   if ((flags & kReplyEnd) && info[3].IsTypedArray()) pin_value_ = info[3];
   int rc = loop_->respond(handle, status, headers, headers_len, body, body_len, content_length, flags);
   pin_value_ = nullptr;
+  // A reply that ends leaves the rest of the body unread (discarded).
+  if ((flags & kReplyEnd) && !sinks_.empty()) drop_sink(handle);
   after_call();
   return Napi::Number::New(env, rc);
 }
@@ -538,14 +598,25 @@ Napi::Value Server::Write(const Napi::CallbackInfo& info) {
 
 Napi::Value Server::End(const Napi::CallbackInfo& info) {
   if (!loop_) return Napi::Number::New(info.Env(), kReplyGone);
+  if (!sinks_.empty()) drop_sink(handle_arg(info));
   int rc = loop_->end(handle_arg(info));
   after_call();
   return Napi::Number::New(info.Env(), rc);
 }
 
+// readBody(handle, flowing[, destination]): with a Uint8Array of the body's
+// stated length, the body is written into it and BODY_END says how much.
 Napi::Value Server::ReadBody(const Napi::CallbackInfo& info) {
   if (!loop_) return Napi::Number::New(info.Env(), kReplyGone);
-  int rc = loop_->read_body(handle_arg(info), info[1].ToBoolean().Value());
+  double handle = handle_arg(info);
+  if (info.Length() > 2 && info[2].IsTypedArray() && !find_sink(handle)) {
+    Napi::Uint8Array u = info[2].As<Napi::Uint8Array>();
+    napi_ref ref = nullptr;
+    if (napi_create_reference(env_, u, 1, &ref) != napi_ok) throw Napi::Error::New(info.Env(), "readBody: no reference");
+    sinks_.push_back(BodySink{handle, ref, reinterpret_cast<char*>(u.Data()), u.ByteLength(), 0});
+  }
+  int rc = loop_->read_body(handle, info[1].ToBoolean().Value());
+  if (rc == kReplyGone) drop_sink(handle);
   after_call();
   return Napi::Number::New(info.Env(), rc);
 }
@@ -600,6 +671,7 @@ Napi::Value Server::WriteStderr(const Napi::CallbackInfo& info) {
 
 Napi::Value Server::Abort(const Napi::CallbackInfo& info) {
   if (!loop_) return Napi::Number::New(info.Env(), kReplyGone);
+  if (!sinks_.empty()) drop_sink(handle_arg(info));
   int rc = loop_->abort(handle_arg(info));
   after_call();
   return Napi::Number::New(info.Env(), rc);
@@ -725,6 +797,8 @@ void Server::teardown() {
   events_.clear();
   stage_.clear();
   logs_.clear();
+  for (BodySink& d : sinks_) napi_delete_reference(env_, d.ref);
+  sinks_.clear();
   uv_poll_stop(poll_);
   uv_timer_stop(timer_);
   uv_idle_stop(idle_);

@@ -43,7 +43,7 @@ bool CgiExchange::parse_head(Connection* c) {
   c->keep_alive = false;  // one request per connection: the close ends the reply
   c->expect_continue = false;
   start_request(c, false, b.content_length, head_method);
-  uint32_t rec = kRecCgi | b.rec_flags;
+  uint32_t rec = kRecCgi | kRecLengthKnown | b.rec_flags;  // CONTENT_LENGTH frames the body
   if (c->in_state == Connection::In::kBodyDone) rec |= kRecNoBody;
   if (head_method) rec |= kRecHead;
   c->consume(b.head_len);  // first, as in http1.cc: a sink may answer within the call

@@ -165,7 +165,8 @@ void FastcgiExchange::on_input(Connection* c) {
         r->dispatched = true;
         uint32_t rec = kRecCgi | (r->reply.head_method ? uint32_t{kRecHead} : 0u) |
                        (r->role == fastcgi::kAuthorizer ? uint32_t{kRecAuthorizer} : 0u) |
-                       (r->role == fastcgi::kFilter ? uint32_t{kRecFilter} : 0u);
+                       (r->role == fastcgi::kFilter ? uint32_t{kRecFilter} : 0u) |
+                       (r->vars.has_content_length ? uint32_t{kRecLengthKnown} : 0u);
         // A stated length of 0, or STDIN already over: nothing to read.
         if ((r->vars.has_content_length && r->vars.content_length == 0) ||
             (r->stdin_ended && r->stdin_buf.empty())) {
@@ -180,6 +181,11 @@ void FastcgiExchange::on_input(Connection* c) {
         r->stdin_seen += ev.len;
         r->since_ms = loop_.now();
         if (input_over(c, r, r->stdin_seen, r->vars.content_length, r->vars.has_content_length, false)) break;
+        if (r->dispatched && r->flowing && r->stdin_buf.empty()) {
+          // The app is reading: from the record straight to the sink.
+          if (ev.len > 0) loop_.sink().on_body(r->handle, ev.data, ev.len);
+          break;
+        }
         r->stdin_buf.append(ev.data, ev.len);
         if (r->dispatched && r->flowing) deliver(r);
         break;

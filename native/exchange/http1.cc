@@ -39,7 +39,8 @@ bool Http1Exchange::begin_request(Connection* c) {
   bool head_method = h.method.len == 4 && std::memcmp(base + h.method.off, "HEAD", 4) == 0;
   start_request(c, (h.flags & http1::kChunked) != 0, h.content_length, head_method);
   uint32_t rec = (c->in_state == Connection::In::kBodyDone ? uint32_t{kRecNoBody} : 0u) |
-                 (head_method ? uint32_t{kRecHead} : 0u);
+                 (head_method ? uint32_t{kRecHead} : 0u) |
+                 (c->chunked ? 0u : uint32_t{kRecLengthKnown});
   // RFC 9110 7.8: a request with a body is answered as it is (the upgrade
   // declined); one without may switch once the app agrees (upgrade()).
   c->upgradable = (h.flags & http1::kUpgrade) != 0 && c->in_state == Connection::In::kBodyDone;

@@ -85,7 +85,8 @@
   X(kRecFilter, FILTER, 1u << 21)    /* FastCGI role FILTER: a DATA stream follows STDIN */    \
   X(kRecUpgradable, UPGRADABLE, 1u << 22) /* upgrade() may take the connection (tunnel) */    \
   X(kRecWebSocket, WEBSOCKET, 1u << 23)   /* a valid RFC 6455 opening handshake */     \
-  X(kRecServed, SERVED, 1u << 24)  /* answered by the core (a static file): to count and log, not to run */
+  X(kRecServed, SERVED, 1u << 24)  /* answered by the core (a static file): to count and log, not to run */ \
+  X(kRecLengthKnown, LENGTH_KNOWN, 1u << 25) /* the body is exactly LENGTH bytes */
 
 // What respond, write, end, readBody, readData, writeFile, writeStderr and
 // abort return.

@@ -16,7 +16,7 @@ export const ABI_KEYS = {
   pair: ['NAME', 'VALUE', 'SIZE'],
   recordFlags: ['HTTP11', 'KEEP_ALIVE', 'CHUNKED', 'CONTENT_LENGTH', 'EXPECT_CONTINUE', 'UPGRADE', 'ABSOLUTE_FORM',
     'ASTERISK_FORM', 'NO_BODY', 'HEAD', 'CGI', 'STRIP_SCRIPT_NAME', 'AUTHORIZER', 'FILTER',
-    'UPGRADABLE', 'WEBSOCKET', 'SERVED'],
+    'UPGRADABLE', 'WEBSOCKET', 'SERVED', 'LENGTH_KNOWN'],
   reply: ['GONE', 'OK', 'FULL', 'OVERFLOW'],
   replyFlags: ['END', 'CLOSE', 'NO_DATE'],
   upgrades: ['TUNNEL', 'WEBSOCKET'],

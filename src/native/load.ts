@@ -27,7 +27,7 @@ export interface NativeServer {
     contentLength: number, flags: number): number;
   write(handle: number, chunk: string | Uint8Array): number;
   end(handle: number): number;
-  readBody(handle: number, flowing: boolean): number;
+  readBody(handle: number, flowing: boolean, into?: Uint8Array): number;
   /** `length` bytes of the open file `fd` from `offset`, with sendfile; the core owns fd from here on. */
   writeFile(handle: number, fd: number, offset: number, length: number): number;
   /**

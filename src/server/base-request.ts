@@ -6,7 +6,7 @@ import { RECORD_FLAGS, REPLY } from '../native/abi.js';
 import { RequestBody, type BodyControl } from './body.js';
 
 export interface BodyFlow {
-  readBody(handle: number, flowing: boolean): number;
+  readBody(handle: number, flowing: boolean, into?: Uint8Array): number;
   readData(handle: number, flowing: boolean): number;
   writeStderr(handle: number, chunk: string | Uint8Array): number;
 }
@@ -48,13 +48,15 @@ export abstract class BaseRequest implements BodyControl {
   constructor(readonly handle: number, private readonly native: BodyFlow) {}
 
   abstract get flags(): number;
+  /** The body's exact length when its framing states it (LENGTH_KNOWN), else -1. */
+  protected abstract get bodyLength(): number;
   abstract get REQUEST_METHOD(): string;
   abstract get REQUEST_URI(): string;
   /** A line in the server's log. */
   protected abstract logLine(line: string): void;
 
   get body(): Body {
-    this._body ??= new RequestBody(this, (this.flags & F_NO_BODY) !== 0);
+    this._body ??= new RequestBody(this, (this.flags & F_NO_BODY) !== 0, this.bodyLength);
     return this._body;
   }
 
@@ -107,8 +109,9 @@ export abstract class BaseRequest implements BodyControl {
   }
 
   /** BodyControl: the body reader asks the core to deliver or hold bytes. */
-  flow(on: boolean): void {
-    this.native.readBody(this.handle, on);
+  flow(on: boolean, into?: Uint8Array): void {
+    if (into === undefined) this.native.readBody(this.handle, on);
+    else this.native.readBody(this.handle, on, into);
   }
 
   /** The client left (or the server is stopping): fire the signal, fail the body. */

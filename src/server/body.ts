@@ -2,6 +2,9 @@
 // app pulls them. Nothing flows until the app first reads (so an unread body
 // costs nothing and 100-continue goes out only when wanted); above a high
 // water mark the core stops reading the socket until the app catches up.
+// A body of known length read whole (bytes(), text(), json()) goes into one
+// Buffer of that length, which the core fills from the socket's bytes: one
+// copy, no join. Iterated, it comes as it arrives, as before.
 import { TsgiError } from '../errors.js';
 import type { Body } from '../tsgi/types.js';
 
@@ -10,8 +13,11 @@ const LOW_WATER = 16 * 1024;
 const DEFAULT_LIMIT = 1024 * 1024;
 
 export interface BodyControl {
-  /** Ask the core to deliver body bytes (true) or to stop reading (false). */
-  flow(on: boolean): void;
+  /**
+   * Ask the core to deliver body bytes (true) or to stop reading (false);
+   * with `into`, to write the whole body into it and say how much at the end.
+   */
+  flow(on: boolean, into?: Uint8Array): void;
 }
 
 export class RequestBody implements Body {
@@ -22,8 +28,10 @@ export class RequestBody implements Body {
   private wake: (() => void) | undefined;
   private started = false;
   private flowing = false;
+  private filled = 0;
 
-  constructor(private readonly control: BodyControl, empty: boolean) {
+  /** `length`: the body's exact length when the framing states it, else -1. */
+  constructor(private readonly control: BodyControl, empty: boolean, private readonly length = -1) {
     this.ended = empty;
   }
 
@@ -42,8 +50,9 @@ export class RequestBody implements Body {
     this.notify();
   }
 
-  /** From the core: the body is complete. */
-  end(): void {
+  /** From the core: the body is complete; `filled`, the bytes written into a whole read's Buffer. */
+  end(filled = 0): void {
+    this.filled = filled;
     this.ended = true;
     this.notify();
   }
@@ -68,6 +77,24 @@ export class RequestBody implements Body {
       this.flowing = true;
       this.control.flow(true);
     }
+  }
+
+  /** Whether the body can be read whole into one Buffer of at most `limit` bytes. */
+  private sized(limit: number): boolean {
+    return !this.started && !this.ended && this.length > 0 && this.length <= limit;
+  }
+
+  /** The whole body, written by the core into one Buffer of its stated length. */
+  private async whole(): Promise<Uint8Array> {
+    this.started = true;
+    const into = Buffer.allocUnsafe(this.length);
+    this.flowing = true;
+    this.control.flow(true, into);
+    while (!this.ended && this.error === undefined) {
+      await new Promise<void>((resolve) => { this.wake = resolve; });
+    }
+    if (!this.ended) throw this.error;
+    return this.filled === into.byteLength ? into : into.subarray(0, this.filled);
   }
 
   private async next(): Promise<Uint8Array | undefined> {
@@ -97,6 +124,11 @@ export class RequestBody implements Body {
   }
 
   async bytes(limit = DEFAULT_LIMIT): Promise<Uint8Array> {
+    if (this.sized(limit)) return this.whole();
+    if (!this.started && this.length > limit) {
+      this.started = true;
+      throw new TsgiError('TSGI_ERR_BODY_TOO_LARGE', `more than ${limit} bytes`);
+    }
     this.start();
     const parts: Uint8Array[] = [];
     let total = 0;

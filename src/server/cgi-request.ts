@@ -6,10 +6,11 @@ import type { Request, ServerInfo } from '../tsgi/types.js';
 import { BaseRequest, type BodyFlow } from './base-request.js';
 import { PAIR, RECORD, RECORD_FLAGS } from '../native/abi.js';
 import { latin1, SERVER_SOFTWARE, type ListenerInfo } from './request.js';
-const { HEAD: W_HEAD, FLAGS: W_FLAGS, PEER: W_PEER, PEER_PORT: W_PEER_PORT,
+const { HEAD: W_HEAD, FLAGS: W_FLAGS, LENGTH_LO: W_CL_LO, LENGTH_HI: W_CL_HI, PEER: W_PEER, PEER_PORT: W_PEER_PORT,
   COUNT: W_COUNT, PAIRS: W_VARS } = RECORD;
 const { NAME: P_NAME, VALUE: P_VALUE, SIZE: P_SIZE } = PAIR;
-const { AUTHORIZER: F_AUTHORIZER, FILTER: F_FILTER, STRIP_SCRIPT_NAME: F_STRIP_SCRIPT_NAME } = RECORD_FLAGS;
+const { AUTHORIZER: F_AUTHORIZER, FILTER: F_FILTER, LENGTH_KNOWN: F_LENGTH_KNOWN, STRIP_SCRIPT_NAME: F_STRIP_SCRIPT_NAME } =
+  RECORD_FLAGS;
 
 /** The variables that are Request properties: always a string, "" when not sent. */
 const ALWAYS = new Set(['REQUEST_METHOD', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'REQUEST_URI', 'CONTENT_TYPE',
@@ -42,6 +43,11 @@ export class CgiRequest extends BaseRequest implements Request {
 
   get flags(): number {
     return this.u32[this.w + W_FLAGS]!;
+  }
+
+  protected get bodyLength(): number {
+    const u32 = this.u32;
+    return u32[this.w + W_FLAGS]! & F_LENGTH_KNOWN ? u32[this.w + W_CL_LO]! + u32[this.w + W_CL_HI]! * 2 ** 32 : -1;
   }
 
   /** All variables, decoded once on first use (a few dozen short strings). */

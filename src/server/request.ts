@@ -11,7 +11,7 @@ const { HEAD: W_HEAD, FLAGS: W_FLAGS, LENGTH_LO: W_CL_LO, LENGTH_HI: W_CL_HI, ME
   PATH: W_PATH, QUERY: W_QUERY, HOST: W_HOST, PEER: W_PEER, PEER_PORT: W_PEER_PORT, LOCAL: W_LOCAL,
   LOCAL_PORT: W_LOCAL_PORT, COUNT: W_NHEADERS, PAIRS: W_HEADERS } = RECORD;
 const { NAME: P_NAME, VALUE: P_VALUE, SIZE: P_SIZE } = PAIR;
-const { CONTENT_LENGTH: F_CONTENT_LENGTH, HTTP11: F_HTTP11, UPGRADABLE: F_UPGRADABLE, WEBSOCKET: F_WEBSOCKET } =
+const { CONTENT_LENGTH: F_CONTENT_LENGTH, HTTP11: F_HTTP11, LENGTH_KNOWN: F_LENGTH_KNOWN, UPGRADABLE: F_UPGRADABLE, WEBSOCKET: F_WEBSOCKET } =
   RECORD_FLAGS;
 
 /** Per-listener facts a request needs. */
@@ -57,6 +57,11 @@ export class HttpRequest extends BaseRequest implements Request {
 
   get flags(): number {
     return this.u32[this.w + W_FLAGS]!;
+  }
+
+  protected get bodyLength(): number {
+    const u32 = this.u32;
+    return u32[this.w + W_FLAGS]! & F_LENGTH_KNOWN ? u32[this.w + W_CL_LO]! + u32[this.w + W_CL_HI]! * 2 ** 32 : -1;
   }
 
   get REQUEST_METHOD(): string {

@@ -207,7 +207,7 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
           req.bodyIfUsed?.push(buf.subarray(a, a + ev[at + E_B]!));
           break;
         case EV.BODY_END:
-          req.bodyIfUsed?.end();
+          req.bodyIfUsed?.end(a);
           break;
         case EV.BODY_ERROR:
           req.bodyIfUsed?.fail(a === 413

@@ -162,6 +162,36 @@ export function requestCases(p: CgiProtocol): void {
     });
   });
 
+  test('a body read whole is one Buffer of its stated length; over the limit it is refused unread', async () => {
+    const app = async (req: Request) => {
+      if (req.PATH_INFO === '/limit') {
+        try {
+          await req.body.bytes(1000);
+          return { body: 'read' };
+        } catch (err) {
+          return { body: (err as { code?: string }).code ?? 'no code' };
+        }
+      }
+      const b = await req.body.bytes(4 * 1024 * 1024);
+      // Its own memory, exactly the body: not a view into a larger block.
+      const own = b.byteOffset === 0 && b.buffer.byteLength === b.byteLength;
+      return { headers: { 'x-own': String(own) }, body: b };
+    };
+    await serving(p, app, async (t) => {
+      const big = Buffer.alloc(300 * 1024 + 7);
+      for (let i = 0; i < big.length; i++) big[i] = (i * 13 + (i >>> 9)) & 0xff;
+      const packet = p.request('/whole', { body: big });
+      const pieces: Buffer[] = [];
+      for (let i = 0; i < packet.length; i += 10_000) pieces.push(packet.subarray(i, i + 10_000));
+      const reply = await ask(t, p.name, pieces, { timeoutMs: 10_000 });
+      assert.equal(reply.status, 200);
+      assert.deepEqual(values(reply, 'x-own'), ['true']);
+      assert.ok(reply.body.equals(big), 'the body came back unchanged');
+      const over = await ask(t, p.name, p.request('/limit', { body: 'y'.repeat(5000) }));
+      assert.equal(over.body.toString(), 'TSGI_ERR_BODY_TOO_LARGE');
+    });
+  });
+
   test('the head and the body in one write, split at the boundary, or byte by byte, are the same request', async () => {
     const app = async (req: Request) => ({ body: `${req.PATH_INFO}:${await req.body.text()}` });
     await serving(p, app, async (t) => {

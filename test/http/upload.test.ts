@@ -71,10 +71,11 @@ describe('10 MiB uploads', () => {
     }
   });
 
-  test('body.bytes() with a limit above the size returns every byte', async () => {
+  test('body.bytes() with a limit above the size returns every byte, in one Buffer of its own', async () => {
     const s = serve(async (req) => {
       const all = await req.body.bytes(SIZE);
-      return { body: createHash('sha256').update(all).digest('hex') };
+      const own = all.byteOffset === 0 && all.buffer.byteLength === SIZE;
+      return { headers: { 'X-Own': String(own) }, body: createHash('sha256').update(all).digest('hex') };
     }, { listen: '127.0.0.1:0', log: () => {} });
     try {
       const c = await RawConnection.open(s.addresses[0]!.port!);
@@ -83,6 +84,7 @@ describe('10 MiB uploads', () => {
         await send(c, payload);
         const [res] = await c.responses(1, { timeoutMs: 20_000 });
         assert.equal(res!.body.toString(), digest);
+        assert.equal(res!.headers.find(([n]) => n === 'X-Own')?.[1], 'true');
       } finally {
         c.destroy();
       }
