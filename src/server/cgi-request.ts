@@ -12,6 +12,9 @@ const { NAME: P_NAME, VALUE: P_VALUE, SIZE: P_SIZE } = PAIR;
 const { AUTHORIZER: F_AUTHORIZER, FILTER: F_FILTER, LENGTH_KNOWN: F_LENGTH_KNOWN, STRIP_SCRIPT_NAME: F_STRIP_SCRIPT_NAME } =
   RECORD_FLAGS;
 
+/** Single lookups before a request decodes all its variables at once. */
+const LOOKUPS_BEFORE_ALL = 8;
+
 /** The variables that are Request properties: always a string, "" when not sent. */
 const ALWAYS = new Set(['REQUEST_METHOD', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'REQUEST_URI', 'CONTENT_TYPE',
   'CONTENT_LENGTH', 'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'REMOTE_ADDR', 'REMOTE_PORT']);
@@ -25,6 +28,7 @@ function headerName(cgi: string): string {
 export class CgiRequest extends BaseRequest implements Request {
   private readonly head: number;
   private cache: Map<string, string> | undefined;
+  private lookups = 0;
   private _path: string | undefined;
   private _headers: Array<readonly [string, string]> | undefined;
   private _info: ServerInfo | undefined;
@@ -74,8 +78,39 @@ export class CgiRequest extends BaseRequest implements Request {
     return this.cache;
   }
 
+  /**
+   * One variable, found by comparing names in the record's bytes: only its
+   * value is decoded. Past a few lookups, all() decodes the lot once.
+   */
+  private lookup(name: string): string | undefined {
+    if (this.cache !== undefined || ++this.lookups > LOOKUPS_BEFORE_ALL) return this.all().get(name);
+    const u32 = this.u32;
+    const buf = this.buf;
+    const len = name.length;
+    const n = u32[this.w + W_COUNT]!;
+    let found: string | undefined;
+    for (let i = 0; i < n; i++) {
+      const at = this.w + W_VARS + P_SIZE * i;
+      if (u32[at + P_NAME + 1] !== len) continue;
+      const nOff = this.head + u32[at + P_NAME]!;
+      let j = 0;
+      while (j < len && buf[nOff + j] === name.charCodeAt(j)) j++;
+      if (j !== len) continue;
+      const vOff = this.head + u32[at + P_VALUE]!;
+      const value = latin1(buf, vOff, vOff + u32[at + P_VALUE + 1]!);
+      // As all(): the first wins, a repeated HTTP_ header is joined.
+      if (found === undefined) {
+        found = value;
+        if (!name.startsWith('HTTP_')) return found;
+      } else {
+        found += (name === 'HTTP_COOKIE' ? '; ' : ', ') + value;
+      }
+    }
+    return found;
+  }
+
   private get1(name: string): string {
-    return this.all().get(name) ?? '';
+    return this.lookup(name) ?? '';
   }
 
   get REQUEST_METHOD(): string { return this.get1('REQUEST_METHOD'); }
@@ -84,9 +119,10 @@ export class CgiRequest extends BaseRequest implements Request {
     if (this._path === undefined) {
       // nginx's stock scgi_params sends no PATH_INFO, only DOCUMENT_URI (the
       // decoded path): without PATH_INFO, that is the path.
-      const all = this.all();
-      let path = all.get('PATH_INFO') ?? all.get('DOCUMENT_URI') ?? '';
-      const fromDocumentUri = !all.has('PATH_INFO') && all.has('DOCUMENT_URI');
+      const info = this.lookup('PATH_INFO');
+      const documentUri = info === undefined ? this.lookup('DOCUMENT_URI') : undefined;
+      let path = info ?? documentUri ?? '';
+      const fromDocumentUri = documentUri !== undefined;
       // uwsgi modifier1 30: the web server sent the full path; SCRIPT_NAME is
       // the mount point to take off its front.
       const script = this.SCRIPT_NAME;
@@ -119,7 +155,7 @@ export class CgiRequest extends BaseRequest implements Request {
 
   var(name: string): string | undefined {
     if (name === 'PATH_INFO') return this.PATH_INFO;
-    const v = this.all().get(name);
+    const v = this.lookup(name);
     if (v !== undefined) return v;
     // What a web server left out of the variables every request has (RFC
     // 3875 4.1: GATEWAY_INTERFACE is one; nginx's uwsgi_params omits it).
@@ -138,9 +174,9 @@ export class CgiRequest extends BaseRequest implements Request {
 
   header(name: string): string | undefined {
     const lower = name.toLowerCase();
-    if (lower === 'content-type') return this.all().get('CONTENT_TYPE') || undefined;
-    if (lower === 'content-length') return this.all().get('CONTENT_LENGTH') || undefined;
-    return this.all().get('HTTP_' + lower.toUpperCase().replace(/-/g, '_'));
+    if (lower === 'content-type') return this.lookup('CONTENT_TYPE') || undefined;
+    if (lower === 'content-length') return this.lookup('CONTENT_LENGTH') || undefined;
+    return this.lookup('HTTP_' + lower.toUpperCase().replace(/-/g, '_'));
   }
 
   get headers(): ReadonlyArray<readonly [string, string]> {
@@ -161,9 +197,8 @@ export class CgiRequest extends BaseRequest implements Request {
   get tsgi(): ServerInfo {
     if (this._info === undefined) {
       // The scheme the client used, as the web server reports it.
-      const m = this.all();
-      const https = (m.get('HTTPS') ?? '').toLowerCase();
-      const scheme = (m.get('REQUEST_SCHEME') || m.get('UWSGI_SCHEME') || '').toLowerCase();
+      const https = (this.lookup('HTTPS') ?? '').toLowerCase();
+      const scheme = (this.lookup('REQUEST_SCHEME') || this.lookup('UWSGI_SCHEME') || '').toLowerCase();
       const secure = https === 'on' || https === '1' || scheme === 'https';
       const role = this.flags & F_AUTHORIZER ? 'authorizer' as const
         : this.flags & F_FILTER ? 'filter' as const : undefined;

@@ -222,6 +222,29 @@ export function requestCases(p: CgiProtocol): void {
       assert.deepEqual(JSON.parse(reply.body.toString()), ['a, b', 'c=1; d=2']);
     });
   });
+
+  test('variables read one by one and after many reads (all decoded) agree', async () => {
+    const names = ['REQUEST_METHOD', 'QUERY_STRING', 'SERVER_NAME', 'SERVER_PORT', 'REMOTE_ADDR', 'REQUEST_URI',
+      'SERVER_PROTOCOL', 'CONTENT_TYPE', 'HTTP_X_ONE', 'HTTP_X_DUP', 'NOT_SENT'];
+    const app = (req: Request) => {
+      const first = names.map((n) => req.var(n) ?? null);
+      const again = names.map((n) => req.var(n) ?? null);
+      return { body: JSON.stringify([first, again, req.header('x-dup'), req.PATH_INFO]) };
+    };
+    await serving(p, app, async (t) => {
+      const reply = await ask(t, p.name, p.packet([['REQUEST_METHOD', 'GET'], ['PATH_INFO', '/v'],
+        ['REQUEST_URI', '/v?q=1'], ['QUERY_STRING', 'q=1'], ['SERVER_NAME', 'example.org'], ['SERVER_PORT', '80'],
+        ['REMOTE_ADDR', '10.0.0.1'], ['SERVER_PROTOCOL', 'HTTP/1.1'], ['HTTP_X_ONE', '1'], ['HTTP_X_DUP', 'a'],
+        ['HTTP_X_DUP', 'b']]));
+      assert.equal(reply.status, 200);
+      const [first, again, dup, path] = JSON.parse(reply.body.toString()) as [unknown[], unknown[], string, string];
+      const want = ['GET', 'q=1', 'example.org', '80', '10.0.0.1', '/v?q=1', 'HTTP/1.1', '', '1', 'a, b', null];
+      assert.deepEqual(first, want, 'found one by one, a repeated HTTP_* joined');
+      assert.deepEqual(again, want, 'the same once all are decoded');
+      assert.equal(dup, 'a, b');
+      assert.equal(path, '/v');
+    });
+  });
 }
 
 // ---- refused input and clients that leave ---------------------------------
