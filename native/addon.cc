@@ -437,9 +437,9 @@ void Server::drain() {
     deliver();
     if (!loop_) return;  // closed from JS
     if (!loop_->has_dirty()) break;
-    loop_->flush_dirty();
+    loop_->flush_dirty(true);
   }
-  loop_->flush_dirty();  // also frees connections closed in this turn
+  loop_->flush_dirty();  // writes what is left; also frees connections closed in this turn
   bool more = loop_->has_dirty() || !events_.empty() || !logs_.empty();
   if (more && !idle_on_) {
     uv_idle_start(idle_, OnIdle);

@@ -291,7 +291,7 @@ void Loop::send_raw_and_close(Connection* c, const char* data, size_t len) {
   mark_dirty(c);
 }
 
-bool Loop::flush_dirty() {
+bool Loop::flush_dirty(bool gather) {
   if (dirty_.empty()) {
     for (Connection* c : graveyard_) delete c;
     graveyard_.clear();
@@ -302,10 +302,29 @@ bool Loop::flush_dirty() {
   for (Connection* c : batch) {
     c->dirty = false;
     if (c->closed) continue;
-    flush(c);
-    if (c->closed) continue;
+    // Pipelined requests waiting behind a reply (HTTP/1.1, FastCGI records):
+    // the next one goes to the app before this reply is written, so the
+    // replies of a pipeline leave in one writev rather than one each.
+    bool pipelined = gather && c->in_state == Connection::In::kHead && !c->request_active && c->in_len() > 0 &&
+                     !c->close_after_flush && !c->out.empty() && c->out.size() <= opts_.out_low_water;
+    if (!pipelined) {
+      flush(c);
+      if (c->closed) continue;
+    }
     c->exchange->on_input(c);
-    if (!c->closed) settle(c);
+    if (c->closed) continue;
+    if (pipelined) {
+      if (c->request_active) {
+        // Written with the next reply, or in the next round if the app has
+        // none yet; settled then (no write interest meanwhile).
+        mark_dirty(c);
+        continue;
+      } else {
+        flush(c);  // nothing dispatched (an incomplete head): write now
+        if (c->closed) continue;
+      }
+    }
+    settle(c);
   }
   return true;
 }

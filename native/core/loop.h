@@ -146,7 +146,11 @@ class Loop {
   int run_ready();
   // Writes touched connections and resumes their input. Returns true if that
   // produced new Sink events (the caller should deliver them and call again).
-  bool flush_dirty();
+  // With `gather`, a connection with pipelined input parses its next request
+  // first and stays dirty: its replies leave together, in one writev, once no
+  // further request is answered within the turn (the caller ends the turn
+  // with a call without it).
+  bool flush_dirty(bool gather = false);
   bool has_dirty() const { return !dirty_.empty(); }
   // Inside run_ready(): the Sink events of this turn have not reached the
   // app yet (flush_dirty() runs after they did).

@@ -57,6 +57,21 @@ for (const kind of LISTENER_KINDS) describe(`pipelining over ${kind}`, () => {
     }
   });
 
+  test('a reply made at once goes out while the next pipelined request is still in the app', async () => {
+    const c = await RawConnection.open(served.port);
+    try {
+      // Replies of a pipeline are gathered into one write only while the app
+      // answers within the turn: the first must not wait for the slow second.
+      await c.write('GET /fast HTTP/1.1\r\nHost: x\r\n\r\nGET /slow?wait=1500 HTTP/1.1\r\nHost: x\r\n\r\n');
+      const first = await c.responses(1, { timeoutMs: 1000 });
+      assert.equal(first[0]!.body.toString(), '/fast');
+      const both = await c.responses(2, { timeoutMs: 5000 });
+      assert.equal(both[1]!.body.toString(), '/slow');
+    } finally {
+      c.destroy();
+    }
+  });
+
   test('pipelined requests with bodies and a HEAD among them', async () => {
     const c = await RawConnection.open(served.port);
     try {
