@@ -92,6 +92,8 @@ const WORKLOADS = {
   post64k: { title: '64 KiB POST body, its length echoed (POST /echo)', method: 'POST', path: '/echo', body: 'x'.repeat(65536), expect: '65536' },
   headers20: { title: 'hello world with 20 request headers', path: '/', headers: TWENTY_HEADERS, expect: HELLO },
   json: { title: 'JSON API route (GET /api/users/42) through Express and Hono', path: '/api/users/42', json: user(42) },
+  // TechEmpower's plaintext test: its 13 bytes, requests pipelined 16 deep on each connection.
+  plaintext: { title: 'plaintext, HTTP pipelining depth 16 (GET /plaintext, 13 bytes)', path: '/plaintext', expect: 'Hello, World!', pipeline: 16 },
 };
 
 // ---- servers ----------------------------------------------------------------------------
@@ -115,6 +117,7 @@ const SERVERS = {
   'hono-tsgi': { family: 'tsgi', protocol: 'http', address: `127.0.0.1:${P + 2}`, ...node('api-hono.mjs', { SERVER: 'tsgi', PORT: P + 2 }) },
   'node-http': { family: 'node', protocol: 'http', address: `127.0.0.1:${P + 3}`, ...node('suite-node.mjs', { LISTEN: `127.0.0.1:${P + 3}` }) },
   fastify: { family: 'node', protocol: 'http', address: `127.0.0.1:${P + 4}`, ...node('fastify.mjs', { PORT: P + 4 }) },
+  uws: { family: 'node', protocol: 'http', address: `127.0.0.1:${P + 9}`, ...node('suite-uws.mjs', { PORT: P + 9 }) },
   'express-node': { family: 'node', protocol: 'http', address: `127.0.0.1:${P + 5}`, ...node('api-express.mjs', { SERVER: 'node', PORT: P + 5 }) },
   'hono-node': { family: 'node', protocol: 'http', address: `127.0.0.1:${P + 6}`, ...node('api-hono.mjs', { SERVER: 'node', PORT: P + 6 }) },
   'node-fastcgi': { family: 'node', protocol: 'fastcgi', address: sock('nf'), ...node('suite-node.mjs', { SERVER: 'node-fastcgi', LISTEN: `${dir}/nf.sock` }) },
@@ -137,9 +140,10 @@ const target = (name, server, workloads, { conns = CONNECTIONS, keepConn = true,
   TARGETS.push({ name, server, workloads, conns, keepConn, via, family: s.family,
     protocol: via ? 'http' : s.protocol, address: via ? `127.0.0.1:${via}` : s.address });
 };
-target('tsgi http', 'tsgi-http', [...SIMPLE, 'json']);
-target('node:http', 'node-http', [...SIMPLE, 'json']);
-target('Fastify', 'fastify', ['hello']);
+target('tsgi http', 'tsgi-http', [...SIMPLE, 'json', 'plaintext']);
+target('node:http', 'node-http', [...SIMPLE, 'json', 'plaintext']);
+target('Fastify', 'fastify', ['hello', 'plaintext']);
+target('uWebSockets.js', 'uws', ['hello', 'json', 'plaintext']);
 target('Hono on @hono/node-server', 'hono-node', ['hello', 'json']);
 target('Hono on tsgi', 'hono-tsgi', ['json']);
 target('Express on node:http', 'express-node', ['json']);
@@ -193,7 +197,7 @@ if ([...usedServers].some((s) => s.startsWith('uwsgi-'))) need.push([UWSGI, 'uws
 if ([...usedServers].some((s) => s.startsWith('nginx'))) need.push([NGINX, 'nginx']);
 if (usedServers.has('php-fpm')) need.push([PHP_FPM, 'php-fpm']);
 for (const [tool, pkg] of need) if (!have(tool)) die(`${tool} is not installed (apt-get install -y ${pkg})`);
-for (const mod of ['fastify', 'express', 'hono', '@hono/node-server', 'node-fastcgi']) {
+for (const mod of ['fastify', 'express', 'hono', '@hono/node-server', 'node-fastcgi', '@trufflesuite/uws-js-unofficial']) {
   if (!existsSync(path.join(root, 'node_modules', mod))) die(`${mod} is missing: npm install`);
 }
 const LOADGEN = buildLoadgen();
@@ -338,6 +342,8 @@ function loadgenArgs(c) {
   if (q.body) a.push('--body', q.body.toString('latin1'));
   for (const [k, v] of Object.entries(q.params)) a.push('--param', `${k}=${v}`);
   if (!c.keepConn) a.push('--no-keep-conn');
+  const w = WORKLOADS[c.workload];
+  if (w.pipeline) a.push('--pipeline', String(w.pipeline));
   return a;
 }
 

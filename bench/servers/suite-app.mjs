@@ -6,7 +6,11 @@
 //   GET  /16k, /1m       200 text/plain, 16,384 or 1,048,576 bytes of "x"
 //   POST /echo           200 text/plain, the request body's length in decimal
 //   GET  /api/users/:id  200 application/json, a small object (servers/api-*.mjs)
+//   GET  /plaintext      200 text/plain "Hello, World!" with a Server field
+//                        (TechEmpower's plaintext test; the suite pipelines it 16 deep)
 export const HELLO = 'Hello, World!\n';
+export const PLAINTEXT = 'Hello, World!';
+const PLAIN = { 'content-type': 'text/plain', server: 'bench' };
 const TEXT = { 'content-type': 'text/plain' };
 const JSON_TYPE = { 'content-type': 'application/json' };
 export const BODY_16K = Buffer.alloc(16 * 1024, 'x');
@@ -20,6 +24,7 @@ const USER_PREFIX = '/api/users/';
 export function tsgiApp(req) {
   const uri = req.REQUEST_URI;
   if (uri === '/') return { status: 200, headers: TEXT, body: HELLO };
+  if (uri === '/plaintext') return { status: 200, headers: PLAIN, body: PLAINTEXT };
   if (uri === '/16k') return { status: 200, headers: TEXT, body: BODY_16K };
   if (uri === '/1m') return { status: 200, headers: TEXT, body: BODY_1M };
   if (uri === '/echo') return req.body.bytes(1 << 20).then((b) => ({ status: 200, headers: TEXT, body: String(b.length) }));
@@ -38,6 +43,10 @@ const send = (res, type, body) => {
 export function nodeListener(req, res) {
   const uri = req.url;
   if (uri === '/') return send(res, 'text/plain', HELLO);
+  if (uri === '/plaintext') {
+    res.writeHead(200, { ...PLAIN, 'content-length': PLAINTEXT.length });
+    return res.end(PLAINTEXT);
+  }
   if (uri === '/16k') return send(res, 'text/plain', BODY_16K);
   if (uri === '/1m') return send(res, 'text/plain', BODY_1M);
   if (uri === '/echo') {
