@@ -125,7 +125,8 @@ function main() {
     console.error(`fuzz: failures in ${failed.join(', ')}; the inputs are in test/fuzz/regressions/`);
     process.exit(1);
   }
-  console.log(`fuzz: ${targets.join(', ')}: no crash in ${long ? `${runs} runs` : `${seconds} s`} each`);
+  const budget = !long ? `${seconds} s` : process.env.FUZZ_SECONDS ? `${runs} runs or ${seconds} s, whichever came first,` : `${runs} runs`;
+  console.log(`fuzz: ${targets.join(', ')}: no crash in ${budget} each`);
 }
 
 main();
