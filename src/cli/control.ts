@@ -33,17 +33,29 @@ const HELP = `usage: tsgi status|reload|stop [--pidfile FILE] [--stats ADDR] [--
 
 class UsageError extends Error {}
 
-export function parseControlArgs(args: readonly string[]): ControlArgs {
-  const out: ControlArgs = { timeoutMs: 60_000, json: false };
+/**
+ * A subcommand's arguments in order, `--name value` or `--name=value`: each
+ * to `on` with its name (the whole argument when not an option) and value(),
+ * which takes the option's value or throws fail("--name needs a value").
+ */
+export function eachOption(args: readonly string[], fail: (message: string) => Error,
+  on: (name: string, value: () => string, arg: string) => void): void {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const eq = a.indexOf('=');
-    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const value = (): string => {
-      const v = eq > 0 && a.startsWith('--') ? a.slice(eq + 1) : args[++i];
-      if (v === undefined || v === '') throw new UsageError(`${name} needs a value`);
+    const inline = a.startsWith('--') && eq > 0;
+    const name = inline ? a.slice(0, eq) : a;
+    on(name, () => {
+      const v = inline ? a.slice(eq + 1) : args[++i];
+      if (v === undefined || v === '') throw fail(`${name} needs a value`);
       return v;
-    };
+    }, a);
+  }
+}
+
+export function parseControlArgs(args: readonly string[]): ControlArgs {
+  const out: ControlArgs = { timeoutMs: 60_000, json: false };
+  eachOption(args, (m) => new UsageError(m), (name, value, a) => {
     if (name === '--pidfile') out.pidfile = value();
     else if (name === '--stats') out.stats = value();
     else if (name === '--json') out.json = true;
@@ -52,7 +64,7 @@ export function parseControlArgs(args: readonly string[]): ControlArgs {
       if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0) throw new UsageError(`--timeout needs a number of seconds, not ${JSON.stringify(v)}`);
       out.timeoutMs = Number(v) * 1000;
     } else throw new UsageError(`unknown argument ${JSON.stringify(a)}`);
-  }
+  });
   if (out.pidfile === undefined && out.stats === undefined) {
     throw new UsageError('give the master\'s --pidfile FILE or its --stats ADDR');
   }

@@ -5,7 +5,7 @@
 // both). q or Ctrl-C quits; an unreachable server is shown and asked again.
 import { fetchStats } from '../stats/client.js';
 import type { StatsDoc, WorkerDoc } from '../stats/render.js';
-import { duration, megabytes, table } from './control.js';
+import { duration, eachOption, megabytes, table } from './control.js';
 
 const HELP = `usage: tsgi top --stats ADDR [--interval S] [--iterations N]
 
@@ -22,15 +22,7 @@ function parseTopArgs(args: readonly string[]): TopArgs {
   let stats: string | undefined;
   let intervalMs = 1000;
   let iterations = Infinity;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const eq = a.indexOf('=');
-    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const value = (): string => {
-      const v = eq > 0 && a.startsWith('--') ? a.slice(eq + 1) : args[++i];
-      if (v === undefined || v === '') throw new Error(`${name} needs a value`);
-      return v;
-    };
+  eachOption(args, (m) => new Error(m), (name, value, a) => {
     if (name === '--stats') stats = value();
     else if (name === '--interval') {
       const v = value();
@@ -41,7 +33,7 @@ function parseTopArgs(args: readonly string[]): TopArgs {
       if (!/^[1-9]\d*$/.test(v)) throw new Error(`--iterations needs a positive whole number, not ${JSON.stringify(v)}`);
       iterations = Number(v);
     } else throw new Error(`unknown argument ${JSON.stringify(a)}`);
-  }
+  });
   if (stats === undefined) throw new Error('give the --stats ADDR of the tsgi to watch');
   return { stats, intervalMs, iterations };
 }
