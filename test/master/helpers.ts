@@ -129,3 +129,21 @@ export function get(port: number | string, p = '/', timeoutMs = 5_000): Promise<
 export function show(r: WrkResult): string {
   return `requests ${r.requests}, non-2xx ${r.non2xx}, socket errors connect ${r.connect} read ${r.read} write ${r.write} timeout ${r.timeout}\n${r.output}`;
 }
+
+/**
+ * A systemd notify socket for the tests (python3 -c NOTIFY_RECEIVER PATH):
+ * prints "bound", then each datagram on a line, newlines as spaces; exits
+ * after 30 s of silence. The test kills it when done.
+ */
+export const NOTIFY_RECEIVER = `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(30)
+print("bound", flush=True)
+try:
+    while True:
+        print(s.recv(4096).decode().replace("\\n", " "), flush=True)
+except socket.timeout:
+    pass
+`;

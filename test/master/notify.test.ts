@@ -8,22 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { delay, have } from '../helpers/index.js';
-import { Master, PID_APP, dir } from './helpers.js';
+import { Master, NOTIFY_RECEIVER, PID_APP, dir } from './helpers.js';
 
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-const RECEIVER = `
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-s.settimeout(10)
-print("bound", flush=True)
-try:
-    while True:
-        print(s.recv(4096).decode().replace("\\n", " "), flush=True)
-except socket.timeout:
-    pass
-`;
 
 test('NOTIFY_SOCKET: READY=1, RELOADING=1, READY=1, STOPPING=1 with MAINPID', async (t) => {
   if (!have('python3')) {
@@ -32,7 +19,7 @@ test('NOTIFY_SOCKET: READY=1, RELOADING=1, READY=1, STOPPING=1 with MAINPID', as
     return;
   }
   const sock = path.join(dir, 'notify.sock');
-  const receiver = spawn('python3', ['-c', RECEIVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const receiver = spawn('python3', ['-c', NOTIFY_RECEIVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
   let got = '';
   receiver.stdout!.setEncoding('utf8').on('data', (c: string) => { got += c; });
   const until = async (ok: () => boolean, what: string) => {

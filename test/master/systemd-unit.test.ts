@@ -14,7 +14,7 @@ import { after, test } from 'node:test';
 import { ROOT, alive, delay, have, requirePeer, tempDir } from '../helpers/index.js';
 import { freePort } from '../helpers/peers.js';
 import { TSGI_BIN } from '../helpers/tsgi-process.js';
-import { Master, get } from './helpers.js';
+import { Master, NOTIFY_RECEIVER, get } from './helpers.js';
 
 const dir = tempDir('tsgi-unit-');
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -88,19 +88,6 @@ test('systemd-analyze verify accepts it without a warning', (t) => {
   assert.match(`${bad.stdout}${bad.stderr}`, /app\.service:\d+: Failed to parse kill mode/);
 });
 
-const RECEIVER = `
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-s.settimeout(30)
-print("bound", flush=True)
-try:
-    while True:
-        print(s.recv(4096).decode().replace("\\n", " "), flush=True)
-except socket.timeout:
-    pass
-`;
-
 test('its ExecStart= notifies from the main pid; ExecReload= reloads; SIGTERM to the main pid stops everything', async (t) => {
   if (!have('python3')) {
     assert.ok(process.env.CI !== 'true', 'CI must run this test: python3 is missing');
@@ -118,7 +105,7 @@ test('its ExecStart= notifies from the main pid; ExecReload= reloads; SIGTERM to
   assert.equal(exec[1], TSGI_BIN);
 
   const sock = path.join(dir, 'notify.sock');
-  const receiver = spawn('python3', ['-c', RECEIVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const receiver = spawn('python3', ['-c', NOTIFY_RECEIVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
   let got = '';
   receiver.stdout!.setEncoding('utf8').on('data', (c: string) => { got += c; });
   let m: Master | undefined;
