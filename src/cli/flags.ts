@@ -76,6 +76,7 @@ export interface CliOptions {
   gid?: string;
   // Observability (src/stats/).
   stats?: string;
+  appMetrics?: boolean;
   // Static files served by the core (src/server/static.ts, docs/static.md).
   staticMap: string[];
   checkStatic: string[];
@@ -145,6 +146,7 @@ export const FLAGS: Flag[] = [
   { names: ['--access-log-format'], key: 'accessLogFormat', kind: 'choice', choices: ['combined', 'json'], arg: 'FORMAT', help: 'combined (Apache/nginx, default) or json (one object per line)' },
   { names: ['--harakiri'], key: 'harakiri', kind: 'seconds', arg: 'SECONDS', help: 'a request running longer is aborted (504 if nothing was sent); a worker whose event loop is blocked that long is killed and replaced' },
   { names: ['--stats'], key: 'stats', kind: 'string', arg: 'ADDR', help: 'stats per worker and listener: one JSON document (uWSGI\'s shape) per connection to ADDR (PORT, :PORT: loopback; HOST:PORT, /path.sock, @name); http://ADDR serves it at / and Prometheus text at /metrics (docs/stats.md)' },
+  { names: ['--app-metrics'], key: 'appMetrics', kind: 'bool', arg: '', help: 'with --stats http://ADDR: add the app\'s own prom-client metrics (its default registry) to /metrics, merged across workers and threads as prom-client\'s cluster mode does; read only when /metrics is scraped (docs/stats.md)' },
   { names: ['--uid'], key: 'uid', kind: 'string', arg: 'USER|UID', help: 'run as this user once the listeners are bound (refuses to stay root if that fails)' },
   { names: ['--gid'], key: 'gid', kind: 'string', arg: 'GROUP|GID', help: 'run as this group once the listeners are bound (default with --uid: the user\'s group)' },
   { names: ['--chdir'], key: 'chdir', kind: 'string', arg: 'DIR', help: 'change to DIR before anything else: relative paths of the app, sockets and files are below it' },

@@ -1,8 +1,9 @@
 // `tsgi`: parse flags, load the app, serve it, stop gracefully on SIGTERM or
 // SIGINT (never a reload; a second signal forces the exit).
 import { isIP } from 'node:net';
+import * as path from 'node:path';
 import { TsgiError } from '../errors.js';
-import { resolveApp, type AppType } from '../dispatch/load-app.js';
+import { resolveApp, splitSpec, type AppType } from '../dispatch/load-app.js';
 import { dispatch, type DispatchTable, type MountTable } from '../dispatch/mount.js';
 import type { App } from '../tsgi/types.js';
 import { serve, type ServerHandle } from '../server/serve.js';
@@ -19,6 +20,7 @@ import { withCgiHost } from './cgi-host.js';
 import { printConfig, resolveArgs } from './config.js';
 import { AccessLog, type AccessLogFormat } from '../server/access-log.js';
 import { dropPrivileges, handOver, resolveIdentity, resolveOwner, type Identity } from './privileges.js';
+import { AppRegistry, loadPromClient, readWithin, type PromClient } from '../stats/app-metrics.js';
 import { MAX_CURRENT, RequestStats, bothHooks } from '../stats/counters.js';
 import { parseStatsAddress, startStatsServer, type StatsAddress, type StatsServer } from '../stats/server.js';
 import { socketStats } from '../stats/sockets.js';
@@ -160,6 +162,21 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.stderr.write(`tsgi: running as uid ${process.getuid!()} gid ${process.getgid!()} (${identity!.label})\n`);
   };
   const master = worker === undefined ? masterConfigOrExit(opts) : undefined;
+  // --app-metrics: the app's prom-client, found now (a missing one stops the
+  // start); the master needs it to merge, a process its registry to read.
+  // With --threads each thread loads its own copy with its copy of the app.
+  if (opts.appMetrics === true && opts.stats?.startsWith('http://') !== true) {
+    die('--app-metrics adds the app\'s metrics to /metrics: it needs --stats http://ADDR', 2);
+  }
+  let promClient: PromClient | undefined;
+  if (opts.appMetrics === true && (threads === 1 || worker === undefined)) {
+    try {
+      promClient = promClientOf(opts);
+    } catch (err) {
+      die(err instanceof Error ? err.message : String(err), 1);
+    }
+  }
+  const appRegistry = promClient !== undefined && master === undefined && threads === 1 ? new AppRegistry(promClient) : undefined;
   // --stats: served by the master or the single process, bound before the
   // app's listeners and any privilege drop. A bad address or a failed bind
   // stops the start: never a server running without the stats it was asked for.
@@ -183,7 +200,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     const label = opts.routes.length > 0
       ? `${opts.routes.length} mounted app${opts.routes.length === 1 ? '' : 's'}` : opts.app!;
     return runMaster({ bound, label, argv, listen, allowFrom, config: master,
-      afterBind: identity !== undefined ? drop : undefined, stats: statsServer });
+      afterBind: identity !== undefined ? drop : undefined, stats: statsServer, appMetrics: promClient });
   }
   // --threads: each thread counts its own (src/cli/thread.ts).
   const stats = opts.stats !== undefined && threads === 1 ? new RequestStats() : undefined;
@@ -211,7 +228,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (threads > 1) {
     // Each thread loads the app and serves copies of the listeners (src/cli/threads.ts).
     return runThreads({ opts, argv: resolved.argv, listen, allowFrom, threads, worker, label,
-      drop: worker === undefined && identity !== undefined ? drop : undefined, stats: statsServer });
+      drop: worker === undefined && identity !== undefined ? drop : undefined, stats: statsServer, appMetrics: promClient });
   }
   // Loaded, then its startup hooks awaited: no request is accepted before they finished.
   let lifecycle: Lifecycles | undefined;
@@ -287,7 +304,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     return worker.serving({
       addresses: inner.addresses, get closed() { return inner.closed; },
       stopAccepting: () => inner.stopAccepting(), close: closeAll,
-    }, opts.shutdownTimeout, stats === undefined ? undefined : (draining) => stats.report(inner.running?.(MAX_CURRENT), draining, inner.upgraded));
+    }, opts.shutdownTimeout, stats === undefined ? undefined : (draining) => stats.report(inner.running?.(MAX_CURRENT), draining, inner.upgraded),
+    undefined, appRegistry !== undefined ? () => appRegistry.read() : undefined);
   }
   // The handlers go first: a supervisor may signal as soon as it reads "serving".
   const log = (line: string): void => void process.stderr.write(`tsgi: ${line}\n`);
@@ -339,12 +357,28 @@ export async function main(argv: readonly string[]): Promise<void> {
       proto: a.protocol, fd: a.fd, inherited: /^fd:/.test(parseListen(a.address).address),
     }));
     const spawnedAt = Date.now() - Math.round(process.uptime() * 1000);
-    statsServer.provide(() => ({
+    statsServer.provide(async (metrics) => ({
       mode: 'single', pid: process.pid, sockets: socketStats(sources), startedAt: spawnedAt, reloads: 0, lastReloadAt: undefined,
       workers: [{ id: 0, pid: process.pid, state: stopping ? 'draining' : 'serving', current: true, respawnCount: 1, spawnedAt,
         report: stats.report(serving.running?.(MAX_CURRENT), stopping, serving.upgraded) }],
+      ...(metrics && appRegistry !== undefined
+        ? { appMetrics: { client: promClient!, processes: [await readWithin(appRegistry, APP_READ_WAIT_MS)] } } : {}),
     }));
   }
+}
+
+/** --app-metrics alone: how long a scrape waits for the process's own registry (a collect() callback may hang). */
+const APP_READ_WAIT_MS = 250;
+
+/**
+ * --app-metrics: the prom-client the app's modules load — resolved from the
+ * directory of the app (or of the first --mount/--vhost app), else the
+ * current one. Required from the same file, it is the same module instance,
+ * so its default registry is the one the app's metrics are in.
+ */
+export function promClientOf(opts: CliOptions): PromClient {
+  const spec = opts.routes[0]?.spec ?? opts.app;
+  return loadPromClient(spec === undefined ? process.cwd() : path.dirname(path.resolve(splitSpec(spec).file))).client;
 }
 
 /** $PORT as a TCP port; undefined when unset or empty; a usage error (exit 2) when not a port. */

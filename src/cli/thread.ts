@@ -7,7 +7,8 @@
 // reports them to the process's main thread.
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseArgs } from './flags.js';
-import { loadCliApp } from './main.js';
+import { loadCliApp, promClientOf } from './main.js';
+import { AppRegistry } from '../stats/app-metrics.js';
 import { serveOptions } from './serve-options.js';
 import { closingWhile } from '../master/worker.js';
 import { serve, type ServerHandle } from '../server/serve.js';
@@ -26,7 +27,10 @@ async function threadMain(d: ThreadData): Promise<void> {
   let lifecycle: Lifecycles;
   let server: ServerHandle;
   let draining = false;
+  let registry: AppRegistry | undefined;
   try {
+    // --app-metrics: this thread's prom-client, the copy its app loads.
+    if (opts.appMetrics === true) registry = new AppRegistry(promClientOf(opts));
     ({ app, lifecycle } = await loadCliApp(opts, d.index !== 1));
     await lifecycle.startup();
   } catch (err) {
@@ -73,6 +77,8 @@ async function threadMain(d: ThreadData): Promise<void> {
       accessLog?.reopen();
     } else if (m.t === 'stats?') {
       report();
+    } else if (m.t === 'metrics?') {
+      void registry?.read().then((metrics) => say({ t: 'metrics', metrics }));
     } else if (m.t === 'draining') {
       draining = true;  // --drain-grace: still accepting, replies say Connection: close
     } else if (m.t === 'stopAccepting') {

@@ -9,6 +9,9 @@
 // whole lines per write()); SIGUSR1 comes here and is passed on as "reopen".
 // --stats: each thread counts its own requests; the process's numbers are the
 // threads' reports summed when the stats are asked for (sumReports).
+// --app-metrics: each thread has its own copy of the app and of prom-client;
+// their registries go up as they are, for the master (or this thread, alone)
+// to merge with the other processes'.
 //
 // A thread that dies unasked (an uncaught error, process.exit in the app)
 // takes the process down: the others drain and it exits 1 (a master replaces
@@ -26,6 +29,7 @@ import { sumReports, type StatsReport } from '../stats/counters.js';
 import type { StatsServer } from '../stats/server.js';
 import { socketStats } from '../stats/sockets.js';
 import { StatsPoll } from '../stats/poll.js';
+import { MetricsGather, combine, type AppMetricsInput, type ProcessMetrics, type PromClient } from '../stats/app-metrics.js';
 import type { CliOptions } from './flags.js';
 import { bindForCli } from './listeners.js';
 
@@ -59,10 +63,14 @@ export type ToThread = { t: 'stopAccepting' } | { t: 'close'; timeoutMs: number 
   /** SIGUSR1: reopen the access log. */
   | { t: 'reopen' }
   /** --stats: send a `stats` message now. */
-  | { t: 'stats?' };
+  | { t: 'stats?' }
+  /** --app-metrics: a /metrics scrape: send a `metrics` message now. */
+  | { t: 'metrics?' };
 export type FromThread = { t: 'ready'; addresses: BoundAddress[] } | { t: 'failed'; message: string }
   /** --stats: every THREAD_STATS_INTERVAL_MS, before "ready", and in answer to `stats?`. */
   | { t: 'stats'; report: StatsReport }
+  /** --app-metrics: the thread's registry (getMetricsAsJSON), or why it could not be read. */
+  | { t: 'metrics'; metrics: ProcessMetrics }
   /** A line for the log (a failed shutdown hook). */
   | { t: 'log'; line: string };
 
@@ -80,6 +88,8 @@ export interface ThreadsStart {
   drop: (() => void) | undefined;
   /** --stats when alone (bound already): this thread serves the threads' summed numbers. */
   stats: StatsServer | undefined;
+  /** --app-metrics when alone: the app's prom-client, to merge the threads' registries with. */
+  appMetrics: PromClient | undefined;
 }
 
 const ENTRY = path.join(__dirname, 'thread.js');
@@ -138,6 +148,11 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
   const collectStats = (draining: boolean): Promise<StatsReport> =>
     statsPoll.collect(pool.filter((t) => t.ready && !t.gone), (t) => t.worker.postMessage({ t: 'stats?' } satisfies ToThread),
       THREAD_STATS_WAIT_MS, () => sumReports(reports, draining || stopping));
+  const appGather = new MetricsGather<Thread>();
+  /** --app-metrics: every serving thread's registry, within THREAD_STATS_WAIT_MS. */
+  const collectAppMetrics = async (): Promise<ProcessMetrics> =>
+    combine(await appGather.collect(pool.filter((t) => t.ready && !t.gone), (t) => t.worker.postMessage({ t: 'metrics?' } satisfies ToThread),
+      THREAD_STATS_WAIT_MS));
   const closeAll = (timeoutMs: number): Promise<void> => {
     if (closing !== undefined) return closing;
     stopping = true;
@@ -168,6 +183,7 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
         exited: new Promise((r) => w.once('exit', (code) => {
           t.gone = true;
           statsPoll.answered(t);
+          appGather.gone(t);
           crashed(t, firstError ?? `exited (code ${code})`);
           r();
         })),
@@ -190,6 +206,7 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
           reports[t.index - 1] = m.report;
           statsPoll.answered(t);
         }
+        if (m.t === 'metrics') appGather.answered(t, m.metrics);
         if (m.t === 'ready' && !t.ready) {
           t.ready = true;
           if (++count === n) resolve(m.addresses);
@@ -225,7 +242,11 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
   startedAll = true;
   // Alone: "serving" once every thread serves (a worker's master says it for the workers).
   for (const l of bound?.listeners ?? []) log(`serving ${s.label} on ${l.where} (${n} threads)`);
-  if (s.stats !== undefined && bound !== undefined) provideStats(s.stats, bound, s.listen, () => stopping, collectStats);
+  if (s.stats !== undefined && bound !== undefined) {
+    const app = s.appMetrics;
+    provideStats(s.stats, bound, s.listen, () => stopping, collectStats,
+      app === undefined ? undefined : async () => ({ client: app, processes: [await collectAppMetrics()] }));
+  }
   s.stats?.provideHealth(() => ({
     answering: pool.filter((t) => t.ready && !t.gone).length,
     state: stopping ? 'draining' : 'serving',
@@ -244,15 +265,16 @@ export async function runThreads(s: ThreadsStart): Promise<void> {
       return sum;
     });
     worker.serving(handle, s.opts.shutdownTimeout, s.opts.stats !== undefined ? collectStats : undefined,
-      () => post({ t: 'draining' }));
+      () => post({ t: 'draining' }), s.opts.appMetrics === true ? collectAppMetrics : undefined);
   }
 }
 
 /** Alone: the stats server shows this process as worker 0, its numbers the threads' sum, each thread in cores[]. */
 function provideStats(server: StatsServer, bound: BoundListeners, listen: readonly string[], stopping: () => boolean,
-  collect: (draining: boolean) => Promise<StatsReport>): void {
+  collect: (draining: boolean) => Promise<StatsReport>, collectApp: (() => Promise<AppMetricsInput>) | undefined): void {
   const spawnedAt = Date.now() - Math.round(process.uptime() * 1000);
-  server.provide(async () => {
+  server.provide(async (metrics) => {
+    const app = metrics ? collectApp?.() : undefined;
     const report = await collect(stopping());
     const sources = bound.listeners.map((l, i) => ({
       name: l.where.replace(/^[a-z]+:\/\//, ''), proto: l.protocol,
@@ -264,6 +286,7 @@ function provideStats(server: StatsServer, bound: BoundListeners, listen: readon
       mode: 'single', pid: process.pid, sockets: socketStats(sources), startedAt: spawnedAt, reloads: 0, lastReloadAt: undefined,
       workers: [{ id: 0, pid: process.pid, state: stopping() ? 'draining' : 'serving', current: true, respawnCount: 1, spawnedAt,
         report }],
+      ...(app !== undefined ? { appMetrics: await app } : {}),
     };
   });
 }

@@ -2,6 +2,7 @@
 // settings in one environment variable, then messages over Node's IPC
 // channel (fd 3 of the worker). Later features (stats, harakiri, scaling)
 // add message kinds here; each side ignores kinds it does not know.
+import type { ProcessMetrics } from '../stats/app-metrics.js';
 import type { StatsReport } from '../stats/counters.js';
 
 /** The environment variable that makes `tsgi` a worker; JSON of WorkerSettings. */
@@ -38,6 +39,8 @@ export type WorkerMessage =
   | { t: 'recycle'; reason: 'max-requests' | 'rss'; requests: number; rss: number; due: boolean; quota: number }
   /** --stats: my numbers; every second, and in answer to `stats?`. */
   | { t: 'stats'; report: StatsReport }
+  /** --app-metrics: my app's registries (getMetricsAsJSON, non-finite values encoded), in answer to `metrics?`. */
+  | { t: 'metrics'; metrics: ProcessMetrics }
   /** --harakiri: my event loop turns (sent every heartbeatMs). */
   | { t: 'alive' }
   /** I cannot load the app (or its startup hook failed); I exit 1 next. `message` is the whole error, for the master to log once. */
@@ -50,7 +53,9 @@ export type MasterMessage =
   /** SIGTERM with --drain-grace: keep accepting, but every reply says Connection: close; `stop` follows. */
   | { t: 'draining' }
   /** --stats: send a `stats` message now (a stats client is waiting). */
-  | { t: 'stats?' };
+  | { t: 'stats?' }
+  /** --app-metrics: a /metrics scrape: send a `metrics` message now. */
+  | { t: 'metrics?' };
 
 /** A message of either direction: an object with a string kind `t`. */
 export function isMessage(m: unknown): m is { t: string } {

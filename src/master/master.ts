@@ -20,6 +20,7 @@ import type { StatsInput } from '../stats/render.js';
 import type { StatsServer } from '../stats/server.js';
 import { socketStats } from '../stats/sockets.js';
 import { StatsPoll } from '../stats/poll.js';
+import { MetricsGather, decodeMetrics, type PromClient } from '../stats/app-metrics.js';
 
 /** A worker that has not said "ready" by then is killed (and restarted with backoff). */
 export const START_TIMEOUT_MS = 60_000;
@@ -109,6 +110,8 @@ export interface MasterStart {
   afterBind?: () => void;
   /** --stats: bound already; the master provides the numbers. */
   stats?: StatsServer;
+  /** --app-metrics: the app's prom-client, to merge the workers' registries with. */
+  appMetrics?: PromClient;
 }
 
 function log(line: string): void {
@@ -355,6 +358,8 @@ export function runMaster(start: MasterStart): void {
       case 'stats':
         w.report = m.report;
         return statsPoll.answered(w);
+      case 'metrics':
+        return appGather.answered(w, decodeMetrics(m.metrics));
       case 'recycle': {
         const slot = w.slot;
         if (phase !== 'running' || w !== slot.current) return;
@@ -380,6 +385,7 @@ export function runMaster(start: MasterStart): void {
   function onExit(w: Worker, code: number | null, signal: NodeJS.Signals | null): void {
     live.delete(w);
     statsPoll.answered(w);
+    appGather.gone(w);
     clearTimeout(w.timer);
     if (w.partial !== '') relay(w, '\n');
     const slot = w.slot;
@@ -493,12 +499,23 @@ export function runMaster(start: MasterStart): void {
   // ---- --stats -----------------------------------------------------------------
 
   const statsPoll = new StatsPoll<Worker>();
+  const appGather = new MetricsGather<Worker>();
 
-  /** Asks every serving worker for fresh numbers; answers with what it has after STATS_WAIT_MS. */
-  function collectStats(): Promise<StatsInput> {
+  /**
+   * Asks every serving worker for fresh numbers; answers with what it has
+   * after STATS_WAIT_MS. A /metrics scrape with --app-metrics also asks each
+   * slot's current worker (the ones /metrics shows) for its app's registries,
+   * within the same wait.
+   */
+  async function collectStats(metrics: boolean): Promise<StatsInput> {
     const msg: MasterMessage = { t: 'stats?' };
-    return statsPoll.collect([...live].filter((w) => w.ready && w.child.connected), (w) => w.child.send(msg),
-      STATS_WAIT_MS, statsInput);
+    const serving = [...live].filter((w) => w.ready && w.child.connected);
+    const client = start.appMetrics;
+    const app = metrics && client !== undefined
+      ? appGather.collect(serving.filter((w) => w.slot.current === w), (w) => w.child.send({ t: 'metrics?' } satisfies MasterMessage), STATS_WAIT_MS)
+      : undefined;
+    const input = await statsPoll.collect(serving, (w) => w.child.send(msg), STATS_WAIT_MS, statsInput);
+    return app === undefined ? input : { ...input, appMetrics: { client: client!, processes: await app } };
   }
 
   function statsInput(): StatsInput {

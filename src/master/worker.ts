@@ -16,6 +16,7 @@ import type { App, HeaderList, Reply } from '../tsgi/types.js';
 import type { ServerHandle } from '../server/serve.js';
 import { WORKER_ENV, isMessage, type MasterMessage, type WorkerMessage, type WorkerSettings } from './ipc.js';
 import type { StatsReport } from '../stats/counters.js';
+import { encodeMetrics, type ProcessMetrics } from '../stats/app-metrics.js';
 import { appHandlers, exitWhenDone, remaining } from './exit.js';
 
 export const DRAIN_GRACE_MS = 500;
@@ -35,10 +36,12 @@ export interface WorkerMode {
   /**
    * Called once serve() returned: tells the master, handles stop and
    * recycling; with --stats, reports `stats(draining)` every second and when asked
-   * (a promise with --threads, whose threads are asked in turn).
+   * (a promise with --threads, whose threads are asked in turn); with
+   * --app-metrics, answers `metrics?` with `appMetrics()`.
    */
   serving(server: ServerHandle, shutdownTimeoutMs: number | undefined,
-    stats?: (draining: boolean) => StatsReport | Promise<StatsReport>, whenDraining?: () => void): void;
+    stats?: (draining: boolean) => StatsReport | Promise<StatsReport>, whenDraining?: () => void,
+    appMetrics?: () => Promise<ProcessMetrics>): void;
   /** The app could not be loaded or started: tells the master why (it logs it once) and exits 1. */
   failed(message: string): Promise<never>;
 }
@@ -108,6 +111,7 @@ export function workerMode(): WorkerMode | undefined {
   /** --max-requests reached: no new connections, and keep-alive ones close after their next reply. */
   let winding = false;
   let stats: ((draining: boolean) => StatsReport | Promise<StatsReport>) | undefined;
+  let appMetrics: (() => Promise<ProcessMetrics>) | undefined;
 
   const send = (m: WorkerMessage): void => {
     if (process.connected) process.send!(m);
@@ -157,6 +161,7 @@ export function workerMode(): WorkerMode | undefined {
       onDraining?.();
     }
     else if (msg.t === 'stats?') void sendStats();
+    else if (msg.t === 'metrics?') void appMetrics?.().then((a) => send({ t: 'metrics', metrics: encodeMetrics(a) }));
   });
   // The master is gone (killed, crashed): finish what is in flight and go.
   process.on('disconnect', () => stop(shutdownMs));
@@ -215,8 +220,10 @@ export function workerMode(): WorkerMode | undefined {
       });
     },
     serving(s: ServerHandle, shutdownTimeoutMs: number | undefined,
-      report?: (draining: boolean) => StatsReport | Promise<StatsReport>, whenDraining?: () => void): void {
+      report?: (draining: boolean) => StatsReport | Promise<StatsReport>, whenDraining?: () => void,
+      readMetrics?: () => Promise<ProcessMetrics>): void {
       server = s;
+      appMetrics = readMetrics;
       onDraining = whenDraining;
       shutdownMs = shutdownTimeoutMs ?? 10_000;
       stats = report;

@@ -3,6 +3,7 @@
 // in Prometheus' text exposition format (version 0.0.4).
 import * as fs from 'node:fs';
 import { VERSION } from '../version.js';
+import type { AppMetricsInput } from './app-metrics.js';
 import { DURATION_BUCKETS, type StatsReport } from './counters.js';
 import type { SocketStat } from './sockets.js';
 import { GC_KINDS, type RuntimeReport } from './runtime.js';
@@ -35,6 +36,8 @@ export interface StatsInput {
   reloads: number;
   /** When the last reload finished, milliseconds since the epoch; undefined before the first. */
   lastReloadAt: number | undefined;
+  /** --app-metrics, for a /metrics scrape: the app's registries of every serving process. */
+  appMetrics?: AppMetricsInput;
 }
 
 /** Resident and virtual size of a process from /proc (fresh), else undefined. */

@@ -8,6 +8,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { TsgiError } from '../errors.js';
 import { STARTING, probeReply, type Health } from './health.js';
+import { LogOnce, appMetricsText } from './app-metrics.js';
 import { prometheusText, statsDocument, type StatsInput } from './render.js';
 
 export interface StatsAddress {
@@ -51,8 +52,11 @@ export function parseStatsAddress(raw: string): StatsAddress {
 export interface StatsServer {
   /** "http://127.0.0.1:9191", "127.0.0.1:9191 (JSON per connection)", "/run/stats.sock". */
   readonly where: string;
-  /** Where the numbers come from; until it is set, clients get 503. */
-  provide(collect: () => StatsInput | Promise<StatsInput>): void;
+  /**
+   * Where the numbers come from; until it is set, clients get 503. `metrics`:
+   * a /metrics scrape, which also wants the app's registries (--app-metrics).
+   */
+  provide(collect: (metrics: boolean) => StatsInput | Promise<StatsInput>): void;
   /** What /health and /ready answer: read on each probe, never waiting for a worker; until it is set, 503. */
   provideHealth(health: () => Health): void;
   close(): void;
@@ -75,12 +79,13 @@ const HELP_BODY = 'tsgi stats: GET / or /stats (JSON, uWSGI\'s shape), GET /metr
   + 'GET /health (alive), GET /ready (accepting)\n';
 
 export async function startStatsServer(addr: StatsAddress, log: (line: string) => void): Promise<StatsServer> {
-  let collect: (() => StatsInput | Promise<StatsInput>) | undefined;
+  let collect: ((metrics: boolean) => StatsInput | Promise<StatsInput>) | undefined;
   let health: () => Health = () => STARTING;
-  const gather = async (): Promise<StatsInput> => {
+  const gather = async (metrics = false): Promise<StatsInput> => {
     if (collect === undefined) throw new Error('starting');
-    return collect();
+    return collect(metrics);
   };
+  const appLog = new LogOnce((line) => log(line));
   let server: net.Server;
   if (addr.http) {
     server = http.createServer((req, res) => {
@@ -102,10 +107,11 @@ export async function startStatsServer(addr: StatsAddress, log: (line: string) =
         send(404, 'text/plain; charset=utf-8', HELP_BODY);
         return;
       }
-      gather().then((input) => {
+      gather(url === '/metrics').then(async (input) => {
         const doc = statsDocument(input);
-        if (url === '/metrics') send(200, 'text/plain; version=0.0.4; charset=utf-8', prometheusText(doc, input));
-        else send(200, 'application/json', JSON.stringify(doc, null, 2) + '\n');
+        if (url !== '/metrics') return send(200, 'application/json', JSON.stringify(doc, null, 2) + '\n');
+        const app = input.appMetrics === undefined ? '' : await appMetricsText(input.appMetrics, appLog);
+        send(200, 'text/plain; version=0.0.4; charset=utf-8', prometheusText(doc, input) + app);
       }, (err: unknown) => {
         const msg = err instanceof Error ? err.message : String(err);
         if (msg !== 'starting') log(`stats: ${msg}`);
