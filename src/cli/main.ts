@@ -20,7 +20,7 @@ import { withCgiHost } from './cgi-host.js';
 import { printConfig, resolveArgs } from './config.js';
 import { AccessLog, type AccessLogFormat } from '../server/access-log.js';
 import { dropPrivileges, handOver, resolveIdentity, resolveOwner, type Identity } from './privileges.js';
-import { AppRegistry, loadPromClient, readWithin, type PromClient } from '../stats/app-metrics.js';
+import { AppRegistry, loadPromClient, ownMetrics, type PromClient } from '../stats/app-metrics.js';
 import { MAX_CURRENT, RequestStats, bothHooks } from '../stats/counters.js';
 import { parseStatsAddress, startStatsServer, type StatsAddress, type StatsServer } from '../stats/server.js';
 import { socketStats } from '../stats/sockets.js';
@@ -357,12 +357,13 @@ export async function main(argv: readonly string[]): Promise<void> {
       proto: a.protocol, fd: a.fd, inherited: /^fd:/.test(parseListen(a.address).address),
     }));
     const spawnedAt = Date.now() - Math.round(process.uptime() * 1000);
+    const readOwn = appRegistry !== undefined ? ownMetrics(appRegistry, APP_READ_WAIT_MS) : undefined;
     statsServer.provide(async (metrics) => ({
       mode: 'single', pid: process.pid, sockets: socketStats(sources), startedAt: spawnedAt, reloads: 0, lastReloadAt: undefined,
       workers: [{ id: 0, pid: process.pid, state: stopping ? 'draining' : 'serving', current: true, respawnCount: 1, spawnedAt,
         report: stats.report(serving.running?.(MAX_CURRENT), stopping, serving.upgraded) }],
       ...(metrics && appRegistry !== undefined
-        ? { appMetrics: { client: promClient!, processes: [await readWithin(appRegistry, APP_READ_WAIT_MS)] } } : {}),
+        ? { appMetrics: { client: promClient!, processes: [await readOwn!()] } } : {}),
     }));
   }
 }

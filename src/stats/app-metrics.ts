@@ -68,17 +68,6 @@ export class AppRegistry {
   }
 }
 
-/** Within `waitMs`, or a late answer with nothing in it: a single process's stats client must not hang on its own registry. */
-export function readWithin(registry: AppRegistry, waitMs: number): Promise<ProcessMetrics> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve({ registries: [], errors: [], late: 1 }), waitMs);
-    void registry.read().then((a) => {
-      clearTimeout(timer);
-      resolve(a);
-    });
-  });
-}
-
 /**
  * The latest answers of several members (workers, threads), asked through a
  * StatsPoll. A member that is late this time counts with its previous
@@ -109,6 +98,12 @@ export class MetricsGather<M> {
       return { registries: l?.answer.registries ?? [], errors: [], late: 1 };
     }));
   }
+}
+
+/** A process's own registry (one, no --threads), read as a member of its own: the same bounded wait and late rule. */
+export function ownMetrics(registry: AppRegistry, waitMs: number): () => Promise<ProcessMetrics> {
+  const gather = new MetricsGather<AppRegistry>();
+  return async () => (await gather.collect([registry], (r) => void r.read().then((a) => gather.answered(r, a)), waitMs))[0]!;
 }
 
 /** Several answers (a process's threads) as one. */
