@@ -56,6 +56,7 @@ const ALL = [
   // The cost of --stats: the CLI with and without it (the stats server idle, as between scrapes).
   { name: 'tsgi-cli', file: 'servers/tsgi-cli.mjs' },
   { name: 'tsgi-cli-stats', file: 'servers/tsgi-cli-stats.mjs' },
+  { name: 'tsgi-cli-app-metrics', file: 'servers/tsgi-cli-app-metrics.mjs' },
   // The cost of an access log and of --harakiri (each against 'tsgi').
   { name: 'tsgi-accesslog', file: 'servers/tsgi-accesslog.mjs', env: { ACCESS_LOG_FORMAT: 'combined' } },
   { name: 'tsgi-accesslog-json', file: 'servers/tsgi-accesslog.mjs', env: { ACCESS_LOG_FORMAT: 'json' } },
@@ -65,7 +66,7 @@ const ALL = [
 const PAIRS = [
   ['tsgi', 'node:http'], ['fastify', 'node:http'],
   ['tsgi', 'tsgi-bare-node'], ['express-tsgi', 'express-node'], ['fastify-tsgi', 'fastify'], ['hono-tsgi', 'hono-node'],
-  ['tsgi-cli-stats', 'tsgi-cli'],
+  ['tsgi-cli-stats', 'tsgi-cli'], ['tsgi-cli-app-metrics', 'tsgi-cli-stats'],
   ['tsgi-accesslog', 'tsgi'], ['tsgi-accesslog-json', 'tsgi'], ['tsgi-harakiri', 'tsgi'],
 ];
 const SUITES = {
