@@ -11,7 +11,7 @@ export type {
   ServerInfo, TunnelSocket, WebSocket, WebSocketHandlers,
 } from './tsgi/types.js';
 export { fromFetch, isFetchApp } from './adapters/fetch.js';
-export type { FetchApp, FetchEnv, FetchExecutionContext, FetchHandler } from './adapters/fetch.js';
+export type { FetchApp, FetchEnv, FetchExecutionContext, FetchHandler, FetchOptions, FetchTsgiApp } from './adapters/fetch.js';
 export { fromNodeListener, fromNodeApp } from './adapters/node/index.js';
 export { toNodeListener } from './adapters/to-node.js';
 export { cgiHost } from './cgi/host.js';

@@ -14,6 +14,7 @@
 import { TsgiError } from '../errors.js';
 import type { App, Chunk, Reply, ReplyBody, Request as TsgiRequest } from '../tsgi/types.js';
 import { appTarget } from './target.js';
+import { isLightResponse, lightReply, overrideGlobalResponse, realResponse } from './fetch-globals.js';
 
 /** What a fetch handler gets as its second argument: Hono's `c.env`. */
 export interface FetchEnv {
@@ -35,6 +36,19 @@ export interface FetchExecutionContext {
 export type FetchHandler = (request: Request, ...rest: never[]) => Response | Promise<Response>;
 /** A handler, or an object with a `fetch` method (a Hono app, `export default { fetch }`). */
 export type FetchApp = FetchHandler | { fetch: FetchHandler };
+
+export interface FetchOptions {
+  /**
+   * Replace the global `Response` with tsgi's light one while this app is
+   * served (default false): `new Response(string | bytes | null, plain init)`
+   * is then sent without building undici's Response. It is a process-wide
+   * change: every module sees the replaced global. See docs/adapters.md.
+   */
+  overrideGlobalObjects?: boolean;
+}
+
+/** A fetch app as a TSGI app; `shutdown()` gives the global Response back (with `overrideGlobalObjects`). */
+export type FetchTsgiApp = App & { shutdown?(): void };
 
 const EXECUTION_CONTEXT: FetchExecutionContext = Object.freeze({
   waitUntil(promise: Promise<unknown>): void {
@@ -376,6 +390,12 @@ function toReply(res: Response): Reply | Promise<Reply> {
   if (!(res instanceof Response)) {
     throw new TsgiError('TSGI_ERR_REPLY_BODY', `the fetch handler returned ${res === null ? 'null' : typeof res}, not a Response`);
   }
+  if (isLightResponse(res)) {
+    // The light Response's record goes out as it is (see fetch-globals.ts).
+    const light = lightReply(res);
+    if (light !== undefined) return { status: light.status, headers: light.headers, body: light.body ?? undefined };
+    res = realResponse(res);
+  }
   const headers: Array<[string, string]> = [];
   let cookies = false;
   for (const [name, value] of res.headers) {
@@ -420,7 +440,7 @@ function headIsGet(x: unknown): boolean {
  * handler gets a global Request (lazy: see above), `{ tsgi: req }` as its
  * env, and an execution context; its Response becomes the reply.
  */
-export function fromFetch(handler: FetchApp): App {
+export function fromFetch(handler: FetchApp, options: FetchOptions = {}): FetchTsgiApp {
   type Call = (request: Request, env: FetchEnv, ctx: FetchExecutionContext) => Response | Promise<Response>;
   const call: Call = typeof handler === 'function'
     ? handler as unknown as Call
@@ -428,8 +448,11 @@ export function fromFetch(handler: FetchApp): App {
   if (typeof call !== 'function' || (typeof handler !== 'function' && !isFetchApp(handler))) {
     throw new TsgiError('TSGI_ERR_APP_KIND', 'fromFetch() needs a function or an object with a fetch method');
   }
+  if (options.overrideGlobalObjects !== undefined && typeof options.overrideGlobalObjects !== 'boolean') {
+    throw new TypeError('fromFetch(): overrideGlobalObjects must be true or false');
+  }
   const headAsGet = headIsGet(handler);
-  return (req) => {
+  const app: FetchTsgiApp = (req) => {
     const url = urlOf(req);
     if (url === undefined) return BAD_REQUEST;
     const env: FetchEnv = { tsgi: req };
@@ -438,4 +461,6 @@ export function fromFetch(handler: FetchApp): App {
     if (res instanceof Response) return toReply(res);
     return Promise.resolve(res).then(toReply);
   };
+  if (options.overrideGlobalObjects === true) app.shutdown = overrideGlobalResponse();
+  return app;
 }

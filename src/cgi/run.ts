@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { TsgiError } from '../errors.js';
 import type { App, Chunk, FileBody, Reply } from '../tsgi/types.js';
 import type { AppType } from '../dispatch/load-app.js';
+import type { FetchOptions } from '../adapters/fetch.js';
 import { encodeHeaders, INTERNAL_ERROR_BODY } from '../server/reply.js';
 import { EnvRequest } from './env-request.js';
 
@@ -72,7 +73,7 @@ function isIterable(body: object): body is Iterable<Chunk> | AsyncIterable<Chunk
  * app by load-app's rules; only other shapes load the detection and the
  * adapters (node:http with them), which is a quarter of the start-up.
  */
-async function loadApp(spec: string, type: AppType | undefined): Promise<App> {
+async function loadApp(spec: string, type: AppType | undefined, fetch: FetchOptions | undefined): Promise<App> {
   const file = path.resolve(spec);
   if ((type === undefined || type === 'tsgi') && MODULE_EXT.test(file) && fs.existsSync(file)) {
     let mod: Record<string, unknown> | undefined;
@@ -86,7 +87,7 @@ async function loadApp(spec: string, type: AppType | undefined): Promise<App> {
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { resolveApp } = require('../dispatch/load-app.js') as typeof import('../dispatch/load-app.js');
-  return (await resolveApp(spec, process.cwd(), type)).app;
+  return (await resolveApp(spec, process.cwd(), type, fetch)).app;
 }
 
 /** Writes the reply as a CGI document response (RFC 3875 6.2.1); resolves when the body is out. */
@@ -215,6 +216,8 @@ export interface CgiRunOptions {
   /** The app module, or a launcher naming it. */
   app: string;
   appType?: AppType;
+  /** fromFetch's options for a fetch handler (--fetch-override-globals). */
+  fetch?: FetchOptions;
   env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -233,7 +236,7 @@ export async function runCgi(opts: CgiRunOptions): Promise<number> {
   try {
     let app: App;
     try {
-      app = await loadApp(appOfLauncher(opts.app), opts.appType);
+      app = await loadApp(appOfLauncher(opts.app), opts.appType, opts.fetch);
     } catch (err) {
       throw new TsgiError('TSGI_ERR_APP_LOAD', err instanceof Error ? err.message : String(err), { cause: err });
     }

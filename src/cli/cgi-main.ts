@@ -28,6 +28,6 @@ export function cgiMain(argv: readonly string[]): void {
     process.exitCode = 2;
     return;
   }
-  runCgiAndExit({ app: opts.app, appType: opts.appType });
+  runCgiAndExit({ app: opts.app, appType: opts.appType, fetch: { overrideGlobalObjects: opts.fetchOverrideGlobals === true } });
 }
 

@@ -25,6 +25,8 @@ export interface CliOptions {
   trustedProxy: string[];
   app: string | undefined;
   appType: AppType | undefined;
+  /** --fetch-override-globals: fetch handlers get tsgi's light global Response (src/adapters/fetch-globals.ts). */
+  fetchOverrideGlobals?: boolean;
   mount: string[];
   vhost: string[];
   manageScriptName?: boolean;
@@ -102,6 +104,7 @@ export const FLAGS: Flag[] = [
   { names: ['--manage-script-name'], key: 'manageScriptName', kind: 'bool', arg: '', help: 'match --mount points (the app argument is "/") against the whole path, SCRIPT_NAME + PATH_INFO, and split it anew: SCRIPT_NAME the mount point, PATH_INFO the rest, whatever the web server sent (needed behind Apache mod_proxy_scgi; as in uWSGI)' },
   { names: ['--vhost'], key: 'vhost', kind: 'list', arg: 'HOST[PATH]=MODULE', help: 'serve MODULE for requests to HOST (Host header, port ignored; *.example.com matches subdomains), at PATH or "/" (repeatable)' },
   { names: ['--app-type'], key: 'appType', kind: 'choice', choices: ['tsgi', 'node', 'fetch'], arg: 'TYPE', help: 'tsgi, node or fetch: the kind of every app module, instead of telling it from the export' },
+  { names: ['--fetch-override-globals'], key: 'fetchOverrideGlobals', kind: 'bool', arg: '', help: 'fetch handlers (Hono): replace the global Response, for the whole process, with tsgi\'s light one, which sends new Response(string or bytes) without building undici\'s (off by default: every module sees the replaced global; docs/adapters.md)' },
   { names: ['--allow-from'], key: 'allowFrom', kind: 'list', arg: 'NET', help: 'TCP peers the uwsgi/SCGI/FastCGI listeners accept, e.g. 10.0.0.0/8 (repeatable; default loopback)' },
   { names: ['--trusted-proxy'], key: 'trustedProxy', kind: 'list', arg: 'NET', help: 'a reverse proxy in front of the HTTP listeners (repeatable): from its connections the client is the rightmost untrusted X-Forwarded-For address (REMOTE_ADDR, the access log)' },
   { names: ['--chmod-socket'], key: 'chmodSocket', kind: 'mode', arg: 'MODE', help: 'permissions of unix socket files, octal (e.g. 660)' },

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import * as path from 'node:path';
 import { TsgiError } from '../errors.js';
 import { resolveApp, splitSpec, type AppType } from '../dispatch/load-app.js';
+import type { FetchOptions } from '../adapters/fetch.js';
 import { dispatch, type DispatchTable, type MountTable } from '../dispatch/mount.js';
 import type { App } from '../tsgi/types.js';
 import { serve, type ServerHandle } from '../server/serve.js';
@@ -402,26 +403,28 @@ export interface CliApp {
 /** The app of the command line: the app argument, --mount/--vhost, --cgi-map. `quiet`: no lines about it (threads after the first). */
 export async function loadCliApp(opts: CliOptions, quiet = false): Promise<CliApp> {
   const lifecycle = new Lifecycles();
-  const loaded = opts.routes.length > 0 ? await loadRoutes(opts.routes, opts.appType, quiet, opts.manageScriptName === true, lifecycle)
-    : opts.app !== undefined ? await loadOne(opts.app, opts.appType, quiet, lifecycle) : undefined;
+  const fetch: FetchOptions = { overrideGlobalObjects: opts.fetchOverrideGlobals === true };
+  const loaded = opts.routes.length > 0 ? await loadRoutes(opts.routes, opts.appType, fetch, quiet, opts.manageScriptName === true, lifecycle)
+    : opts.app !== undefined ? await loadOne(opts.app, opts.appType, fetch, quiet, lifecycle) : undefined;
   return { app: opts.cgiMap.length > 0 ? withCgiHost(opts, loaded) : loaded!, lifecycle };
 }
 
 /** The one app of the app argument; a line says how it was recognised unless it is plain TSGI. */
-async function loadOne(spec: string, type: AppType | undefined, quiet: boolean, lifecycle: Lifecycles): Promise<App> {
-  const r = await resolveApp(spec, process.cwd(), type);
+async function loadOne(spec: string, type: AppType | undefined, fetch: FetchOptions, quiet: boolean,
+  lifecycle: Lifecycles): Promise<App> {
+  const r = await resolveApp(spec, process.cwd(), type, fetch);
   if (r.kind !== 'tsgi' && !quiet) process.stderr.write(`tsgi: ${spec} (export ${r.exportName}) is a ${KIND_NAMES[r.kind]}\n`);
   for (const h of r.hooks) lifecycle.add(spec, h);
   return r.app;
 }
 
 /** --mount, --vhost (and the app argument at "/") as one dispatching app. */
-async function loadRoutes(routes: readonly Route[], type: AppType | undefined, quiet: boolean,
+async function loadRoutes(routes: readonly Route[], type: AppType | undefined, fetch: FetchOptions, quiet: boolean,
   manageScriptName: boolean, lifecycle: Lifecycles): Promise<App> {
   const table: DispatchTable = { mounts: [], ...(manageScriptName ? { manageScriptName } : {}) };
   const hosts = new Map<string, MountTable>();
   for (const r of routes) {
-    const loaded = await resolveApp(r.spec, process.cwd(), type);
+    const loaded = await resolveApp(r.spec, process.cwd(), type, fetch);
     for (const h of loaded.hooks) lifecycle.add(r.spec, h);
     const where = r.host === undefined ? r.point : `${r.host}${r.point === '/' ? '' : r.point}`;
     if (!quiet) process.stderr.write(`tsgi: mounted ${r.spec} (export ${loaded.exportName}, ${KIND_NAMES[loaded.kind]}) at ${where}\n`);

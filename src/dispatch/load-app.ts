@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { TsgiError } from '../errors.js';
 import type { App, Lifecycle } from '../tsgi/types.js';
-import { fromFetch, isFetchApp, type FetchApp } from '../adapters/fetch.js';
+import { fromFetch, isFetchApp, type FetchApp, type FetchOptions } from '../adapters/fetch.js';
 import { fromNodeApp, fromNodeListener, nodeAppHooks } from '../adapters/node/index.js';
 import { appStack, syntaxErrorText, typescriptHint } from './load-error.js';
 import { listenError, withoutListen } from './listen-guard.js';
@@ -71,7 +71,8 @@ function kindError(where: string, x: unknown, detail = EXPECTED): TsgiError {
  * `type` when given (--app-type). `where` names the export in errors
  * ("app.js:default"); `exportName` matters for a bare function named fetch.
  */
-export function toApp(x: unknown, exportName: string, where: string, type?: AppType): { app: App; kind: AppType } {
+export function toApp(x: unknown, exportName: string, where: string, type?: AppType,
+  fetchOptions?: FetchOptions): { app: App; kind: AppType } {
   if (type === 'tsgi') {
     if (typeof x !== 'function') throw kindError(where, x, 'expected a function (req) => reply for --app-type tsgi');
     return { app: x as App, kind: 'tsgi' };
@@ -80,7 +81,7 @@ export function toApp(x: unknown, exportName: string, where: string, type?: AppT
     if (typeof x !== 'function' && !isFetchApp(x)) {
       throw kindError(where, x, 'expected a function (request) => Response or an object with fetch() for --app-type fetch');
     }
-    return { app: fromFetch(x as FetchApp), kind: 'fetch' };
+    return { app: fromFetch(x as FetchApp, fetchOptions), kind: 'fetch' };
   }
   if (type === 'node') {
     const app = fromNodeApp(x) ?? (typeof x === 'function' ? fromNodeListener(x as never) : undefined);
@@ -89,10 +90,10 @@ export function toApp(x: unknown, exportName: string, where: string, type?: AppT
     }
     return { app, kind: 'node' };
   }
-  if (isFetchApp(x)) return { app: fromFetch(x as FetchApp), kind: 'fetch' };
+  if (isFetchApp(x)) return { app: fromFetch(x as FetchApp, fetchOptions), kind: 'fetch' };
   // `export function fetch(request, env, ctx)` is a fetch handler whatever
   // its parameter count: the name says so.
-  if (typeof x === 'function' && exportName === 'fetch') return { app: fromFetch(x as FetchApp), kind: 'fetch' };
+  if (typeof x === 'function' && exportName === 'fetch') return { app: fromFetch(x as FetchApp, fetchOptions), kind: 'fetch' };
   const node = fromNodeApp(x);
   if (node !== undefined) return { app: node, kind: 'node' };
   // Arity 1 is (req) => reply; arity 0 ((...args) =>, a bound or wrapped
@@ -211,8 +212,13 @@ function lifecycleOf(mod: Record<string, unknown>, value: unknown, kind: AppType
   return hooks;
 }
 
-/** Loads `spec` ("app.js" or "app.js:name") and makes it a TSGI app, saying how it was recognised. */
-export async function resolveApp(spec: string, cwd = process.cwd(), type?: AppType): Promise<LoadedApp> {
+/**
+ * Loads `spec` ("app.js" or "app.js:name") and makes it a TSGI app, saying
+ * how it was recognised. `fetchOptions` go to fromFetch for a fetch handler
+ * (--fetch-override-globals).
+ */
+export async function resolveApp(spec: string, cwd = process.cwd(), type?: AppType,
+  fetchOptions?: FetchOptions): Promise<LoadedApp> {
   const { file, name } = splitSpec(spec);
   const abs = path.resolve(cwd, file);
   if (!fs.existsSync(abs)) throw new TsgiError('TSGI_ERR_APP_LOAD', `${file}: no such file`);
@@ -226,11 +232,15 @@ export async function resolveApp(spec: string, cwd = process.cwd(), type?: AppTy
     throw new TsgiError('TSGI_ERR_APP_LOAD', loadErrorText(file, abs, err), { cause: err });
   }
   const { value, exportName } = pick(mod, file, name);
-  const { app, kind } = toApp(value, exportName, `${file}:${exportName}`, type);
-  return { app, kind, exportName, hooks: lifecycleOf(mod, value, kind, file) };
+  const { app, kind } = toApp(value, exportName, `${file}:${exportName}`, type, fetchOptions);
+  const hooks = lifecycleOf(mod, value, kind, file);
+  // The fetch adapter's own: the global Response given back (--fetch-override-globals).
+  const restore = (app as { shutdown?: () => void }).shutdown;
+  if (kind === 'fetch' && typeof restore === 'function') hooks.push({ shutdown: restore });
+  return { app, kind, exportName, hooks };
 }
 
 /** Loads `spec` and returns the TSGI app (see resolveApp). */
-export async function loadApp(spec: string, cwd = process.cwd(), type?: AppType): Promise<App> {
-  return (await resolveApp(spec, cwd, type)).app;
+export async function loadApp(spec: string, cwd = process.cwd(), type?: AppType, fetchOptions?: FetchOptions): Promise<App> {
+  return (await resolveApp(spec, cwd, type, fetchOptions)).app;
 }
