@@ -276,8 +276,8 @@ function start(handler: (request: Request) => Promise<Response>, options?: { ove
   return { port: s.addresses[0]!.port!, app };
 }
 
-async function wire(port: number, method: string, name: string): Promise<string> {
-  const head = `${method} /${encodeURIComponent(name)} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`;
+async function wire(port: number, method: string, name: string, target = `/${encodeURIComponent(name)}`): Promise<string> {
+  const head = `${method} ${target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`;
   const r = await rawRequest(port, head);
   // One whole reply, checked by the strict parser; then the bytes, Date masked.
   assert.equal(parseResponses(r.data, { closed: r.closed, head: method === 'HEAD' }).responses.length, 1, r.data.toString('latin1'));
@@ -349,6 +349,24 @@ test('Response statics under the override are undici\'s, and so are their result
     assert.equal(Response.error().type, 'error');
     assert.equal(globals.isLightResponse(new Response('x')), true);
     assert.equal(globals.isLightResponse(j), false);
+  } finally {
+    app.shutdown!();
+  }
+});
+
+test('a Hono app under the override: c.text, c.json and c.body build no undici Response; the others do', async () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const hono = require('./fixtures/hono-routes.js') as Parameters<typeof fromFetch>[0];
+  const { port, app } = start(hono as (request: Request) => Promise<Response>, { overrideGlobalObjects: true });
+  try {
+    for (const [route, light] of [['/', true], ['/json', true], ['/users/7?q=1', true], ['/html', true], ['/bytes', true],
+      ['/empty', true], ['/raw', true], ['/nowhere', true], ['/header', false], ['/raw-stream', false], ['/mw/x', false]] as const) {
+      const before = built;
+      const r = await wire(port, 'GET', route, route);
+      assert.match(r, /^HTTP\/1\.1 [2-4]\d\d /, route);
+      if (light) assert.equal(built, before, `${route} sent without an undici Response`);
+      else assert.ok(built > before, `${route} needed undici's Response`);
+    }
   } finally {
     app.shutdown!();
   }
