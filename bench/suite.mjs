@@ -115,11 +115,13 @@ const SERVERS = {
   'tsgi-fastcgi': { family: 'tsgi', protocol: 'fastcgi', address: sock('tsgi-fastcgi'), ...node('suite-tsgi.mjs', { LISTEN: `fastcgi://${dir}/tsgi-fastcgi.sock` }) },
   'express-tsgi': { family: 'tsgi', protocol: 'http', address: `127.0.0.1:${P + 1}`, ...node('api-express.mjs', { SERVER: 'tsgi', PORT: P + 1 }) },
   'hono-tsgi': { family: 'tsgi', protocol: 'http', address: `127.0.0.1:${P + 2}`, ...node('api-hono.mjs', { SERVER: 'tsgi', PORT: P + 2 }) },
+  'hono-tsgi-globals': { family: 'tsgi', protocol: 'http', address: `127.0.0.1:${P + 10}`, ...node('api-hono.mjs', { SERVER: 'tsgi', GLOBALS: '1', PORT: P + 10 }) },
   'node-http': { family: 'node', protocol: 'http', address: `127.0.0.1:${P + 3}`, ...node('suite-node.mjs', { LISTEN: `127.0.0.1:${P + 3}` }) },
   fastify: { family: 'node', protocol: 'http', address: `127.0.0.1:${P + 4}`, ...node('fastify.mjs', { PORT: P + 4 }) },
   uws: { family: 'node', protocol: 'http', address: `127.0.0.1:${P + 9}`, ...node('suite-uws.mjs', { PORT: P + 9 }) },
   'express-node': { family: 'node', protocol: 'http', address: `127.0.0.1:${P + 5}`, ...node('api-express.mjs', { SERVER: 'node', PORT: P + 5 }) },
   'hono-node': { family: 'node', protocol: 'http', address: `127.0.0.1:${P + 6}`, ...node('api-hono.mjs', { SERVER: 'node', PORT: P + 6 }) },
+  'hono-node-noglobals': { family: 'node', protocol: 'http', address: `127.0.0.1:${P + 11}`, ...node('api-hono.mjs', { SERVER: 'node', GLOBALS: '0', PORT: P + 11 }) },
   'node-fastcgi': { family: 'node', protocol: 'fastcgi', address: sock('nf'), ...node('suite-node.mjs', { SERVER: 'node-fastcgi', LISTEN: `${dir}/nf.sock` }) },
   'uwsgi-http': { family: 'uwsgi', protocol: 'http', address: `127.0.0.1:${P + 7}`, ...uwsgi('--http-socket', `127.0.0.1:${P + 7}`) },
   'uwsgi-uwsgi': { family: 'uwsgi', protocol: 'uwsgi', address: sock('uwsgi-uwsgi'), ...uwsgi('--socket', sock('uwsgi-uwsgi')) },
@@ -144,8 +146,12 @@ target('tsgi http', 'tsgi-http', [...SIMPLE, 'json', 'plaintext']);
 target('node:http', 'node-http', [...SIMPLE, 'json', 'plaintext']);
 target('Fastify', 'fastify', ['hello', 'plaintext']);
 target('uWebSockets.js', 'uws', ['hello', 'json', 'plaintext']);
+// Hono both ways on both servers: the global Response replaced (@hono/node-server's
+// default, tsgi's --fetch-override-globals) and undici's (tsgi's default).
 target('Hono on @hono/node-server', 'hono-node', ['hello', 'json']);
-target('Hono on tsgi', 'hono-tsgi', ['json']);
+target('Hono on tsgi', 'hono-tsgi', ['hello', 'json']);
+target('Hono on tsgi (light Response)', 'hono-tsgi-globals', ['hello', 'json']);
+target('Hono on @hono/node-server (undici Response)', 'hono-node-noglobals', ['hello', 'json']);
 target('Express on node:http', 'express-node', ['json']);
 target('Express on tsgi', 'express-tsgi', ['json']);
 target('uWSGI http', 'uwsgi-http', SIMPLE);
