@@ -404,15 +404,23 @@ export interface CliApp {
 export async function loadCliApp(opts: CliOptions, quiet = false): Promise<CliApp> {
   const lifecycle = new Lifecycles();
   const fetch: FetchOptions = { overrideGlobalObjects: opts.fetchOverrideGlobals === true };
-  const loaded = opts.routes.length > 0 ? await loadRoutes(opts.routes, opts.appType, fetch, quiet, opts.manageScriptName === true, lifecycle)
-    : opts.app !== undefined ? await loadOne(opts.app, opts.appType, fetch, quiet, lifecycle) : undefined;
+  const kinds = new Set<AppType>();
+  const loaded = opts.routes.length > 0 ? await loadRoutes(opts.routes, opts.appType, fetch, quiet, opts.manageScriptName === true, lifecycle, kinds)
+    : opts.app !== undefined ? await loadOne(opts.app, opts.appType, fetch, quiet, lifecycle, kinds) : undefined;
+  if (fetch.overrideGlobalObjects === true && !quiet) {
+    // A process-wide change: say it happened, or that the flag did nothing.
+    process.stderr.write(kinds.has('fetch')
+      ? 'tsgi: --fetch-override-globals: the global Response is tsgi\'s light class in this process (docs/adapters.md)\n'
+      : 'tsgi: --fetch-override-globals: no fetch handler among the apps; the global Response is left as it is\n');
+  }
   return { app: opts.cgiMap.length > 0 ? withCgiHost(opts, loaded) : loaded!, lifecycle };
 }
 
 /** The one app of the app argument; a line says how it was recognised unless it is plain TSGI. */
 async function loadOne(spec: string, type: AppType | undefined, fetch: FetchOptions, quiet: boolean,
-  lifecycle: Lifecycles): Promise<App> {
+  lifecycle: Lifecycles, kinds: Set<AppType>): Promise<App> {
   const r = await resolveApp(spec, process.cwd(), type, fetch);
+  kinds.add(r.kind);
   if (r.kind !== 'tsgi' && !quiet) process.stderr.write(`tsgi: ${spec} (export ${r.exportName}) is a ${KIND_NAMES[r.kind]}\n`);
   for (const h of r.hooks) lifecycle.add(spec, h);
   return r.app;
@@ -420,11 +428,12 @@ async function loadOne(spec: string, type: AppType | undefined, fetch: FetchOpti
 
 /** --mount, --vhost (and the app argument at "/") as one dispatching app. */
 async function loadRoutes(routes: readonly Route[], type: AppType | undefined, fetch: FetchOptions, quiet: boolean,
-  manageScriptName: boolean, lifecycle: Lifecycles): Promise<App> {
+  manageScriptName: boolean, lifecycle: Lifecycles, kinds: Set<AppType>): Promise<App> {
   const table: DispatchTable = { mounts: [], ...(manageScriptName ? { manageScriptName } : {}) };
   const hosts = new Map<string, MountTable>();
   for (const r of routes) {
     const loaded = await resolveApp(r.spec, process.cwd(), type, fetch);
+    kinds.add(loaded.kind);
     for (const h of loaded.hooks) lifecycle.add(r.spec, h);
     const where = r.host === undefined ? r.point : `${r.host}${r.point === '/' ? '' : r.point}`;
     if (!quiet) process.stderr.write(`tsgi: mounted ${r.spec} (export ${loaded.exportName}, ${KIND_NAMES[loaded.kind]}) at ${where}\n`);

@@ -85,3 +85,17 @@ test('--print-config shows the option from each source; a misspelling gets "did 
   assert.match(oneLine(runTsgi(['--config', file, APP]).stderr), /unknown option "fetch-override-global" \(did you mean fetch-override-globals\?\)/);
   assert.match(runTsgi(['--help']).stdout, /--fetch-override-globals/);
 });
+
+test('the log says the global was replaced; for an app that is not a fetch handler, that nothing was', async () => {
+  const REPLACED = /^tsgi: --fetch-override-globals: the global Response is tsgi's light class in this process/;
+  for (const s of SETTINGS) assert.equal(procs.get(s.name)!.count(REPLACED), s.replaced ? 1 : 0, s.name);
+  const tsgiApp = path.join(dir, 'tsgi-app.js');
+  fs.writeFileSync(tsgiApp, 'module.exports = (req) => ({ body: "plain" });\n');
+  const p = await TsgiProcess.start(['--http', '127.0.0.1:0', '--fetch-override-globals', tsgiApp]);
+  try {
+    assert.equal(p.count(/^tsgi: --fetch-override-globals: no fetch handler among the apps; the global Response is left as it is$/), 1);
+    assert.equal(await (await fetch(`http://127.0.0.1:${p.port}/`)).text(), 'plain');
+  } finally {
+    await p.stop();
+  }
+});
