@@ -59,6 +59,7 @@
       "type": "static_library",
       "sources": [
         "native/core/loop.cc",
+        "native/core/memory.cc",
         "native/exchange/exchange.cc",
         "native/exchange/registry.cc",
         "native/exchange/stream.cc",

@@ -27,7 +27,7 @@ const { nodeBinary } = require('./lib/fetch-node.cjs');
 
 const root = path.join(__dirname, '..');
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-const CI_TARGETS = ['http', 'uwsgi', 'scgi', 'fastcgi', 'adapters'].map((d) => path.join('build-test', d));
+const CI_TARGETS = ['http', 'uwsgi', 'scgi', 'fastcgi', 'adapters', 'memory'].map((d) => path.join('build-test', d));
 
 function die(msg) {
   process.stderr.write(`test:node: ${msg}\n`);

@@ -55,4 +55,15 @@ void give(char* block, size_t size) {
 
 bool pooled(size_t size) { return index_of(size) >= 0; }
 
+size_t release() {
+  size_t freed = 0;
+  for (int i = 0; i < kClasses; i++) {
+    for (char* b : free_lists.lists[i]) std::free(b);
+    freed += free_lists.lists[i].size() * kSizes[i];
+    free_lists.lists[i].clear();
+    free_lists.lists[i].shrink_to_fit();
+  }
+  return freed;
+}
+
 }  // namespace tsgi::blocks

@@ -18,5 +18,8 @@ char* take(size_t size);
 void give(char* block, size_t size);
 // Whether blocks of this size are recycled (so never realloc'd).
 bool pooled(size_t size);
+// Frees this thread's free lists (when the process returns idle memory);
+// returns the bytes freed.
+size_t release();
 
 }  // namespace tsgi::blocks

@@ -9,6 +9,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "core/memory.h"
 #include "net/platform.h"
 
 #include <sys/socket.h>
@@ -19,6 +20,16 @@
 #define EPOLLEXCLUSIVE (1u << 28)
 #endif
 #endif
+
+// Node's embedder API (node.h): a memory-reducing collection of the current
+// thread's isolate, the one V8 makes under memory pressure (it also shrinks
+// the young generation, which an ordinary collection leaves at its peak).
+// Declared weak and not through node.h, so the addon loads in runtimes that
+// speak N-API without exporting it: there the address is null and only the
+// C heap is trimmed.
+namespace node {
+__attribute__((weak)) void LowMemoryNotification();
+}  // namespace node
 
 namespace tsgi {
 
@@ -115,10 +126,32 @@ Napi::Value Platform(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// releaseMemory(collect): the idle-time release (src/server/memory-release.ts).
+// With `collect`, first a memory-reducing garbage collection of this thread's
+// isolate, whose finalizers free the request bodies and replies V8 held;
+// then this thread's block free lists and the C heap's free pages go back.
+// Returns what was done: { collected, blocks (bytes), heap }.
+Napi::Value ReleaseMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool collect = info.Length() > 0 && info[0].ToBoolean().Value();
+  bool collected = false;
+  if (collect && &node::LowMemoryNotification != nullptr) {
+    node::LowMemoryNotification();
+    collected = true;
+  }
+  memory::Trimmed t = memory::trim();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("collected", Napi::Boolean::New(env, collected));
+  o.Set("blocks", Napi::Number::New(env, static_cast<double>(t.blocks)));
+  o.Set("heap", Napi::Boolean::New(env, t.heap));
+  return o;
+}
+
 }  // namespace
 
 void InitPlatform(Napi::Env env, Napi::Object exports) {
   exports.Set("platform", Napi::Function::New(env, Platform));
+  exports.Set("releaseMemory", Napi::Function::New(env, ReleaseMemory));
 }
 
 }  // namespace tsgi

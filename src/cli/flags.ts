@@ -42,6 +42,7 @@ export interface CliOptions {
   keepAliveTimeout: number | undefined;
   socketTimeout: number | undefined;
   shutdownTimeout: number | undefined;
+  releaseMemory: number | undefined;
   /** Milliseconds: on SIGTERM/SIGINT, /ready says 503 and the listeners keep accepting this long first. */
   drainGrace?: number;
   wsMaxMessage?: number;
@@ -127,6 +128,7 @@ export const FLAGS: Flag[] = [
   { names: ['--no-need-app'], key: 'noNeedApp', kind: 'bool', arg: '', help: 'with --processes: restart workers that cannot load the app at the first start, with backoff, until they can' },
   { names: ['--reload-mode'], key: 'reloadMode', kind: 'choice', choices: ['full', 'chain'], arg: 'MODE', help: 'on SIGHUP: full (a whole new set of workers, then the old drain; default) or chain (one at a time)' },
   { names: ['--max-requests'], key: 'maxRequests', kind: 'int', arg: 'N', help: 'replace a worker after N requests (+0-10 % jitter): its replacement starts at 90 %; at N the worker stops accepting, closes keep-alive connections after their reply and drains' },
+  { names: ['--release-memory'], key: 'releaseMemory', kind: 'seconds', arg: 'SECONDS', help: 'after SECONDS with the event loop idle, a process whose memory grew by 8 MiB since the last time gives it back to the system: a memory-reducing garbage collection and the C heap\'s free pages (default 5; 0: never)' },
   { names: ['--reload-on-rss'], key: 'reloadOnRss', kind: 'int', arg: 'MB', help: 'replace a worker whose resident memory exceeds MB (checked every second)' },
   { names: ['--touch-reload'], key: 'touchReload', kind: 'string', arg: 'FILE', help: 'reload (as SIGHUP) when FILE\'s modification time changes' },
   { names: ['--pidfile'], key: 'pidfile', kind: 'string', arg: 'FILE', help: 'write the master\'s pid to FILE' },
@@ -259,7 +261,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     http: [], uwsgi: [], scgi: [], fastcgi: [], allowFrom: [], trustedProxy: [], app: undefined, appType: undefined, mount: [], vhost: [],
     routes: [], chmodSocket: undefined, maxConnections: undefined, maxHeaderSize: undefined,
     maxBodySize: undefined, headerTimeout: undefined, keepAliveTimeout: undefined, socketTimeout: undefined,
-    shutdownTimeout: undefined, help: false, version: false, cgiMap: [], cgiEnv: [],
+    shutdownTimeout: undefined, releaseMemory: undefined, help: false, version: false, cgiMap: [], cgiEnv: [],
     staticMap: [], checkStatic: [], staticIndex: [], staticExpiresType: [], offloadRoot: [], env: [],
   };
   for (const a of splitArgs(argv)) {

@@ -49,6 +49,7 @@ export function serveOptions(opts: CliOptions, site: ServeOptions): ServeOptions
     keepAliveTimeout: opts.keepAliveTimeout,
     ioTimeout: opts.socketTimeout,
     shutdownTimeout: opts.shutdownTimeout,
+    releaseMemory: opts.releaseMemory,
     wsMaxMessage: opts.wsMaxMessage,
     wsIdleTimeout: opts.wsIdleTimeout,
     wsCompression: opts.wsCompression,

@@ -141,6 +141,13 @@ export interface PlatformInfo {
 export interface Binding {
   /** What the addon was built with and the platform features its core uses. */
   platform(): PlatformInfo;
+  /**
+   * Gives idle memory back to the system (src/server/memory-release.ts): with
+   * `collect`, a memory-reducing garbage collection of this thread's isolate
+   * first (when the runtime offers one); then this thread's recycled blocks
+   * and the C heap's free pages.
+   */
+  releaseMemory(collect: boolean): { collected: boolean; blocks: number; heap: boolean };
   listeningSocket(fd: number): { tcp: boolean } | null;
   /** A close-on-exec copy of a listening socket's fd (throws TSGI_ERR_LISTEN if fd is not one). */
   dupListener(fd: number): number;

@@ -15,6 +15,7 @@ import { checkNetwork, isLoopback, LOOPBACK, parseListen, type ListenProtocol, t
 import { replySender, type AnyRequest } from './send.js';
 import { Upgrades, type UpgradeStats } from './upgrade.js';
 import { nativeStatic, type StaticOptions } from './static.js';
+import { MemoryRelease } from './memory-release.js';
 
 const EV = EVENTS;
 const { SIZE: E_SIZE, TYPE: E_TYPE, HANDLE: E_HANDLE, A: E_A, B: E_B } = EVENT_SLOTS;
@@ -70,6 +71,14 @@ export interface ServeOptions extends Omit<NativeServerOptions, 'static'> {
   harakiri?: number;
   /** What the watchdog does when the event loop is blocked longer than `harakiri`. Default 'log'. */
   harakiriBlocked?: BlockedAction;
+  /**
+   * Milliseconds: after a period this long with the event loop idle, if the
+   * resident size grew by more than 8 MiB since the last time, the process
+   * gives memory back to the system: a memory-reducing garbage collection
+   * (which shrinks V8's young generation) and the C heap's free pages.
+   * Default 5000; 0: never. It is a full collection, taken only when idle.
+   */
+  releaseMemory?: number;
   /** req.tsgi.multiprocess: other processes serve the same app (a master's workers). Default false. */
   multiprocess?: boolean;
   /** req.tsgi.multithread: other threads of this process serve it (--threads). Default false. */
@@ -132,6 +141,10 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
   const listeners: ListenerInfo[] = [];
   const onDone = options.onRequestDone;
   const harakiriMs = options.harakiri ?? 0;
+  const releaseMs = options.releaseMemory ?? 5000;
+  if (!(Number.isFinite(releaseMs) && releaseMs >= 0)) {
+    throw new TsgiError('TSGI_ERR_CONFIG', `releaseMemory must be milliseconds >= 0, not ${String(releaseMs)}`);
+  }
   // Arrival times and byte counts cost a clock read and a byteLength per
   // request: only when something reads them.
   const timed = onDone !== undefined || harakiriMs > 0;
@@ -299,6 +312,8 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
     });
   }
 
+  const release = releaseMs > 0 ? new MemoryRelease(releaseMs) : undefined;
+
   let closing: Promise<void> | undefined;
   const handle: ServerHandle = {
     addresses,
@@ -344,6 +359,7 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
           active.clear();
           upgrades.cut();
           clearInterval(sweeper);
+          release?.stop();
           watchdog?.stop();
           native.destroyAll();
           native.close();

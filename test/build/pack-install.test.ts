@@ -30,9 +30,10 @@ const LOADGEN_NAME = 'tsgi_loadgen.glibc.node';
  * 1042 KB with static files in the core (native/static/: about 40 KB of code in each prebuild);
  * 1089 KB with tsgi status/reload/stop/top, the Node runtime stats, --trusted-proxy and bench --compare
  * (about 12 KB of compressed JS, dist/ and its .d.ts and .mjs files), among others' additions;
- * 1102 KB with --app-metrics (dist/stats/app-metrics.js and its .d.ts: about 4 KB compressed).
+ * 1102 KB with --app-metrics (dist/stats/app-metrics.js and its .d.ts: about 4 KB compressed);
+ * 1104 KB with the memory release after a burst (--release-memory). The budget is 1150 KiB.
  */
-const TARBALL_BUDGET = 1110 * 1024;
+const TARBALL_BUDGET = 1150 * 1024;
 const INSTALL_BUDGET_MS = 20_000;
 const SYSROOT_ARM64 = '/usr/aarch64-linux-gnu';
 
