@@ -210,3 +210,17 @@ test('--processes 2 --threads 2: every thread\'s registry is in the sum', async 
     await p.cleanup();
   }
 });
+
+test('--threads 2, one process: both threads\' registries are in the sum', async () => {
+  const p = await TsgiProcess.start(['--threads', '2', '--http', '127.0.0.1:0', '--stats', 'http://127.0.0.1:0', '--app-metrics', APP],
+    { cwd: dir });
+  try {
+    const threaded = `http://127.0.0.1:${(await p.waitFor(STATS_LINE))[1]}`;
+    const s = await shop(p.port, 1);
+    const { m: met } = await scrape(threaded);
+    assert.equal(workers(met, 'merged'), 1);
+    checkShop(met, s.items);
+  } finally {
+    await p.stop();
+  }
+});
