@@ -22,7 +22,10 @@
 // --workloads: hello, 16k, 1m, post64k, headers20, json (default: all).
 // --targets: target names or server families (tsgi, node, uwsgi, php, nginx,
 // via-nginx, direct), comma-separated. --list prints the matrix and exits.
-// Environment: RUNS (5), DURATION s (5), CONNECTIONS (64), WARMUP s (2),
+// Each server's resident size is read after start and the checks (idle), at
+// the end of the runs, and SETTLE seconds later (tsgi gives memory back after
+// an idle period: --release-memory, 5 s by default).
+// Environment: RUNS (5), DURATION s (5), CONNECTIONS (64), WARMUP s (2), SETTLE s (7),
 // SERVER_CPU (0), CLIENT_CPU (1), NGINX_CPU (= CLIENT_CPU), BASE_PORT (18401),
 // NICE, TSGI_ROOT (default: a copy of this checkout's build), UWSGI, NGINX, PHP_FPM.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -413,6 +416,7 @@ for (const c of cells) {
   log(`bench-suite: ok ${c.id.padEnd(44)} ${c.protocol} ${c.address}: "${r.first}", ${r.body.length}-byte body`);
 }
 for (const s of Object.values(servers)) s.pids = processTree(s.child.pid);
+for (const s of Object.values(servers)) s.idle = memory(s.pids);
 if (servers['php-fpm'] && servers['php-fpm'].pids.length < 2) die('php-fpm has no child process');
 info.python = /Python version: (\S+)/.exec(Object.values(servers).find((s) => s.family === 'uwsgi')?.child.output() ?? '')?.[1] ?? 'n/a';
 
@@ -442,6 +446,15 @@ const results = cells.map((c) => ({
   runs: c.runs,
 }));
 const nginxFrontMemory = servers['nginx-front'] ? memory(servers['nginx-front'].pids) : undefined;
+const SETTLE = Number(env.SETTLE ?? 7);
+for (const s of Object.values(servers)) s.loaded = memory(s.pids);
+log(`bench-suite: ${SETTLE} s idle, then each server's resident size again`);
+await sleep(SETTLE * 1000);
+const memoryRows = Object.entries(servers).filter(([name]) => name !== 'nginx-front').map(([name, s]) => {
+  const settled = memory(s.pids);
+  return { server: name, idleMB: s.idle.rssMB, loadedMB: s.loaded.rssMB, settledMB: settled.rssMB, peakMB: settled.peakMB,
+    settledVsIdle: settled.rssMB / s.idle.rssMB };
+});
 procs.stopAll();
 
 // ---- ratios, targets, output ----------------------------------------------------------------------
@@ -493,6 +506,13 @@ function tables() {
     }
     parts.push('');
   }
+  parts.push(`### Memory: each server's resident size (whole process tree), MB`, '',
+    `| server | idle (after start and the checks) | after the last run | ${SETTLE} s later | ${SETTLE} s later ÷ idle | peak |`,
+    '|---|---:|---:|---:|---:|---:|');
+  for (const m of memoryRows) {
+    parts.push(`| ${m.server} | ${fmt(m.idleMB, 1)} | ${fmt(m.loadedMB, 1)} | ${fmt(m.settledMB, 1)} | ${fmt(m.settledVsIdle, 2)}× | ${fmt(m.peakMB, 1)} |`);
+  }
+  parts.push('');
   if (checks.length) {
     parts.push('### The targets (hello world, medians of this run)', '',
       '| target | this run | goal | | server CPU/req, other ÷ tsgi |', '|---|---:|---:|---|---:|');
@@ -555,7 +575,7 @@ if (WRITE || opt('svg')) {  // --svg=FILE writes the chart even with --no-write
 }
 if (JSON_OUT) {
   process.stdout.write(JSON.stringify({ date, machine: info, command, build, load: { before: loadBefore, after: loadAfter, busyBefore },
-    config: { RUNS, DURATION, CONNECTIONS, WARMUP, SERVER_CPU, CLIENT_CPU, NGINX_CPU, NICE }, results, targets: checks }, null, 2) + '\n');
+    config: { RUNS, DURATION, CONNECTIONS, WARMUP, SETTLE, SERVER_CPU, CLIENT_CPU, NGINX_CPU, NICE }, results, memory: memoryRows, targets: checks }, null, 2) + '\n');
 } else {
   process.stdout.write(`\n${md}\n`);
 }
