@@ -10,7 +10,10 @@
 // req.body directly, and a real Request is built only for what remains
 // (clone(), formData(), `cache`, …). A Response's body is read through its
 // public stream only; one that ends at once (a string, bytes) is sent whole
-// with a Content-Length, any other as a stream (see "the Response").
+// with a Content-Length, any other as a stream (see "the Response"). With
+// `overrideGlobalObjects` the handler's own `new Response(...)` is cheap too:
+// the global is tsgi's light class (fetch-globals.ts), whose recorded
+// Responses are sent without a stream at all.
 import { TsgiError } from '../errors.js';
 import type { App, Chunk, Reply, ReplyBody, Request as TsgiRequest } from '../tsgi/types.js';
 import { appTarget } from './target.js';
@@ -438,7 +441,9 @@ function headIsGet(x: unknown): boolean {
 /**
  * A fetch handler, or an object with a `fetch` method, as a TSGI app. The
  * handler gets a global Request (lazy: see above), `{ tsgi: req }` as its
- * env, and an execution context; its Response becomes the reply.
+ * env, and an execution context; its Response becomes the reply. With
+ * `{ overrideGlobalObjects: true }` the global Response is tsgi's light class
+ * from now until the returned app's `shutdown()` (see FetchOptions).
  */
 export function fromFetch(handler: FetchApp, options: FetchOptions = {}): FetchTsgiApp {
   type Call = (request: Request, env: FetchEnv, ctx: FetchExecutionContext) => Response | Promise<Response>;
