@@ -55,6 +55,7 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
   void on_cgi_request(Connection& c, double handle, const cgi::VarTable& vars, const char* head_bytes,
                       uint32_t head_len, uint64_t content_length, uint32_t rec_flags) override;
   void on_body(double handle, const char* data, size_t len) override;
+  char* body_room(double handle, size_t* room) override;
   void on_body_end(double handle) override;
   void on_body_error(double handle, int status) override {
     drop_sink(handle);
@@ -342,7 +343,8 @@ void Server::on_cgi_request(Connection& c, double handle, const cgi::VarTable& v
 void Server::on_body(double handle, const char* data, size_t len) {
   if (BodySink* d = sinks_.empty() ? nullptr : find_sink(handle)) {
     if (len <= d->cap - d->filled) {
-      std::memcpy(d->data + d->filled, data, len);
+      // Read there by the core (body_room): already in place.
+      if (data != d->data + d->filled) std::memcpy(d->data + d->filled, data, len);
       d->filled += len;
       return;
     }
@@ -355,6 +357,13 @@ void Server::on_body(double handle, const char* data, size_t len) {
   }
   uint32_t off = stage(data, len);
   event(kEvBody, handle, off, static_cast<double>(len));
+}
+
+// The app's Buffer for a body read whole: the core reads the socket into it.
+char* Server::body_room(double handle, size_t* room) {
+  BodySink* d = sinks_.empty() ? nullptr : find_sink(handle);
+  *room = d ? d->cap - d->filled : 0;
+  return d ? d->data + d->filled : nullptr;
 }
 
 // BODY_END's a: the bytes written into the destination, if one was given.

@@ -81,6 +81,12 @@ class Connection {
   uint64_t body_seen = 0;   // for max_body on chunked bodies
   http1::ChunkedDecoder decoder;
   bool body_flowing = false;   // the app is reading the body
+  // The app just asked for the body: read before waiting for the poller
+  // (the bytes have usually arrived with the head).
+  bool read_now = false;
+  // Such a read made events the app has not seen yet: registering with the
+  // poller waits a round, for the reply that may close the connection first.
+  bool unseen = false;
   bool expect_continue = false;
   bool continue_sent = false;
   bool peer_eof = false;

@@ -48,6 +48,20 @@ class Exchange {
   virtual void on_drain(Connection* c) = 0;
   // c is closing: every request in flight on it is aborted (Sink::on_abort).
   virtual void on_close(Connection* c) = 0;
+  // Where the next input bytes of c go instead of its buffer, and how many
+  // (*room): the app's memory for a body of stated length it reads whole,
+  // asked only while the buffer is empty. Null: into the buffer.
+  virtual char* read_target(Connection* c, size_t* room) {
+    (void)c;
+    *room = 0;
+    return nullptr;
+  }
+  // n bytes were read to the address read_target() gave: take them as
+  // body. Returns whether more body is expected there.
+  virtual bool target_filled(Connection* c, const char* data, size_t n) {
+    (void)c, (void)data, (void)n;
+    return false;
+  }
   // c's deadline passed. True when the exchange answered (an HTTP 408) and
   // keeps the connection a little longer; false: the loop closes it.
   virtual bool on_timeout(Connection* c) { (void)c; return false; }

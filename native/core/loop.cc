@@ -253,33 +253,66 @@ void Loop::on_conn_event(Connection* c, uint32_t flags) {
   // pipelined request in.
   if (flags & kPollWrite) flush(c);
   if (!c->closed && (flags & (kPollRead | kPollHup | kPollErr))) {
-    // Read while reads fill the buffer, up to its limit; the limit is how input
-    // backpressure works (level-triggered: not asking to read).
-    for (int i = 0; i < 4 && !c->closed; i++) {
-      size_t limit = c->in_state == Connection::In::kHead ? opts_.limits.max_head : opts_.in_buffer;
-      bool filled = false;
-      if (c->peer_eof) break;
-      ssize_t n = c->read_into(limit, &filled);
-      if (n > 0) {
-        c->recv_since_ms = now_ms_;  // progress
-        if (filled) continue;
-        break;
-      }
-      if (n == -EAGAIN || n == -ENOBUFS) break;
-      // EOF or a read error.
-      c->peer_eof = true;
-      // An upgraded connection's exchange reads what is buffered, then
-      // sees peer_eof (a WebSocket's last frames, a tunnel's last bytes).
-      if (c->in_state == Connection::In::kUpgraded && n == 0) break;
-      if (c->request_active || n < 0 || c->in_len() == 0) {
-        close_conn(c);  // the client left: on_abort fires for an active request
-        return;
-      }
-      break;  // complete requests may still be buffered: serve them, then close
-    }
+    if (!read_input(c)) return;
   }
   if (!c->closed) c->exchange->on_input(c);
   if (!c->closed) settle(c);
+}
+
+bool Loop::read_input(Connection* c, bool* got) {
+  // Read while reads fill the buffer, up to its limit; the limit is how input
+  // backpressure works (level-triggered: not asking to read).
+  for (int i = 0; i < 4 && !c->closed; i++) {
+    if (c->peer_eof) break;
+    size_t room = 0;
+    // A body the app reads whole goes from the socket into its memory.
+    char* target = c->in_len() == 0 ? c->exchange->read_target(c, &room) : nullptr;
+    ssize_t n;
+    bool filled = false;
+    if (target) {
+      n = net::recv_some(c->fd, target, room);
+      if (n > 0) {
+        c->recv_since_ms = now_ms_;  // progress
+        if (got) *got = true;
+        // Stop at the body's end: what follows it (a pipelined request)
+        // is the poller's to report; a uwsgi client sends nothing more.
+        if (c->exchange->target_filled(c, target, static_cast<size_t>(n)) && static_cast<size_t>(n) == room) {
+          continue;
+        }
+        break;
+      }
+    } else {
+      size_t limit = c->in_state == Connection::In::kHead ? opts_.limits.max_head : opts_.in_buffer;
+      n = c->read_into(limit, &filled);
+      if (n > 0) {
+        c->recv_since_ms = now_ms_;  // progress
+        if (got) *got = true;
+        if (!filled) break;
+        if (c->in_state == Connection::In::kHead) {
+          // A full buffer may hold a whole head and the start of its body:
+          // parse before reading on. A body of stated length stays in the
+          // socket until the app says how it reads it (whole: straight into
+          // its Buffer), rather than being read here and copied.
+          c->exchange->on_input(c);
+          if (c->closed) return false;
+          if (c->in_state == Connection::In::kBody && !c->chunked && !c->body_flowing) break;
+        }
+        continue;
+      }
+    }
+    if (n == -EAGAIN || n == -ENOBUFS) break;
+    // EOF or a read error.
+    c->peer_eof = true;
+    // An upgraded connection's exchange reads what is buffered, then
+    // sees peer_eof (a WebSocket's last frames, a tunnel's last bytes).
+    if (c->in_state == Connection::In::kUpgraded && n == 0) break;
+    if (c->request_active || n < 0 || c->in_len() == 0) {
+      close_conn(c);  // the client left: on_abort fires for an active request
+      return false;
+    }
+    break;  // complete requests may still be buffered: serve them, then close
+  }
+  return !c->closed;
 }
 
 void Loop::send_raw_and_close(Connection* c, const char* data, size_t len) {
@@ -313,6 +346,21 @@ bool Loop::flush_dirty(bool gather) {
     }
     c->exchange->on_input(c);
     if (c->closed) continue;
+    if (c->read_now) {
+      // The app asked for the body: read it now rather than after a trip
+      // through the poller (for a connection accepted in this turn, that
+      // would be its registration too). What this read delivers reaches the
+      // app in the next round.
+      c->read_now = false;
+      if (c->in_state == Connection::In::kBody && c->body_flowing && c->request_active && !c->close_after_flush &&
+          !c->lingering) {
+        bool got = false;
+        if (!read_input(c, &got)) continue;
+        c->exchange->on_input(c);
+        if (c->closed) continue;
+        c->unseen = got;
+      }
+    }
     if (pipelined) {
       if (c->request_active) {
         // Written with the next reply, or in the next round if the app has
@@ -362,6 +410,8 @@ void Loop::flush(Connection* c) {
 // Registers the interest the connection's state calls for, and its deadline.
 void Loop::settle(Connection* c) {
   if (c->closed) return;
+  bool unseen = c->unseen;
+  c->unseen = false;
   if (c->lingering) {
     if (!c->registered) {
       if (poller_.add(c->fd, kPollRead, c) == 0) {
@@ -385,7 +435,7 @@ void Loop::settle(Connection* c) {
     // A new connection whose request went to the app in this turn: wait for
     // the app's reply before registering (flush_dirty settles it again); a
     // reply in this turn may close it first.
-    if (in_run_ready_ && c->request_active) {
+    if ((in_run_ready_ || unseen) && c->request_active) {
       mark_dirty(c);
     } else if (interest != 0 && poller_.add(c->fd, interest, c) == 0) {
       c->registered = true;

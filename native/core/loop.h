@@ -89,6 +89,15 @@ class Sink {
                               const char* head_bytes, uint32_t head_len, uint64_t content_length,
                               uint32_t rec_flags) = 0;
   virtual void on_body(double handle, const char* data, size_t len) = 0;
+  // Where the next body bytes of `handle` may be read to straight from the
+  // socket, and how many fit (*room): the app's own memory for a body it
+  // reads whole; null when it gave none. Bytes read there are then passed
+  // to on_body() at that very address, which takes them without a copy.
+  virtual char* body_room(double handle, size_t* room) {
+    (void)handle;
+    *room = 0;
+    return nullptr;
+  }
   virtual void on_body_end(double handle) = 0;
   virtual void on_body_error(double handle, int status) = 0;
   virtual void on_abort(double handle) = 0;  // the client left before the reply ended
@@ -268,6 +277,9 @@ class Loop {
   // Whether a connection could be closed to make room (into *out when given).
   bool reclaimable(std::vector<std::pair<uint64_t, Connection*>>* out);
   void on_conn_event(Connection* c, uint32_t flags);
+  // Reads what c's socket holds (a few reads at most); *got: something
+  // was. False when c closed.
+  bool read_input(Connection* c, bool* got = nullptr);
   void watch_listeners(bool on);
   void settle(Connection* c);
 

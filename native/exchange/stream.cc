@@ -126,6 +126,29 @@ void StreamExchange::deliver_body(Connection* c) {
   }
 }
 
+// A body of stated length that the app reads whole is read from the socket
+// into its memory (Sink::body_room), once the buffered part went there.
+char* StreamExchange::read_target(Connection* c, size_t* room) {
+  *room = 0;
+  if (c->in_state != Connection::In::kBody || !c->request_active || !c->body_flowing || c->chunked ||
+      c->body_left == 0) {
+    return nullptr;
+  }
+  size_t free = 0;
+  char* p = loop_.sink().body_room(c->handle, &free);
+  if (!p || free == 0) return nullptr;  // none given, or full: the buffer, and on_body refuses the excess
+  *room = c->body_left < free ? static_cast<size_t>(c->body_left) : free;
+  return p;
+}
+
+bool StreamExchange::target_filled(Connection* c, const char* data, size_t n) {
+  loop_.sink().on_body(c->handle, data, n);
+  c->body_left -= n;
+  if (c->body_left > 0) return true;
+  finish_body(c);
+  return false;
+}
+
 void StreamExchange::finish_body(Connection* c) {
   if (c->in_state == Connection::In::kDiscard) {
     c->in_state = Connection::In::kBodyDone;
@@ -352,6 +375,7 @@ int StreamExchange::read_body(Connection* c, double handle, bool flowing) {
       c->continue_sent = true;
     }
     c->recv_since_ms = loop_.now();
+    c->read_now = true;
   }
   loop_.mark_dirty(c);
   return kReplyOk;

@@ -21,6 +21,8 @@ class StreamExchange : public Exchange {
   void on_drain(Connection* c) override;
   void on_close(Connection* c) override;
   bool on_timeout(Connection* c) override;
+  char* read_target(Connection* c, size_t* room) override;
+  bool target_filled(Connection* c, const char* data, size_t n) override;
   int respond(Connection* c, double handle, int status, const char* headers, size_t headers_len,
               const char* body, size_t body_len, int64_t content_length, uint32_t flags) override;
   int write(Connection* c, double handle, const char* data, size_t len) override;
