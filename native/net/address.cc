@@ -153,23 +153,36 @@ bool reject_bare_ipv6(const std::string& text, std::string* error) {
   return fail(text, kForms, error);
 }
 
+// A dotted quad as inet_ntop writes it, without the sprintf inet_ntop uses
+// for it: every TCP accept formats its peer (1,900 instructions of 33,000
+// per uwsgi request went there).
+void format_ipv4(const unsigned char* a, char* out) {
+  char* p = out;
+  for (int i = 0; i < 4; i++) {
+    unsigned v = a[i];
+    if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
+    if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
+    *p++ = static_cast<char>('0' + v % 10);
+    if (i < 3) *p++ = '.';
+  }
+  *p = '\0';
+}
+
 // IPv4-mapped IPv6 ("::ffff:1.2.3.4") is shown as plain IPv4, as nginx does.
 void format(const struct sockaddr_storage& ss, std::string* host, uint16_t* port) {
   char buf[INET6_ADDRSTRLEN] = "";
   uint16_t p = 0;
   if (ss.ss_family == AF_INET) {
     auto* s4 = reinterpret_cast<const struct sockaddr_in*>(&ss);
-    if (!inet_ntop(AF_INET, &s4->sin_addr, buf, sizeof buf)) buf[0] = '\0';
+    format_ipv4(reinterpret_cast<const unsigned char*>(&s4->sin_addr), buf);
     p = ntohs(s4->sin_port);
   } else if (ss.ss_family == AF_INET6) {
     auto* s6 = reinterpret_cast<const struct sockaddr_in6*>(&ss);
-    const void* src = &s6->sin6_addr;
-    int family = AF_INET6;
     if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-      src = s6->sin6_addr.s6_addr + 12;
-      family = AF_INET;
+      format_ipv4(s6->sin6_addr.s6_addr + 12, buf);
+    } else if (!inet_ntop(AF_INET6, &s6->sin6_addr, buf, sizeof buf)) {
+      buf[0] = '\0';
     }
-    if (!inet_ntop(family, src, buf, sizeof buf)) buf[0] = '\0';
     p = ntohs(s6->sin6_port);
   }
   if (host) *host = buf;
