@@ -3,8 +3,9 @@
 // costs nothing and 100-continue goes out only when wanted); above a high
 // water mark the core stops reading the socket until the app catches up.
 // A body of known length read whole (bytes(), text(), json()) goes into one
-// Buffer of that length, which the core fills from the socket's bytes: one
-// copy, no join. Iterated, it comes as it arrives, as before.
+// Buffer of that length, which the core fills from the socket's bytes (over
+// HTTP, uwsgi and SCGI it reads the socket into it): no join. Iterated, it
+// comes as it arrives, as before.
 import { TsgiError } from '../errors.js';
 import type { Body } from '../tsgi/types.js';
 
