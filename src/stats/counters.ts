@@ -77,8 +77,13 @@ export class RequestStats {
   durationSum = 0;
   readonly codes = [0, 0, 0, 0, 0];
   readonly buckets: number[] = new Array<number>(DURATION_BUCKETS.length + 1).fill(0);
-  /** Started at the first report: its histogram timer and GC observer exist only where stats are read. */
-  private monitor: RuntimeMonitor | undefined;
+  /**
+   * Started with the stats (a RequestStats exists only under --stats), not at
+   * the first report: the delay histogram records nothing until its timer's
+   * first tick, so a monitor made by the report a worker sends just before
+   * "ready" missed a block in the first request it served.
+   */
+  private readonly monitor = new RuntimeMonitor();
 
   /** serve()'s onRequestDone: no allocation, no call out. */
   readonly hook = (_req: Request, done: RequestDone): void => {
@@ -106,7 +111,7 @@ export class RequestStats {
       codes: [...this.codes], buckets: [...this.buckets], durationSum: this.durationSum,
       inFlight: running?.count ?? 0, current: running?.requests ?? [], draining,
       rss: process.memoryUsage.rss(), at: Date.now(), upgraded: upgraded === undefined ? noUpgrades() : { ...upgraded },
-      runtime: (this.monitor ??= new RuntimeMonitor()).report(),
+      runtime: this.monitor.report(),
     };
   }
 }
