@@ -22,9 +22,9 @@ import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { binding } from '../native/load.js';
 
 /** Growth of the resident size since the last release that makes an idle period release. */
-export const RELEASE_GROWTH = 8 * 1024 * 1024;
+const RELEASE_GROWTH = 8 * 1024 * 1024;
 /** Busier than this over a period, the loop is not idle. */
-export const IDLE_UTILIZATION = 0.02;
+const IDLE_UTILIZATION = 0.02;
 
 export interface Release {
   /** Resident bytes before and after, and how long the release took. */
@@ -41,9 +41,8 @@ export class MemoryRelease {
   private readonly stepMs: number;
   /** How long the loop has been idle, in whole steps. */
   private idleFor = 0;
-  /** Releases so far (for tests and stats). */
+  /** Releases so far. */
   count = 0;
-  last: Release | undefined;
 
   constructor(private readonly idleMs: number, private readonly onRelease?: (r: Release) => void) {
     this.stepMs = Math.min(1000, idleMs);
@@ -66,11 +65,10 @@ export class MemoryRelease {
     const after = process.memoryUsage.rss();
     this.floor = after;
     this.count++;
-    this.last = { before: rss, after, ms: performance.now() - started, collected };
     // The release's own work is not the app's: the next step starts after it.
     this.elu = performance.eventLoopUtilization();
     this.idleFor = 0;
-    this.onRelease?.(this.last);
+    this.onRelease?.({ before: rss, after, ms: performance.now() - started, collected });
   }
 
   stop(): void {
