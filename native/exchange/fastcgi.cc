@@ -45,6 +45,8 @@ class FastcgiExchange final : public Exchange {
   static FcgiSession* session(const Connection* c) { return static_cast<FcgiSession*>(c->exchange_state); }
   void refuse(Connection* c, FcgiRequest* r, int status, uint8_t protocol_status);
   void finish(Connection* c, FcgiRequest* r, uint32_t app_status, uint8_t protocol_status);
+  void skip_held(Connection* c, FcgiRequest* r);
+  static bool others_waiting(const Connection* c, const fastcgi::Decoder& d, size_t fed, uint16_t id);
   void deliver(FcgiRequest* r);
   void deliver_data(FcgiRequest* r);
   void write_stdout(Connection* c, FcgiRequest* r, const char* data, size_t len);
@@ -89,6 +91,22 @@ void FastcgiExchange::on_input(Connection* c) {
     for (FcgiRequest* r : s->requests) {
       if (r->stdin_buf.size() >= opts.in_buffer || r->data_buf.size() >= opts.in_buffer) return;
     }
+    // The connection's one request, given to the app, which has not asked
+    // for its body: its STDIN stays in the input, as an HTTP body stays in
+    // the socket, until the app reads it (then each record's bytes go
+    // straight to the app: one copy, into its Buffer when it reads whole) or
+    // its reply ends (skip_held). With several requests on the connection
+    // the others' records must get through, so STDIN is buffered instead.
+    FcgiRequest* hold = s->requests.size() == 1 ? s->requests.front() : nullptr;
+    // A full input buffer is no longer held: the socket would not be read,
+    // and a request behind the body could not come in.
+    size_t in_limit = c->in_state == Connection::In::kHead ? opts.limits.max_head : opts.in_buffer;
+    if (hold && !(hold->dispatched && !hold->flowing && !hold->refused && !hold->stdin_ended &&
+                  hold->stdin_buf.empty() && c->in_len() < in_limit)) {
+      hold = nullptr;
+    }
+    fastcgi::Decoder before;
+    if (hold) before = s->decoder;
     fastcgi::Event ev;
     size_t n = s->decoder.feed(c->in_data(), c->in_len(), &ev);
     FcgiRequest* r = ev.request_id ? s->by_id(ev.request_id) : nullptr;
@@ -178,6 +196,12 @@ void FastcgiExchange::on_input(Connection* c) {
       case fastcgi::Ev::kStdin:
         // Spec 3.3: the stream ends at its empty record; what follows is dropped.
         if (!r || r->refused || r->stdin_ended) break;
+        if (r == hold && !others_waiting(c, s->decoder, n, r->id)) {
+          s->decoder = before;  // not consumed: fed again once the app reads
+          r->held = true;
+          return;
+        }
+        r->held = false;
         r->stdin_seen += ev.len;
         r->since_ms = loop_.now();
         if (input_over(c, r, r->stdin_seen, r->vars.content_length, r->vars.has_content_length, false)) break;
@@ -357,6 +381,7 @@ void FastcgiExchange::refuse(Connection* c, FcgiRequest* r, int status, uint8_t 
 // together, and never sends another request on it.
 void FastcgiExchange::finish(Connection* c, FcgiRequest* r, uint32_t app_status, uint8_t protocol_status) {
   FcgiSession* s = session(c);
+  if (r->held) skip_held(c, r);
   char* out = c->out.reserve(2 * fastcgi::kStreamEndLen + fastcgi::kEndRequestLen);
   size_t n = 0;
   if (r->stderr_used) n += fastcgi::write_stream_end(out, fastcgi::kStderr, r->id);
@@ -381,6 +406,54 @@ void FastcgiExchange::finish(Connection* c, FcgiRequest* r, uint32_t app_status,
     }
   }
   loop_.mark_dirty(c);
+}
+
+// Whether the input after the record being read (`fed` bytes in, `d` the
+// decoder after them) holds a record other than request `id`'s STDIN: a
+// multiplexing client's next request, which a held body must not keep from
+// the app (its app might be the one this request waits for). Only whole
+// headers that have arrived are looked at; on_input runs again as more do.
+bool FastcgiExchange::others_waiting(const Connection* c, const fastcgi::Decoder& d, size_t fed, uint16_t id) {
+  int64_t skip = d.to_boundary();
+  if (skip < 0) return false;
+  const auto* p = reinterpret_cast<const unsigned char*>(c->in_data());
+  size_t len = c->in_len();
+  size_t at = fed + static_cast<size_t>(skip);
+  while (at + fastcgi::kHeaderLen <= len) {
+    const unsigned char* h = p + at;
+    if (h[1] != fastcgi::kStdin || (uint16_t(h[2] << 8) | h[3]) != id) return true;
+    size_t content = size_t{h[4]} << 8 | h[5];
+    if (content == 0) return at + fastcgi::kHeaderLen + h[6] < len;  // STDIN ends: is anything behind it?
+    at += fastcgi::kHeaderLen + content + h[6];
+  }
+  return false;
+}
+
+// A request's reply ended while its unread STDIN waited in the input (see
+// on_input): drop those records now, up to the first of anything else, so
+// the end of its input is known (a clean close needs it) and the next
+// request's records are next. Never called from inside on_input, which
+// consumes what it fed itself.
+void FastcgiExchange::skip_held(Connection* c, FcgiRequest* r) {
+  FcgiSession* s = session(c);
+  r->held = false;
+  while (c->in_len() > 0) {
+    fastcgi::Decoder before = s->decoder;
+    fastcgi::Event ev;
+    size_t n = s->decoder.feed(c->in_data(), c->in_len(), &ev);
+    bool mine = ev.request_id == r->id && (ev.type == fastcgi::Ev::kStdin || ev.type == fastcgi::Ev::kStdinEnd);
+    if (ev.type != fastcgi::Ev::kAgain && !mine) {
+      s->decoder = before;  // another record: on_input's to read
+      return;
+    }
+    c->consume(n);
+    if (ev.type == fastcgi::Ev::kAgain) return;  // all of it taken in: the rest is still to come
+    if (ev.type == fastcgi::Ev::kStdinEnd) {
+      r->stdin_ended = true;
+      return;
+    }
+    r->stdin_seen += ev.len;
+  }
 }
 
 void FastcgiExchange::on_drain(Connection* c) {

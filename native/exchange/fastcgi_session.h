@@ -20,6 +20,7 @@ struct FcgiRequest {
   bool dispatched = false;
   bool refused = false;       // answered by the server itself; later records ignored
   bool flowing = false;       // the app is reading STDIN
+  bool held = false;          // its STDIN waits in the connection's input for the app
   bool stdin_ended = false;
   bool body_end_sent = false;
   int body_error = 0;         // STDIN did not match CONTENT_LENGTH: the status to report

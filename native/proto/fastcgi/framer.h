@@ -153,6 +153,14 @@ class Decoder {
   uint64_t position() const { return pos_; }  // bytes consumed since reset
   // True between records: EOF anywhere else cuts a record short.
   bool at_record_boundary() const { return state_ == State::kVersion; }
+  // Bytes of input from here to the next record's header: the current
+  // record's content and padding still owed (0 between records), or -1
+  // inside a header or after an error.
+  int64_t to_boundary() const {
+    if (state_ == State::kVersion) return 0;
+    if (state_ == State::kContent || state_ == State::kPadding) return int64_t{content_left_} + padding_left_;
+    return -1;
+  }
 
  private:
   // One state per header field, as nginx's ngx_http_fastcgi_state_e.
