@@ -10,7 +10,12 @@
 //
 // A_ROOT, B_ROOT: a checkout or a copy of dist/ + build/Release of each build.
 // Environment: RUNS (5), DURATION s (5), WARMUP s (1), CONNECTIONS (64),
-// PORT (18620), SERVER_CPU (0), CLIENT_CPU (1).
+// PORT (18620), SERVER_CPU (0), CLIENT_CPU (1). Other workloads, as in
+// instructions-protocols.sh: SERVER (a file in servers/, default
+// tsgi-cgi.mjs; suite-tsgi.mjs answers the suite's routes), TARGET_PATH (/)
+// and BENCH_ARGS (more `tsgi bench` options), e.g. the suite's post64k:
+//   SERVER=suite-tsgi.mjs TARGET_PATH=/echo BENCH_ARGS="-m POST --body-file F" \
+//     node bench/ab-protocols.mjs A B fastcgi
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -32,6 +37,9 @@ const C = Number(env.CONNECTIONS ?? 64);
 const PORT = Number(env.PORT ?? 18620);
 const SERVER_CPU = env.SERVER_CPU ?? '0';
 const CLIENT_CPU = env.CLIENT_CPU ?? '1';
+const SERVER = env.SERVER ?? 'tsgi-cgi.mjs';
+const TARGET_PATH = env.TARGET_PATH ?? '/';
+const BENCH_ARGS = (env.BENCH_ARGS ?? '').split(/\s+/).filter(Boolean);
 const TICK = 100;  // USER_HZ: /proc/PID/stat counts in 1/100 s
 
 const cpuTicks = (pid) => {
@@ -41,7 +49,9 @@ const cpuTicks = (pid) => {
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const bench = (args) => {
-  const r = spawnSync('taskset', ['-c', CLIENT_CPU, process.execPath, tsgi, 'bench', ...args], { encoding: 'utf8' });
+  const r = spawnSync('taskset', ['-c', CLIENT_CPU, process.execPath, tsgi, 'bench', ...BENCH_ARGS, ...args], {
+    encoding: 'utf8',
+  });
   return r.status === 0 ? JSON.parse(r.stdout) : null;
 };
 const median = (xs) => {
@@ -52,7 +62,7 @@ const median = (xs) => {
 
 async function once(root, protocol) {
   const target = `${protocol}://127.0.0.1:${PORT}`;
-  const server = spawn('taskset', ['-c', SERVER_CPU, process.execPath, path.join(here, 'servers', 'tsgi-cgi.mjs')], {
+  const server = spawn('taskset', ['-c', SERVER_CPU, process.execPath, path.join(here, 'servers', SERVER)], {
     env: { ...env, LISTEN: target, TSGI_ROOT: root }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise((resolve, reject) => {
@@ -60,12 +70,12 @@ async function once(root, protocol) {
     server.once('exit', () => reject(new Error(`${root}: the server exited`)));
   });
   try {
-    const check = bench(['-c', '1', '-n', '1', '--expect-status', '200', '--json', `${target}/`]);
+    const check = bench(['-c', '1', '-n', '1', '--expect-status', '200', '--json', `${target}${TARGET_PATH}`]);
     if (!check || check.errors.total) throw new Error(`${root} ${protocol}: the check request failed`);
-    bench(['-c', String(C), '-d', String(WARMUP), '--json', `${target}/`]);
+    bench(['-c', String(C), '-d', String(WARMUP), '--json', `${target}${TARGET_PATH}`]);
     const pid = server.pid;  // taskset execs node: the same pid
     const t0 = cpuTicks(pid);
-    const r = bench(['-c', String(C), '-d', String(DURATION), '--expect-status', '200', '--json', `${target}/`]);
+    const r = bench(['-c', String(C), '-d', String(DURATION), '--expect-status', '200', '--json', `${target}${TARGET_PATH}`]);
     const t1 = cpuTicks(pid);
     if (!r || r.errors.total) throw new Error(`${root} ${protocol}: errors under load`);
     return { rps: r.rps, us: ((t1 - t0) / TICK) * 1e6 / r.requests };
