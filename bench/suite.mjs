@@ -148,7 +148,7 @@ const target = (name, server, workloads, { conns = CONNECTIONS, keepConn = true,
 target('tsgi http', 'tsgi-http', [...SIMPLE, 'json', 'plaintext']);
 target('node:http', 'node-http', [...SIMPLE, 'json', 'plaintext']);
 target('Fastify', 'fastify', ['hello', 'plaintext']);
-target('uWebSockets.js', 'uws', ['hello', 'json', 'plaintext']);
+target('uWebSockets.js', 'uws', [...SIMPLE, 'json', 'plaintext']);
 // Hono both ways on both servers: the global Response replaced (@hono/node-server's
 // default, tsgi's --fetch-override-globals) and undici's (tsgi's default).
 target('Hono on @hono/node-server', 'hono-node', ['hello', 'json']);
@@ -161,8 +161,8 @@ target('uWSGI http', 'uwsgi-http', SIMPLE);
 target('nginx (ceiling)', 'nginx', NO_POST);
 target('tsgi uwsgi', 'tsgi-uwsgi', SIMPLE);
 target('uWSGI uwsgi', 'uwsgi-uwsgi', SIMPLE);
-target('tsgi scgi', 'tsgi-scgi', ['hello']);
-target('uWSGI scgi', 'uwsgi-scgi', ['hello']);
+target('tsgi scgi', 'tsgi-scgi', SIMPLE);
+target('uWSGI scgi', 'uwsgi-scgi', SIMPLE);
 target('tsgi fastcgi', 'tsgi-fastcgi', SIMPLE);
 target('node-fastcgi', 'node-fastcgi', SIMPLE);
 target('uWSGI fastcgi', 'uwsgi-fastcgi', ['hello']);
@@ -489,6 +489,34 @@ function targetChecks() {
 }
 const checks = targetChecks();
 
+/**
+ * The payload targets, per workload: server CPU per request of a tsgi row
+ * over its peer's, each from this run's medians, where both rows were run.
+ */
+function payloadChecks() {
+  const pairs = [
+    ['uwsgi', 'tsgi uwsgi', 'uWSGI uwsgi', 1],
+    ['SCGI', 'tsgi scgi', 'uWSGI scgi', 1],
+    ['HTTP', 'tsgi http', 'node:http', 0.5],
+    ['HTTP', 'tsgi http', 'uWebSockets.js', 1],
+    ['HTTP', 'tsgi http', 'nginx (ceiling)', 1.3, ['1m']],
+    ['FastCGI, one connection', 'tsgi fastcgi c1', 'php-fpm c1', 0.5],
+  ];
+  const out = [];
+  for (const w of wantedW) {
+    for (const [protocol, a, b, goal, only] of pairs) {
+      if (only && !only.includes(w)) continue;
+      const ra = find(w, a), rb = find(w, b);
+      if (!ra || !rb) continue;
+      const x = ra.cpuUsPerReq.median / rb.cpuUsPerReq.median;
+      out.push({ workload: w, what: `${protocol}: ${a} ÷ ${b}`, figure: x, goal, met: x <= goal,
+        detail: `${fmt(ra.cpuUsPerReq.median, 1)} / ${fmt(rb.cpuUsPerReq.median, 1)} µs` });
+    }
+  }
+  return out;
+}
+const payload = payloadChecks();
+
 function tables() {
   const parts = [];
   for (const w of wantedW) {
@@ -513,6 +541,14 @@ function tables() {
     parts.push(`| ${m.server} | ${fmt(m.idleMB, 1)} | ${fmt(m.loadedMB, 1)} | ${fmt(m.settledMB, 1)} | ${fmt(m.settledVsIdle, 2)}× | ${fmt(m.peakMB, 1)} |`);
   }
   parts.push('');
+  if (payload.length) {
+    parts.push('### The payload targets (server CPU per request, every workload, medians of this run)', '',
+      '| workload | tsgi ÷ peer | this run | goal | |', '|---|---|---:|---:|---|');
+    for (const k of payload) {
+      parts.push(`| ${k.workload} | ${k.what} | ${fmt(k.figure, 2)}× (${k.detail}) | ≤ ${k.goal}× | ${k.met ? 'met' : `**missed** (${fmt(k.figure / k.goal, 2)}× off)`} |`);
+    }
+    parts.push('');
+  }
   if (checks.length) {
     parts.push('### The targets (hello world, medians of this run)', '',
       '| target | this run | goal | | server CPU/req, other ÷ tsgi |', '|---|---:|---:|---|---:|');
@@ -575,7 +611,7 @@ if (WRITE || opt('svg')) {  // --svg=FILE writes the chart even with --no-write
 }
 if (JSON_OUT) {
   process.stdout.write(JSON.stringify({ date, machine: info, command, build, load: { before: loadBefore, after: loadAfter, busyBefore },
-    config: { RUNS, DURATION, CONNECTIONS, WARMUP, SETTLE, SERVER_CPU, CLIENT_CPU, NGINX_CPU, NICE }, results, memory: memoryRows, targets: checks }, null, 2) + '\n');
+    config: { RUNS, DURATION, CONNECTIONS, WARMUP, SETTLE, SERVER_CPU, CLIENT_CPU, NGINX_CPU, NICE }, results, memory: memoryRows, targets: checks, payloadTargets: payload }, null, 2) + '\n');
 } else {
   process.stdout.write(`\n${md}\n`);
 }
