@@ -70,8 +70,7 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
   void on_data_end(double handle) override { event(kEvDataEnd, handle, 0, 0); }
   void on_data_error(double handle, int status) override { event(kEvDataError, handle, status, 0); }
   void on_ws_message(double handle, const char* data, size_t len, bool binary) override {
-    uint32_t off = stage(data, len);
-    event(binary ? kEvWsBinary : kEvWsText, handle, off, static_cast<double>(len));
+    event(binary ? kEvWsBinary : kEvWsText, handle, place(data, len), static_cast<double>(len));
   }
   void on_ws_close(double handle, uint16_t code, const char* reason, size_t reason_len) override {
     // A reason is at most 123 bytes (RFC 6455 5.5): offset and length in one number.
@@ -124,6 +123,7 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
 
   void event(int type, double handle, double a, double b);
   uint32_t stage(const char* data, size_t len);
+  double place(const char* data, size_t len);
   // A body read whole (readBody with a destination): its bytes go from the
   // connection's input straight into the app's Buffer, not through the batch.
   struct BodySink {
@@ -164,12 +164,17 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
   double* shared_data_ = nullptr;
   size_t shared_cap_ = 0;  // events
   std::vector<char> stage_;
+  // Buffers of their own for large pieces (place()), handed over with the batch.
+  std::vector<napi_ref> own_;
   std::vector<BodySink> sinks_;  // few at a time: a linear scan
   std::vector<double> events_;
   std::vector<std::string> logs_;
   std::string scratch_;
   std::string header_scratch_;
 };
+
+// Pieces this large get a Buffer of their own (Server::place).
+constexpr size_t kOwnBufferFrom = 8 * 1024;
 
 // --max-headers' default, and the room left for CGI meta-variables above it.
 constexpr uint32_t kDefaultMaxHeaders = 200;
@@ -277,6 +282,28 @@ uint32_t Server::stage(const char* data, size_t len) {
   return off;
 }
 
+// A piece of a body or a message as the event's offset into the batch, or,
+// for a large one, -(i + 1): the i-th Buffer of its own, given to onEvents
+// beside the batch. Staged, a piece is copied twice (into staging, then
+// with the whole batch into its Buffer); a Buffer of its own is filled from
+// the source, once, and the app may keep it without keeping the batch.
+// Small pieces share the batch: one allocation for many.
+double Server::place(const char* data, size_t len) {
+  if (len < kOwnBufferFrom) return stage(data, len);
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env_, &scope) != napi_ok) return stage(data, len);
+  void* mem = nullptr;
+  napi_value buf;
+  napi_ref ref = nullptr;
+  if (napi_create_buffer(env_, len, &mem, &buf) == napi_ok && napi_create_reference(env_, buf, 1, &ref) == napi_ok) {
+    std::memcpy(mem, data, len);
+  }
+  napi_close_handle_scope(env_, scope);
+  if (ref == nullptr) return stage(data, len);  // no JavaScript memory now: the batch has room
+  own_.push_back(ref);
+  return -static_cast<double>(own_.size());
+}
+
 void Server::on_request(Connection& c, double handle, const http1::RequestHead& h,
                         const char* head_bytes, uint32_t rec_flags) {
   // Align the record, then lay it out: words first, the bytes they point into after.
@@ -355,8 +382,7 @@ void Server::on_body(double handle, const char* data, size_t len) {
     event(kEvBodyError, handle, 400, 0);
     return;
   }
-  uint32_t off = stage(data, len);
-  event(kEvBody, handle, off, static_cast<double>(len));
+  event(kEvBody, handle, place(data, len), static_cast<double>(len));
 }
 
 // The app's Buffer for a body read whole: the core reads the socket into it.
@@ -394,8 +420,7 @@ void Server::drop_sink(double handle) {
 }
 
 void Server::on_data(double handle, const char* data, size_t len) {
-  uint32_t off = stage(data, len);
-  event(kEvData, handle, off, static_cast<double>(len));
+  event(kEvData, handle, place(data, len), static_cast<double>(len));
 }
 
 void Server::deliver() {
@@ -422,10 +447,22 @@ void Server::deliver() {
   std::vector<napi_value> args{batch, Napi::Number::New(env, static_cast<double>(count))};
   if (count <= shared_cap_) {
     std::memcpy(shared_data_, events_.data(), events_.size() * sizeof(double));
+    if (!own_.empty()) args.push_back(env.Undefined());
   } else {
     Napi::Float64Array big = Napi::Float64Array::New(env, events_.size());
     std::memcpy(big.Data(), events_.data(), events_.size() * sizeof(double));
     args.push_back(big);
+  }
+  if (!own_.empty()) {
+    Napi::Array own = Napi::Array::New(env, own_.size());
+    for (size_t i = 0; i < own_.size(); i++) {
+      napi_value v = nullptr;
+      napi_get_reference_value(env_, own_[i], &v);
+      own.Set(static_cast<uint32_t>(i), Napi::Value(env, v));
+      napi_delete_reference(env_, own_[i]);
+    }
+    own_.clear();
+    args.push_back(own);
   }
   stage_.clear();
   events_.clear();
@@ -806,6 +843,8 @@ void Server::teardown() {
   events_.clear();
   stage_.clear();
   logs_.clear();
+  for (napi_ref r : own_) napi_delete_reference(env_, r);
+  own_.clear();
   for (BodySink& d : sinks_) napi_delete_reference(env_, d.ref);
   sinks_.clear();
   uv_poll_stop(poll_);

@@ -5,6 +5,7 @@
 //   GET  /               200 text/plain "Hello, World!\n"   (hello, headers20)
 //   GET  /16k, /1m       200 text/plain, 16,384 or 1,048,576 bytes of "x"
 //   POST /echo           200 text/plain, the request body's length in decimal
+//                        (/echo-stream: the same, the body iterated, tsgi only)
 //   GET  /api/users/:id  200 application/json, a small object (servers/api-*.mjs)
 //   GET  /plaintext      200 text/plain "Hello, World!" with a Server field
 //                        (TechEmpower's plaintext test; the suite pipelines it 16 deep)
@@ -20,6 +21,13 @@ export const BODY_1M = Buffer.alloc(1024 * 1024, 'x');
 export const user = (id) => ({ id, name: `User ${id}`, email: `user${id}@example.com`, roles: ['admin', 'dev'], active: true });
 const USER_PREFIX = '/api/users/';
 
+/** The body's length, read piece by piece as it arrives (POST /echo-stream). */
+async function countBody(body) {
+  let n = 0;
+  for await (const piece of body) n += piece.byteLength;
+  return n;
+}
+
 /** A TSGI app (tsgi over HTTP, uwsgi, SCGI, FastCGI). */
 export function tsgiApp(req) {
   const uri = req.REQUEST_URI;
@@ -28,6 +36,7 @@ export function tsgiApp(req) {
   if (uri === '/16k') return { status: 200, headers: TEXT, body: BODY_16K };
   if (uri === '/1m') return { status: 200, headers: TEXT, body: BODY_1M };
   if (uri === '/echo') return req.body.bytes(1 << 20).then((b) => ({ status: 200, headers: TEXT, body: String(b.length) }));
+  if (uri === '/echo-stream') return countBody(req.body).then((n) => ({ status: 200, headers: TEXT, body: String(n) }));
   if (uri.startsWith(USER_PREFIX)) {
     return { status: 200, headers: JSON_TYPE, body: JSON.stringify(user(Number(uri.slice(USER_PREFIX.length)))) };
   }

@@ -111,7 +111,12 @@ export interface NativeStaticOptions {
 }
 
 /** batch: a Buffer with byteOffset 0 (request records are read as u32 words). */
-export type OnEvents = (batch: Buffer, count: number, events?: Float64Array) => void;
+/**
+ * One batch of events: `events` when they outgrew the shared array, `own`
+ * the Buffers of their own that large pieces came in (an event's offset
+ * -(i + 1) names the i-th).
+ */
+export type OnEvents = (batch: Buffer, count: number, events?: Float64Array, own?: Buffer[]) => void;
 
 /** What the addon was built with and the platform features its core uses (native/napi/platform_binding.cc). */
 export interface PlatformInfo {

@@ -20,6 +20,8 @@ import { MemoryRelease } from './memory-release.js';
 const EV = EVENTS;
 const { SIZE: E_SIZE, TYPE: E_TYPE, HANDLE: E_HANDLE, A: E_A, B: E_B } = EVENT_SLOTS;
 const { CGI: F_CGI, SERVED: F_SERVED } = RECORD_FLAGS;
+/** The events whose a/b are a piece's bytes (in the batch, or a Buffer of its own). */
+const PIECES = new Set<number>([EV.BODY, EV.DATA, EV.WS_TEXT, EV.WS_BINARY]);
 
 export interface ServeOptions extends Omit<NativeServerOptions, 'static'> {
   /**
@@ -162,7 +164,9 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
   // The request of a REQUEST event flagged SERVED, until its SERVED event.
   let served: AnyRequest | undefined;
 
-  function onEvents(buf: Buffer, count: number, big?: Float64Array): void {
+  // `own`: the Buffers of their own that large pieces came in; a BODY, DATA
+  // or WebSocket message event's offset -(i + 1) is the i-th of them.
+  function onEvents(buf: Buffer, count: number, big?: Float64Array, own?: Buffer[]): void {
     const ev = big ?? shared;
     let u32: Uint32Array | undefined;
     for (let i = 0; i < count; i++) {
@@ -212,12 +216,14 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
       }
       const req = active.get(handle);
       if (req === undefined) {
-        upgrades.event(handle, type, a, ev[at + E_B]!, buf);  // a WebSocket's or a tunnel's, or stale
+        // A WebSocket's or a tunnel's, or stale.
+        if (a < 0 && PIECES.has(type)) upgrades.event(handle, type, 0, ev[at + E_B]!, own![-a - 1]!);
+        else upgrades.event(handle, type, a, ev[at + E_B]!, buf);
         continue;
       }
       switch (type) {
         case EV.BODY:
-          req.bodyIfUsed?.push(buf.subarray(a, a + ev[at + E_B]!));
+          req.bodyIfUsed?.push(a < 0 ? own![-a - 1]! : buf.subarray(a, a + ev[at + E_B]!));
           break;
         case EV.BODY_END:
           req.bodyIfUsed?.end(a);
@@ -236,7 +242,7 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
           req.drained();
           break;
         case EV.DATA:
-          req.dataIfUsed?.push(buf.subarray(a, a + ev[at + E_B]!));
+          req.dataIfUsed?.push(a < 0 ? own![-a - 1]! : buf.subarray(a, a + ev[at + E_B]!));
           break;
         case EV.DATA_END:
           req.dataIfUsed?.end();

@@ -328,8 +328,11 @@ class Tunnel extends Duplex implements TunnelSocket, Upgraded {
       case EV.BODY:
         this.bytesRead += b;
         this.touch();
-        // Copied out of the batch buffer: a reader may keep it for long.
-        if (!this.push(Buffer.from(buf.subarray(a, a + b)))) this.hub.native.readBody(this.handle, false);
+        // A reader may keep it for long: copied out of the batch, unless
+        // the Buffer holds this piece alone (a large one comes in its own).
+        if (!this.push(a === 0 && b === buf.byteLength ? buf : Buffer.from(buf.subarray(a, a + b)))) {
+          this.hub.native.readBody(this.handle, false);
+        }
         break;
       case EV.BODY_END:
         this.push(null);
