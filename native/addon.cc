@@ -93,7 +93,7 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
     if (napi_create_reference(env_, pin_value_, 1, &ref) != napi_ok) return nullptr;
     return new ValuePin(env_, ref);
   }
-  napi_value pin_value_ = nullptr;  // during respond(): its body, when whole and bytes
+  napi_value pin_value_ = nullptr;  // during respond()/write(): bytes to pin (a whole body, a KEPT chunk)
 
  private:
   Napi::Value Listen(const Napi::CallbackInfo& info);
@@ -621,7 +621,9 @@ Napi::Value Server::Respond(const Napi::CallbackInfo& info) {
   const char* body = nullptr;
   size_t body_len = 0;
   chunk_arg(env, info[3], &body, &body_len);  // anything else: no body
-  if ((flags & kReplyEnd) && info[3].IsTypedArray()) pin_value_ = info[3];
+  // A whole body, or a chunk its caller promises to leave unchanged (KEPT):
+  // what the socket does not take stays in the caller's memory.
+  if ((flags & (kReplyEnd | kReplyKept)) && info[3].IsTypedArray()) pin_value_ = info[3];
   int rc = loop_->respond(handle, status, headers, headers_len, body, body_len, content_length, flags);
   pin_value_ = nullptr;
   // A reply that ends leaves the rest of the body unread (discarded).
@@ -636,8 +638,11 @@ Napi::Value Server::Write(const Napi::CallbackInfo& info) {
   double handle = handle_arg(info);
   const char* data = nullptr;
   size_t len = 0;
-  if (!chunk_arg(env, info[1], &data, &len)) throw Napi::TypeError::New(env, "write(handle, string | Uint8Array)");
+  if (!chunk_arg(env, info[1], &data, &len)) throw Napi::TypeError::New(env, "write(handle, string | Uint8Array[, flags])");
+  uint32_t flags = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
+  if ((flags & kReplyKept) && info[1].IsTypedArray()) pin_value_ = info[1];
   int rc = loop_->write(handle, data, len);
+  pin_value_ = nullptr;
   after_call();
   return Napi::Number::New(env, rc);
 }

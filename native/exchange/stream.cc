@@ -300,7 +300,7 @@ int StreamExchange::after_append(Connection* c, bool borrow) {
   if (borrow) {
     loop_.flush(c);
     if (c->closed) return kReplyGone;
-    c->out.own_refs();
+    loop_.own_refs(c);  // pinned where the caller keeps its bytes unchanged, else copied
   }
   int rc = loop_.backpressure(c);
   if (rc == kReplyFull) c->reply.want_drain = true;
@@ -312,7 +312,7 @@ int StreamExchange::write(Connection* c, double handle, const char* data, size_t
   bool borrow = len > kBorrowAbove;
   int rc = append_body(c, data, len, borrow);
   if (rc != kReplyOk) {
-    if (borrow) c->out.own_refs();
+    if (borrow) loop_.own_refs(c);
     return rc;
   }
   return after_append(c, borrow);

@@ -100,7 +100,8 @@
 #define TSGI_ABI_REPLY_FLAGS(X)                                       \
   X(kReplyEnd, END, 1)        /* the reply ends with this call */       \
   X(kReplyClose, CLOSE, 2)    /* close the connection after it */       \
-  X(kReplyNoDate, NO_DATE, 4) /* the app sent its own Date */
+  X(kReplyNoDate, NO_DATE, 4) /* the app sent its own Date */          \
+  X(kReplyKept, KEPT, 8)      /* bytes the caller leaves unchanged: pin them, do not copy */
 
 // upgrade()'s kind: what the connection becomes.
 #define TSGI_ABI_UPGRADES(X)                                                      \

@@ -18,7 +18,7 @@ export const ABI_KEYS = {
     'ASTERISK_FORM', 'NO_BODY', 'HEAD', 'CGI', 'STRIP_SCRIPT_NAME', 'AUTHORIZER', 'FILTER',
     'UPGRADABLE', 'WEBSOCKET', 'SERVED', 'LENGTH_KNOWN'],
   reply: ['GONE', 'OK', 'FULL', 'OVERFLOW'],
-  replyFlags: ['END', 'CLOSE', 'NO_DATE'],
+  replyFlags: ['END', 'CLOSE', 'NO_DATE', 'KEPT'],
   upgrades: ['TUNNEL', 'WEBSOCKET'],
   wsFlags: ['BINARY', 'COMPRESS'],
   protocols: ['http', 'uwsgi', 'scgi', 'fastcgi'],

@@ -25,7 +25,8 @@ export interface NativeServer {
     allow: string[] }): NativeListenResult;
   respond(handle: number, status: number, headers: string, body: string | Uint8Array | undefined,
     contentLength: number, flags: number): number;
-  write(handle: number, chunk: string | Uint8Array): number;
+  /** flags: REPLY_FLAGS.KEPT, or 0. */
+  write(handle: number, chunk: string | Uint8Array, flags?: number): number;
   end(handle: number): number;
   readBody(handle: number, flowing: boolean, into?: Uint8Array): number;
   /** `length` bytes of the open file `fd` from `offset`, with sendfile; the core owns fd from here on. */

@@ -25,7 +25,16 @@ const statFile = promisify(fs.fstat);
 const closeFile = (fd: number): void => fs.close(fd, () => {});
 const { HEAD: F_HEAD } = RECORD_FLAGS;
 const { GONE, FULL, OVERFLOW } = REPLY;
-const { END: FLAG_END, CLOSE: FLAG_CLOSE, NO_DATE: FLAG_NO_DATE } = REPLY_FLAGS;
+const { END: FLAG_END, CLOSE: FLAG_CLOSE, NO_DATE: FLAG_NO_DATE, KEPT: FLAG_KEPT } = REPLY_FLAGS;
+
+/**
+ * Marks a streamed body whose chunks their writer never changes once given
+ * (Node's writable streams make that promise: a chunk may be written later).
+ * What a slow client's socket has not taken of such a chunk stays in its
+ * memory instead of being copied. A TSGI iterable makes no such promise: a
+ * generator may refill one buffer between yields.
+ */
+export const CHUNKS_KEPT = Symbol('tsgi.chunksKept');
 
 export interface SendContext {
   readonly native: NativeServer;
@@ -218,7 +227,8 @@ export function replySender(ctx: SendContext): ReplySender {
       }
       const chunk0 = checkChunk(first.value);
       if (track && !(req.flags & F_HEAD)) req.bytes += typeof chunk0 === 'string' ? Buffer.byteLength(chunk0) : chunk0.length;
-      let rc = native.respond(h, status, block, chunk0, contentLength, flags);
+      const kept = (body as { [CHUNKS_KEPT]?: boolean })[CHUNKS_KEPT] === true ? FLAG_KEPT : 0;
+      let rc = native.respond(h, status, block, chunk0, contentLength, flags | kept);
       while (!req.aborted) {
         if (rc === GONE) {
           // The core found the client gone while writing: the app hears it
@@ -244,7 +254,7 @@ export function replySender(ctx: SendContext): ReplySender {
         if (req.aborted) break;
         const chunk = checkChunk(next.value);
         if (track && !(req.flags & F_HEAD)) req.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-        rc = native.write(h, chunk);
+        rc = native.write(h, chunk, kept);
       }
       if (finished && !req.aborted && rc !== GONE) native.end(h);
     } catch (err) {

@@ -1,4 +1,5 @@
 import type { Chunk } from '../../tsgi/types.js';
+import { CHUNKS_KEPT } from '../../server/send.js';
 import type { Exchange } from './exchange.js';
 import type { Callback } from './shapes.js';
 
@@ -12,6 +13,8 @@ const DONE: IteratorResult<Chunk> = Object.freeze({ value: undefined, done: true
  * one, which it does once the client took the previous ones.
  */
 export class ReplyStream implements AsyncIterableIterator<Chunk> {
+  /** res.write()'s chunks are not changed once written, as Node's streams assume. */
+  readonly [CHUNKS_KEPT] = true;
   private readonly queue: Array<Chunk | Callback | undefined> = [];
   queued = 0;
   private ended = false;
