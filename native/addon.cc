@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <unistd.h>
@@ -126,15 +127,22 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
   double place(const char* data, size_t len);
   // A body read whole (readBody with a destination): its bytes go from the
   // connection's input straight into the app's Buffer, not through the batch.
+  // Of a stated length, the Buffer is that long; of an unknown length
+  // (chunked, FastCGI STDIN without CONTENT_LENGTH), the sink grows it up to
+  // `limit`, and at BODY_END the batch call hands the app the last one.
   struct BodySink {
     double handle;
-    napi_ref ref;  // the Buffer, alive while the core writes into it
+    napi_ref ref;  // the Buffer, alive while the core writes into it; null once failed
     char* data;
     size_t cap;
     size_t filled;
+    bool grows;    // a body of unknown length: regrown up to limit
+    size_t limit;
   };
   BodySink* find_sink(double handle);
   void drop_sink(double handle);
+  bool grow_sink(BodySink* d, size_t need);
+  void over_limit(BodySink* d);
   uint32_t* record_common(Connection& c, uint32_t rec, uint32_t head_off, uint32_t flags,
                           uint64_t content_length, uint32_t count);
   static void slice(uint32_t* w, uint32_t word, http1::Slice s) {
@@ -369,9 +377,20 @@ void Server::on_cgi_request(Connection& c, double handle, const cgi::VarTable& v
 
 void Server::on_body(double handle, const char* data, size_t len) {
   if (BodySink* d = sinks_.empty() ? nullptr : find_sink(handle)) {
+    if (d->ref == nullptr) return;  // past the reader's limit: the rest is dropped
     if (len <= d->cap - d->filled) {
       // Read there by the core (body_room): already in place.
       if (data != d->data + d->filled) std::memcpy(d->data + d->filled, data, len);
+      d->filled += len;
+      return;
+    }
+    if (d->grows) {
+      if (len > d->limit - d->filled) {
+        over_limit(d);
+        return;
+      }
+      if (!grow_sink(d, d->filled + len)) return;
+      std::memcpy(d->data + d->filled, data, len);
       d->filled += len;
       return;
     }
@@ -385,21 +404,80 @@ void Server::on_body(double handle, const char* data, size_t len) {
   event(kEvBody, handle, place(data, len), static_cast<double>(len));
 }
 
+// A body of unknown length outgrew its Buffer: a new one twice as large (or
+// as large as `need`), never past the limit, takes the bytes so far. Doubling
+// keeps the bytes copied by regrowth below the body's length. This runs from
+// the poll callback as well as inside calls from JS: it opens its own scope.
+bool Server::grow_sink(BodySink* d, size_t need) {
+  size_t cap = d->cap < d->limit / 2 ? std::max(d->cap * 2, need) : d->limit;
+  if (cap > d->limit) cap = d->limit;
+  napi_handle_scope scope = nullptr;
+  if (napi_open_handle_scope(env_, &scope) != napi_ok) return false;
+  void* data = nullptr;
+  napi_value buf = nullptr;
+  napi_ref ref = nullptr;
+  bool ok = napi_create_buffer(env_, cap, &data, &buf) == napi_ok &&
+            napi_create_reference(env_, buf, 1, &ref) == napi_ok;
+  if (ok) {
+    if (d->filled > 0) std::memcpy(data, d->data, d->filled);
+    napi_delete_reference(env_, d->ref);
+    d->ref = ref;
+    d->data = static_cast<char*>(data);
+    d->cap = cap;
+  } else {
+    // Out of memory for it (or past what a Buffer may hold): the read fails
+    // as for a body over the limit, and nothing is left pending in JS.
+    napi_value ignored;
+    bool pending = false;
+    if (napi_is_exception_pending(env_, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env_, &ignored);
+    log("cannot grow a request body's Buffer to " + std::to_string(cap) + " bytes; the read fails");
+    over_limit(d);
+  }
+  napi_close_handle_scope(env_, scope);
+  return ok;
+}
+
+// More body than the reader allows: its Buffer is let go, the read fails
+// (BODY_ERROR, a 413 with b 1), and the sink stays, empty, to drop what still
+// comes until the reply ends (the server's --max-body-size still bounds it);
+// the rest is then discarded as any unread body is.
+void Server::over_limit(BodySink* d) {
+  napi_delete_reference(env_, d->ref);
+  d->ref = nullptr;
+  d->data = nullptr;
+  d->cap = d->filled = 0;
+  event(kEvBodyError, d->handle, 413, 1);
+}
+
 // The app's Buffer for a body read whole: the core reads the socket into it.
 char* Server::body_room(double handle, size_t* room) {
   BodySink* d = sinks_.empty() ? nullptr : find_sink(handle);
   *room = d ? d->cap - d->filled : 0;
-  return d ? d->data + d->filled : nullptr;
+  return d && d->ref ? d->data + d->filled : nullptr;
 }
 
-// BODY_END's a: the bytes written into the destination, if one was given.
+// BODY_END's a: the bytes written into the destination, if one was given;
+// b: for one the sink may have regrown, -(i + 1), the i-th Buffer of its own
+// handed to onEvents with the batch (place()), else 0.
 void Server::on_body_end(double handle) {
   double filled = 0;
-  if (BodySink* d = sinks_.empty() ? nullptr : find_sink(handle)) {
-    filled = static_cast<double>(d->filled);
-    drop_sink(handle);
+  double grown = 0;
+  for (size_t i = 0; i < sinks_.size(); i++) {
+    BodySink& d = sinks_[i];
+    if (d.handle != handle) continue;
+    filled = static_cast<double>(d.filled);
+    if (d.grows && d.ref != nullptr) {
+      // The reference passes to the batch, which releases it once the Buffer is an argument.
+      own_.push_back(d.ref);
+      grown = -static_cast<double>(own_.size());
+    } else if (d.ref != nullptr) {
+      napi_delete_reference(env_, d.ref);
+    }
+    sinks_[i] = sinks_.back();
+    sinks_.pop_back();
+    break;
   }
-  event(kEvBodyEnd, handle, filled, 0);
+  event(kEvBodyEnd, handle, filled, grown);
 }
 
 Server::BodySink* Server::find_sink(double handle) {
@@ -412,7 +490,7 @@ Server::BodySink* Server::find_sink(double handle) {
 void Server::drop_sink(double handle) {
   for (size_t i = 0; i < sinks_.size(); i++) {
     if (sinks_[i].handle != handle) continue;
-    napi_delete_reference(env_, sinks_[i].ref);
+    if (sinks_[i].ref != nullptr) napi_delete_reference(env_, sinks_[i].ref);
     sinks_[i] = sinks_.back();
     sinks_.pop_back();
     return;
@@ -655,16 +733,27 @@ Napi::Value Server::End(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), rc);
 }
 
-// readBody(handle, flowing[, destination]): with a Uint8Array of the body's
-// stated length, the body is written into it and BODY_END says how much.
+// readBody(handle, flowing[, destination[, limit]]): with a Uint8Array of
+// the body's stated length, the body is written into it and BODY_END says how
+// much. With a limit too, the body's length is unknown: the Buffer is a first
+// one, regrown as the body needs up to the limit (past it the read fails),
+// and BODY_END names the last one in the batch call's list.
 Napi::Value Server::ReadBody(const Napi::CallbackInfo& info) {
   if (!loop_) return Napi::Number::New(info.Env(), kReplyGone);
   double handle = handle_arg(info);
   if (info.Length() > 2 && info[2].IsTypedArray() && !find_sink(handle)) {
     Napi::Uint8Array u = info[2].As<Napi::Uint8Array>();
+    bool grows = info.Length() > 3 && info[3].IsNumber();
+    size_t limit = u.ByteLength();
+    if (grows) {
+      double l = info[3].As<Napi::Number>().DoubleValue();
+      // NaN and negatives as 0; anything past what a size holds as no limit.
+      limit = !(l > 0) ? 0 : l >= 18446744073709551615.0 ? SIZE_MAX : static_cast<size_t>(l);
+      if (limit < u.ByteLength()) throw Napi::RangeError::New(info.Env(), "readBody: a Buffer longer than the limit");
+    }
     napi_ref ref = nullptr;
     if (napi_create_reference(env_, u, 1, &ref) != napi_ok) throw Napi::Error::New(info.Env(), "readBody: no reference");
-    sinks_.push_back(BodySink{handle, ref, reinterpret_cast<char*>(u.Data()), u.ByteLength(), 0});
+    sinks_.push_back(BodySink{handle, ref, reinterpret_cast<char*>(u.Data()), u.ByteLength(), 0, grows, limit});
   }
   int rc = loop_->read_body(handle, info[1].ToBoolean().Value());
   if (rc == kReplyGone) drop_sink(handle);
@@ -850,7 +939,9 @@ void Server::teardown() {
   logs_.clear();
   for (napi_ref r : own_) napi_delete_reference(env_, r);
   own_.clear();
-  for (BodySink& d : sinks_) napi_delete_reference(env_, d.ref);
+  for (BodySink& d : sinks_) {
+    if (d.ref != nullptr) napi_delete_reference(env_, d.ref);
+  }
   sinks_.clear();
   uv_poll_stop(poll_);
   uv_timer_stop(timer_);

@@ -15,8 +15,8 @@
 #define TSGI_ABI_EVENTS(X)                                                      \
   X(kEvRequest, REQUEST, 1)       /* a: record offset in the batch */          \
   X(kEvBody, BODY, 2)             /* a: offset, b: length */                   \
-  X(kEvBodyEnd, BODY_END, 3)                                                   \
-  X(kEvBodyError, BODY_ERROR, 4)  /* a: the HTTP status */                     \
+  X(kEvBodyEnd, BODY_END, 3)      /* a: bytes in readBody's Buffer; b: -(i + 1) when it grows one: the batch call's i-th Buffer of its own */ \
+  X(kEvBodyError, BODY_ERROR, 4)  /* a: the HTTP status; b: 1 past readBody's limit */ \
   X(kEvAbort, ABORT, 5)                                                        \
   X(kEvDrain, DRAIN, 6)                                                        \
   X(kEvData, DATA, 7)             /* FastCGI FILTER: DATA bytes, a/b as BODY */ \

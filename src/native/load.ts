@@ -28,7 +28,11 @@ export interface NativeServer {
   /** flags: REPLY_FLAGS.KEPT, or 0. */
   write(handle: number, chunk: string | Uint8Array, flags?: number): number;
   end(handle: number): number;
-  readBody(handle: number, flowing: boolean, into?: Uint8Array): number;
+  /**
+   * Deliver the body (flowing) or hold it. `into`: write the whole body there;
+   * with `limit`, its length is unknown and the core regrows it up to `limit`.
+   */
+  readBody(handle: number, flowing: boolean, into?: Uint8Array, limit?: number): number;
   /** `length` bytes of the open file `fd` from `offset`, with sendfile; the core owns fd from here on. */
   writeFile(handle: number, fd: number, offset: number, length: number): number;
   /**
@@ -115,7 +119,8 @@ export interface NativeStaticOptions {
 /**
  * One batch of events: `events` when they outgrew the shared array, `own`
  * the Buffers of their own that large pieces came in (an event's offset
- * -(i + 1) names the i-th).
+ * -(i + 1) names the i-th), and the regrown Buffers of bodies read whole
+ * (BODY_END's b, -(i + 1)).
  */
 export type OnEvents = (batch: Buffer, count: number, events?: Float64Array, own?: Buffer[]) => void;
 

@@ -6,7 +6,7 @@ import { RECORD_FLAGS, REPLY } from '../native/abi.js';
 import { RequestBody, type BodyControl } from './body.js';
 
 export interface BodyFlow {
-  readBody(handle: number, flowing: boolean, into?: Uint8Array): number;
+  readBody(handle: number, flowing: boolean, into?: Uint8Array, limit?: number): number;
   readData(handle: number, flowing: boolean): number;
   writeStderr(handle: number, chunk: string | Uint8Array): number;
 }
@@ -108,10 +108,14 @@ export abstract class BaseRequest implements BodyControl {
     return this._abort.signal;
   }
 
+  /** BodyControl: the core writes a body of unknown length read whole into a Buffer it grows. */
+  readonly grows = true;
+
   /** BodyControl: the body reader asks the core to deliver or hold bytes. */
-  flow(on: boolean, into?: Uint8Array): void {
+  flow(on: boolean, into?: Uint8Array, limit?: number): void {
     if (into === undefined) this.native.readBody(this.handle, on);
-    else this.native.readBody(this.handle, on, into);
+    else if (limit === undefined) this.native.readBody(this.handle, on, into);
+    else this.native.readBody(this.handle, on, into, limit);
   }
 
   /** The client left (or the server is stopping): fire the signal, fail the body. */

@@ -4,21 +4,30 @@
 // water mark the core stops reading the socket until the app catches up.
 // A body of known length read whole (bytes(), text(), json()) goes into one
 // Buffer of that length, which the core fills from the socket's bytes (over
-// HTTP, uwsgi and SCGI it reads the socket into it): no join. Iterated, it
-// comes as it arrives, as before.
+// HTTP, uwsgi and SCGI it reads the socket into it): no join. One of unknown
+// length (chunked, FastCGI STDIN without CONTENT_LENGTH) read whole goes into
+// a first Buffer of FIRST_WHOLE bytes that the core regrows, doubling, up to
+// the reader's limit, copying each decoded piece once. Iterated, a body comes
+// as it arrives.
 import { TsgiError } from '../errors.js';
 import type { Body } from '../tsgi/types.js';
 
 const HIGH_WATER = 64 * 1024;
 const LOW_WATER = 16 * 1024;
 const DEFAULT_LIMIT = 1024 * 1024;
+// The first Buffer of a body of unknown length read whole. Most such bodies
+// (a JSON document, a form) fit; a larger one costs a regrowth per doubling.
+const FIRST_WHOLE = 16 * 1024;
 
 export interface BodyControl {
   /**
    * Ask the core to deliver body bytes (true) or to stop reading (false);
-   * with `into`, to write the whole body into it and say how much at the end.
+   * with `into`, to write the whole body into it and say how much at the end;
+   * with `limit` too (when `grows`), into a Buffer the core regrows up to it.
    */
-  flow(on: boolean, into?: Uint8Array): void;
+  flow(on: boolean, into?: Uint8Array, limit?: number): void;
+  /** Whether the core can read a body of unknown length whole (flow's `limit`). */
+  readonly grows?: boolean;
 }
 
 export class RequestBody implements Body {
@@ -30,6 +39,8 @@ export class RequestBody implements Body {
   private started = false;
   private flowing = false;
   private filled = 0;
+  private grown: Uint8Array | undefined;
+  private limit = 0;
 
   /** `length`: the body's exact length when the framing states it, else -1. */
   constructor(private readonly control: BodyControl, empty: boolean, private readonly length = -1) {
@@ -51,11 +62,24 @@ export class RequestBody implements Body {
     this.notify();
   }
 
-  /** From the core: the body is complete; `filled`, the bytes written into a whole read's Buffer. */
-  end(filled = 0): void {
+  /**
+   * From the core: the body is complete; `filled`, the bytes written into a
+   * whole read's Buffer; `grown`, that Buffer when the core regrew it.
+   */
+  end(filled = 0, grown?: Uint8Array): void {
     this.filled = filled;
+    this.grown = grown;
     this.ended = true;
     this.notify();
+  }
+
+  /**
+   * From the core: a body of unknown length read whole passed the reader's
+   * limit. The core drops what more comes (the server's limit still bounds
+   * it), so a reply sent next keeps the connection as after any unread body.
+   */
+  overLimit(): void {
+    this.fail(new TsgiError('TSGI_ERR_BODY_TOO_LARGE', `more than ${this.limit} bytes`));
   }
 
   /** From the core or the server: the body cannot complete. */
@@ -85,17 +109,34 @@ export class RequestBody implements Body {
     return !this.started && !this.ended && this.length > 0 && this.length <= limit;
   }
 
-  /** The whole body, written by the core into one Buffer of its stated length. */
-  private async whole(): Promise<Uint8Array> {
+  /** Whether a body of unknown length can be read whole into Buffers the core grows. */
+  private growable(limit: number): boolean {
+    return !this.started && !this.ended && this.length < 0 && limit >= 0 && this.control.grows === true;
+  }
+
+  /**
+   * The whole body, written by the core into one Buffer: of its stated
+   * length, or with `limit`, a first one it regrows up to the limit.
+   */
+  private async whole(limit?: number): Promise<Uint8Array> {
     this.started = true;
-    const into = Buffer.allocUnsafe(this.length);
+    const into = Buffer.allocUnsafe(limit === undefined ? this.length : Math.min(limit, FIRST_WHOLE));
     this.flowing = true;
-    this.control.flow(true, into);
+    if (limit === undefined) {
+      this.control.flow(true, into);
+    } else {
+      this.limit = limit;
+      this.control.flow(true, into, limit);
+    }
     while (!this.ended && this.error === undefined) {
       await new Promise<void>((resolve) => { this.wake = resolve; });
     }
-    if (!this.ended) throw this.error;
-    return this.filled === into.byteLength ? into : into.subarray(0, this.filled);
+    // An error first: past the limit, the body may still end in the same batch.
+    if (this.error !== undefined) throw this.error;
+    const body = this.grown ?? into;
+    const bytes = this.filled === body.byteLength ? body : body.subarray(0, this.filled);
+    this.grown = undefined;
+    return bytes;
   }
 
   private async next(): Promise<Uint8Array | undefined> {
@@ -126,6 +167,7 @@ export class RequestBody implements Body {
 
   async bytes(limit = DEFAULT_LIMIT): Promise<Uint8Array> {
     if (this.sized(limit)) return this.whole();
+    if (this.growable(limit)) return this.whole(limit);
     if (!this.started && this.length > limit) {
       this.started = true;
       throw new TsgiError('TSGI_ERR_BODY_TOO_LARGE', `more than ${limit} bytes`);

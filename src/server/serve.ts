@@ -225,11 +225,16 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
         case EV.BODY:
           req.bodyIfUsed?.push(a < 0 ? own![-a - 1]! : buf.subarray(a, a + ev[at + E_B]!));
           break;
-        case EV.BODY_END:
-          req.bodyIfUsed?.end(a);
+        case EV.BODY_END: {
+          // b -(i + 1): a body read whole whose Buffer the core may have regrown.
+          const grown = ev[at + E_B]!;
+          req.bodyIfUsed?.end(a, grown < 0 ? own![-grown - 1] : undefined);
           break;
+        }
         case EV.BODY_ERROR:
-          req.bodyIfUsed?.fail(a === 413
+          // b 1: past the limit the reader gave for a body it reads whole.
+          if (ev[at + E_B] === 1) req.bodyIfUsed?.overLimit();
+          else req.bodyIfUsed?.fail(a === 413
             ? new TsgiError('TSGI_ERR_BODY_TOO_LARGE', 'over the server limit')
             : new TsgiError('TSGI_ERR_BODY_INVALID', req.tsgi.protocol === 'fastcgi'
               ? 'STDIN did not match CONTENT_LENGTH' : 'bad chunked encoding'));
