@@ -280,3 +280,29 @@ describe('HTTP: a chunked body read whole', () => {
     }
   });
 });
+
+test('a server closed while bodies are read whole: their reads fail, nothing is left', async () => {
+  const reads: Promise<unknown>[] = [];
+  const server = serve((req) => {
+    const read = req.body.bytes(4 * 1024 * 1024);
+    reads.push(read.then((b) => b.byteLength, (err: { code?: string }) => err.code));
+    return read.then(() => ({ body: 'read' }), () => ({ status: 500 }));
+  }, { listen: '127.0.0.1:0', log: () => {} });
+  const port = server.addresses[0]!.port!;
+  const conns = await Promise.all([0, 1, 2].map(() => RawConnection.open(port)));
+  try {
+    // Mid-chunk, past a regrowth, and the head alone.
+    const body = chunked(pattern(200_000), rng(3), 50_000);
+    await conns[0]!.write(Buffer.concat([Buffer.from(head('/a')), body.subarray(0, 100)]));
+    await conns[1]!.write(Buffer.concat([Buffer.from(head('/b')), body.subarray(0, 120_000)]));
+    await conns[2]!.write(head('/c'));
+    const started = Date.now();
+    while (reads.length < 3 && Date.now() - started < 3000) await delay(5);
+    assert.equal(reads.length, 3, 'the three requests reached the app');
+    await delay(30);
+    await server.close(0);
+    assert.deepEqual(await Promise.all(reads), ['TSGI_ERR_BODY_ABORTED', 'TSGI_ERR_BODY_ABORTED', 'TSGI_ERR_BODY_ABORTED']);
+  } finally {
+    for (const c of conns) c.destroy();
+  }
+});

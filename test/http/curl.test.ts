@@ -25,6 +25,15 @@ describe('curl', () => {
   let server: ServerHandle;
   let base: string;
   const app: App = async (req) => {
+    if (req.REQUEST_METHOD === 'POST' && req.PATH_INFO === '/whole') {
+      const limit = Number(req.QUERY_STRING || 4 * 1024 * 1024);
+      try {
+        const b = await req.body.bytes(limit);
+        return { body: `${b.byteLength} ${createHash('sha256').update(b).digest('hex')}` };
+      } catch (err) {
+        return { status: 413, body: String((err as { code?: string }).code) };
+      }
+    }
     if (req.REQUEST_METHOD === 'POST') {
       const hash = createHash('sha256');
       let n = 0;
@@ -81,6 +90,28 @@ describe('curl', () => {
       const r = await curl(['-X', 'POST', '-H', 'Transfer-Encoding: chunked', '--data-binary', `@${file}`, `${base}/chunked`]);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.toString(), `${data.length} ${createHash('sha256').update(data).digest('hex')}`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('POST with Transfer-Encoding: chunked read whole with bytes(), within and past its limit', async (t) => {
+    if (!requirePeer(t, 'curl', 'curl')) return;
+    const dir = tempDir();
+    try {
+      for (const n of [0, 1, 16 * 1024, 16 * 1024 + 1, 1024 * 1024]) {
+        const file = path.join(dir, `upload-${n}.bin`);
+        const data = randomBytes(n);
+        fs.writeFileSync(file, data);
+        const r = await curl(['-H', 'Transfer-Encoding: chunked', '--data-binary', `@${file}`, `${base}/whole`]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout.toString(), `${data.length} ${createHash('sha256').update(data).digest('hex')}`, `${n} bytes`);
+      }
+      const file = path.join(dir, 'large.bin');
+      fs.writeFileSync(file, randomBytes(200_000));
+      const r = await curl(['-H', 'Transfer-Encoding: chunked', '--data-binary', `@${file}`, `${base}/whole?100000`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.toString(), 'TSGI_ERR_BODY_TOO_LARGE');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
