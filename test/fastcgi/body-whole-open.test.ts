@@ -59,11 +59,12 @@ const reader = async (req: Request) => {
   }
 };
 
-const FIRST = 16 * 1024;
+const K = 1024;
 
 test('STDIN of no stated length, read whole: byte-exact around the Buffer\'s sizes', { timeout: 60_000 }, async () => {
   await withFcgiServer(reader, async ({ tcp }) => {
-    for (const n of [0, 1, FIRST - 1, FIRST, FIRST + 1, 100 * 1024, 1024 * 1024]) {
+    // Around the first Buffer (64 KiB, src/server/body.ts) and its first doubling.
+    for (const n of [0, 1, 16 * K - 1, 16 * K, 16 * K + 1, 64 * K - 1, 64 * K, 64 * K + 1, 128 * K + 1, 1024 * K]) {
       const random = rng(n + 3);
       const bin = pattern(n, n);
       const ascii = Buffer.from(bin.map((x) => 0x20 + (x % 0x5f)));
@@ -139,7 +140,7 @@ test('two bodies of no stated length interleaved on one connection', { timeout: 
 
 test('STDIN past the reader\'s limit: TSGI_ERR_BODY_TOO_LARGE, the app still answers', { timeout: 20_000 }, async () => {
   await withFcgiServer(reader, async ({ tcp }) => {
-    for (const [n, limit] of [[5000, 1000], [100_000, 40_000], [300_000, 16_385], [1, 0]]) {
+    for (const [n, limit] of [[5000, 1000], [100_000, 40_000], [300_000, 150_000], [300_000, 16_385], [1, 0]]) {
       const body = pattern(n!, n!);
       const a = await ask(tcp, openVars(`/bytes?limit=${limit}`), { body, stdin: { cuts: cutsOf(n!, rng(n!), 30_000) } });
       assert.equal(a.reply.status, 599, `${n} over ${limit}`);
