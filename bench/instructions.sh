@@ -4,10 +4,12 @@
 # machine where other work makes wall-clock and CPU-time numbers swing by 20%.
 # Kernel time (syscalls, TCP) is not counted: see profile.sh for that.
 #
-#   sh bench/instructions.sh [tsgi|node-http|fastify]     (default tsgi)
+#   sh bench/instructions.sh [tsgi|node-http|fastify|suite-tsgi]     (default tsgi)
 #
 # Environment: SECONDS_MEASURED (10), WARMUP (10 s, uninstrumented), CONNECTIONS (64), PORT (18600),
-# OUT (/tmp/tsgi-callgrind), TOP (40 functions shown), TSGI_ROOT (servers/tsgi.mjs).
+# OUT (/tmp/tsgi-callgrind), TOP (40 functions shown), TSGI_ROOT (servers/tsgi.mjs),
+# TARGET_PATH (/) and WRK_ARGS (more wrk options), e.g. a chunked 64 KiB POST:
+#   TARGET_PATH=/echo WRK_ARGS="-s bench/lib/chunked-post.lua" sh bench/instructions.sh suite-tsgi
 #
 # Under valgrind the server is ~20x slower, so each wake-up carries more
 # requests than at full speed (about 55 instead of about 20 with -c64): costs
@@ -28,7 +30,7 @@ if curl -s -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null; then
 fi
 rm -f "$OUT"/cg.out*
 
-PORT=$PORT taskset -c 0 valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file \
+PORT=$PORT LISTEN="http://127.0.0.1:$PORT" taskset -c 0 valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file \
   --callgrind-out-file="$OUT/cg.out" node "$here/servers/$server.mjs" >"$OUT/server.log" 2>&1 &
 pid=$!
 stop() {
@@ -43,11 +45,14 @@ until curl -sf "http://127.0.0.1:$PORT/" >/dev/null 2>&1; do
   sleep 0.2
 done
 echo "instructions: $server under callgrind (pid $pid); warming up the JIT" >&2
-taskset -c 1 wrk -t1 -c"$C" -d"${WARMUP:-10}s" "http://127.0.0.1:$PORT/" >/dev/null
+URL="http://127.0.0.1:$PORT${TARGET_PATH:-/}"
+# shellcheck disable=SC2086 # WRK_ARGS is a list of options
+load() { taskset -c 1 wrk -t1 -c"$C" ${WRK_ARGS:-} "$@" "$URL"; }
+load -d"${WARMUP:-10}s" >/dev/null
 callgrind_control -i on $pid >/dev/null
-taskset -c 1 wrk -t1 -c"$C" -d3s "http://127.0.0.1:$PORT/" >/dev/null   # instrumented code gets translated
+load -d3s >/dev/null   # instrumented code gets translated
 callgrind_control -z $pid >/dev/null
-taskset -c 1 wrk -t1 -c"$C" -d"${W}s" "http://127.0.0.1:$PORT/" >"$OUT/wrk.txt"
+load -d"${W}s" >"$OUT/wrk.txt"
 callgrind_control -d $pid >/dev/null
 callgrind_control -i off $pid >/dev/null
 reqs=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$OUT/wrk.txt")
