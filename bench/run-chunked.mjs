@@ -6,7 +6,8 @@
 //   node bench/run-chunked.mjs [ROOT...]      (default: this checkout)
 //
 // Environment: ROUNDS (3), DURATION (5 s), WARMUP (2 s), CONNECTIONS (64),
-// BODY_SIZE (65536), CHUNK_SIZE (16384), PORT (18470).
+// BODY_SIZE (65536), CHUNK_SIZE (16384), PORT (18470), TARGET_PATH (/echo;
+// /echo-stream iterates the body instead).
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { cpuSeconds, processTree } from './lib/proc.mjs';
@@ -19,7 +20,7 @@ const DURATION = Number(env.DURATION ?? 5);
 const WARMUP = Number(env.WARMUP ?? 2);
 const C = Number(env.CONNECTIONS ?? 64);
 const PORT = Number(env.PORT ?? 18470);
-const url = `http://127.0.0.1:${PORT}/echo`;
+const url = `http://127.0.0.1:${PORT}${env.TARGET_PATH ?? '/echo'}`;
 const script = path.join(here, 'lib/chunked-post.lua');
 
 const wrk = (seconds) => execFileSync('taskset', ['-c', '1', 'wrk', '-t1', `-c${C}`, `-d${seconds}s`, '-s', script, url],
