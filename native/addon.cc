@@ -12,7 +12,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -42,6 +44,53 @@ class ValuePin final : public Pin {
  private:
   napi_env env_;
   napi_ref ref_;
+};
+
+// A string encoded for the output queue, in memory of our own: a large one
+// is written from here with writev, and what the socket did not take stays
+// here (a StringPin holds it) rather than being copied. That holds for a
+// streamed chunk as well as a whole body: no app can change these bytes.
+// Shared by every segment that references it (FastCGI's records, each
+// connection of a wsPublish); freed with the last reference.
+struct StringBlock {
+  size_t cap;       // bytes of data()
+  size_t len = 0;   // bytes encoded
+  size_t refs = 1;
+
+  explicit StringBlock(size_t c) : cap(c) {}
+  char* data() { return reinterpret_cast<char*>(this + 1); }
+  bool holds(const char* p, size_t n) {
+    return p >= data() && p <= data() + len && n <= static_cast<size_t>(data() + len - p);
+  }
+  // nullptr when memory is exhausted.
+  static StringBlock* make(size_t cap) {
+    void* m = std::malloc(sizeof(StringBlock) + cap);
+    return m ? new (m) StringBlock(cap) : nullptr;
+  }
+  // A block sized for 3 bytes a UTF-16 unit holds ASCII in a third of it:
+  // the rest goes back to the C library before anything references the
+  // block (glibc shrinks in place, or mremaps a mapped block: no copy).
+  StringBlock* fit() {
+    if (refs != 1 || cap - len < kFitSlack) return this;
+    void* m = std::realloc(this, sizeof(StringBlock) + len + 1);
+    if (!m) return this;
+    StringBlock* b = static_cast<StringBlock*>(m);
+    b->cap = b->len + 1;
+    return b;
+  }
+  void unref() {
+    if (--refs == 0) std::free(this);
+  }
+  static constexpr size_t kFitSlack = 4096;
+};
+
+class StringPin final : public Pin {
+ public:
+  explicit StringPin(StringBlock* b) : b_(b) { b_->refs++; }
+  ~StringPin() override { b_->unref(); }
+
+ private:
+  StringBlock* b_;
 };
 
 class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
@@ -83,12 +132,15 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
     event(kEvServed, handle, status, static_cast<double>(body_bytes));
   }
 
-  // PinSource: a whole reply body given as bytes stays in the app's Buffer
-  // until written (the reply is over for the app: it may share the Buffer
-  // between replies, not change it), so each slow client of one large
-  // Buffer costs a reference, not a copy.
+  // PinSource: a string the call encoded stays in its block until written
+  // (StringBlock). A whole reply body given as bytes stays in the app's
+  // Buffer until written (the reply is over for the app: it may share the
+  // Buffer between replies, not change it), so each slow client of one
+  // large Buffer costs a reference, not a copy; so does a streamed chunk
+  // whose caller promises to leave it unchanged (KEPT). Any other chunk
+  // given as bytes is the app's to reuse once write() returns: copied.
   Pin* pin(const char* data, size_t len) override {
-    (void)data, (void)len;
+    if (call_string_ != nullptr && call_string_->holds(data, len)) return new StringPin(call_string_);
     if (pin_value_ == nullptr) return nullptr;
     napi_ref ref = nullptr;
     if (napi_create_reference(env_, pin_value_, 1, &ref) != napi_ok) return nullptr;
@@ -107,6 +159,8 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
   Napi::Value WriteStderr(const Napi::CallbackInfo& info);
   Napi::Value Offload(const Napi::CallbackInfo& info);
   bool chunk_arg(Napi::Env env, Napi::Value v, const char** data, size_t* len);
+  const char* encode(napi_env env, napi_value v, size_t* len);
+  void call_done();
   Napi::Value Abort(const Napi::CallbackInfo& info);
   Napi::Value Upgrade(const Napi::CallbackInfo& info);
   Napi::Value WsSend(const Napi::CallbackInfo& info);
@@ -177,12 +231,26 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
   std::vector<BodySink> sinks_;  // few at a time: a linear scan
   std::vector<double> events_;
   std::vector<std::string> logs_;
-  std::string scratch_;
-  std::string header_scratch_;
+  // The block strings of up to kScratchUnits UTF-16 units are encoded into,
+  // reused from call to call until the core pins it (then it is the pin's,
+  // and the next such string takes a new one).
+  StringBlock* scratch_ = nullptr;
+  StringBlock* call_string_ = nullptr;  // during a reply call: its encoded string
+  std::string header_scratch_;           // header blocks (latin1), a close reason
 };
 
 // Pieces this large get a Buffer of their own (Server::place).
 constexpr size_t kOwnBufferFrom = 8 * 1024;
+
+// The largest string the scratch block takes: its bytes are at most 3 a
+// unit, so at most 48 KiB, and one N-API call always encodes it whole.
+// Larger strings are larger than the core's 16 KiB copy limit (one byte a
+// unit at least), so they are written from a block of their own.
+constexpr size_t kScratchUnits = 16 * 1024;
+constexpr size_t kScratchBytes = kScratchUnits * 3 + 1;
+// A header block (or close reason) that grew the header scratch past this
+// leaves it shrunk after the call: memory comes back after one huge head.
+constexpr size_t kKeepHeaderScratch = 64 * 1024;
 
 // --max-headers' default, and the room left for CGI meta-variables above it.
 constexpr uint32_t kDefaultMaxHeaders = 200;
@@ -273,7 +341,11 @@ Server::Server(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Server>(info),
   idle_->data = this;
 }
 
-Server::~Server() { teardown(); }
+Server::~Server() {
+  teardown();
+  call_done();
+  if (scratch_) scratch_->unref();
+}
 
 void Server::event(int type, double handle, double a, double b) {
   static_assert(kSlotType == 0 && kSlotHandle == 1 && kSlotA == 2 && kSlotB == 3 && kEventSlots == 4,
@@ -658,6 +730,7 @@ Napi::Value Server::Listen(const Napi::CallbackInfo& info) {
 
 // Reads a JS string into `out` (UTF-8 or latin1), with one N-API call when it
 // fits the buffer's current capacity (the common case), two when it does not.
+// Header blocks and close reasons: small, copied by the core.
 static const char* read_string(napi_env env, napi_value v, bool latin1, std::string* out, size_t* len) {
   if (out->size() < 4096) out->resize(4096);
   auto get = latin1 ? napi_get_value_string_latin1 : napi_get_value_string_utf8;
@@ -670,11 +743,52 @@ static const char* read_string(napi_env env, napi_value v, bool latin1, std::str
   return out->data();
 }
 
-// A body chunk argument (string or Uint8Array) as bytes: strings through the
-// scratch buffer, typed arrays where they lie. False for anything else.
+// Encodes a body string as UTF-8 for one reply call (call_done() after it):
+// sized from its UTF-16 length (napi_get_value_string_utf16 without a buffer
+// answers V8's String::Length(), O(1)), so one pass over it. A small one goes
+// into the scratch block, which the core copies from; a large one into a
+// block of its own, which the core writes from and pins (pin()) rather than
+// copy what the socket did not take, so it is encoded once and not copied.
+const char* Server::encode(napi_env env, napi_value v, size_t* len) {
+  call_done();
+  size_t units = 0;
+  napi_get_value_string_utf16(env, v, nullptr, 0, &units);
+  StringBlock* b = nullptr;
+  if (units <= kScratchUnits) {
+    if (!scratch_) scratch_ = StringBlock::make(kScratchBytes);
+    b = scratch_;
+  } else {
+    b = StringBlock::make(units * 3 + 1);
+  }
+  if (!b) throw Napi::Error::New(env, "out of memory for a string body");
+  // V8 writes U+FFFD for a lone surrogate: 3 bytes, as the bound allows.
+  napi_get_value_string_utf8(env, v, b->data(), b->cap, &b->len);
+  if (b != scratch_) b = b->fit();
+  call_string_ = b;
+  *len = b->len;
+  return b->data();
+}
+
+// After a reply call: the call's string block goes to whoever pinned it, or
+// back; scratch that a pin holds is left to it.
+void Server::call_done() {
+  if (call_string_ != nullptr) {
+    if (call_string_ != scratch_) {
+      call_string_->unref();
+    } else if (scratch_->refs > 1) {
+      scratch_->unref();
+      scratch_ = nullptr;
+    }
+    call_string_ = nullptr;
+  }
+  if (header_scratch_.size() > kKeepHeaderScratch) std::string().swap(header_scratch_);
+}
+
+// A body chunk argument (string or Uint8Array) as bytes: strings encoded
+// (encode()), typed arrays where they lie. False for anything else.
 bool Server::chunk_arg(Napi::Env env, Napi::Value v, const char** data, size_t* len) {
   if (v.IsString()) {
-    *data = read_string(env, v, false, &scratch_, len);
+    *data = encode(env, v, len);
     return true;
   }
   if (v.IsTypedArray()) {
@@ -704,6 +818,7 @@ Napi::Value Server::Respond(const Napi::CallbackInfo& info) {
   if ((flags & (kReplyEnd | kReplyKept)) && info[3].IsTypedArray()) pin_value_ = info[3];
   int rc = loop_->respond(handle, status, headers, headers_len, body, body_len, content_length, flags);
   pin_value_ = nullptr;
+  call_done();
   // A reply that ends leaves the rest of the body unread (discarded).
   if ((flags & kReplyEnd) && !sinks_.empty()) drop_sink(handle);
   after_call();
@@ -721,6 +836,7 @@ Napi::Value Server::Write(const Napi::CallbackInfo& info) {
   if ((flags & kReplyKept) && info[1].IsTypedArray()) pin_value_ = info[1];
   int rc = loop_->write(handle, data, len);
   pin_value_ = nullptr;
+  call_done();
   after_call();
   return Napi::Number::New(env, rc);
 }
@@ -805,6 +921,7 @@ Napi::Value Server::WriteStderr(const Napi::CallbackInfo& info) {
   size_t len = 0;
   if (!chunk_arg(env, info[1], &data, &len)) throw Napi::TypeError::New(env, "writeStderr(handle, string | Uint8Array)");
   int rc = loop_->write_stderr(handle, data, len);
+  call_done();
   after_call();
   return Napi::Number::New(env, rc);
 }
@@ -828,6 +945,7 @@ Napi::Value Server::Upgrade(const Napi::CallbackInfo& info) {
   size_t headers_len = 0;
   if (info[2].IsString()) headers = read_string(env, info[2], true, &header_scratch_, &headers_len);
   int rc = loop_->upgrade(handle, kind, headers, headers_len);
+  call_done();
   after_call();
   return Napi::Number::New(env, rc);
 }
@@ -842,6 +960,7 @@ Napi::Value Server::WsSend(const Napi::CallbackInfo& info) {
   if (!chunk_arg(env, info[1], &data, &len)) throw Napi::TypeError::New(env, "wsSend(handle, string | Uint8Array, flags)");
   uint32_t flags = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
   int rc = loop_->ws_send(handle, data, len, flags);
+  call_done();
   after_call();
   return Napi::Number::New(env, rc);
 }
@@ -857,6 +976,7 @@ Napi::Value Server::WsPublish(const Napi::CallbackInfo& info) {
   if (!chunk_arg(env, info[1], &data, &len)) throw Napi::TypeError::New(env, "wsPublish(handles, string | Uint8Array, flags)");
   uint32_t flags = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
   size_t n = loop_->ws_publish(handles.Data(), handles.ElementLength(), data, len, flags);
+  call_done();
   after_call();
   return Napi::Number::New(env, static_cast<double>(n));
 }
@@ -901,8 +1021,9 @@ Napi::Value Server::WsClose(const Napi::CallbackInfo& info) {
   uint32_t code = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
   const char* reason = nullptr;
   size_t reason_len = 0;
-  if (info[2].IsString()) reason = read_string(env, info[2], false, &scratch_, &reason_len);
+  if (info[2].IsString()) reason = read_string(env, info[2], false, &header_scratch_, &reason_len);
   int rc = code > 0xffff ? kReplyGone : loop_->ws_close(handle, static_cast<uint16_t>(code), reason, reason_len);
+  call_done();
   after_call();
   return Napi::Number::New(env, rc);
 }

@@ -3,8 +3,9 @@
 // are copied into owned blocks; a large body can be referenced where it lies,
 // written at once, and only its unwritten rest copied (own_refs), so a fast
 // client takes a 1 MiB Buffer from JS without a copy; or, where its owner
-// can pin it (a whole reply body), not copied at all, so slow clients of one
-// shared Buffer do not each hold a copy. A file segment is sent
+// can pin it (a whole reply body's Buffer, a string the addon encoded into
+// memory of its own), not copied at all, so slow clients of one shared
+// Buffer do not each hold a copy. A file segment is sent
 // from the page cache with sendfile (net/sendfile.h) and owns its fd.
 #pragma once
 

@@ -246,7 +246,8 @@ class Loop {
   // is pinned where it lies if the caller's memory can be (set_pins), else
   // copied.
   void own_refs(Connection* c) { c->out.own_refs(pins_); }
-  // Who can keep a reply call's memory alive (the addon, for a whole body).
+  // Who can keep a reply call's memory alive (the addon: a whole body's
+  // Buffer, a string it encoded into memory of its own).
   void set_pins(PinSource* pins) { pins_ = pins; }
   // After a reply call queued output: kReplyFull when the app should wait
   // for on_drain (the exchange records that on its reply), else kReplyOk.

@@ -254,7 +254,7 @@ int StreamExchange::respond(Connection* c, double handle, int status, const char
   if (borrow) {
     // Head and body in one writev straight from the caller's memory; what
     // the socket did not take stays there when the caller can pin it (a
-    // whole body), else it is copied.
+    // whole body's Buffer, a string the addon encoded), else it is copied.
     loop_.flush(c);
     if (c->closed) return kReplyGone;
     loop_.own_refs(c);
@@ -294,8 +294,9 @@ int StreamExchange::append_body(Connection* c, const char* data, size_t len, boo
   return kReplyOk;
 }
 
-// After body bytes went into the queue: write a borrowed piece out now, then
-// tell the app whether to wait.
+// After body bytes went into the queue: write a borrowed piece out now (its
+// unwritten rest pinned or copied, as in respond()), then tell the app
+// whether to wait.
 int StreamExchange::after_append(Connection* c, bool borrow) {
   if (borrow) {
     loop_.flush(c);

@@ -86,7 +86,7 @@ class TunnelExchange final : public Exchange {
       c->out.append_ref(data, len);
       loop_.flush(c);
       if (c->closed) return kReplyGone;
-      c->out.own_refs();
+      loop_.own_refs(c);
     } else {
       c->out.append(data, len);
     }

@@ -366,7 +366,7 @@ int WebSocketExchange::ws_send(Connection* c, double handle, const char* data, s
     c->out.append_ref(data, len);
     loop_.flush(c);
     if (c->closed) return kReplyGone;
-    c->out.own_refs();
+    loop_.own_refs(c);
   } else if (len > 0) {
     c->out.append(data, len);
   }
