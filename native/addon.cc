@@ -46,43 +46,115 @@ class ValuePin final : public Pin {
   napi_ref ref_;
 };
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TSGI_ASAN_POISON 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TSGI_ASAN_POISON 1
+#endif
+#endif
+#ifdef TSGI_ASAN_POISON
+#include <sanitizer/asan_interface.h>
+#endif
+
+class StringPool;
+
 // A string encoded for the output queue, in memory of our own: a large one
 // is written from here with writev, and what the socket did not take stays
 // here (a StringPin holds it) rather than being copied. That holds for a
 // streamed chunk as well as a whole body: no app can change these bytes.
 // Shared by every segment that references it (FastCGI's records, each
-// connection of a wsPublish); freed with the last reference.
+// connection of a wsPublish); back to its pool with the last reference.
 struct StringBlock {
   size_t cap;       // bytes of data()
   size_t len = 0;   // bytes encoded
   size_t refs = 1;
+  StringPool* pool;
 
-  explicit StringBlock(size_t c) : cap(c) {}
+  StringBlock(size_t c, StringPool* p) : cap(c), pool(p) {}
   char* data() { return reinterpret_cast<char*>(this + 1); }
   bool holds(const char* p, size_t n) {
     return p >= data() && p <= data() + len && n <= static_cast<size_t>(data() + len - p);
   }
-  // nullptr when memory is exhausted.
-  static StringBlock* make(size_t cap) {
-    void* m = std::malloc(sizeof(StringBlock) + cap);
-    return m ? new (m) StringBlock(cap) : nullptr;
-  }
-  // A block sized for 3 bytes a UTF-16 unit holds ASCII in a third of it:
-  // the rest goes back to the C library before anything references the
-  // block (glibc shrinks in place, or mremaps a mapped block: no copy).
-  StringBlock* fit() {
-    if (refs != 1 || cap - len < kFitSlack) return this;
-    void* m = std::realloc(this, sizeof(StringBlock) + len + 1);
-    if (!m) return this;
-    StringBlock* b = static_cast<StringBlock*>(m);
-    b->cap = b->len + 1;
-    return b;
-  }
-  void unref() {
-    if (--refs == 0) std::free(this);
-  }
-  static constexpr size_t kFitSlack = 4096;
+  inline void unref();
 };
+
+// Blocks kept for the next string once written. A block taken afresh from
+// the C library above its mmap threshold is mapped anew, and each of its
+// pages faults in as the string is encoded: a 256 KiB reply cost 65 page
+// faults and twice the server CPU of the copy it replaced. A block is kept
+// whole (not shrunk to its string) so that the next string of that size
+// fits; at most kKeep blocks and kKeepBytes. The server's one-second timer
+// frees them all when no string took one since the last tick, so the memory
+// comes back within two seconds of the last large reply.
+class StringPool {
+ public:
+  StringPool() = default;
+  StringPool(const StringPool&) = delete;
+  StringPool& operator=(const StringPool&) = delete;
+  ~StringPool() { clear(); }
+
+  // A block of at least `cap` bytes (the smallest kept one that is), or
+  // nullptr when memory is exhausted.
+  StringBlock* take(size_t cap) {
+    used_ = true;
+    size_t best = count_;
+    for (size_t i = 0; i < count_; i++) {
+      if (kept_[i]->cap >= cap && (best == count_ || kept_[i]->cap < kept_[best]->cap)) best = i;
+    }
+    if (best < count_) {
+      StringBlock* b = kept_[best];
+      kept_[best] = kept_[--count_];
+      bytes_ -= b->cap;
+#ifdef TSGI_ASAN_POISON
+      ASAN_UNPOISON_MEMORY_REGION(b->data(), b->cap);
+#endif
+      b->len = 0;
+      b->refs = 1;
+      return b;
+    }
+    void* m = std::malloc(sizeof(StringBlock) + cap);
+    return m ? new (m) StringBlock(cap, this) : nullptr;
+  }
+  void give(StringBlock* b) {
+    if (count_ < kKeep && b->cap <= kKeepBytes - bytes_) {
+#ifdef TSGI_ASAN_POISON
+      ASAN_POISON_MEMORY_REGION(b->data(), b->cap);  // a use after the last pin is still reported
+#endif
+      kept_[count_++] = b;
+      bytes_ += b->cap;
+      return;
+    }
+    std::free(b);
+  }
+  // Each second: frees the kept blocks if none was taken since the last call.
+  void trim() {
+    if (!used_) clear();
+    used_ = false;
+  }
+  void clear() {
+    for (size_t i = 0; i < count_; i++) {
+#ifdef TSGI_ASAN_POISON
+      ASAN_UNPOISON_MEMORY_REGION(kept_[i]->data(), kept_[i]->cap);
+#endif
+      std::free(kept_[i]);
+    }
+    count_ = 0;
+    bytes_ = 0;
+  }
+
+ private:
+  static constexpr size_t kKeep = 16;
+  static constexpr size_t kKeepBytes = 64 * 1024 * 1024;
+  StringBlock* kept_[kKeep];
+  size_t count_ = 0;
+  size_t bytes_ = 0;
+  bool used_ = false;
+};
+
+inline void StringBlock::unref() {
+  if (--refs == 0) pool->give(this);
+}
 
 class StringPin final : public Pin {
  public:
@@ -234,6 +306,7 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
   // The block strings of up to kScratchUnits UTF-16 units are encoded into,
   // reused from call to call until the core pins it (then it is the pin's,
   // and the next such string takes a new one).
+  StringPool strings_;  // before the blocks that return to it
   StringBlock* scratch_ = nullptr;
   StringBlock* call_string_ = nullptr;  // during a reply call: its encoded string
   std::string header_scratch_;           // header blocks (latin1), a close reason
@@ -251,6 +324,21 @@ constexpr size_t kScratchBytes = kScratchUnits * 3 + 1;
 // A header block (or close reason) that grew the header scratch past this
 // leaves it shrunk after the call: memory comes back after one huge head.
 constexpr size_t kKeepHeaderScratch = 64 * 1024;
+
+// After a reply call: the call's string block goes to whoever pinned it, or
+// back; scratch that a pin holds is left to it.
+inline void Server::call_done() {
+  if (call_string_ != nullptr) {
+    if (call_string_ != scratch_) {
+      call_string_->unref();
+    } else if (scratch_->refs > 1) {
+      scratch_->unref();
+      scratch_ = nullptr;
+    }
+    call_string_ = nullptr;
+  }
+  if (header_scratch_.size() > kKeepHeaderScratch) std::string().swap(header_scratch_);
+}
 
 // --max-headers' default, and the room left for CGI meta-variables above it.
 constexpr uint32_t kDefaultMaxHeaders = 200;
@@ -666,6 +754,7 @@ void Server::OnTimer(uv_timer_t* h) {
   Server* s = static_cast<Server*>(h->data);
   if (!s->loop_) return;
   s->loop_->sweep(uv_now(s->uv_));
+  s->strings_.trim();
   s->drain();
 }
 
@@ -755,33 +844,17 @@ const char* Server::encode(napi_env env, napi_value v, size_t* len) {
   napi_get_value_string_utf16(env, v, nullptr, 0, &units);
   StringBlock* b = nullptr;
   if (units <= kScratchUnits) {
-    if (!scratch_) scratch_ = StringBlock::make(kScratchBytes);
+    if (!scratch_) scratch_ = strings_.take(kScratchBytes);
     b = scratch_;
   } else {
-    b = StringBlock::make(units * 3 + 1);
+    b = strings_.take(units * 3 + 1);
   }
   if (!b) throw Napi::Error::New(env, "out of memory for a string body");
   // V8 writes U+FFFD for a lone surrogate: 3 bytes, as the bound allows.
   napi_get_value_string_utf8(env, v, b->data(), b->cap, &b->len);
-  if (b != scratch_) b = b->fit();
   call_string_ = b;
   *len = b->len;
   return b->data();
-}
-
-// After a reply call: the call's string block goes to whoever pinned it, or
-// back; scratch that a pin holds is left to it.
-void Server::call_done() {
-  if (call_string_ != nullptr) {
-    if (call_string_ != scratch_) {
-      call_string_->unref();
-    } else if (scratch_->refs > 1) {
-      scratch_->unref();
-      scratch_ = nullptr;
-    }
-    call_string_ = nullptr;
-  }
-  if (header_scratch_.size() > kKeepHeaderScratch) std::string().swap(header_scratch_);
 }
 
 // A body chunk argument (string or Uint8Array) as bytes: strings encoded
@@ -1077,6 +1150,7 @@ void Server::teardown() {
   delete loop_;
   loop_ = nullptr;
   files_.reset();
+  strings_.clear();  // the pins went with the loop
 }
 
 Napi::Value Server::Close(const Napi::CallbackInfo& info) {
