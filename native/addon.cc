@@ -94,13 +94,15 @@ class StringPool {
   StringPool& operator=(const StringPool&) = delete;
   ~StringPool() { clear(); }
 
-  // A block of at least `cap` bytes (the smallest kept one that is), or
-  // nullptr when memory is exhausted.
+  // A block of at least `cap` bytes (the smallest kept one that is, if not
+  // over four times that: the scratch is never a 12 MiB block), or nullptr
+  // when memory is exhausted.
   StringBlock* take(size_t cap) {
     used_ = true;
     size_t best = count_;
     for (size_t i = 0; i < count_; i++) {
-      if (kept_[i]->cap >= cap && (best == count_ || kept_[i]->cap < kept_[best]->cap)) best = i;
+      size_t c = kept_[i]->cap;
+      if (c >= cap && c / 4 <= cap && (best == count_ || c < kept_[best]->cap)) best = i;
     }
     if (best < count_) {
       StringBlock* b = kept_[best];
