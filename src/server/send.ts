@@ -16,6 +16,7 @@ import type { CgiRequest } from './cgi-request.js';
 import { RECORD_FLAGS, REPLY, REPLY_FLAGS } from '../native/abi.js';
 import type { RequestDone } from './access-log.js';
 import type { Upgrades } from './upgrade.js';
+import { CHUNKS_KEPT } from './chunks-kept.js';
 
 export type AnyRequest = HttpRequest | CgiRequest;
 
@@ -26,15 +27,6 @@ const closeFile = (fd: number): void => fs.close(fd, () => {});
 const { HEAD: F_HEAD } = RECORD_FLAGS;
 const { GONE, FULL, OVERFLOW } = REPLY;
 const { END: FLAG_END, CLOSE: FLAG_CLOSE, NO_DATE: FLAG_NO_DATE, KEPT: FLAG_KEPT } = REPLY_FLAGS;
-
-/**
- * Marks a streamed body whose chunks their writer never changes once given
- * (Node's writable streams make that promise: a chunk may be written later).
- * What a slow client's socket has not taken of such a chunk stays in its
- * memory instead of being copied. A TSGI iterable makes no such promise: a
- * generator may refill one buffer between yields.
- */
-export const CHUNKS_KEPT = Symbol('tsgi.chunksKept');
 
 export interface SendContext {
   readonly native: NativeServer;

@@ -1,5 +1,5 @@
 import type { Chunk } from '../../tsgi/types.js';
-import { CHUNKS_KEPT } from '../../server/send.js';
+import { CHUNKS_KEPT } from '../../server/chunks-kept.js';
 import type { Exchange } from './exchange.js';
 import type { Callback } from './shapes.js';
 
