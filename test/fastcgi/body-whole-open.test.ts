@@ -6,29 +6,10 @@
 // reader's error and can still answer; a client leaving mid-STDIN.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import type { Request } from 'tsgi';
 import { ask, beginRequest, FcgiConnection, fcgiVars, pairs, parseStdout, record, request, stream, T,
   withFcgiServer } from '../helpers/fcgi-client.js';
-import { delay } from '../helpers/index.js';
-
-function pattern(n: number, seed = 0): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 7 + (i >> 8) + seed) & 0xff;
-  return b;
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
-
-const digest = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+import { delay, digest, pattern, rng } from '../helpers/index.js';
 
 /** nginx-like variables for a POST whose CONTENT_LENGTH is empty: STDIN alone frames the body. */
 function openVars(uri: string): Array<[string, string]> {

@@ -6,29 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { Request } from 'tsgi';
 import { values } from '../helpers/cgi-client.js';
 import { FcgiConnection, fcgiVars, parseStdout, request, withFcgiServer } from '../helpers/fcgi-client.js';
 import { delay } from '../helpers/index.js';
+import { CGI_CHARS as CHARS, cgiStringApp as app, stringOf } from '../helpers/string-bodies.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const CHARS: Record<string, string> = { ascii: 'a', mixed: 'aé€😀\ud800' };
-
-/** `ch` repeated to exactly `bytes` bytes of UTF-8. */
-function stringOf(ch: string, bytes: number): string {
-  const each = Buffer.byteLength(ch);
-  const count = Math.floor(bytes / each);
-  return ch.repeat(count) + 'z'.repeat(bytes - count * each);
-}
-
-const app = (req: Request) => {
-  const q = new URLSearchParams(req.QUERY_STRING);
-  const s = stringOf(CHARS[q.get('c')!]!, Number(q.get('n')));
-  if (req.PATH_INFO === '/whole') return { body: s };
-  // Four write() calls; the pieces' ends fall between whole characters of 'mixed' (6 units each).
-  const step = Math.ceil(s.length / 4 / 6) * 6;
-  return { body: (async function* () { for (let i = 0; i < s.length; i += step) yield s.slice(i, i + step); })() };
-};
 
 test('string bodies of 0 to 1 MiB, whole and streamed: the bytes and Content-Length', { timeout: 60_000 }, async () => {
   await withFcgiServer(app, async ({ tcp, unix }) => {

@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 
 function findRoot(dir: string): string {
   for (let d = dir; ; d = path.dirname(d)) {
@@ -402,4 +403,38 @@ export function captureLog(): LogCapture {
       }
     },
   };
+}
+
+// ---- test data ------------------------------------------------------------------
+
+/** Bytes that differ from their neighbours, so that a misplaced piece shows. */
+export function pattern(n: number, seed = 0): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 7 + (i >> 8) + seed) & 0xff;
+  return b;
+}
+
+/** A small deterministic generator (xorshift32) of numbers in [0, 1), so a failure repeats. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+}
+
+/** SHA-256 of the bytes, in hex. */
+export const digest = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/** A client that sends `GET /` to 127.0.0.1:`port` and reads nothing: the reply waits in the server. */
+export function stalledGet(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1' }, () => {
+      s.pause();
+      s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n', () => resolve(s));
+    });
+    s.once('error', reject);
+  });
 }

@@ -7,20 +7,13 @@
 // requests leave nothing behind.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { serve, type App, type ServerHandle } from 'tsgi';
-import { delay, RawConnection, type RawResponse } from '../helpers/index.js';
+import { delay, digest, pattern, RawConnection, type RawResponse, rng } from '../helpers/index.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
-
-function pattern(n: number, seed = 0): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 7 + (i >> 8) + seed) & 0xff;
-  return b;
-}
 
 /** A JSON string literal of exactly n bytes (n >= 2). */
 function jsonOf(n: number): Buffer {
@@ -28,19 +21,6 @@ function jsonOf(n: number): Buffer {
   b[0] = b[n - 1] = 0x22;
   return b;
 }
-
-// A small deterministic generator, so a failure repeats.
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
-
-const digest = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 /** `body` in chunks of random sizes (1 to maxChunk), some with extensions, and trailers. */
 function chunked(body: Buffer, random: () => number, maxChunk: number): Buffer {

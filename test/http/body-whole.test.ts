@@ -5,17 +5,9 @@
 // one connection, a client that leaves mid-body.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { serve, type App, type ServerHandle } from 'tsgi';
-import { delay, RawConnection, type RawResponse } from '../helpers/index.js';
+import { delay, digest, pattern, RawConnection, type RawResponse } from '../helpers/index.js';
 
-function pattern(n: number, seed = 0): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 7 + (i >> 8) + seed) & 0xff;
-  return b;
-}
-
-const digest = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const post = (path: string, body: Buffer): Buffer =>
   Buffer.concat([Buffer.from(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
 const GET = 'GET /get HTTP/1.1\r\nHost: x\r\n\r\n';

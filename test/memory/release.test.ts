@@ -7,11 +7,11 @@
 // it was before the burst; with it off, it stays up.
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { serve } from 'tsgi';
-import { binding } from 'tsgi/native';
 import { ROOT, delay, httpGet, tempDir } from '../helpers/index.js';
+import { rss, RSS_NOT_MEASURABLE as NOT_MEASURABLE } from '../helpers/memory.js';
 import { TsgiProcess, runTsgi } from '../helpers/tsgi-process.js';
 
 const { MemoryRelease } = require(path.join(ROOT, 'dist/server/memory-release.js')) as {
@@ -33,21 +33,12 @@ module.exports = (req) => {
 };
 `);
 
-// What the release gives back is the C library's: a sanitizer build's
-// allocator keeps freed memory in its quarantine, so there is none to see.
-const NOT_MEASURABLE = process.platform !== 'linux' ? 'reads /proc'
-  : binding.platform().sanitizers ? 'a sanitizer build: its allocator holds freed memory in quarantine' : false;
-
 const started: TsgiProcess[] = [];
 after(async () => {
   for (const p of started) await p.stop();
 });
 
 const MB = 1024 * 1024;
-function rss(pid: number): number {
-  const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(kb![1]) * 1024;
-}
 const mb = (n: number): string => `${(n / MB).toFixed(1)} MB`;
 
 /** Starts tsgi with `flags`, warms it up, lets it settle; returns it with its idle size. */

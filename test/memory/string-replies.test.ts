@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { after, test } from 'node:test';
-import { binding } from 'tsgi/native';
 import { delay, httpGet, tempDir } from '../helpers/index.js';
+import { rss, RSS_NOT_MEASURABLE as NOT_MEASURABLE } from '../helpers/memory.js';
 import { TsgiProcess } from '../helpers/tsgi-process.js';
 
 const dir = tempDir('tsgi-memory-');
@@ -28,20 +28,12 @@ module.exports = (req) => {
 };
 `);
 
-// A sanitizer build's allocator keeps freed memory in its quarantine.
-const NOT_MEASURABLE = process.platform !== 'linux' ? 'reads /proc'
-  : binding.platform().sanitizers ? 'a sanitizer build: its allocator holds freed memory in quarantine' : false;
-
 const started: TsgiProcess[] = [];
 after(async () => {
   for (const p of started) await p.stop();
 });
 
 const MB = 1024 * 1024;
-function rss(pid: number): number {
-  const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(kb![1]) * 1024;
-}
 
 /** A client that asks for `p` and reads nothing, then leaves after `ms`. */
 function abandon(port: number, p: string, ms: number): Promise<void> {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as net from 'node:net';
 import { fromNodeListener, serve, type ServerHandle } from 'tsgi';
-import { delay } from '../helpers/index.js';
+import { delay, stalledGet } from '../helpers/index.js';
 
 const SIZE = 32 * 1024 * 1024;
 const BIG = Buffer.alloc(SIZE);
@@ -27,16 +27,6 @@ before(() => {
   port = server.addresses[0]!.port!;
 });
 after(() => server.close(1000));
-
-function stalled(): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: '127.0.0.1' }, () => {
-      s.pause();  // read nothing: the reply waits in the server
-      s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n', () => resolve(s));
-    });
-    s.once('error', reject);
-  });
-}
 
 /** Reads one chunked reply to its end and returns its body. */
 function readChunked(s: net.Socket): Promise<Buffer> {
@@ -69,7 +59,7 @@ test('four clients that do not read a 32 MiB res.write() chunk: no copy each, an
   global.gc?.();
   await delay(100);
   const before = process.memoryUsage().rss;
-  const socks = await Promise.all([stalled(), stalled(), stalled(), stalled()]);
+  const socks = await Promise.all([1, 2, 3, 4].map(() => stalledGet(port)));
   try {
     await delay(500);
     const grew = process.memoryUsage().rss - before;

@@ -11,18 +11,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { serve, type Request, type ServerHandle } from 'tsgi';
 import { RawConnection, delay, header, parseResponses, type RawResponse } from '../helpers/index.js';
+import { stringOf } from '../helpers/string-bodies.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** The characters the bodies are made of: 1, 2, 3 and 4 bytes of UTF-8, and a lone surrogate (3: U+FFFD). */
 const CHARS: Record<string, string> = { ascii: 'a', e: 'é', euro: '€', emoji: '😀', lone: '\ud800', mixed: 'aé€😀\udc00' };
-
-/** A string of `ch` repeated to exactly `bytes` bytes of UTF-8 (ASCII 'z' makes up the rest). */
-function stringOf(ch: string, bytes: number): string {
-  const each = Buffer.byteLength(ch);
-  const count = Math.floor(bytes / each);
-  return ch.repeat(count) + 'z'.repeat(bytes - count * each);
-}
 
 /** `s` in `parts` pieces, no surrogate pair split between two. */
 function pieces(s: string, parts: number): string[] {

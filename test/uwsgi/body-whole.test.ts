@@ -7,20 +7,10 @@
 // and leaves no connection behind. uwsgi and SCGI alike.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import type { Request, ServerHandle } from 'tsgi';
-import { deferred, delay, within } from '../helpers/index.js';
+import { deferred, delay, digest, pattern, within } from '../helpers/index.js';
 import { open, parseCgiReply, withServer, type Target } from '../helpers/cgi-client.js';
 import { SCGI, UWSGI, type CgiProtocol } from '../helpers/cgi-suite.js';
-
-/** Bytes that differ from their neighbours, so that a misplaced piece shows. */
-function pattern(n: number, seed = 0): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 7 + (i >> 8) + seed) & 0xff;
-  return b;
-}
-
-const digest = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 /** Replies with the body's length and digest, read whole (after `wait` ms when given). */
 const wholeApp = (wait = 0) => async (req: Request) => {
