@@ -253,6 +253,7 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
   void event(int type, double handle, double a, double b);
   uint32_t stage(const char* data, size_t len);
   double place(const char* data, size_t len);
+  napi_ref new_buffer(size_t len, char** data);
   // A body read whole (readBody with a destination): its bytes go from the
   // connection's input straight into the app's Buffer, not through the batch.
   // Of a stated length, the Buffer is that long; of an unknown length
@@ -460,18 +461,33 @@ uint32_t Server::stage(const char* data, size_t len) {
 // Small pieces share the batch: one allocation for many.
 double Server::place(const char* data, size_t len) {
   if (len < kOwnBufferFrom) return stage(data, len);
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env_, &scope) != napi_ok) return stage(data, len);
-  void* mem = nullptr;
-  napi_value buf;
-  napi_ref ref = nullptr;
-  if (napi_create_buffer(env_, len, &mem, &buf) == napi_ok && napi_create_reference(env_, buf, 1, &ref) == napi_ok) {
-    std::memcpy(mem, data, len);
-  }
-  napi_close_handle_scope(env_, scope);
+  char* mem = nullptr;
+  napi_ref ref = new_buffer(len, &mem);
   if (ref == nullptr) return stage(data, len);  // no JavaScript memory now: the batch has room
+  std::memcpy(mem, data, len);
   own_.push_back(ref);
   return -static_cast<double>(own_.size());
+}
+
+// A new Buffer of `len` bytes (not cleared), held by the reference returned,
+// its memory at *data; or null, with no exception left pending, when V8
+// cannot make one. Runs from the poll callback as well as inside calls from
+// JS: it opens a handle scope of its own.
+napi_ref Server::new_buffer(size_t len, char** data) {
+  napi_handle_scope scope = nullptr;
+  if (napi_open_handle_scope(env_, &scope) != napi_ok) return nullptr;
+  void* mem = nullptr;
+  napi_value buf = nullptr;
+  napi_ref ref = nullptr;
+  if (napi_create_buffer(env_, len, &mem, &buf) != napi_ok || napi_create_reference(env_, buf, 1, &ref) != napi_ok) {
+    ref = nullptr;
+    napi_value ignored;
+    bool pending = false;
+    if (napi_is_exception_pending(env_, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env_, &ignored);
+  }
+  napi_close_handle_scope(env_, scope);
+  *data = static_cast<char*>(mem);
+  return ref;
 }
 
 void Server::on_request(Connection& c, double handle, const http1::RequestHead& h,
@@ -568,35 +584,25 @@ void Server::on_body(double handle, const char* data, size_t len) {
 
 // A body of unknown length outgrew its Buffer: a new one twice as large (or
 // as large as `need`), never past the limit, takes the bytes so far. Doubling
-// keeps the bytes copied by regrowth below the body's length. This runs from
-// the poll callback as well as inside calls from JS: it opens its own scope.
+// keeps the bytes copied by regrowth below the body's length.
 bool Server::grow_sink(BodySink* d, size_t need) {
   size_t cap = d->cap < d->limit / 2 ? std::max(d->cap * 2, need) : d->limit;
   if (cap > d->limit) cap = d->limit;
-  napi_handle_scope scope = nullptr;
-  if (napi_open_handle_scope(env_, &scope) != napi_ok) return false;
-  void* data = nullptr;
-  napi_value buf = nullptr;
-  napi_ref ref = nullptr;
-  bool ok = napi_create_buffer(env_, cap, &data, &buf) == napi_ok &&
-            napi_create_reference(env_, buf, 1, &ref) == napi_ok;
-  if (ok) {
-    if (d->filled > 0) std::memcpy(data, d->data, d->filled);
-    napi_delete_reference(env_, d->ref);
-    d->ref = ref;
-    d->data = static_cast<char*>(data);
-    d->cap = cap;
-  } else {
+  char* data = nullptr;
+  napi_ref ref = new_buffer(cap, &data);
+  if (ref == nullptr) {
     // Out of memory for it (or past what a Buffer may hold): the read fails
-    // as for a body over the limit, and nothing is left pending in JS.
-    napi_value ignored;
-    bool pending = false;
-    if (napi_is_exception_pending(env_, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env_, &ignored);
+    // as for a body over the limit.
     log("cannot grow a request body's Buffer to " + std::to_string(cap) + " bytes; the read fails");
     over_limit(d);
+    return false;
   }
-  napi_close_handle_scope(env_, scope);
-  return ok;
+  if (d->filled > 0) std::memcpy(data, d->data, d->filled);
+  napi_delete_reference(env_, d->ref);
+  d->ref = ref;
+  d->data = data;
+  d->cap = cap;
+  return true;
 }
 
 // More body than the reader allows: its Buffer is let go, the read fails
@@ -624,20 +630,15 @@ char* Server::body_room(double handle, size_t* room) {
 void Server::on_body_end(double handle) {
   double filled = 0;
   double grown = 0;
-  for (size_t i = 0; i < sinks_.size(); i++) {
-    BodySink& d = sinks_[i];
-    if (d.handle != handle) continue;
-    filled = static_cast<double>(d.filled);
-    if (d.grows && d.ref != nullptr) {
+  if (BodySink* d = sinks_.empty() ? nullptr : find_sink(handle)) {
+    filled = static_cast<double>(d->filled);
+    if (d->grows && d->ref != nullptr) {
       // The reference passes to the batch, which releases it once the Buffer is an argument.
-      own_.push_back(d.ref);
+      own_.push_back(d->ref);
       grown = -static_cast<double>(own_.size());
-    } else if (d.ref != nullptr) {
-      napi_delete_reference(env_, d.ref);
+      d->ref = nullptr;
     }
-    sinks_[i] = sinks_.back();
-    sinks_.pop_back();
-    break;
+    drop_sink(handle);
   }
   event(kEvBodyEnd, handle, filled, grown);
 }

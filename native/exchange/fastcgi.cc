@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unistd.h>
 
@@ -97,15 +98,15 @@ void FastcgiExchange::on_input(Connection* c) {
     // straight to the app: one copy, into its Buffer when it reads whole) or
     // its reply ends (skip_held). With several requests on the connection
     // the others' records must get through, so STDIN is buffered instead.
-    FcgiRequest* hold = s->requests.size() == 1 ? s->requests.front() : nullptr;
     // A full input buffer is no longer held: the socket would not be read,
     // and a request behind the body could not come in.
-    size_t in_limit = c->in_state == Connection::In::kHead ? opts.limits.max_head : opts.in_buffer;
+    FcgiRequest* hold = s->requests.size() == 1 ? s->requests.front() : nullptr;
     if (hold && !(hold->dispatched && !hold->flowing && !hold->refused && !hold->stdin_ended &&
-                  hold->stdin_buf.empty() && c->in_len() < in_limit)) {
+                  hold->stdin_buf.empty() &&
+                  c->in_len() < (c->in_state == Connection::In::kHead ? opts.limits.max_head : opts.in_buffer))) {
       hold = nullptr;
     }
-    fastcgi::Decoder before;
+    std::optional<fastcgi::Decoder> before;  // the decoder to go back to, only while a hold is possible
     if (hold) before = s->decoder;
     fastcgi::Event ev;
     size_t n = s->decoder.feed(c->in_data(), c->in_len(), &ev);
@@ -197,7 +198,7 @@ void FastcgiExchange::on_input(Connection* c) {
         // Spec 3.3: the stream ends at its empty record; what follows is dropped.
         if (!r || r->refused || r->stdin_ended) break;
         if (r == hold && !others_waiting(c, s->decoder, n, r->id)) {
-          s->decoder = before;  // not consumed: fed again once the app reads
+          s->decoder = *before;  // not consumed: fed again once the app reads
           r->held = true;
           return;
         }

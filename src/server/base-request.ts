@@ -109,13 +109,13 @@ export abstract class BaseRequest implements BodyControl {
   }
 
   /** BodyControl: the core writes a body of unknown length read whole into a Buffer it grows. */
-  readonly grows = true;
+  get grows(): boolean {
+    return true;
+  }
 
   /** BodyControl: the body reader asks the core to deliver or hold bytes. */
   flow(on: boolean, into?: Uint8Array, limit?: number): void {
-    if (into === undefined) this.native.readBody(this.handle, on);
-    else if (limit === undefined) this.native.readBody(this.handle, on, into);
-    else this.native.readBody(this.handle, on, into, limit);
+    this.native.readBody(this.handle, on, into, limit);
   }
 
   /** The client left (or the server is stopping): fire the signal, fail the body. */
