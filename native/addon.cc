@@ -228,6 +228,7 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value End(const Napi::CallbackInfo& info);
   Napi::Value ReadBody(const Napi::CallbackInfo& info);
+  Napi::Value ReadInto(const Napi::CallbackInfo& info);
   Napi::Value ReadData(const Napi::CallbackInfo& info);
   Napi::Value WriteFile(const Napi::CallbackInfo& info);
   Napi::Value WriteStderr(const Napi::CallbackInfo& info);
@@ -267,11 +268,14 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
     size_t filled;
     bool grows;    // a body of unknown length: regrown up to limit
     size_t limit;
+    bool fill;     // readInto: the next bytes, whatever the body's length (fill_done)
   };
   BodySink* find_sink(double handle);
   void drop_sink(double handle);
   bool grow_sink(BodySink* d, size_t need);
   void over_limit(BodySink* d);
+  void fill_done(BodySink* d);
+  void fill_partial();
   uint32_t* record_common(Connection& c, uint32_t rec, uint32_t head_off, uint32_t flags,
                           uint64_t content_length, uint32_t count);
   static void slice(uint32_t* w, uint32_t word, http1::Slice s) {
@@ -560,6 +564,18 @@ void Server::on_body(double handle, const char* data, size_t len) {
       // Read there by the core (body_room): already in place.
       if (data != d->data + d->filled) std::memcpy(d->data + d->filled, data, len);
       d->filled += len;
+      if (d->fill && d->filled == d->cap) fill_done(d);
+      return;
+    }
+    if (d->fill) {
+      // More came at once than the reader's memory holds (what was buffered
+      // when it asked, a chunk, a record): the rest goes to JS as a piece,
+      // which the next read takes first.
+      size_t take = d->cap - d->filled;
+      std::memcpy(d->data + d->filled, data, take);
+      d->filled += take;
+      fill_done(d);
+      event(kEvBody, handle, place(data + take, len - take), static_cast<double>(len - take));
       return;
     }
     if (d->grows) {
@@ -643,6 +659,30 @@ void Server::on_body_end(double handle) {
   event(kEvBodyEnd, handle, filled, grown);
 }
 
+// A readInto's memory is full, or took what came this turn (fill_partial):
+// the read resolves with that many bytes, and the body pauses until the
+// next one (the exchange stops handing its bytes over at once, so at most
+// what arrived together spills past the memory, as a BODY piece).
+void Server::fill_done(BodySink* d) {
+  double handle = d->handle;
+  double filled = static_cast<double>(d->filled);
+  drop_sink(handle);
+  event(kEvBodyRead, handle, filled, 0);
+  if (loop_) loop_->read_body(handle, false);
+}
+
+// Before a batch goes to JS: a readInto that got some bytes but not its
+// fill resolves with them, as a socket read does, rather than wait for more.
+void Server::fill_partial() {
+  for (size_t i = 0; i < sinks_.size();) {
+    if (sinks_[i].fill && sinks_[i].filled > 0) {
+      fill_done(&sinks_[i]);  // swaps the last sink into i
+      continue;
+    }
+    i++;
+  }
+}
+
 Server::BodySink* Server::find_sink(double handle) {
   for (BodySink& d : sinks_) {
     if (d.handle == handle) return &d;
@@ -678,6 +718,7 @@ void Server::deliver() {
       }
     }
   }
+  if (!sinks_.empty()) fill_partial();
   if (events_.empty()) return;
   size_t count = events_.size() / kEventSlots;
   // A Buffer, not an ArrayBuffer: Node allocates a Buffer's memory without
@@ -930,6 +971,28 @@ Napi::Value Server::End(const Napi::CallbackInfo& info) {
 // much. With a limit too, the body's length is unknown: the Buffer is a first
 // one, regrown as the body needs up to the limit (past it the read fails),
 // and BODY_END names the last one in the batch call's list.
+// readInto(handle, into): the body's next bytes go into `into` (from its
+// start): read from the socket straight there when none are buffered. The
+// BODY_READ event says how many, once it is full or at the end of the turn
+// that brought some; BODY_END, with the count, if the body ended first.
+Napi::Value Server::ReadInto(const Napi::CallbackInfo& info) {
+  if (!loop_) return Napi::Number::New(info.Env(), kReplyGone);
+  double handle = handle_arg(info);
+  if (info.Length() < 2 || !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(info.Env(), "readInto(handle, Uint8Array)");
+  }
+  Napi::Uint8Array u = info[1].As<Napi::Uint8Array>();
+  if (u.ByteLength() == 0) throw Napi::RangeError::New(info.Env(), "readInto: an empty Uint8Array");
+  if (find_sink(handle)) throw Napi::Error::New(info.Env(), "readInto: the body is already being read into memory");
+  napi_ref ref = nullptr;
+  if (napi_create_reference(env_, u, 1, &ref) != napi_ok) throw Napi::Error::New(info.Env(), "readInto: no reference");
+  sinks_.push_back(BodySink{handle, ref, reinterpret_cast<char*>(u.Data()), u.ByteLength(), 0, false, u.ByteLength(), true});
+  int rc = loop_->read_body(handle, true);
+  if (rc == kReplyGone) drop_sink(handle);
+  after_call();
+  return Napi::Number::New(info.Env(), rc);
+}
+
 Napi::Value Server::ReadBody(const Napi::CallbackInfo& info) {
   if (!loop_) return Napi::Number::New(info.Env(), kReplyGone);
   double handle = handle_arg(info);
@@ -945,7 +1008,7 @@ Napi::Value Server::ReadBody(const Napi::CallbackInfo& info) {
     }
     napi_ref ref = nullptr;
     if (napi_create_reference(env_, u, 1, &ref) != napi_ok) throw Napi::Error::New(info.Env(), "readBody: no reference");
-    sinks_.push_back(BodySink{handle, ref, reinterpret_cast<char*>(u.Data()), u.ByteLength(), 0, grows, limit});
+    sinks_.push_back(BodySink{handle, ref, reinterpret_cast<char*>(u.Data()), u.ByteLength(), 0, grows, limit, false});
   }
   int rc = loop_->read_body(handle, info[1].ToBoolean().Value());
   if (rc == kReplyGone) drop_sink(handle);
@@ -1168,6 +1231,7 @@ Napi::Function Server::Define(Napi::Env env) {
     InstanceMethod<&Server::Write>("write"),
     InstanceMethod<&Server::End>("end"),
     InstanceMethod<&Server::ReadBody>("readBody"),
+    InstanceMethod<&Server::ReadInto>("readInto"),
     InstanceMethod<&Server::ReadData>("readData"),
     InstanceMethod<&Server::WriteFile>("writeFile"),
     InstanceMethod<&Server::WriteStderr>("writeStderr"),

@@ -78,6 +78,9 @@ void StreamExchange::deliver_body(Connection* c) {
   Sink& sink = loop_.sink();
   bool discard = c->in_state == Connection::In::kDiscard;
   while (c->in_len() > 0) {
+    // The sink paused the body while taking it (a read into the app's memory
+    // filled up): the rest waits in the buffer for the next read.
+    if (!discard && !c->body_flowing) return;
     const char* data = nullptr;
     size_t data_len = 0;
     if (c->chunked) {
@@ -144,7 +147,7 @@ char* StreamExchange::read_target(Connection* c, size_t* room) {
 bool StreamExchange::target_filled(Connection* c, const char* data, size_t n) {
   loop_.sink().on_body(c->handle, data, n);
   c->body_left -= n;
-  if (c->body_left > 0) return true;
+  if (c->body_left > 0) return c->body_flowing;  // paused: the rest stays in the socket
   finish_body(c);
   return false;
 }

@@ -25,7 +25,8 @@
   X(kEvWsText, WS_TEXT, 10)       /* a whole text message: a offset, b length */ \
   X(kEvWsBinary, WS_BINARY, 11)   /* a whole binary message, as WS_TEXT */     \
   X(kEvWsClose, WS_CLOSE, 12)     /* a: the code, b: reason offset * 256 + length */ \
-  X(kEvServed, SERVED, 13)        /* the core answered the request of the REQUEST event just before (record flag SERVED): a: the status, b: body bytes */
+  X(kEvServed, SERVED, 13)        /* the core answered the request of the REQUEST event just before (record flag SERVED): a: the status, b: body bytes */ \
+  X(kEvBodyRead, BODY_READ, 14)   /* readInto's memory took a bytes; the body is paused until the next readInto */
 
 // Where each of an event's numbers sits, and how many there are.
 #define TSGI_ABI_EVENT_SLOTS(X) \

@@ -7,6 +7,7 @@ const EMPTY: Body = {
   done: true,
   async *[Symbol.asyncIterator]() { /* nothing */ },
   bytes: async () => new Uint8Array(0),
+  read: async () => 0,
   text: async () => '',
   json: async () => { throw new SyntaxError('no body'); },
 };

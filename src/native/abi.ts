@@ -9,7 +9,7 @@ import { binding } from './load.js';
 /** Each list the addon exports under binding.abi, with the keys TypeScript uses. */
 export const ABI_KEYS = {
   events: ['REQUEST', 'BODY', 'BODY_END', 'BODY_ERROR', 'ABORT', 'DRAIN', 'DATA', 'DATA_END', 'DATA_ERROR',
-    'WS_TEXT', 'WS_BINARY', 'WS_CLOSE', 'SERVED'],
+    'WS_TEXT', 'WS_BINARY', 'WS_CLOSE', 'SERVED', 'BODY_READ'],
   eventSlots: ['TYPE', 'HANDLE', 'A', 'B', 'SIZE'],
   record: ['HEAD', 'FLAGS', 'LENGTH_LO', 'LENGTH_HI', 'METHOD', 'TARGET', 'PATH', 'QUERY', 'HOST', 'PEER',
     'PEER_PORT', 'LOCAL', 'LOCAL_PORT', 'LISTENER', 'COUNT', 'PAIRS'],

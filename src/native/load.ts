@@ -33,6 +33,11 @@ export interface NativeServer {
    * with `limit`, its length is unknown and the core regrows it up to `limit`.
    */
   readBody(handle: number, flowing: boolean, into?: Uint8Array, limit?: number): number;
+  /**
+   * The body's next bytes into `into`, from its start: BODY_READ says how
+   * many (then the body pauses until the next call), or BODY_END if it ended.
+   */
+  readInto(handle: number, into: Uint8Array): number;
   /** `length` bytes of the open file `fd` from `offset`, with sendfile; the core owns fd from here on. */
   writeFile(handle: number, fd: number, offset: number, length: number): number;
   /**

@@ -7,6 +7,7 @@ import { RequestBody, type BodyControl } from './body.js';
 
 export interface BodyFlow {
   readBody(handle: number, flowing: boolean, into?: Uint8Array, limit?: number): number;
+  readInto(handle: number, into: Uint8Array): number;
   readData(handle: number, flowing: boolean): number;
   writeStderr(handle: number, chunk: string | Uint8Array): number;
 }
@@ -116,6 +117,11 @@ export abstract class BaseRequest implements BodyControl {
   /** BodyControl: the body reader asks the core to deliver or hold bytes. */
   flow(on: boolean, into?: Uint8Array, limit?: number): void {
     this.native.readBody(this.handle, on, into, limit);
+  }
+
+  /** BodyControl: the core writes the body's next bytes into `into`. */
+  fill(into: Uint8Array): void {
+    this.native.readInto(this.handle, into);
   }
 
   /** The client left (or the server is stopping): fire the signal, fail the body. */

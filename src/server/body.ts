@@ -8,7 +8,10 @@
 // length (chunked, FastCGI STDIN without CONTENT_LENGTH) read whole goes into
 // a first Buffer of FIRST_WHOLE bytes that the core regrows, doubling, up to
 // the reader's limit, copying each decoded piece once. Iterated, a body comes
-// as it arrives.
+// as it arrives. read(into) puts the next bytes in the app's own memory: the
+// core reads the socket straight into it when nothing is buffered, so an app
+// that reuses one Buffer reads any body with one copy, into memory the
+// cache already holds, and allocates nothing.
 import { TsgiError } from '../errors.js';
 import type { Body } from '../tsgi/types.js';
 
@@ -32,6 +35,12 @@ export interface BodyControl {
   flow(on: boolean, into?: Uint8Array, limit?: number): void;
   /** Whether the core can read a body of unknown length whole (flow's `limit`). */
   readonly grows?: boolean;
+  /**
+   * Write the body's next bytes into `into` and say how many with filled(),
+   * or end(count); the body is paused again after each. Without it, read()
+   * copies from the pieces flow() delivers.
+   */
+  fill?(into: Uint8Array): void;
 }
 
 export class RequestBody implements Body {
@@ -45,6 +54,11 @@ export class RequestBody implements Body {
   private filled = 0;
   private grown: Uint8Array | undefined;
   private limit = 0;
+  // read(into): the body was read this way; a read is in progress; what the
+  // core said it wrote into the reader's memory (-1: nothing yet).
+  private byob = false;
+  private reading = false;
+  private got = -1;
 
   /** `length`: the body's exact length when the framing states it, else -1. */
   constructor(private readonly control: BodyControl, empty: boolean, private readonly length = -1) {
@@ -71,9 +85,21 @@ export class RequestBody implements Body {
    * whole read's Buffer; `grown`, that Buffer when the core regrew it.
    */
   end(filled = 0, grown?: Uint8Array): void {
+    if (this.byob) {
+      if (this.reading && this.got < 0) this.got = filled;
+      this.ended = true;
+      this.notify();
+      return;
+    }
     this.filled = filled;
     this.grown = grown;
     this.ended = true;
+    this.notify();
+  }
+
+  /** From the core: read(into)'s memory took `n` bytes; the body is paused. */
+  filledBy(n: number): void {
+    if (this.reading && this.got < 0) this.got = n;
     this.notify();
   }
 
@@ -100,7 +126,7 @@ export class RequestBody implements Body {
   }
 
   private start(): void {
-    if (this.started) throw new TsgiError('TSGI_ERR_BODY_CONSUMED');
+    if (this.started || this.byob) throw new TsgiError('TSGI_ERR_BODY_CONSUMED');
     this.started = true;
     if (!this.ended) {
       this.flowing = true;
@@ -110,12 +136,12 @@ export class RequestBody implements Body {
 
   /** Whether the body can be read whole into one Buffer of at most `limit` bytes. */
   private sized(limit: number): boolean {
-    return !this.started && !this.ended && this.length > 0 && this.length <= limit;
+    return !this.started && !this.byob && !this.ended && this.length > 0 && this.length <= limit;
   }
 
   /** Whether a body of unknown length can be read whole into Buffers the core grows. */
   private growable(limit: number): boolean {
-    return !this.started && !this.ended && this.length < 0 && limit >= 0 && this.control.grows === true;
+    return !this.started && !this.byob && !this.ended && this.length < 0 && limit >= 0 && this.control.grows === true;
   }
 
   /**
@@ -167,6 +193,64 @@ export class RequestBody implements Body {
       if (chunk === undefined) return;
       yield chunk;
     }
+  }
+
+  /**
+   * The body's next bytes, written into `into` from its start: how many, as
+   * soon as some came (not only once it is full), or 0 at the body's end.
+   */
+  async read(into: Uint8Array): Promise<number> {
+    if (!(into instanceof Uint8Array)) throw new TypeError('read(into): into must be a Uint8Array');
+    if (into.byteLength === 0) throw new RangeError('read(into): into is empty');
+    if (this.reading) throw new TsgiError('TSGI_ERR_BODY_CONSUMED', 'a read is already in progress');
+    if (this.started && !this.byob) throw new TsgiError('TSGI_ERR_BODY_CONSUMED');
+    this.started = true;
+    this.byob = true;
+    this.reading = true;
+    try {
+      for (;;) {
+        // Bytes here already (what came past an earlier read's memory) first.
+        if (this.chunks.length > 0) return this.copyQueued(into);
+        if (this.error !== undefined) throw this.error;
+        if (this.ended) return 0;
+        if (this.control.fill === undefined) {
+          // Pieces as flow() delivers them, copied in; HIGH_WATER bounds the queue.
+          if (!this.flowing) {
+            this.flowing = true;
+            this.control.flow(true);
+          }
+          await new Promise<void>((resolve) => { this.wake = resolve; });
+          continue;
+        }
+        this.got = -1;
+        this.control.fill(into);
+        while (this.got < 0 && this.error === undefined && !this.ended) {
+          await new Promise<void>((resolve) => { this.wake = resolve; });
+        }
+        const n = this.got;
+        this.got = -1;
+        if (n > 0) return n;
+        // Nothing written: the body ended (or failed) first, or what came
+        // is queued as pieces. The loop says which.
+      }
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  /** read(into) from the queued pieces: as many bytes as fit, a piece's rest kept for the next read. */
+  private copyQueued(into: Uint8Array): number {
+    let n = 0;
+    while (n < into.byteLength && this.chunks.length > 0) {
+      const chunk = this.chunks[0]!;
+      const take = Math.min(chunk.byteLength, into.byteLength - n);
+      into.set(take === chunk.byteLength ? chunk : chunk.subarray(0, take), n);
+      n += take;
+      this.queued -= take;
+      if (take === chunk.byteLength) this.chunks.shift();
+      else this.chunks[0] = chunk.subarray(take);
+    }
+    return n;
   }
 
   async bytes(limit = DEFAULT_LIMIT): Promise<Uint8Array> {

@@ -231,6 +231,9 @@ export function serve(app: App, options: ServeOptions = {}): ServerHandle {
           req.bodyIfUsed?.end(a, grown < 0 ? own![-grown - 1] : undefined);
           break;
         }
+        case EV.BODY_READ:
+          req.bodyIfUsed?.filledBy(a);
+          break;
         case EV.BODY_ERROR:
           // b 1: past the limit the reader gave for a body it reads whole.
           if (ev[at + E_B] === 1) req.bodyIfUsed?.overLimit();

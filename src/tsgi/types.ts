@@ -1,4 +1,4 @@
-// TSGI 1.1: the gateway interface between servers and apps, as types. These
+// TSGI 1.2: the gateway interface between servers and apps, as types. These
 // are the normative form; docs/tsgi.md is the prose. The request carries the CGI/1.1
 // meta-variables by name (RFC 3875 section 4.1), whatever protocol brought it.
 import type { Duplex } from 'node:stream';
@@ -11,6 +11,17 @@ export interface Body extends AsyncIterable<Uint8Array> {
   text(limit?: number): Promise<string>;
   /** The whole body parsed as JSON, same limit rule; a 400 TsgiError if it is not JSON. */
   json<T = unknown>(limit?: number): Promise<T>;
+  /**
+   * The body's next bytes, written into `into` from its start; resolves with
+   * how many as soon as some are there (like a socket read, not only once
+   * `into` is full), or 0 at the end of the body. The server writes them
+   * straight into `into` (over HTTP, uwsgi and SCGI it reads the socket into
+   * it), so a Buffer reused from read to read and request to request gets any
+   * body with one copy and no allocation. The bytes are the app's until its
+   * next read into the same memory; two reads at once are refused. A body is
+   * read one way only: with read(), or iterated, or whole.
+   */
+  read(into: Uint8Array): Promise<number>;
   /** True once the body was fully read, or when there was none. */
   readonly done: boolean;
 }

@@ -18,6 +18,13 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 const TSGI_APP = `
 module.exports = async (req) => {
+  if (req.REQUEST_METHOD === 'POST' && req.PATH_INFO === '/read') {
+    // read(into) from stdin's pieces, into memory smaller than they are.
+    const into = Buffer.alloc(1000);
+    const parts = [];
+    for (let n; (n = await req.body.read(into)) > 0;) parts.push(Buffer.from(into.subarray(0, n)));
+    return { headers: { 'Content-Type': 'application/octet-stream' }, body: Buffer.concat(parts) };
+  }
   if (req.REQUEST_METHOD === 'POST') {
     const body = Buffer.from(await req.body.bytes(64 * 1024 * 1024));
     return { headers: { 'Content-Type': 'application/octet-stream', 'X-Length': String(body.length) }, body };
@@ -104,6 +111,14 @@ describe('tsgi --cgi, run by hand', () => {
   test('the body is exactly CONTENT_LENGTH bytes of stdin', () => {
     const body = randomBytes(300_000);
     const r = runCgi([path.join(dir, 'app.js')], { REQUEST_METHOD: 'POST', CONTENT_LENGTH: String(body.length) },
+      Buffer.concat([body, Buffer.from('EXTRA BYTES NOT TO BE READ')]));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha(r.body), sha(body));
+  });
+
+  test('read(into) takes exactly CONTENT_LENGTH bytes of stdin, in pieces', () => {
+    const body = randomBytes(300_000);
+    const r = runCgi([path.join(dir, 'app.js')], { REQUEST_METHOD: 'POST', PATH_INFO: '/read', CONTENT_LENGTH: String(body.length) },
       Buffer.concat([body, Buffer.from('EXTRA BYTES NOT TO BE READ')]));
     assert.equal(r.code, 0, r.stderr);
     assert.equal(sha(r.body), sha(body));

@@ -3,7 +3,7 @@
 // Section numbers are the spec's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TsgiError, TSGI_VERSION, type App, type Middleware, type Request } from 'tsgi';
@@ -66,13 +66,13 @@ test('§2.2 a header whose name contains "_" is dropped (HTTP: the server maps n
   });
 });
 
-test('§2.3 req.tsgi: version [1, 1], the front protocol, the hosting facts', { timeout: 10_000 }, async () => {
+test('§2.3 req.tsgi: version [1, 2], the front protocol, the hosting facts', { timeout: 10_000 }, async () => {
   const app: App = (req) => json({ ...req.tsgi });
   await withEvery(app, async ({ target }) => {
-    assert.deepEqual([...TSGI_VERSION], [1, 1]);
+    assert.deepEqual([...TSGI_VERSION], [1, 2]);
     for (const p of PROTOCOLS) {
       const v = JSON.parse((await send(p, target[p], { uri: '/' })).body.toString()) as Record<string, unknown>;
-      assert.deepEqual(v.version, [1, 1], p);
+      assert.deepEqual(v.version, [1, 2], p);
       assert.equal(v.protocol, p);
       assert.equal(v.url_scheme, 'http', p);
       assert.equal(v.run_once, false, p);
@@ -105,6 +105,34 @@ test('§2.4 the body: streamed in chunks, read once (a second read rejects), lim
       assert.equal((await send(p, target[p], { method: 'POST', uri: '/json', body: '{"a":' })).status, 400, p);
       const ok = await send(p, target[p], { method: 'POST', uri: '/json', body: '{"a":[1,2]}' });
       assert.deepEqual(JSON.parse(ok.body.toString()), { a: [1, 2] }, p);
+    }
+  });
+});
+
+test('§2.4 read(into): the next bytes in the app\'s memory, 0 at the end; one way of reading only', { timeout: 20_000 }, async () => {
+  const big = randomBytes(300_000);
+  const app: App = async (req) => {
+    const into = Buffer.alloc(Number(req.QUERY_STRING));
+    const h = createHash('sha256');
+    let n = 0;
+    let reads = 0;
+    for (let got; (got = await req.body.read(into)) > 0; reads++) {
+      if (got > into.length) throw new Error(`read ${got} into ${into.length}`);
+      h.update(into.subarray(0, got));
+      n += got;
+    }
+    let second = 'none';
+    await req.body.bytes().catch((e: unknown) => { second = e instanceof TsgiError ? e.code : 'other'; });
+    return json({ n, sha: h.digest('hex'), end: await req.body.read(into), second, done: req.body.done, some: reads > 0 });
+  };
+  const sha = createHash('sha256').update(big).digest('hex');
+  await withEvery(app, async ({ target }) => {
+    for (const p of PROTOCOLS) {
+      for (const size of [1000, 65_536, 400_000]) {
+        const s = await send(p, target[p], { method: 'POST', uri: `/?${size}`, body: big });
+        assert.deepEqual(JSON.parse(s.body.toString()),
+          { n: big.length, sha, end: 0, second: 'TSGI_ERR_BODY_CONSUMED', done: true, some: true }, `${p} into ${size}`);
+      }
     }
   });
 });
