@@ -19,7 +19,8 @@
 // node:http and to nginx within the run. Appends a section to bench/RESULTS.md
 // and writes bench/results.svg.
 //
-// --workloads: hello, 16k, 1m, post64k, headers20, json (default: all).
+// --workloads: hello, 16k, 1m, post64k, post64k-bytes, headers20, json, plaintext
+// (default: all).
 // --targets: target names or server families (tsgi, node, uwsgi, php, nginx,
 // via-nginx, direct), comma-separated. --list prints the matrix and exits.
 // Each server's resident size is read after start and the checks (idle), at
@@ -93,6 +94,8 @@ const WORKLOADS = {
   '16k': { title: '16 KiB response (GET /16k)', path: '/16k', expect: 'x'.repeat(16384) },
   '1m': { title: '1 MiB response (GET /1m)', path: '/1m', expect: 'x'.repeat(1 << 20) },
   post64k: { title: '64 KiB POST body, its length echoed (POST /echo)', method: 'POST', path: '/echo', body: 'x'.repeat(65536), expect: '65536' },
+  // tsgi's body read whole into a Buffer the app keeps (bytes()), where post64k reads it into reused memory.
+  'post64k-bytes': { title: '64 KiB POST body read whole with bytes(), its length echoed (POST /echo-bytes)', method: 'POST', path: '/echo-bytes', body: 'x'.repeat(65536), expect: '65536' },
   headers20: { title: 'hello world with 20 request headers', path: '/', headers: TWENTY_HEADERS, expect: HELLO },
   json: { title: 'JSON API route (GET /api/users/42) through Express and Hono', path: '/api/users/42', json: user(42) },
   // TechEmpower's plaintext test: its 13 bytes, requests pipelined 16 deep on each connection.
@@ -145,7 +148,7 @@ const target = (name, server, workloads, { conns = CONNECTIONS, keepConn = true,
   TARGETS.push({ name, server, workloads, conns, keepConn, via, family: s.family,
     protocol: via ? 'http' : s.protocol, address: via ? `127.0.0.1:${via}` : s.address });
 };
-target('tsgi http', 'tsgi-http', [...SIMPLE, 'json', 'plaintext']);
+target('tsgi http', 'tsgi-http', [...SIMPLE, 'json', 'plaintext', 'post64k-bytes']);
 target('node:http', 'node-http', [...SIMPLE, 'json', 'plaintext']);
 target('Fastify', 'fastify', ['hello', 'plaintext']);
 target('uWebSockets.js', 'uws', [...SIMPLE, 'json', 'plaintext']);
@@ -159,11 +162,11 @@ target('Express on node:http', 'express-node', ['json']);
 target('Express on tsgi', 'express-tsgi', ['json']);
 target('uWSGI http', 'uwsgi-http', SIMPLE);
 target('nginx (ceiling)', 'nginx', NO_POST);
-target('tsgi uwsgi', 'tsgi-uwsgi', SIMPLE);
+target('tsgi uwsgi', 'tsgi-uwsgi', [...SIMPLE, 'post64k-bytes']);
 target('uWSGI uwsgi', 'uwsgi-uwsgi', SIMPLE);
-target('tsgi scgi', 'tsgi-scgi', SIMPLE);
+target('tsgi scgi', 'tsgi-scgi', [...SIMPLE, 'post64k-bytes']);
 target('uWSGI scgi', 'uwsgi-scgi', SIMPLE);
-target('tsgi fastcgi', 'tsgi-fastcgi', SIMPLE);
+target('tsgi fastcgi', 'tsgi-fastcgi', [...SIMPLE, 'post64k-bytes']);
 target('node-fastcgi', 'node-fastcgi', SIMPLE);
 target('uWSGI fastcgi', 'uwsgi-fastcgi', ['hello']);
 // php-fpm's one child serves one kept connection at a time: one connection for
