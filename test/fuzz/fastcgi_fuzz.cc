@@ -101,7 +101,16 @@ struct ReqParams {
 
 class Run {
  public:
-  explicit Run(const Lim& lim) : lim_(lim) {}
+  // `whole`: all the input, from which the records' starts are known, to
+  // check the decoder's to_boundary() after every event.
+  Run(const Lim& lim, const uint8_t* whole, size_t size) : lim_(lim) {
+    for (uint64_t at = 0; at < size;) {
+      starts_.push_back(at);
+      if (at + kHeaderLen > size) break;  // a header cut short: its end is unknown
+      at += kHeaderLen + ((uint64_t{whole[at + 4]} << 8) | whole[at + 5]) + whole[at + 6];
+      ends_.push_back(at);
+    }
+  }
 
   TSGI_FUZZ_HARNESS bool feed(const char* in, size_t len) {
     size_t off = 0;
@@ -117,6 +126,7 @@ class Run {
         CHECK(ev.len <= kMaxContentLength);
       }
       off += used;
+      if (ev.type != Ev::kError) check_boundary();
       if (ev.type == Ev::kAgain) return true;
       on_event(ev);
       if (ev.type == Ev::kError) {
@@ -126,6 +136,28 @@ class Run {
         CHECK(again.type == Ev::kError && again.error == ev.error && again.detail == ev.detail);
         return false;
       }
+    }
+  }
+
+  // to_boundary(): 0 at a record's start, -1 inside its header, else the
+  // bytes to the next record's start (whether or not they have come).
+  void check_boundary() {
+    const uint64_t pos = dec_.position();
+    const int64_t to = dec_.to_boundary();
+    auto next = std::upper_bound(starts_.begin(), starts_.end(), pos);
+    if (next == starts_.begin()) {
+      CHECK(pos == 0 && to == 0);  // empty input
+      return;
+    }
+    const size_t k = static_cast<size_t>(next - starts_.begin()) - 1;
+    if (pos == starts_[k] || (k < ends_.size() && pos == ends_[k])) {  // the last record's end ends the input
+      CHECK(to == 0);  // (a stream record's last byte leaves the decoder at 0 padding until the next feed)
+    } else if (pos - starts_[k] < kHeaderLen) {
+      CHECK(to == -1);
+    } else {
+      // Its end, which may lie past what the input holds of it. Past its
+      // header, the header is whole: its end is known.
+      CHECK(k < ends_.size() && to > 0 && pos + static_cast<uint64_t>(to) == ends_[k]);
     }
   }
 
@@ -263,6 +295,7 @@ class Run {
   }
 
   Lim lim_;
+  std::vector<uint64_t> starts_, ends_;  // each record's, from the whole input
   Decoder dec_;
   std::map<uint16_t, std::unique_ptr<ReqParams>> params_;
   Log log_;
@@ -270,7 +303,7 @@ class Run {
 };
 
 TSGI_FUZZ_HARNESS Log run_cuts(const uint8_t* d, size_t size, const Lim& lim, const std::vector<size_t>& cuts) {
-  Run run(lim);
+  Run run(lim, d, size);
   size_t from = 0;
   for (size_t k = 0; k <= cuts.size(); ++k) {
     const size_t to = k < cuts.size() ? cuts[k] : size;
