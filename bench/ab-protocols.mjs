@@ -16,6 +16,9 @@
 // and BENCH_ARGS (more `tsgi bench` options), e.g. the suite's post64k:
 //   SERVER=suite-tsgi.mjs TARGET_PATH=/echo BENCH_ARGS="-m POST --body-file F" \
 //     node bench/ab-protocols.mjs A B fastcgi
+// HEADERS_FILE sends each line of a file as a request field (`-H`), values
+// with spaces and all; the suite's headers20 is
+//   SERVER=suite-tsgi.mjs HEADERS_FILE=bench/headers20.txt node bench/ab-protocols.mjs A B http
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -40,6 +43,9 @@ const CLIENT_CPU = env.CLIENT_CPU ?? '1';
 const SERVER = env.SERVER ?? 'tsgi-cgi.mjs';
 const TARGET_PATH = env.TARGET_PATH ?? '/';
 const BENCH_ARGS = (env.BENCH_ARGS ?? '').split(/\s+/).filter(Boolean);
+if (env.HEADERS_FILE) {
+  for (const line of readFileSync(env.HEADERS_FILE, 'latin1').split('\n')) if (line) BENCH_ARGS.push('-H', line);
+}
 const TICK = 100;  // USER_HZ: /proc/PID/stat counts in 1/100 s
 
 const cpuTicks = (pid) => {

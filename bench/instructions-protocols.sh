@@ -14,6 +14,8 @@
 # answers the suite's routes), TARGET_PATH (/) and BENCH_ARGS (more `tsgi bench`
 # options), e.g. the suite's post64k:
 #   SERVER=suite-tsgi.mjs TARGET_PATH=/echo BENCH_ARGS="-m POST --body-file F" sh bench/instructions-protocols.sh uwsgi
+# HEADERS_FILE sends each line of a file as a request field (`-H`), e.g. the
+# suite's headers20: SERVER=suite-tsgi.mjs HEADERS_FILE=bench/headers20.txt
 #
 # One line per protocol: "protocol instructions requests instructions/request
 # addon-instructions/request", the last counting only code in tsgi.node (the
@@ -38,6 +40,16 @@ command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -
 mkdir -p "$OUT"
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of options
 bench() { taskset -c "$L" node "$root/bin/tsgi" bench $BENCH_ARGS "$@"; }
+if [ -n "${HEADERS_FILE:-}" ]; then
+  # Each line one `-H` argument, spaces kept, in order after the call's own
+  # (tsgi bench takes options after the target too).
+  headers_file=$HEADERS_FILE
+  bench() {
+    while IFS= read -r line; do if [ -n "$line" ]; then set -- "$@" -H "$line"; fi; done <"$headers_file"
+    # shellcheck disable=SC2086 # BENCH_ARGS is a list of options
+    taskset -c "$L" node "$root/bin/tsgi" bench $BENCH_ARGS "$@"
+  }
+fi
 
 pid=
 stop() {

@@ -67,28 +67,10 @@ const SVG = opt('svg') ?? path.join(here, 'results.svg');
 // ---- workloads --------------------------------------------------------------------------
 
 const HELLO = 'Hello, World!\n';
-const TWENTY_HEADERS = {
-  'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36',
-  Accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8',
-  'Accept-Language': 'en-US,en;q=0.9,de;q=0.8',
-  'Accept-Encoding': 'gzip, deflate, br',
-  'Cache-Control': 'no-cache',
-  Pragma: 'no-cache',
-  'Upgrade-Insecure-Requests': '1',
-  'Sec-Fetch-Dest': 'document',
-  'Sec-Fetch-Mode': 'navigate',
-  'Sec-Fetch-Site': 'same-origin',
-  'Sec-Fetch-User': '?1',
-  'Sec-Ch-Ua': '"Chromium";v="120", "Not?A_Brand";v="8"',
-  'Sec-Ch-Ua-Mobile': '?0',
-  'Sec-Ch-Ua-Platform': '"Linux"',
-  Referer: 'http://localhost/products/list?page=2&sort=price',
-  Cookie: 'session=0123456789abcdef0123456789abcdef; theme=dark; lang=en',
-  DNT: '1',
-  'X-Request-Id': '5f0c6f4e-2b1d-4c3a-9e8f-7a6b5c4d3e2f',
-  'X-Forwarded-For': '203.0.113.7',
-  Priority: 'u=0, i',
-};
+// The twenty fields of a browser's page request; bench/ab-protocols.mjs and
+// instructions-protocols.sh send the same file with HEADERS_FILE.
+const TWENTY_HEADERS = Object.fromEntries(readFileSync(path.join(here, 'headers20.txt'), 'latin1')
+  .split('\n').filter(Boolean).map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]));
 const WORKLOADS = {
   hello: { title: 'hello world (GET /, 14 bytes)', path: '/', expect: HELLO },
   '16k': { title: '16 KiB response (GET /16k)', path: '/16k', expect: 'x'.repeat(16384) },
