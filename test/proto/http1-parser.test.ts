@@ -239,6 +239,111 @@ describe('Host validation (RFC 3986 3.2.2-3.2.3)', () => {
   });
 });
 
+// The parser checks field values and looks for the blank line in blocks of
+// 16 bytes (SSE2) or 8 (the portable build), with a byte-at-a-time tail
+// (native/proto/http1/parser.cc). So that no block test can miss a byte, each
+// byte below, the edges of every class among them, is put at every offset of
+// a value 0 to 64 bytes long, with the line ending the head (the tail goes a
+// byte at a time) and with a longer line after it (blocks to the line's end),
+// and the answer is checked against the RFC grammar written out here, not
+// against the parser. Names and targets get the same, so that whichever way
+// they are scanned they stay as strict.
+const EDGE_BYTES = [0x00, 0x01, 0x08, 0x09, 0x0a, 0x0b, 0x0d, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x28, 0x2c, 0x2d, 0x2f,
+  0x3a, 0x40, 0x5b, 0x5f, 0x7b, 0x7e, 0x7f, 0x80, 0xff];
+const TAILS = ['', 'Accept-Language: en-US,en;q=0.9\r\n'];
+const TCHAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]$/;
+const isCtl = (c: number): boolean => c < 0x20 || c === 0x7f;
+const trimOws = (v: string): string => v.replace(/^[ \t]+|[ \t]+$/g, '');
+
+/** Runs of `filler` of every length 1 to 64 with `c` at every offset. */
+function* placements(filler: string): Generator<[string, number, number]> {
+  for (let len = 1; len <= 64; len++) {
+    for (let pos = 0; pos < len; pos++) {
+      for (const c of EDGE_BYTES) yield [filler.repeat(pos) + String.fromCharCode(c) + filler.repeat(len - pos - 1), pos, c];
+    }
+  }
+}
+
+function head(text: string): HeadResult {
+  return parse(Buffer.from(text, 'latin1'));
+}
+
+function expectError(got: HeadResult, reason: string, label: string): void {
+  assert.equal(got.result, 'error', `${label}: accepted`);
+  assert.equal(got.reason, reason, label);
+}
+
+describe('every byte at every offset (block scans and their tails)', () => {
+  test('field values', () => {
+    for (const tail of TAILS) {
+      for (let len = 0; len <= 64; len++) {  // no byte of note: only where the value ends moves
+        const value = 'v'.repeat(len);
+        const got = head(`GET / HTTP/1.1\r\nHost: a\r\nX-Field: ${value}\r\n${tail}\r\n`);
+        assert.deepEqual(got.headers?.[1], ['X-Field', value], `value of ${len}`);
+      }
+      for (const [value, pos, c] of placements('v')) {
+        const label = `value byte 0x${c.toString(16)} at ${pos} of ${value.length}${tail ? ', a line after' : ''}`;
+        const got = head(`GET / HTTP/1.1\r\nHost: a\r\nX-Field: ${value}\r\n${tail}\r\n`);
+        if (c === 0x0a) expectError(got, 'bare LF', label);  // RFC 9112 2.2
+        else if (c === 0x0d) expectError(got, 'bare CR', label);  // RFC 9112 2.2
+        else if (c !== 0x09 && isCtl(c)) expectError(got, 'invalid field value', label);  // RFC 9110 5.5
+        else assert.deepEqual(got.headers?.[1], ['X-Field', trimOws(value)], label);
+      }
+    }
+  });
+
+  test('field names', () => {
+    for (const tail of TAILS) {
+      for (const [name, pos, c] of placements('n')) {
+        const label = `name byte 0x${c.toString(16)} at ${pos} of ${name.length}${tail ? ', a line after' : ''}`;
+        const got = head(`GET / HTTP/1.1\r\nHost: a\r\n${name}: value\r\n${tail}\r\n`);
+        const ch = String.fromCharCode(c);
+        if (c === 0x0a) expectError(got, 'bare LF', label);
+        else if (TCHAR.test(ch)) assert.deepEqual(got.headers?.[1], [name, 'value'], label);
+        else if ((c === 0x20 || c === 0x09) && pos === 0) expectError(got, 'obs-fold', label);  // RFC 9112 5.2
+        else if (c === 0x20 || c === 0x09) expectError(got, 'whitespace before colon', label);  // RFC 9112 5.1
+        else if (c === 0x3a && pos === 0) expectError(got, 'empty field name', label);
+        else if (c === 0x3a) {  // the first colon ends the name; the rest is the value
+          assert.deepEqual(got.headers?.[1], [name.slice(0, pos), trimOws(`${name.slice(pos + 1)}: value`)], label);
+        } else expectError(got, 'invalid field name', label);  // RFC 9110 5.1
+      }
+    }
+  });
+
+  test('request-targets', () => {
+    for (const tail of TAILS) {
+      for (const [rest, pos, c] of placements('p')) {
+        const target = `/${rest}`;
+        const label = `target byte 0x${c.toString(16)} at ${pos + 1} of ${target.length}${tail ? ', a line after' : ''}`;
+        const got = head(`GET ${target} HTTP/1.1\r\nHost: a\r\n${tail}\r\n`);
+        if (c === 0x0a) expectError(got, 'bare LF', label);
+        else if (c === 0x23) expectError(got, 'fragment in request-target', label);  // RFC 9112 3.2
+        else if (c === 0x20) expectError(got, 'invalid HTTP version', label);  // the target ends early
+        else if (c <= 0x20 || c >= 0x7f) expectError(got, 'invalid request-target', label);  // RFC 9112 3.2
+        else assert.equal(got.target, target, label);
+      }
+    }
+  });
+
+  test('the blank line and bare line ends, at every offset', () => {
+    // The scan for the blank line looks back from each LF at the two bytes
+    // before it, a block at a time: every end of head at every offset.
+    const ends: [string, string | undefined][] = [
+      ['\r\n\r\n', undefined], ['\r\n\n', 'bare LF'], ['\n\r\n', 'bare LF'], ['\r\r\n\r\n', 'bare CR'], ['\r\n\r\r\n', 'again'],
+    ];
+    for (let len = 0; len <= 64; len++) {
+      for (const [end, why] of ends) {
+        const label = `${JSON.stringify(end)} after a value of ${len}`;
+        const text = `GET / HTTP/1.1\r\nHost: a\r\nX: ${'v'.repeat(len)}${end}`;
+        const got = head(text);
+        if (why === undefined) assert.equal(got.headLen, text.length, label);
+        else if (why === 'again') assert.equal(got.result, 'again', label);
+        else expectError(got, why, label);
+      }
+    }
+  });
+});
+
 // The same work as test/fuzz/http1_fuzz.cc, minus the sanitizers: parseHead
 // throws if any split disagrees, and a chunked body (or the whole input when
 // the head is not accepted) must decode alike in every piece size.

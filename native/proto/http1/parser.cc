@@ -12,6 +12,16 @@
 
 #include <cstring>
 
+// SSE2 is in every x86-64. The portable build (TSGI_FORCE_PORTABLE) stands
+// for the platforms without it, arm64 macOS among them, so that CI on x86-64
+// runs the word-at-a-time scans as well.
+#if defined(__SSE2__) && !defined(TSGI_FORCE_PORTABLE)
+#define TSGI_HTTP1_SSE2 1
+#include <emmintrin.h>
+#else
+#define TSGI_HTTP1_SSE2 0
+#endif
+
 namespace tsgi::http1 {
 namespace {
 
@@ -57,6 +67,81 @@ constexpr CharTable kChars;
 
 inline bool is(char c, uint8_t cls) { return kChars.v[static_cast<unsigned char>(c)] & cls; }
 inline bool is_ws(char c) { return c == ' ' || c == '\t'; }
+
+// ---- Block scans ---------------------------------------------------------------
+//
+// Field values are most of a head's bytes (a browser's User-Agent, Accept and
+// Cookie run to a hundred), and each must be a field-vchar, obs-text, SP or
+// HTAB up to the CR ending its line. skip_field_chars() finds the first byte
+// that is not, a block at a time: with SSE2 (every x86-64) a block is 16
+// bytes and the test flags exactly the bytes outside the class, so its first
+// flag is the answer; without, the block is 8 bytes in a 64-bit word (SWAR),
+// whose test says only whether some byte is outside (in either byte order),
+// and such a block is looked up in the table byte by byte. Either way the
+// answer is the byte-at-a-time loop's; test/proto/http1-parser.test.ts puts
+// each edge of the class at every offset of values 0 to 64 bytes long, which
+// a block test that missed a byte would fail.
+//
+// Blocks are read only inside [0, limit), the bytes the caller has; the tail
+// shorter than a block goes a byte at a time and ends, as the whole loop did
+// before, at a byte outside the class the caller knows is there (the line's
+// CR). Names and the target stay with the table: they are short (the target
+// most often "/"), and blocks measured slower on them (bench/RESULTS.md).
+
+#if TSGI_HTTP1_SSE2
+constexpr size_t kBlock = 16;
+
+inline __m128i load_block(const char* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+inline __m128i bytes(char c) { return _mm_set1_epi8(c); }
+inline unsigned flagged(__m128i m) { return static_cast<unsigned>(_mm_movemask_epi8(m)); }
+
+// Bit i set when byte i of the block at p is not in kFieldChar: 0x00-0x1F but
+// HTAB, and DEL. min(x, 0x1F) == x is the unsigned x <= 0x1F.
+inline unsigned field_stops(const char* p) {
+  __m128i x = load_block(p);
+  __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(x, bytes(0x1f)), x);
+  ctl = _mm_andnot_si128(_mm_cmpeq_epi8(x, bytes('\t')), ctl);
+  return flagged(_mm_or_si128(ctl, _mm_cmpeq_epi8(x, bytes(0x7f))));
+}
+
+size_t skip_field_chars(const char* b, size_t p, size_t limit) {
+  for (; p + kBlock <= limit; p += kBlock)
+    if (unsigned m = field_stops(b + p)) return p + static_cast<size_t>(__builtin_ctz(m));
+  while (is(b[p], kFieldChar)) ++p;
+  return p;
+}
+#else
+constexpr size_t kBlock = 8;
+constexpr uint64_t kOnes = 0x0101010101010101ull;
+constexpr uint64_t kHighs = 0x8080808080808080ull;
+
+// Whether some byte of the 8 at p is below 0x20 or is DEL: the classic "has a
+// byte less than n" and "has a zero byte" word tests, exact as to whether
+// (not where), in either byte order. HTAB is below 0x20 too: the table, which
+// the caller then asks, lets it by.
+inline bool has_field_stop(const char* p) {
+  uint64_t x;
+  std::memcpy(&x, p, sizeof x);
+  uint64_t below = (x - kOnes * 0x20) & ~x & kHighs;
+  uint64_t del = x ^ (kOnes * 0x7f);
+  return (below | ((del - kOnes) & ~del & kHighs)) != 0;
+}
+
+size_t skip_field_chars(const char* b, size_t p, size_t limit) {
+  while (p + kBlock <= limit) {
+    if (!has_field_stop(b + p)) {
+      p += kBlock;
+      continue;
+    }
+    for (size_t e = p + kBlock; p < e; ++p)
+      if (!is(b[p], kFieldChar)) return p;
+  }
+  while (is(b[p], kFieldChar)) ++p;
+  return p;
+}
+#endif
 
 int hex_value(unsigned char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -142,11 +227,41 @@ size_t max_line(const Limits& limits) {
 // Finds the blank line ending the head in b[from, avail). Each LF looks back
 // at its CR and at the LF before, so a CRLFCRLF split across calls is found
 // with no need to back off `from`.
+//
+// With SSE2 a block of 16 bytes is judged at once: the bytes one and two
+// before each are loaded as blocks of their own, so every LF in the block is
+// looked back from together, with no branch per line (a browser's lines
+// average some 40 bytes). The first LF that is bare or ends the head decides,
+// as it would a line at a time. The first two bytes after `start`, where
+// looking back would leave the request, and a tail shorter than a block go by
+// memchr.
 Scan find_head_end(const char* b, size_t start, size_t from, size_t avail,
                    size_t* head_end, HeadError* err) {
   while (from < avail) {
-    const void* q = std::memchr(b + from, '\n', avail - from);
-    if (!q) break;
+    size_t stop = avail;
+#if TSGI_HTTP1_SSE2
+    if (from >= start + 2 && from + kBlock <= avail) {
+      __m128i lf = _mm_cmpeq_epi8(load_block(b + from), bytes('\n'));
+      __m128i cr = _mm_cmpeq_epi8(load_block(b + from - 1), bytes('\r'));
+      __m128i lf2 = _mm_cmpeq_epi8(load_block(b + from - 2), bytes('\n'));
+      unsigned bare = flagged(_mm_andnot_si128(cr, lf));
+      unsigned done = flagged(_mm_and_si128(lf, _mm_and_si128(cr, lf2)));
+      unsigned any = bare | done;
+      if (any == 0) {
+        from += kBlock;
+        continue;
+      }
+      if (bare & any & (0u - any)) return scan_fail(err, 400, "bare LF");  // RFC 9112 2.2
+      *head_end = from + static_cast<size_t>(__builtin_ctz(done)) + 1;
+      return Scan::kDone;
+    }
+    if (from < start + 2 && start + 2 < avail) stop = start + 2;
+#endif
+    const void* q = std::memchr(b + from, '\n', stop - from);
+    if (!q) {
+      from = stop;
+      continue;
+    }
     size_t p = static_cast<const char*>(q) - b;
     if (p == start || b[p - 1] != '\r') return scan_fail(err, 400, "bare LF");  // RFC 9112 2.2
     if (p >= start + 2 && b[p - 2] == '\n') {
@@ -454,8 +569,9 @@ Result on_field(const char* b, const Header& h, Fields* f, RequestHead* out,
 }
 
 // field-line = field-name ":" OWS field-value OWS, each ending in CRLF
-// (RFC 9112 5). `p` is the first line, `end` the final CRLF.
-Result parse_fields(const char* b, size_t p, size_t end, const Limits& limits,
+// (RFC 9112 5). `p` is the first line, `end` the final CRLF; the head's bytes
+// run to head_end.
+Result parse_fields(const char* b, size_t p, size_t end, size_t head_end, const Limits& limits,
                     RequestHead* out, HeadError* err, Fields* f) {
   uint32_t max = limits.max_headers < kMaxHeadersCap ? limits.max_headers : kMaxHeadersCap;
   while (p < end) {
@@ -467,8 +583,7 @@ Result parse_fields(const char* b, size_t p, size_t end, const Limits& limits,
     if (q == p) return fail(err, 400, "empty field name");  // RFC 9110 5.1
     size_t vs = q + 1;
     while (is_ws(b[vs])) ++vs;
-    size_t ve = vs;
-    while (is(b[ve], kFieldChar)) ++ve;
+    size_t ve = skip_field_chars(b, vs, head_end);
     if (b[ve] != '\r') return fail(err, 400, "invalid field value");  // RFC 9110 5.5
     if (b[ve + 1] != '\n') return fail(err, 400, "bare CR");  // RFC 9112 2.2
     size_t next = ve + 2;
@@ -516,7 +631,7 @@ Result parse_all(const char* b, size_t start, size_t method_end, size_t head_end
     return fail(err, 501, "CONNECT not supported");  // RFC 9112 3.2.3: authority-form
   if (parse_target(b, out, err) != Result::kOk) return Result::kError;
   Fields f;
-  if (parse_fields(b, fields, head_end - 2, limits, out, err, &f) != Result::kOk)
+  if (parse_fields(b, fields, head_end - 2, head_end, limits, out, err, &f) != Result::kOk)
     return Result::kError;
   if (finish(f, out, err) != Result::kOk) return Result::kError;
   out->head_len = static_cast<uint32_t>(head_end);
