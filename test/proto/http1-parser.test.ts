@@ -239,6 +239,46 @@ describe('Host validation (RFC 3986 3.2.2-3.2.3)', () => {
   });
 });
 
+// The six fields the core reads are told from the rest by the name's length
+// and first letter before any compare: each is still found in any case, and
+// a name of the same length and first letter is still only a field.
+describe('the fields the core reads', () => {
+  const cases: [string, string, (got: HeadResult) => void][] = [
+    ['Host', 'example.com', (got) => assert.equal(got.host, 'example.com')],
+    ['Content-Length', '5', (got) => assert.ok(flagNames(got.flags ?? 0).includes('contentLength'))],
+    ['Transfer-Encoding', 'chunked', (got) => assert.ok(flagNames(got.flags ?? 0).includes('chunked'))],
+    ['Connection', 'close', (got) => assert.ok(!flagNames(got.flags ?? 0).includes('keepAlive'))],
+    ['Expect', '100-continue', (got) => assert.ok(flagNames(got.flags ?? 0).includes('expectContinue'))],
+    ['Upgrade', 'websocket', (got) => assert.ok(flagNames(got.flags ?? 0).includes('upgrade'))],
+  ];
+  const spellings = (name: string): string[] => [name, name.toLowerCase(), name.toUpperCase(),
+    [...name].map((c, i) => (i % 2 ? c.toUpperCase() : c.toLowerCase())).join('')];
+
+  test('are recognised in any case', () => {
+    for (const [name, value, check] of cases) {
+      for (const spelled of spellings(name)) {
+        const host = name === 'Host' ? '' : 'Host: a\r\n';
+        const got = head(`POST / HTTP/1.1\r\n${host}${spelled}: ${value}\r\n\r\n`);
+        assert.equal(got.result, 'ok', `${spelled}: ${got.reason}`);
+        check(got);
+      }
+    }
+  });
+
+  test('a name of the same length and first letter is only a field', () => {
+    for (const [name] of cases) {
+      const other = name[0] + 'x'.repeat(name.length - 1);
+      // Values each of the six would refuse or act on.
+      const got = head(`GET / HTTP/1.1\r\nHost: a\r\n${other}: bad, close, chunked\r\n\r\n`);
+      assert.equal(got.result, 'ok', `${other}: ${got.reason}`);
+      assert.deepEqual(flagNames(got.flags ?? 0), ['http11', 'keepAlive'], other);
+      assert.deepEqual(got.headers?.at(-1), [other, 'bad, close, chunked']);
+    }
+    // Host itself, spelled otherwise, leaves an HTTP/1.1 request without one.
+    expectError(head('GET / HTTP/1.1\r\nHxst: a\r\n\r\n'), 'missing Host', 'Hxst');
+  });
+});
+
 // The parser checks field values and looks for the blank line in blocks of
 // 16 bytes (SSE2) or 8 (the portable build), with a byte-at-a-time tail
 // (native/proto/http1/parser.cc). So that no block test can miss a byte, each
