@@ -17,9 +17,11 @@ export interface Body extends AsyncIterable<Uint8Array> {
    * `into` is full), or 0 at the end of the body. The server writes them
    * straight into `into` (over HTTP, uwsgi and SCGI it reads the socket into
    * it), so a Buffer reused from read to read and request to request gets any
-   * body with one copy and no allocation. The bytes are the app's until its
-   * next read into the same memory; two reads at once are refused. A body is
-   * read one way only: with read(), or iterated, or whole.
+   * body with one copy and no allocation. The bytes are the app's until the
+   * next read into the same memory, this request's or another's: requests
+   * that read at once need memory of their own. Two reads of one body at
+   * once are refused. A body is read one way only: with read(), or iterated,
+   * or whole.
    */
   read(into: Uint8Array): Promise<number>;
   /** True once the body was fully read, or when there was none. */

@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ts from 'typescript';
-import type { App, Reply, Request } from 'tsgi';
+import { createHash, randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { serve, type App, type Reply, type Request } from 'tsgi';
 import { ROOT } from '../helpers/index.js';
 import { runTsgi } from '../helpers/tsgi-process.js';
 
@@ -34,6 +36,25 @@ test('the timing middleware of docs/tsgi.md section 1 compiles and adds its head
     assert.equal(pairs[1]![0], 'server-timing');
     assert.match(pairs[1]![1], /^app;dur=\d/);
     assert.equal(reply.body, 'ok');
+  }
+});
+
+test('the read(into) example of docs/tsgi.md section 2.4 hashes uploads read at once, reusing its Buffers', async () => {
+  const source = block('ts', 'const sha256') + '\nmodule.exports = sha256;\n';
+  const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } });
+  const mod = { exports: undefined as unknown };
+  new Function('module', 'exports', 'require', js.outputText)(mod, {}, createRequire(__filename));
+  const server = serve(mod.exports as App, { listen: '127.0.0.1:0', log: () => {} });
+  try {
+    const port = server.addresses[0]!.port!;
+    const bodies = Array.from({ length: 8 }, (_, i) => randomBytes(100_000 + i * 77_777));
+    // Twice over, eight at once: the second round reads into the first round's Buffers.
+    for (let round = 0; round < 2; round++) {
+      const got = await Promise.all(bodies.map(async (b) => (await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: b })).text()));
+      assert.deepEqual(got, bodies.map((b) => createHash('sha256').update(b).digest('hex') + '\n'));
+    }
+  } finally {
+    await server.close(2000);
   }
 });
 
