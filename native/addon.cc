@@ -274,6 +274,8 @@ class Server : public Napi::ObjectWrap<Server>, public Sink, public PinSource {
   void drop_sink(double handle);
   bool grow_sink(BodySink* d, size_t need);
   void over_limit(BodySink* d);
+  void add_sink(Napi::Env env, double handle, Napi::Uint8Array u, bool grows, size_t limit, bool fill);
+  Napi::Value flow_body(Napi::Env env, double handle, bool flowing);
   void fill_done(BodySink* d);
   void fill_partial();
   uint32_t* record_common(Connection& c, uint32_t rec, uint32_t head_off, uint32_t flags,
@@ -966,33 +968,27 @@ Napi::Value Server::End(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), rc);
 }
 
+// A sink for `u`, the app's memory, which the core reads the body into.
+void Server::add_sink(Napi::Env env, double handle, Napi::Uint8Array u, bool grows, size_t limit, bool fill) {
+  napi_ref ref = nullptr;
+  if (napi_create_reference(env_, u, 1, &ref) != napi_ok) throw Napi::Error::New(env, "reading the body: no reference");
+  sinks_.push_back(BodySink{handle, ref, reinterpret_cast<char*>(u.Data()), u.ByteLength(), 0, grows, limit, fill});
+}
+
+// Deliver or hold the body, for readBody and readInto: a sink given to a
+// request that is gone goes with it.
+Napi::Value Server::flow_body(Napi::Env env, double handle, bool flowing) {
+  int rc = loop_->read_body(handle, flowing);
+  if (rc == kReplyGone) drop_sink(handle);
+  after_call();
+  return Napi::Number::New(env, rc);
+}
+
 // readBody(handle, flowing[, destination[, limit]]): with a Uint8Array of
 // the body's stated length, the body is written into it and BODY_END says how
 // much. With a limit too, the body's length is unknown: the Buffer is a first
 // one, regrown as the body needs up to the limit (past it the read fails),
 // and BODY_END names the last one in the batch call's list.
-// readInto(handle, into): the body's next bytes go into `into` (from its
-// start): read from the socket straight there when none are buffered. The
-// BODY_READ event says how many, once it is full or at the end of the turn
-// that brought some; BODY_END, with the count, if the body ended first.
-Napi::Value Server::ReadInto(const Napi::CallbackInfo& info) {
-  if (!loop_) return Napi::Number::New(info.Env(), kReplyGone);
-  double handle = handle_arg(info);
-  if (info.Length() < 2 || !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    throw Napi::TypeError::New(info.Env(), "readInto(handle, Uint8Array)");
-  }
-  Napi::Uint8Array u = info[1].As<Napi::Uint8Array>();
-  if (u.ByteLength() == 0) throw Napi::RangeError::New(info.Env(), "readInto: an empty Uint8Array");
-  if (find_sink(handle)) throw Napi::Error::New(info.Env(), "readInto: the body is already being read into memory");
-  napi_ref ref = nullptr;
-  if (napi_create_reference(env_, u, 1, &ref) != napi_ok) throw Napi::Error::New(info.Env(), "readInto: no reference");
-  sinks_.push_back(BodySink{handle, ref, reinterpret_cast<char*>(u.Data()), u.ByteLength(), 0, false, u.ByteLength(), true});
-  int rc = loop_->read_body(handle, true);
-  if (rc == kReplyGone) drop_sink(handle);
-  after_call();
-  return Napi::Number::New(info.Env(), rc);
-}
-
 Napi::Value Server::ReadBody(const Napi::CallbackInfo& info) {
   if (!loop_) return Napi::Number::New(info.Env(), kReplyGone);
   double handle = handle_arg(info);
@@ -1006,14 +1002,26 @@ Napi::Value Server::ReadBody(const Napi::CallbackInfo& info) {
       limit = !(l > 0) ? 0 : l >= 18446744073709551615.0 ? SIZE_MAX : static_cast<size_t>(l);
       if (limit < u.ByteLength()) throw Napi::RangeError::New(info.Env(), "readBody: a Buffer longer than the limit");
     }
-    napi_ref ref = nullptr;
-    if (napi_create_reference(env_, u, 1, &ref) != napi_ok) throw Napi::Error::New(info.Env(), "readBody: no reference");
-    sinks_.push_back(BodySink{handle, ref, reinterpret_cast<char*>(u.Data()), u.ByteLength(), 0, grows, limit, false});
+    add_sink(info.Env(), handle, u, grows, limit, false);
   }
-  int rc = loop_->read_body(handle, info[1].ToBoolean().Value());
-  if (rc == kReplyGone) drop_sink(handle);
-  after_call();
-  return Napi::Number::New(info.Env(), rc);
+  return flow_body(info.Env(), handle, info[1].ToBoolean().Value());
+}
+
+// readInto(handle, into): the body's next bytes go into `into` (from its
+// start): read from the socket straight there when none are buffered. The
+// BODY_READ event says how many, once it is full or at the end of the turn
+// that brought some; BODY_END, with the count, if the body ended first.
+Napi::Value Server::ReadInto(const Napi::CallbackInfo& info) {
+  if (!loop_) return Napi::Number::New(info.Env(), kReplyGone);
+  double handle = handle_arg(info);
+  if (info.Length() < 2 || !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(info.Env(), "readInto(handle, Uint8Array)");
+  }
+  Napi::Uint8Array u = info[1].As<Napi::Uint8Array>();
+  if (u.ByteLength() == 0) throw Napi::RangeError::New(info.Env(), "readInto: an empty Uint8Array");
+  if (find_sink(handle)) throw Napi::Error::New(info.Env(), "readInto: the body is already being read into memory");
+  add_sink(info.Env(), handle, u, false, u.ByteLength(), true);
+  return flow_body(info.Env(), handle, true);
 }
 
 // writeFile(handle, fd, offset, length): the core owns fd from here on.

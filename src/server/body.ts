@@ -54,8 +54,9 @@ export class RequestBody implements Body {
   private filled = 0;
   private grown: Uint8Array | undefined;
   private limit = 0;
-  // read(into): the body was read this way; a read is in progress; what the
-  // core said it wrote into the reader's memory (-1: nothing yet).
+  // read(into): the body is read this way (then `started` too); a read is in
+  // progress; what the core said it wrote into the reader's memory (-1:
+  // nothing yet).
   private byob = false;
   private reading = false;
   private got = -1;
@@ -125,8 +126,13 @@ export class RequestBody implements Body {
     wake?.();
   }
 
+  /** Until the core's next word on this body (notify()). */
+  private woken(): Promise<void> {
+    return new Promise<void>((resolve) => { this.wake = resolve; });
+  }
+
   private start(): void {
-    if (this.started || this.byob) throw new TsgiError('TSGI_ERR_BODY_CONSUMED');
+    if (this.started) throw new TsgiError('TSGI_ERR_BODY_CONSUMED');
     this.started = true;
     if (!this.ended) {
       this.flowing = true;
@@ -136,12 +142,12 @@ export class RequestBody implements Body {
 
   /** Whether the body can be read whole into one Buffer of at most `limit` bytes. */
   private sized(limit: number): boolean {
-    return !this.started && !this.byob && !this.ended && this.length > 0 && this.length <= limit;
+    return !this.started && !this.ended && this.length > 0 && this.length <= limit;
   }
 
   /** Whether a body of unknown length can be read whole into Buffers the core grows. */
   private growable(limit: number): boolean {
-    return !this.started && !this.byob && !this.ended && this.length < 0 && limit >= 0 && this.control.grows === true;
+    return !this.started && !this.ended && this.length < 0 && limit >= 0 && this.control.grows === true;
   }
 
   /**
@@ -159,7 +165,7 @@ export class RequestBody implements Body {
       this.control.flow(true, into, limit);
     }
     while (!this.ended && this.error === undefined) {
-      await new Promise<void>((resolve) => { this.wake = resolve; });
+      await this.woken();
     }
     // An error first: past the limit, the body may still end in the same batch.
     if (this.error !== undefined) throw this.error;
@@ -182,7 +188,7 @@ export class RequestBody implements Body {
       }
       if (this.error) throw this.error;
       if (this.ended) return undefined;
-      await new Promise<void>((resolve) => { this.wake = resolve; });
+      await this.woken();
     }
   }
 
@@ -219,13 +225,13 @@ export class RequestBody implements Body {
             this.flowing = true;
             this.control.flow(true);
           }
-          await new Promise<void>((resolve) => { this.wake = resolve; });
+          await this.woken();
           continue;
         }
         this.got = -1;
         this.control.fill(into);
         while (this.got < 0 && this.error === undefined && !this.ended) {
-          await new Promise<void>((resolve) => { this.wake = resolve; });
+          await this.woken();
         }
         const n = this.got;
         this.got = -1;
