@@ -102,6 +102,16 @@ const app: App = async (req) => {
 };
 const abortedReads: string[] = [];
 
+/** The head of a POST to `target` of `length` bytes (and `fields`, each ending in CRLF). */
+function head(target: string, length: number, fields = ''): string {
+  return `POST ${target} HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n${fields}\r\n`;
+}
+
+/** A POST of `body` to `target`, head and body. */
+function post(target: string, body: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(head(target, body.length)), body]);
+}
+
 function expected(body: Buffer): string {
   return `${body.length} ${digest(body)} again=0 done=true`;
 }
@@ -157,52 +167,54 @@ describe('req.body.read(into)', () => {
   });
   after(() => server.close(2000));
 
+  /** `fn` on a new connection to the HTTP listener, closed after it. */
+  async function onConnection(fn: (c: RawConnection) => Promise<void>): Promise<void> {
+    const c = await RawConnection.open(http);
+    try {
+      await fn(c);
+    } finally {
+      c.destroy();
+    }
+  }
+
   test('HTTP, Content-Length: every size of body against every size of memory, on one kept connection', {
     timeout: 60_000,
   }, async () => {
-    const c = await RawConnection.open(http);
-    try {
+    await onConnection(async (c) => {
       let served = 0;
       for (const size of SIZES) {
         for (const into of INTO) {
           if (into === 1 && size > 64 * K) continue;  // a million reads prove nothing more
           const body = pattern(size, size + into);
-          await c.write(Buffer.concat([
-            Buffer.from(`POST /read?into=${into} HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`), body]));
+          await c.write(post(`/read?into=${into}`, body));
           const res = (await c.responses(++served, { timeoutMs: 20_000 }))[served - 1];
           expectRead(res, body, `${size} bytes into ${into}`);
         }
       }
-    } finally {
-      c.destroy();
-    }
+    });
   });
 
   test('HTTP: bodies cut into random writes, read at once, late (buffered first) and slowly', { timeout: 60_000 }, async () => {
     const random = rng(7);
     for (const mode of ['', '&late=40', '&slow']) {
-      const c = await RawConnection.open(http);
-      try {
+      await onConnection(async (c) => {
         let served = 0;
         for (const size of [1, 5000, 64 * K, 200 * K]) {
           for (const into of [3, 4 * K, 64 * K]) {
             const body = pattern(size, into);
-            await c.write(`POST /read?into=${into}${mode} HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`);
+            await c.write(head(`/read?into=${into}${mode}`, size));
             await writeInPieces(c, body, random, 20_000);
             const res = (await c.responses(++served, { timeoutMs: 20_000 }))[served - 1];
             expectRead(res, body, `${size} into ${into}${mode}`);
           }
         }
-      } finally {
-        c.destroy();
-      }
+      });
     }
   });
 
   test('HTTP, chunked: random chunks in random writes, then a pipelined GET', { timeout: 60_000 }, async () => {
     const random = rng(11);
-    const c = await RawConnection.open(http);
-    try {
+    await onConnection(async (c) => {
       let served = 0;
       for (const size of [0, 1, 9000, 64 * K + 1, 700 * K]) {
         for (const into of [5, 16 * K, 64 * K]) {
@@ -218,83 +230,62 @@ describe('req.body.read(into)', () => {
           }
         }
       }
-    } finally {
-      c.destroy();
-    }
+    });
   });
 
   test('HTTP: memory reused from request to request, on many connections at once', { timeout: 60_000 }, async () => {
     // One request at a time per connection, so the shared Buffer is never read twice at once.
-    const c = await RawConnection.open(http);
-    try {
+    await onConnection(async (c) => {
       for (let i = 0; i < 40; i++) {
         const body = pattern(1 + ((i * 7919) % (100 * K)), i);
-        await c.write(Buffer.concat([
-          Buffer.from(`POST /read?shared HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
+        await c.write(post('/read?shared', body));
         const res = (await c.responses(i + 1, { timeoutMs: 10_000 }))[i];
         expectRead(res, body, `request ${i}`);
       }
-    } finally {
-      c.destroy();
-    }
+    });
     // Many connections, each request with its own memory.
     await Promise.all(Array.from({ length: 16 }, async (_, j) => {
-      const cc = await RawConnection.open(http);
-      try {
+      await onConnection(async (cc) => {
         for (let i = 0; i < 5; i++) {
           const body = pattern(30 * K + j * 1000 + i, j * 5 + i);
-          await cc.write(Buffer.concat([
-            Buffer.from(`POST /read?into=${8 * K} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
+          await cc.write(post(`/read?into=${8 * K}`, body));
           expectRead((await cc.responses(i + 1, { timeoutMs: 10_000 }))[i], body, `connection ${j} request ${i}`);
         }
-      } finally {
-        cc.destroy();
-      }
+      });
     }));
   });
 
   test('HTTP: Expect: 100-continue goes out at the first read', async () => {
-    const c = await RawConnection.open(http);
-    try {
+    await onConnection(async (c) => {
       const body = pattern(50 * K, 1);
-      await c.write(`POST /read?into=${4 * K} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`);
+      await c.write(head(`/read?into=${4 * K}`, body.length, 'Expect: 100-continue\r\n'));
       await c.waitUntil(() => c.data.toString('latin1').startsWith('HTTP/1.1 100 Continue\r\n\r\n'), 5000, '100');
       await c.write(body);
       const got = await c.responses(1);
       expectRead(got.find((r) => r.status === 200), body, '100-continue');
-    } finally {
-      c.destroy();
-    }
+    });
   });
 
   test('one read, then the reply: the connection goes on (the rest is discarded)', async () => {
-    const c = await RawConnection.open(http);
-    try {
+    await onConnection(async (c) => {
       const body = pattern(40 * K, 2);
-      await c.write(Buffer.concat([
-        Buffer.from(`POST /one?into=100 HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`), body,
-        Buffer.from('GET /x HTTP/1.1\r\nHost: x\r\n\r\n')]));
+      await c.write(Buffer.concat([post('/one?into=100', body), Buffer.from('GET /x HTTP/1.1\r\nHost: x\r\n\r\n')]));
       const got = await c.responses(2);
       assert.equal(got[0]!.body.toString(), 'one 100');
       assert.equal(got[1]!.body.toString(), 'got');
-    } finally {
-      c.destroy();
-    }
+    });
   });
 
   test('a body is read one way only, one read at a time', async () => {
-    const c = await RawConnection.open(http);
-    try {
+    await onConnection(async (c) => {
       const body = pattern(20, 3);
-      await c.write(Buffer.concat([Buffer.from(`POST /rules HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n`), body]));
-      await c.write(Buffer.concat([Buffer.from(`POST /after-bytes HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n`), body]));
+      await c.write(post('/rules', body));
+      await c.write(post('/after-bytes', body));
       const got = await c.responses(2);
       assert.equal(got[0]!.body.toString(), 'RangeError TypeError TSGI_ERR_BODY_CONSUMED 8 ' +
         'TSGI_ERR_BODY_CONSUMED TSGI_ERR_BODY_CONSUMED TSGI_ERR_BODY_CONSUMED 12');
       assert.equal(got[1]!.body.toString(), '20 TSGI_ERR_BODY_CONSUMED');
-    } finally {
-      c.destroy();
-    }
+    });
   });
 
   test('a client leaving mid-body fails the read; the server goes on', async () => {
@@ -311,13 +302,10 @@ describe('req.body.read(into)', () => {
     await delay(200);
     assert.equal(aborts - before, 2);
     assert.deepEqual(abortedReads, ['TSGI_ERR_BODY_ABORTED', 'TSGI_ERR_BODY_ABORTED']);
-    const c = await RawConnection.open(http);
-    try {
+    await onConnection(async (c) => {
       await c.write('GET /x HTTP/1.1\r\nHost: x\r\n\r\n');
       assert.equal((await c.responses(1))[0]!.body.toString(), 'got');
-    } finally {
-      c.destroy();
-    }
+    });
   });
 
   for (const style of ['uwsgi', 'scgi'] as const) {
