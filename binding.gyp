@@ -75,6 +75,7 @@
         "native/conn/out_queue.cc",
         "native/net/address.cc",
         "native/net/socket.cc",
+        "native/net/sealed.cc",
         "native/net/sendfile.cc",
         "native/net/file.cc",
         "native/net/notify.cc",

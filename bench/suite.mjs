@@ -125,12 +125,15 @@ const SERVERS = {
 const SIMPLE = ['hello', '16k', '1m', 'post64k', 'headers20'];
 const NO_POST = ['hello', '16k', '1m', 'headers20'];
 const TARGETS = [];
-const target = (name, server, workloads, { conns = CONNECTIONS, keepConn = true, via } = {}) => {
+// paths: a route of the target's own for a workload (the same bytes, served another way).
+const target = (name, server, workloads, { conns = CONNECTIONS, keepConn = true, via, paths = {} } = {}) => {
   const s = SERVERS[server];
-  TARGETS.push({ name, server, workloads, conns, keepConn, via, family: s.family,
+  TARGETS.push({ name, server, workloads, conns, keepConn, via, paths, family: s.family,
     protocol: via ? 'http' : s.protocol, address: via ? `127.0.0.1:${via}` : s.address });
 };
 target('tsgi http', 'tsgi-http', [...SIMPLE, 'json', 'plaintext', 'post64k-bytes']);
+// The 1 MiB reply sealed once (seal()) and sent with sendfile, as nginx sends a file.
+target('tsgi http sealed', 'tsgi-http', ['1m'], { paths: { '1m': '/1m-sealed' } });
 target('node:http', 'node-http', [...SIMPLE, 'json', 'plaintext']);
 target('Fastify', 'fastify', ['hello', 'plaintext']);
 target('uWebSockets.js', 'uws', [...SIMPLE, 'json', 'plaintext']);
@@ -145,6 +148,7 @@ target('Express on tsgi', 'express-tsgi', ['json']);
 target('uWSGI http', 'uwsgi-http', SIMPLE);
 target('nginx (ceiling)', 'nginx', NO_POST);
 target('tsgi uwsgi', 'tsgi-uwsgi', [...SIMPLE, 'post64k-bytes']);
+target('tsgi uwsgi sealed', 'tsgi-uwsgi', ['1m'], { paths: { '1m': '/1m-sealed' } });
 target('uWSGI uwsgi', 'uwsgi-uwsgi', SIMPLE);
 target('tsgi scgi', 'tsgi-scgi', [...SIMPLE, 'post64k-bytes']);
 target('uWSGI scgi', 'uwsgi-scgi', SIMPLE);
@@ -283,7 +287,7 @@ function startServer(name) {
 function requestOf(c) {
   const w = WORKLOADS[c.workload];
   const params = c.server === 'php-fpm' && !c.via ? { SCRIPT_FILENAME: PHP_SCRIPT, DOCUMENT_ROOT: WWW } : {};
-  return { protocol: c.protocol, address: c.address, method: w.method ?? 'GET', path: w.path, headers: w.headers ?? {},
+  return { protocol: c.protocol, address: c.address, method: w.method ?? 'GET', path: c.paths?.[c.workload] ?? w.path, headers: w.headers ?? {},
     body: w.body === undefined ? undefined : Buffer.from(w.body), params };
 }
 
@@ -485,6 +489,10 @@ function payloadChecks() {
     ['HTTP', 'tsgi http', 'node:http', 0.5],
     ['HTTP', 'tsgi http', 'uWebSockets.js', 1],
     ['HTTP', 'tsgi http', 'nginx (ceiling)', 1.3, ['1m']],
+    ['HTTP, sealed body', 'tsgi http sealed', 'node:http', 0.5, ['1m']],
+    ['HTTP, sealed body', 'tsgi http sealed', 'uWebSockets.js', 1, ['1m']],
+    ['HTTP, sealed body', 'tsgi http sealed', 'nginx (ceiling)', 1.3, ['1m']],
+    ['uwsgi, sealed body', 'tsgi uwsgi sealed', 'uWSGI uwsgi', 1, ['1m']],
     ['FastCGI, one connection', 'tsgi fastcgi c1', 'php-fpm c1', 0.5],
   ];
   const out = [];

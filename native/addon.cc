@@ -11,9 +11,11 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <new>
 #include <string>
 #include <unistd.h>
@@ -1024,21 +1026,30 @@ Napi::Value Server::ReadInto(const Napi::CallbackInfo& info) {
   return flow_body(info.Env(), handle, true);
 }
 
-// writeFile(handle, fd, offset, length): the core owns fd from here on.
+// writeFile(handle, fd, offset, length, shared): the core owns fd from here
+// on; with `shared` (a sealed body's descriptor, which many replies send at
+// once) it takes a duplicate of its own and the caller keeps fd.
 Napi::Value Server::WriteFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber()) {
-    throw Napi::TypeError::New(env, "writeFile(handle, fd, offset, length)");
+    throw Napi::TypeError::New(env, "writeFile(handle, fd, offset, length, shared)");
   }
   int fd = info[1].As<Napi::Number>().Int32Value();
   double offset = info[2].As<Napi::Number>().DoubleValue();
   double length = info[3].As<Napi::Number>().DoubleValue();
+  bool shared = info.Length() > 4 && info[4].ToBoolean().Value();
   if (fd < 0 || !(offset >= 0) || !(length >= 0) || offset > 9007199254740991.0 || length > 9007199254740991.0) {
     throw Napi::RangeError::New(env, "writeFile: bad fd, offset or length");
   }
   if (!loop_) {
-    close(fd);
+    if (!shared) close(fd);
     return Napi::Number::New(env, kReplyGone);
+  }
+  if (shared) {
+    fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+      throw Napi::Error::New(env, std::string("writeFile: cannot duplicate the descriptor: ") + std::strerror(errno));
+    }
   }
   int rc = loop_->write_file(handle_arg(info), fd, static_cast<uint64_t>(offset), static_cast<uint64_t>(length));
   after_call();

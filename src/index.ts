@@ -7,9 +7,10 @@ export type { StaticOptions } from './server/static.js';
 export type { UpgradeStats } from './server/upgrade.js';
 export type { BlockedAction } from './server/watchdog.js';
 export type {
-  App, Body, Chunk, ErrorStream, FileBody, HeaderList, Lifecycle, Middleware, Reply, ReplyBody, Request, SendOptions, SendStatus,
-  ServerInfo, TunnelSocket, WebSocket, WebSocketHandlers,
+  App, Body, Chunk, ErrorStream, FileBody, HeaderList, Lifecycle, Middleware, Reply, ReplyBody, Request, SealedBody, SendOptions,
+  SendStatus, ServerInfo, TunnelSocket, WebSocket, WebSocketHandlers,
 } from './tsgi/types.js';
+export { seal } from './server/sealed.js';
 export { fromFetch, isFetchApp } from './adapters/fetch.js';
 export type { FetchApp, FetchEnv, FetchExecutionContext, FetchHandler, FetchOptions, FetchTsgiApp } from './adapters/fetch.js';
 export { fromNodeListener, fromNodeApp } from './adapters/node/index.js';

@@ -3,15 +3,18 @@
 // TSGI_ROOT picks another build (see servers/tsgi.mjs).
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { tsgiApp } from './suite-app.mjs';
+import { BODY_1M, tsgiApp } from './suite-app.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(process.env.TSGI_ROOT ?? new URL('../..', import.meta.url).pathname);
-const { serve } = require(path.join(root, 'dist/index.js'));
+const { serve, seal } = require(path.join(root, 'dist/index.js'));
 
 const listen = process.env.LISTEN;
 if (!listen) throw new Error('LISTEN is not set');
-const server = serve(tsgiApp, { listen });
+// GET /1m-sealed: /1m's bytes sealed once and sent with sendfile (where the build has seal()).
+const SEALED_1M = seal ? { status: 200, headers: { 'content-type': 'text/plain' }, body: seal(BODY_1M) } : undefined;
+const app = SEALED_1M ? (req) => (req.REQUEST_URI === '/1m-sealed' ? SEALED_1M : tsgiApp(req)) : tsgiApp;
+const server = serve(app, { listen });
 
 const stop = () => { server.close(1000).then(() => process.exit(0)); };
 process.on('SIGTERM', stop);

@@ -130,9 +130,13 @@ ssize_t OutQueue::flush(int fd, bool last) {
     struct iovec iov[kMaxIov];
     int count = 0;
     size_t offered = 0;
+    bool file_next = false;
     for (size_t i = 0; i < segs_.size() && count < kMaxIov; i++) {
       const Segment& s = segs_[i];
-      if (s.file >= 0) break;  // memory up to the file; the file on the next turn
+      if (s.file >= 0) {  // memory up to the file; the file on the next turn
+        file_next = true;
+        break;
+      }
       size_t skip = i == 0 ? front_off_ : 0;
       if (s.len == skip) continue;
       iov[count].iov_base = const_cast<char*>(s.data + skip);
@@ -140,9 +144,10 @@ ssize_t OutQueue::flush(int fd, bool last) {
       offered += iov[count].iov_len;
       count++;
     }
-    // MSG_MORE only when this send carries the queue's end: the caller
-    // closes right after, and the FIN goes out with these bytes.
-    ssize_t n = net::send_iov(fd, iov, count, last && offered == bytes_);
+    // MSG_MORE when a file follows (a head and the file's first bytes share
+    // a segment, as nginx's tcp_nopush does), or when this send carries the
+    // queue's end and the caller closes right after (the FIN goes with it).
+    ssize_t n = net::send_iov(fd, iov, count, file_next || (last && offered == bytes_));
     if (n < 0) return total > 0 && n == -EAGAIN ? static_cast<ssize_t>(total) : n;
     total += static_cast<size_t>(n);
     advance(static_cast<size_t>(n));

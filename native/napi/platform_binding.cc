@@ -11,6 +11,7 @@
 
 #include "core/memory.h"
 #include "net/platform.h"
+#include "net/sealed.h"
 
 #include <sys/socket.h>
 
@@ -90,6 +91,7 @@ Napi::Value Platform(const Napi::CallbackInfo& info) {
 #else
   o.Set("sendfile", "pread + write");
 #endif
+  o.Set("sealed", net::seal_kind());
 #if defined(__clang__)
   o.Set("compiler", std::string("clang ") + __clang_version__);
 #elif defined(__GNUC__)
@@ -147,11 +149,31 @@ Napi::Value ReleaseMemory(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// sealBytes(bytes, tmpdir): a read-only descriptor holding a copy of the
+// bytes that nothing can change (net/sealed.h), for a sealed reply body
+// (src/server/sealed.ts). Throws with the errno's text when it cannot.
+Napi::Value SealBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "sealBytes(bytes: Uint8Array, tmpdir?: string)");
+  }
+  Napi::Uint8Array u = info[0].As<Napi::Uint8Array>();
+  std::string tmpdir = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+  int fd = net::seal_bytes(u.Data(), u.ByteLength(), tmpdir.c_str());
+  if (fd < 0) {
+    Napi::Error e = Napi::Error::New(env, std::string("cannot seal the bytes: ") + std::strerror(-fd));
+    e.Set("errno", Napi::Number::New(env, -fd));
+    throw e;
+  }
+  return Napi::Number::New(env, fd);
+}
+
 }  // namespace
 
 void InitPlatform(Napi::Env env, Napi::Object exports) {
   exports.Set("platform", Napi::Function::New(env, Platform));
   exports.Set("releaseMemory", Napi::Function::New(env, ReleaseMemory));
+  exports.Set("sealBytes", Napi::Function::New(env, SealBytes));
 }
 
 }  // namespace tsgi

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TsgiError } from '../errors.js';
 import { RequestBody } from '../server/body.js';
+import { isSealed } from '../server/sealed.js';
 import { derivedVar, derivedVars, serverName, unescapePath } from '../server/derived-vars.js';
 import { CLOSE, DROP, eachHeader, fieldRole, LENGTH, LOCATION } from '../server/reply.js';
 import { appErrorBody, appRunner, logAppError } from '../server/app-call.js';
@@ -282,6 +283,25 @@ export function toNodeListener(app: App, options: NodeListenerOptions = {}):
       if (length === 0) res.end();
       else res.end(body);
       req.finished = true;
+      return;
+    }
+    if (isSealed(body)) {
+      // node:http has no sendfile: the bytes are read back and written.
+      const n = body.byteLength;
+      if (head.contentLength >= 0 && head.contentLength !== n) {
+        throw new TsgiError('TSGI_ERR_REPLY_FILE', `Content-Length ${head.contentLength} but the sealed body is ${n} bytes`);
+      }
+      body.take();  // a closed body is an app error before any of the head goes out
+      body.done();
+      head.contentLength = n;
+      if (n === 0 || req.REQUEST_METHOD === 'HEAD') {
+        if (status !== 204 && status !== 304) head.raw.push('Content-Length', String(n));
+        res.writeHead(status, head.raw);
+        res.end();
+        req.finished = true;
+        return;
+      }
+      void stream(req, status, head, body.chunks());
       return;
     }
     if (typeof body === 'object' && (Symbol.asyncIterator in body || Symbol.iterator in body)) {

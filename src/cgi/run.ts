@@ -11,6 +11,7 @@ import type { AppType } from '../dispatch/load-app.js';
 import type { FetchOptions } from '../adapters/fetch.js';
 import { encodeHeaders, INTERNAL_ERROR_BODY } from '../server/reply.js';
 import { EnvRequest } from './env-request.js';
+import { isSealed, type Sealed } from '../server/sealed.js';
 
 // Reason phrases (RFC 9110 15), so that node:http (17 ms) is not loaded for a table.
 const REASONS: Record<number, string> = {
@@ -100,11 +101,19 @@ export async function writeReply(out: Output, reply: Reply, head: boolean): Prom
   let body = reply.body;
   let length = enc.contentLength;
   let file: { fd: number; offset: number; length: number } | undefined;
+  let sealed: Sealed | undefined;
   if (typeof body === 'string') {
     body = Buffer.from(body, 'utf8');
   }
   if (body instanceof Uint8Array) {
     if (length >= 0 && length !== body.byteLength) throw new TsgiError('TSGI_ERR_REPLY_LENGTH', `${body.byteLength} bytes, Content-Length ${length}`);
+    length = body.byteLength;
+  } else if (isSealed(body)) {
+    if (length >= 0 && length !== body.byteLength) {
+      throw new TsgiError('TSGI_ERR_REPLY_FILE', `Content-Length ${length} but the sealed body is ${body.byteLength} bytes`);
+    }
+    file = { fd: body.take(), offset: 0, length: body.byteLength };
+    sealed = body;
     length = body.byteLength;
   } else if (body !== undefined && body !== null && typeof body === 'object' && !isIterable(body)) {
     const f = body as FileBody;
@@ -136,7 +145,8 @@ export async function writeReply(out: Output, reply: Reply, head: boolean): Prom
       await put(out, block);
     }
   } finally {
-    if (file !== undefined) fs.closeSync(file.fd);
+    if (sealed !== undefined) sealed.done();
+    else if (file !== undefined) fs.closeSync(file.fd);
   }
 }
 

@@ -39,7 +39,8 @@ export interface NativeServer {
    */
   readInto(handle: number, into: Uint8Array): number;
   /** `length` bytes of the open file `fd` from `offset`, with sendfile; the core owns fd from here on. */
-  writeFile(handle: number, fd: number, offset: number, length: number): number;
+  /** The core owns fd from here on; with `shared`, it takes a duplicate and the caller keeps fd. */
+  writeFile(handle: number, fd: number, offset: number, length: number, shared?: boolean): number;
   /**
    * The app's reply named a file (X-Sendfile: a path; X-Accel-Redirect, `accel`:
    * a URL): the core answers with it under the static rules. `fields` from
@@ -143,6 +144,8 @@ export interface PlatformInfo {
   exclusiveAccept: string;
   /** The file-sending path: sendfile(2) (Linux or macOS form) or pread + write. */
   sendfile: string;
+  /** What seal() makes first: 'memfd' (sealed shared memory) or 'file' (an unlinked read-only file). */
+  sealed: string;
   compiler: string;
   napiVersion: number;
   /** The glibc whose headers the addon was built against, e.g. 'glibc 2.28'; null elsewhere. */
@@ -164,6 +167,12 @@ export interface Binding {
    * and the C heap's free pages.
    */
   releaseMemory(collect: boolean): { collected: boolean; blocks: number; heap: boolean };
+  /**
+   * A read-only descriptor holding a copy of `bytes` that nothing can change
+   * (native/net/sealed.h); `tmpdir` for the fallback's file ('' for the
+   * default). Throws with the system's reason.
+   */
+  sealBytes(bytes: Uint8Array, tmpdir: string): number;
   listeningSocket(fd: number): { tcp: boolean } | null;
   /** A close-on-exec copy of a listening socket's fd (throws TSGI_ERR_LISTEN if fd is not one). */
   dupListener(fd: number): number;

@@ -17,6 +17,7 @@ import { RECORD_FLAGS, REPLY, REPLY_FLAGS } from '../native/abi.js';
 import type { RequestDone } from './access-log.js';
 import type { Upgrades } from './upgrade.js';
 import { CHUNKS_KEPT } from './chunks-kept.js';
+import { isSealed, type Sealed } from './sealed.js';
 
 export type AnyRequest = HttpRequest | CgiRequest;
 
@@ -181,6 +182,10 @@ export function replySender(ctx: SendContext): ReplySender {
       done(req);
       return;
     }
+    if (isSealed(body)) {
+      sendSealed(req, status, enc.block, enc.contentLength, flags, body);
+      return;
+    }
     if (typeof body === 'object' && (Symbol.asyncIterator in body || Symbol.iterator in body)) {
       void stream(req, status, enc.block, enc.contentLength, flags, body as AsyncIterable<Chunk> | Iterable<Chunk>);
       return;
@@ -304,6 +309,36 @@ export function replySender(ctx: SendContext): ReplySender {
       fail(req, err);
     } finally {
       if (fd >= 0) closeFile(fd);
+    }
+  }
+
+  /**
+   * A sealed body: the core sends it with sendfile from a duplicate of its
+   * descriptor, in the same turn, so one sealed body serves any number of
+   * replies at once. FastCGI streams it, as it streams a file.
+   */
+  function sendSealed(req: AnyRequest, status: number, block: string, statedLength: number, flags: number,
+    body: Sealed): void {
+    const length = body.byteLength;
+    if (statedLength >= 0 && statedLength !== length) {
+      throw new TsgiError('TSGI_ERR_REPLY_FILE', `Content-Length ${statedLength} but the sealed body is ${length} bytes`);
+    }
+    const fd = body.take();
+    try {
+      const h = req.handle;
+      const sending = length > 0 && !(req.flags & F_HEAD);
+      if (sending && req.tsgi.protocol === 'fastcgi') {
+        void stream(req, status, block, length, flags, body.chunks());
+        return;
+      }
+      req.replyStarted = true;
+      if (track && !(req.flags & F_HEAD)) req.bytes = length;
+      native.respond(h, status, block, undefined, length, flags);
+      if (sending) native.writeFile(h, fd, 0, length, true);
+      native.end(h);
+      done(req);
+    } finally {
+      body.done();
     }
   }
 

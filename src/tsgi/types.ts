@@ -143,11 +143,29 @@ export interface FileBody {
   readonly length?: number;
 }
 
+/**
+ * Bytes sealed once by the server's seal() into memory nothing can change,
+ * sent from there as a file is (sendfile where the protocol allows), so a
+ * body replied many times costs no copy through user space per reply. The
+ * server sets Content-Length. A TSGI 1.3 server takes it as a reply body.
+ */
+export interface SealedBody {
+  /** How many bytes were sealed. */
+  readonly byteLength: number;
+  /**
+   * Lets the memory go once the replies under way have sent it (otherwise
+   * when the object is collected). Replying with it afterwards is an app
+   * error (TSGI_ERR_REPLY_FILE).
+   */
+  close(): void;
+}
+
 export type ReplyBody =
   | Chunk
   | Iterable<Chunk>
   | AsyncIterable<Chunk>
   | FileBody
+  | SealedBody
   | null
   | undefined;
 
