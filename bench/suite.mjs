@@ -502,7 +502,11 @@ function payloadChecks() {
       const ra = find(w, a), rb = find(w, b);
       if (!ra || !rb) continue;
       const x = ra.cpuUsPerReq.median / rb.cpuUsPerReq.median;
-      out.push({ workload: w, what: `${protocol}: ${a} ÷ ${b}`, figure: x, goal, met: x <= goal,
+      // Over loopback the kernel's work for a segment lands on the sender or
+      // the receiver by timing (docs/design.md, "Sealed reply bodies"): the
+      // server's CPU with the load generator's beside it.
+      const both = (ra.cpuUsPerReq.median + ra.clientUsPerReq.median) / (rb.cpuUsPerReq.median + rb.clientUsPerReq.median);
+      out.push({ workload: w, what: `${protocol}: ${a} ÷ ${b}`, figure: x, goal, met: x <= goal, both,
         detail: `${fmt(ra.cpuUsPerReq.median, 1)} / ${fmt(rb.cpuUsPerReq.median, 1)} µs` });
     }
   }
@@ -536,9 +540,9 @@ function tables() {
   parts.push('');
   if (payload.length) {
     parts.push('### The payload targets (server CPU per request, every workload, medians of this run)', '',
-      '| workload | tsgi ÷ peer | this run | goal | |', '|---|---|---:|---:|---|');
+      '| workload | tsgi ÷ peer | this run | goal | | server + client CPU/req |', '|---|---|---:|---:|---|---:|');
     for (const k of payload) {
-      parts.push(`| ${k.workload} | ${k.what} | ${fmt(k.figure, 2)}× (${k.detail}) | ≤ ${k.goal}× | ${k.met ? 'met' : `**missed** (${fmt(k.figure / k.goal, 2)}× off)`} |`);
+      parts.push(`| ${k.workload} | ${k.what} | ${fmt(k.figure, 2)}× (${k.detail}) | ≤ ${k.goal}× | ${k.met ? 'met' : `**missed** (${fmt(k.figure / k.goal, 2)}× off)`} | ${fmt(k.both, 2)}× |`);
     }
     parts.push('');
   }

@@ -78,6 +78,8 @@ export function formatDoctor(r: DoctorReport): string {
       ['TCP_DEFER_ACCEPT', yesNo(f.deferAccept, 'yes (uwsgi, SCGI and FastCGI listeners)', 'no')],
       ['EPOLLEXCLUSIVE', f.exclusiveAccept],
       ['sendfile', f.sendfile],
+      ['sealed bodies', f.sealed === 'memfd' ? 'memfd sealed against writes (seal())'
+        : 'an unlinked read-only temporary file (seal())'],
     );
   }
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -1,4 +1,4 @@
-// TSGI 1.2: the gateway interface between servers and apps, as types. These
+// TSGI 1.3: the gateway interface between servers and apps, as types. These
 // are the normative form; docs/tsgi.md is the prose. The request carries the CGI/1.1
 // meta-variables by name (RFC 3875 section 4.1), whatever protocol brought it.
 import type { Duplex } from 'node:stream';

@@ -21,7 +21,7 @@ interface Report {
   error?: string;
   features?: {
     poller: string; accept: string; noSigpipe: string; msgMore: boolean; deferAccept: boolean;
-    exclusiveAccept: string; sendfile: string; compiler: string; napiVersion: number; libc: string | null;
+    exclusiveAccept: string; sendfile: string; sealed: string; compiler: string; napiVersion: number; libc: string | null;
     glibcFloor: string | null;
     portable: boolean; sanitizers: boolean;
   };
@@ -78,6 +78,7 @@ test('doctor reports the platform features this build uses', () => {
     assert.equal(f.msgMore, true);
     assert.equal(f.deferAccept, true);
     assert.match(f.sendfile, /^sendfile\(2\)/);
+    assert.equal(f.sealed, 'memfd');
     assert.equal(f.portable, false);
     assert.match(f.exclusiveAccept, /^(yes|no)/);
   }

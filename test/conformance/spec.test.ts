@@ -66,13 +66,13 @@ test('§2.2 a header whose name contains "_" is dropped (HTTP: the server maps n
   });
 });
 
-test('§2.3 req.tsgi: version [1, 2], the front protocol, the hosting facts', { timeout: 10_000 }, async () => {
+test('§2.3 req.tsgi: version [1, 3], the front protocol, the hosting facts', { timeout: 10_000 }, async () => {
   const app: App = (req) => json({ ...req.tsgi });
   await withEvery(app, async ({ target }) => {
-    assert.deepEqual([...TSGI_VERSION], [1, 2]);
+    assert.deepEqual([...TSGI_VERSION], [1, 3]);
     for (const p of PROTOCOLS) {
       const v = JSON.parse((await send(p, target[p], { uri: '/' })).body.toString()) as Record<string, unknown>;
-      assert.deepEqual(v.version, [1, 2], p);
+      assert.deepEqual(v.version, [1, 3], p);
       assert.equal(v.protocol, p);
       assert.equal(v.url_scheme, 'http', p);
       assert.equal(v.run_once, false, p);
