@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TsgiError, TSGI_VERSION, type App, type Middleware, type Request } from 'tsgi';
+import { seal, TsgiError, TSGI_VERSION, type App, type Middleware, type Request } from 'tsgi';
 import { tempDir } from '../helpers/index.js';
 import { get, PROTOCOLS, send, withEvery } from './client.js';
 
@@ -205,6 +205,29 @@ test('§3 body kinds: string (UTF-8), bytes, iterable, async iterable, file, nul
       assert.deepEqual(get(s, 'content-length'), [String(Buffer.byteLength('héllo ✓'))], `${p}: a whole body has its length`);
     }
   });
+});
+
+test('§3 (1.3) a sealed body: the bytes as they were when sealed, with Content-Length; closed, a 500 before the head', { timeout: 20_000 }, async () => {
+  const source = randomBytes(300_000);
+  const want = Buffer.from(source);
+  const sealed = seal(source);
+  source.fill(0);  // the copy was taken when sealing
+  const closed = seal('gone');
+  closed.close();
+  const app: App = (req) => ({ body: req.PATH_INFO === '/closed' ? closed : sealed });
+  await withEvery(app, async ({ target, logs }) => {
+    for (const p of PROTOCOLS) {
+      const r = await send(p, target[p], { uri: '/sealed' });
+      assert.equal(r.status, 200, p);
+      assert.ok(r.body.equals(want), `${p}: the sealed bytes`);
+      assert.deepEqual(get(r, 'content-length'), [String(want.length)], p);
+      const h = await send(p, target[p], { method: 'HEAD', uri: '/sealed' });
+      assert.equal(h.body.length, 0, `${p}: HEAD has no body`);
+      assert.equal((await send(p, target[p], { uri: '/closed' })).status, 500, p);
+    }
+    await logs.wait(/sealed body was closed/);
+  });
+  sealed.close();
 });
 
 test('§4.1 framing: a streamed body keeps the app\'s Content-Length; more than stated is cut; HTTP/1.1 without one is chunked', { timeout: 20_000 }, async () => {
