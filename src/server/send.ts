@@ -328,7 +328,9 @@ export function replySender(ctx: SendContext): ReplySender {
       const h = req.handle;
       const sending = length > 0 && !(req.flags & F_HEAD);
       if (sending && req.tsgi.protocol === 'fastcgi') {
-        void stream(req, status, block, length, flags, body.chunks());
+        // Each chunk is a fresh Buffer: what the socket has not taken stays in it.
+        const chunks = Object.assign(body.chunks(), { [CHUNKS_KEPT]: true });
+        void stream(req, status, block, length, flags, chunks);
         return;
       }
       req.replyStarted = true;
