@@ -50,11 +50,12 @@ const variants = {
     defines: () => ['TSGI_FORCE_PORTABLE=ON'],
     // None of the Linux-only calls may be imported.
     check(symbols) {
-      const linuxOnly = /^(accept4|sendfile|sendfile64)(@|$)/;
+      const linuxOnly = /^(accept4|sendfile|sendfile64|memfd_create)(@|$)/;
       const found = symbols.filter((s) => s.type === 'U' && linuxOnly.test(s.name)).map((s) => s.name);
       return found.length > 0 ? `it still imports ${found.join(', ')}` : undefined;
     },
-    features: (f) => (f.portable && !f.msgMore && !f.deferAccept && f.sendfile === 'pread + write' && f.accept.startsWith('accept +')
+    features: (f) => (f.portable && !f.msgMore && !f.deferAccept && f.sendfile === 'pread + write' && f.sealed === 'file' &&
+      f.accept.startsWith('accept +')
       ? undefined : `doctor reports ${JSON.stringify(f)}`),
   },
 };

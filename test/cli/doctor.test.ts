@@ -102,6 +102,7 @@ test('--version --verbose prints the report; --version alone one line', () => {
   assert.ok(lines.some((l) => /^addon\s/.test(l) && l.includes(report.addon!.path)), verbose.stdout);
   assert.ok(lines.some((l) => /^poller\s/.test(l) && l.includes(report.features!.poller)), verbose.stdout);
   assert.ok(lines.some((l) => /^sendfile\s/.test(l)), verbose.stdout);
+  assert.ok(lines.some((l) => /^sealed\s/.test(l) && l.includes(report.features!.sealed)), verbose.stdout);
   const plain = tsgi(['-V']);
   assert.equal(plain.code, 0);
   assert.equal(plain.stdout.split('\n').filter(Boolean).length, 1, plain.stdout);
