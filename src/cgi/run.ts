@@ -109,9 +109,7 @@ export async function writeReply(out: Output, reply: Reply, head: boolean): Prom
     if (length >= 0 && length !== body.byteLength) throw new TsgiError('TSGI_ERR_REPLY_LENGTH', `${body.byteLength} bytes, Content-Length ${length}`);
     length = body.byteLength;
   } else if (isSealed(body)) {
-    if (length >= 0 && length !== body.byteLength) {
-      throw new TsgiError('TSGI_ERR_REPLY_FILE', `Content-Length ${length} but the sealed body is ${body.byteLength} bytes`);
-    }
+    body.check(length);
     file = { fd: body.take(), offset: 0, length: body.byteLength };
     sealed = body;
     length = body.byteLength;

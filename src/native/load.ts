@@ -38,8 +38,10 @@ export interface NativeServer {
    * many (then the body pauses until the next call), or BODY_END if it ended.
    */
   readInto(handle: number, into: Uint8Array): number;
-  /** `length` bytes of the open file `fd` from `offset`, with sendfile; the core owns fd from here on. */
-  /** The core owns fd from here on; with `shared`, it takes a duplicate and the caller keeps fd. */
+  /**
+   * `length` bytes of the open file `fd` from `offset`, with sendfile; the core
+   * owns fd from here on, or with `shared` takes a duplicate and the caller keeps fd.
+   */
   writeFile(handle: number, fd: number, offset: number, length: number, shared?: boolean): number;
   /**
    * The app's reply named a file (X-Sendfile: a path; X-Accel-Redirect, `accel`:

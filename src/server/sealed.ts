@@ -46,11 +46,20 @@ export class Sealed implements SealedBody {
   }
 
   /**
-   * The descriptor, for one reply: kept open until the matching done(). A
-   * closed body is an app error, found before the head is sent.
+   * Throws the app error a reply with this body would be, before any of its
+   * head is sent: the body was closed, or the app stated a Content-Length
+   * (`stated`, -1 for none) other than the body's.
    */
-  take(): number {
+  check(stated: number): void {
     if (this.#closing) throw new TsgiError('TSGI_ERR_REPLY_FILE', 'the sealed body was closed');
+    if (stated >= 0 && stated !== this.byteLength) {
+      throw new TsgiError('TSGI_ERR_REPLY_FILE', `Content-Length ${stated} but the sealed body is ${this.byteLength} bytes`);
+    }
+  }
+
+  /** The descriptor, for one reply: kept open until the matching done(). */
+  take(): number {
+    this.check(-1);
     this.#uses++;
     return this.#fd;
   }

@@ -319,10 +319,8 @@ export function replySender(ctx: SendContext): ReplySender {
    */
   function sendSealed(req: AnyRequest, status: number, block: string, statedLength: number, flags: number,
     body: Sealed): void {
+    body.check(statedLength);
     const length = body.byteLength;
-    if (statedLength >= 0 && statedLength !== length) {
-      throw new TsgiError('TSGI_ERR_REPLY_FILE', `Content-Length ${statedLength} but the sealed body is ${length} bytes`);
-    }
     const fd = body.take();
     try {
       const h = req.handle;

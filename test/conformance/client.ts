@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { serve, type App, type ServerHandle } from 'tsgi';
-import { exchange, listenersOf, scgiRequest, uwsgiPacket, type Target } from '../helpers/cgi-client.js';
+import { exchange, targetOf, scgiRequest, uwsgiPacket, type Target } from '../helpers/cgi-client.js';
 import { FcgiConnection, request as fcgiRequest } from '../helpers/fcgi-client.js';
 import { parseResponses, tempDir, captureLog, type LogCapture } from '../helpers/index.js';
 
@@ -126,8 +126,7 @@ export async function withEvery(app: App, fn: (s: Suite) => Promise<void>): Prom
     log: logs.log,
   });
   try {
-    const ls = listenersOf(server);
-    const at = (p: Protocol) => ls.find((l) => l.protocol === p)!.target;
+    const at = (p: Protocol) => targetOf(server, p);
     await fn({ server, logs, target: { http: at('http'), uwsgi: at('uwsgi'), scgi: at('scgi'), fastcgi: at('fastcgi') } });
   } finally {
     await server.close(2000);

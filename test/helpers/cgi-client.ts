@@ -224,6 +224,13 @@ export function listenersOf(server: ServerHandle): Listener[] {
   });
 }
 
+/** The target of the server's first listener of `protocol` (throws when it has none). */
+export function targetOf(server: ServerHandle, protocol: string): Target {
+  const l = listenersOf(server).find((x) => x.protocol === protocol);
+  if (!l) throw new Error(`the server has no ${protocol} listener`);
+  return l.target;
+}
+
 /** Sends a good request for HEALTH to one listener and checks the reply. */
 export async function assertServes(l: Listener): Promise<void> {
   if (l.protocol === 'http') {

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { serve, type App, type Body, type ServerHandle } from 'tsgi';
 import { delay, digest, pattern, RawConnection, type RawResponse, rng } from '../helpers/index.js';
-import { ask, listenersOf, scgiGood, uwsgiRequest, type Target } from '../helpers/cgi-client.js';
+import { ask, targetOf, scgiGood, uwsgiRequest, type Target } from '../helpers/cgi-client.js';
 import { FcgiConnection, fcgiVars, parseStdout, PROTOCOL_STATUS, request, ROLE, stream, T } from '../helpers/fcgi-client.js';
 
 const K = 1024;
@@ -158,8 +158,7 @@ describe('req.body.read(into)', () => {
       listen: ['127.0.0.1:0', 'uwsgi://127.0.0.1:0', 'scgi://127.0.0.1:0', 'fastcgi://127.0.0.1:0'],
       log: () => {},
     });
-    const ls = listenersOf(server);
-    const of = (p: string) => ls.find((l) => l.protocol === p)!.target;
+    const of = (p: string) => targetOf(server, p);
     http = (of('http') as { port: number }).port;
     uwsgi = of('uwsgi');
     scgi = of('scgi');

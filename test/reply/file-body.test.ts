@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { serve, type Request } from 'tsgi';
-import { ask as askCgi, listenersOf, scgiGood, uwsgiRequest, values, type Target } from '../helpers/cgi-client.js';
+import { ask as askCgi, targetOf, scgiGood, uwsgiRequest, values, type Target } from '../helpers/cgi-client.js';
 import { ask as askFcgi, fcgiVars } from '../helpers/fcgi-client.js';
 import { delay, header, parseResponses, rawRequest, tempDir, captureLog } from '../helpers/index.js';
 
@@ -114,8 +114,7 @@ test('uwsgi and SCGI send the file with sendfile after the head; FastCGI streams
     log: () => {},
   });
   try {
-    const ls = listenersOf(server);
-    const at = (p: string): Target => ls.find((l) => l.protocol === p)!.target;
+    const at = (p: string): Target => targetOf(server, p);
     const u = await askCgi(at('uwsgi'), 'uwsgi', uwsgiRequest('/big.bin'), { timeoutMs: 10_000 });
     assert.equal(u.status, 200);
     assert.deepEqual(values(u, 'content-length'), [String(big.length)]);

@@ -14,7 +14,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { seal, serve, toNodeListener, type App, type Request, type SealedBody } from 'tsgi';
 import { binding } from 'tsgi/native';
-import { ask as askCgi, listenersOf, parseCgiReply, scgiGood, uwsgiRequest, values, type Target } from '../helpers/cgi-client.js';
+import { ask as askCgi, targetOf, parseCgiReply, scgiGood, uwsgiRequest, values, type Target } from '../helpers/cgi-client.js';
 import { ask as askFcgi, fcgiVars, parseRecords, parseStdout, request as fcgiRequest, T } from '../helpers/fcgi-client.js';
 import { captureLog, delay, header, parseResponses, rawRequest, ROOT, tempDir } from '../helpers/index.js';
 
@@ -186,8 +186,7 @@ test('uwsgi and SCGI send the sealed body after the head; FastCGI streams it; Fa
     log: () => {},
   });
   try {
-    const ls = listenersOf(server);
-    const at = (p: string): Target => ls.find((l) => l.protocol === p)!.target;
+    const at = (p: string): Target => targetOf(server, p);
     const u = await askCgi(at('uwsgi'), 'uwsgi', uwsgiRequest('/big'), { timeoutMs: 10_000 });
     assert.equal(u.status, 200);
     assert.deepEqual(values(u, 'content-length'), [String(BIG.length)]);
